@@ -1,0 +1,20 @@
+"""免申即享 policy-matching engine.
+
+Public API (the UI and other callers use only these):
+    load_dictionary, load_library, load_policy_text, load_dataset,
+    reference.evaluate, vectorized.match, Explainer, check_up, run_policy_tests
+"""
+
+from .datasets import Dataset, load_dataset
+from .errors import DataError, EngineError, ExpressionError, PolicyLoadError, Problem
+from .explain import Explainer, check_up
+from .ir import Policy, Status
+from .loader import Library, load_library, load_policy_text
+from .policytests import run_policy_tests
+from .tags import TagDictionary, load_dictionary
+
+__all__ = [
+    "DataError", "Dataset", "EngineError", "Explainer", "ExpressionError", "Library", "Policy",
+    "PolicyLoadError", "Problem", "Status", "TagDictionary", "check_up", "load_dataset", "load_dictionary",
+    "load_library", "load_policy_text", "run_policy_tests",
+]

@@ -1,0 +1,228 @@
+"""Bind names to tags and type-check expressions against the tag dictionary."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from . import ir
+from .errors import ExpressionError
+from .ir import Kind, TagType
+from .tags import TagDictionary
+
+REGION_CODE = re.compile(r"^\d{6}$")
+INDUSTRY_CODE = re.compile(r"^[A-T](\d{2}|\d{3}|\d{4})?$")
+
+KIND_ZH = {
+    Kind.NUMBER: "数值", Kind.MONEY: "金额", Kind.DATE: "日期", Kind.BOOL: "是/否",
+    Kind.CATEGORY: "类别", Kind.CODE: "代码", Kind.TEXT: "文本",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VType:
+    """The type of a bound value expression; `literal` for constants."""
+
+    kind: Kind
+    literal: bool = False
+    tag: TagType | None = None
+    name: str = ""
+
+
+class _Binder:
+    def __init__(self, dictionary: TagDictionary, text: str) -> None:
+        self.d = dictionary
+        self.text = text
+
+    def err(self, msg: str, node: object, hint: str = "") -> ExpressionError:
+        pos = getattr(node, "pos", 0)
+        length = len(getattr(node, "name", "")) if isinstance(node, ir.Tag) else 1
+        return ExpressionError(msg, self.text, pos, length, hint)
+
+    # ------------------------------------------------------------- values
+    def value(self, node: ir.Expr) -> tuple[ir.Expr, VType]:
+        match node:
+            case ir.Tag(name=name):
+                tdef = self.d.resolve(name)
+                if tdef is None:
+                    sugg = self.d.suggest(name)
+                    raise self.err(f"unknown tag {name!r}", node, f"did you mean {sugg}?" if sugg else "")
+                bound = ir.Tag(tdef.key, tdef.type, pos=node.pos)
+                return bound, VType(tdef.kind, tag=tdef.type, name=tdef.key)
+            case ir.Num():
+                return node, VType(Kind.NUMBER, literal=True)
+            case ir.Str():
+                return node, VType(Kind.TEXT, literal=True)
+            case ir.DateLit():
+                return node, VType(Kind.DATE, literal=True)
+            case ir.BoolLit():
+                return node, VType(Kind.BOOL, literal=True)
+            case ir.Arith(op=op, left=left, right=right):
+                lb, lt = self.value(left)
+                rb, rt = self.value(right)
+                for side, t in ((left, lt), (right, rt)):
+                    if t.kind not in ir.NUMERIC_KINDS:
+                        raise self.err(f"'{op}' needs numbers or money, not {KIND_ZH[t.kind]}", side)
+                self.same_numeric(lt, rt, node)
+                kind = Kind.MONEY if Kind.MONEY in (lt.kind, rt.kind) else Kind.NUMBER
+                return ir.Arith(op, lb, rb, pos=node.pos), VType(kind, literal=lt.literal and rt.literal)
+            case ir.Elapsed(unit=unit, arg=arg):
+                ab, at = self.value(arg)
+                if at.kind is not Kind.DATE:
+                    raise self.err(f"{unit.value}_since() needs a date, not {KIND_ZH[at.kind]}", arg)
+                return ir.Elapsed(unit, ab, pos=node.pos), VType(Kind.NUMBER)
+        raise self.err("expected a value", node)
+
+    def same_numeric(self, a: VType, b: VType, node: object) -> None:
+        if a.literal or b.literal:
+            return
+        if (a.kind is Kind.MONEY) != (b.kind is Kind.MONEY):
+            raise self.err("cannot combine money with a non-money number", node)
+
+    # ------------------------------------------------------------- predicates
+    def pred(self, node: ir.Pred) -> ir.Pred:
+        match node:
+            case ir.And(items=items):
+                return ir.And(tuple(self.pred(i) for i in items), pos=node.pos)
+            case ir.Or(items=items):
+                return ir.Or(tuple(self.pred(i) for i in items), pos=node.pos)
+            case ir.Not(item=item):
+                return ir.Not(self.pred(item), pos=node.pos)
+            case ir.Truthy(expr=e):
+                b, t = self.value(e)
+                if t.kind is not Kind.BOOL:
+                    raise self.err(
+                        f"{t.name or 'this value'} is {KIND_ZH[t.kind]}, not yes/no; compare it with something",
+                        e, hint=f"e.g. {t.name} > 0" if t.kind in ir.NUMERIC_KINDS else "",
+                    )
+                return ir.Truthy(b, pos=node.pos)
+            case ir.IsNull(expr=e, negated=neg):
+                b, _ = self.value(e)
+                return ir.IsNull(b, negated=neg, pos=node.pos)
+            case ir.Compare(op=op, left=left, right=right):
+                lb, lt = self.value(left)
+                rb, rt = self.value(right)
+                if lt.literal and rt.literal:
+                    raise self.err("a comparison needs at least one tag", node)
+                lb, rb = self.check_compare(op, lb, lt, rb, rt, node)
+                return ir.Compare(op, lb, rb, pos=node.pos)
+            case ir.Between(expr=e, low=lo, high=hi):
+                eb, et = self.value(e)
+                lob, lot = self.value(lo)
+                hib, hit = self.value(hi)
+                if et.kind not in (*ir.NUMERIC_KINDS, Kind.DATE):
+                    raise self.err(f"between needs a number, money or a date, not {KIND_ZH[et.kind]}", e)
+                self.check_compare("<=", lob, lot, eb, et, node)
+                self.check_compare("<=", eb, et, hib, hit, node)
+                return ir.Between(eb, lob, hib, pos=node.pos)
+            case ir.InSet(expr=e, values=values, negated=neg):
+                eb, et = self.value(e)
+                for v in values:
+                    self.check_member(eb, et, v)
+                if et.kind is Kind.CODE:
+                    values = tuple(ir.Str(v.value if isinstance(v, ir.Str) else self.code_text(v), pos=v.pos)
+                                   for v in values)
+                return ir.InSet(eb, values, negated=neg, pos=node.pos)
+            case ir.Under(expr=e, codes=codes):
+                eb, et = self.value(e)
+                if et.kind is not Kind.CODE or et.tag is None:
+                    raise self.err("'under' needs a region or industry code tag", e)
+                for c in codes:
+                    self.check_code(c, et.tag.hierarchy, node)
+                return ir.Under(eb, codes, pos=node.pos)
+        raise self.err("expected a condition", node)
+
+    def code_text(self, v: ir.Num | ir.Str) -> str:
+        return self.text[v.pos : v.pos + len(str(v.value))] if isinstance(v, ir.Num) else v.value
+
+    def check_code(self, code: str, hierarchy: str, node: object) -> None:
+        pattern = REGION_CODE if hierarchy == "region" else INDUSTRY_CODE
+        if not pattern.match(code):
+            example = "340200" if hierarchy == "region" else "C or C39 or C3911"
+            raise self.err(f"{code!r} is not a {hierarchy} code", node, f"expected a code such as {example}")
+
+    def check_member(self, eb: ir.Expr, et: VType, v: ir.Str | ir.Num) -> None:
+        if et.kind is Kind.CATEGORY:
+            if not isinstance(v, ir.Str):
+                raise self.err("category values are quoted text", v)
+            self.check_category(et, v)
+        elif et.kind is Kind.CODE:
+            assert et.tag is not None
+            self.check_code(self.code_text(v), et.tag.hierarchy, v)
+        elif et.kind in ir.NUMERIC_KINDS:
+            if not isinstance(v, ir.Num):
+                raise self.err("expected a number in the list", v)
+        elif et.kind is Kind.TEXT:
+            if not isinstance(v, ir.Str):
+                raise self.err("expected quoted text in the list", v)
+        else:
+            raise self.err(f"'in' does not apply to {KIND_ZH[et.kind]}", eb)
+
+    def check_category(self, et: VType, v: ir.Str) -> None:
+        assert et.tag is not None
+        if v.value not in et.tag.values:
+            import difflib
+
+            near = difflib.get_close_matches(v.value, et.tag.values, n=1, cutoff=0.3)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise self.err(
+                f"{v.value!r} is not a value of {et.name}",
+                v, hint + "allowed: " + ", ".join(et.tag.values),
+            )
+
+    def check_compare(
+        self, op: str, lb: ir.Expr, lt: VType, rb: ir.Expr, rt: VType, node: object
+    ) -> tuple[ir.Expr, ir.Expr]:
+        kinds = {lt.kind, rt.kind}
+        ordered = op not in ("==", "!=")
+        tag_t = rt if lt.literal else lt
+        lit_t, lit = (lt, lb) if lt.literal else (rt, rb)
+        if kinds <= set(ir.NUMERIC_KINDS):
+            self.same_numeric(lt, rt, node)
+            return lb, rb
+        if kinds == {Kind.DATE}:
+            return lb, rb
+        if ordered:
+            raise self.err(f"'{op}' does not order {KIND_ZH[tag_t.kind]}; use == or !=", node)
+        if tag_t.kind is Kind.BOOL and lit_t.kind is Kind.BOOL:
+            return lb, rb
+        if tag_t.kind is Kind.CATEGORY and lit_t.literal and isinstance(lit, ir.Str):
+            self.check_category(tag_t, lit)
+            return lb, rb
+        if tag_t.kind is Kind.CODE and lit_t.literal and isinstance(lit, (ir.Str, ir.Num)):
+            assert tag_t.tag is not None
+            code = self.code_text(lit)
+            self.check_code(code, tag_t.tag.hierarchy, node)
+            as_str = ir.Str(code, pos=lit.pos)
+            return (as_str, rb) if lt.literal else (lb, as_str)
+        if tag_t.kind is Kind.TEXT and isinstance(lit, ir.Str):
+            return lb, rb
+        if lt.kind == rt.kind and not lt.literal and not rt.literal and lt.tag == rt.tag:
+            return lb, rb
+        raise self.err(f"cannot compare {KIND_ZH[lt.kind]} with {KIND_ZH[rt.kind]}", node)
+
+
+def bind_condition(pred: ir.Pred, dictionary: TagDictionary, text: str) -> ir.Pred:
+    return _Binder(dictionary, text).pred(pred)
+
+
+def bind_value(
+    expr: ir.Expr, dictionary: TagDictionary, text: str, kinds: tuple[Kind, ...], what: str
+) -> ir.Expr:
+    """Bind a formula's value expression and require one of `kinds`."""
+    b = _Binder(dictionary, text)
+    bound, t = b.value(expr)
+    if t.kind not in kinds:
+        wanted = " or ".join(KIND_ZH[k] for k in kinds)
+        raise b.err(f"{what} must be {wanted}, not {KIND_ZH[t.kind]}", expr)
+    if t.literal:
+        raise b.err(f"{what} must read a tag", expr)
+    return bound
+
+
+def literal_scale(value: Decimal) -> int:
+    return ir.decimal_scale(value)
+
+
+__all__ = ["bind_condition", "bind_value", "VType", "replace"]

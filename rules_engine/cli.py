@@ -1,0 +1,346 @@
+"""Command-line interface: `mianshen --help` or `python -m rules_engine --help`.
+
+The library raises domain errors; this module turns them into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import ir
+from .datasets import SAMPLE_MANIFEST, Dataset, load_dataset
+from .errors import EngineError, PolicyLoadError
+from .explain import Explainer, Provenance, check_up
+from .frame import row_of
+from .loader import Library, load_library
+from .render_zh import Renderer
+from .tags import DEFAULT_DICTIONARY, TagDictionary, load_dictionary
+from .values import fmt_yuan
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POLICIES = ROOT / "policies"
+
+app = typer.Typer(
+    help="免申即享 policy-matching engine: validate and test policies, match enterprises, explain decisions.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+PoliciesOpt = Annotated[Path, typer.Option("--policies", "-p", help="Policy file or directory.")]
+TagsOpt = Annotated[Path, typer.Option("--tags", help="Tag dictionary (YAML).")]
+DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Dataset manifest (YAML) or a Parquet/CSV/XLSX file.")]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluation date YYYY-MM-DD (default: the dataset's).")]
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    try:
+        yield
+    except PolicyLoadError as exc:
+        for p in exc.problems:
+            err.print(str(p), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except EngineError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _library(policies: Path, d: TagDictionary, strict: bool = False) -> Library:
+    lib = load_library(policies, d)
+    if lib.problems:
+        for p in lib.problems:
+            err.print(str(p), markup=False, highlight=False)
+        if strict:
+            raise typer.Exit(1)
+        err.print(f"[yellow]{len(lib.problems)} problem(s); continuing with {len(lib.policies)} policies[/]")
+    return lib
+
+
+def _dataset(data: Path, d: TagDictionary) -> Dataset:
+    from .datasets import SourceFile
+
+    if data.suffix in (".yaml", ".yml"):
+        return load_dataset(data, d)
+    as_of = dt.date.today()
+    return load_dataset([SourceFile(data.name, "derived", as_of, path=data)], d)
+
+
+def _as_of(as_of: str | None, data: Path) -> dt.date:
+    if as_of:
+        try:
+            return dt.date.fromisoformat(as_of)
+        except ValueError:
+            err.print(f"error: --as-of expects YYYY-MM-DD, got {as_of!r}")
+            raise typer.Exit(2) from None
+    if data.suffix in (".yaml", ".yml") and data.exists():
+        raw = yaml.safe_load(data.read_text(encoding="utf-8")) or {}
+        if raw.get("as_of"):
+            return dt.date.fromisoformat(str(raw["as_of"]))
+    return dt.date.today()
+
+
+@app.command()
+def validate(policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt = DEFAULT_DICTIONARY) -> None:
+    """Load every policy file and report each problem with file, line and column."""
+    with domain_errors():
+        d = load_dictionary(tags)
+        lib = load_library(policies, d)
+    for p in lib.problems:
+        err.print(str(p), markup=False, highlight=False)
+    files = len({p.source for p in lib.policies}) + len({p.file for p in lib.problems})
+    console.print(f"{len(lib.policies)} policies loaded from {files} files, {len(lib.problems)} problems")
+    if lib.problems:
+        raise typer.Exit(1)
+
+
+@app.command("test")
+def test_cmd(
+    policies: PoliciesOpt = DEFAULT_POLICIES,
+    tags: TagsOpt = DEFAULT_DICTIONARY,
+    policy: Annotated[str | None, typer.Option("--policy", help="Only this policy id.")] = None,
+) -> None:
+    """Run the test cases written beside each policy, through both evaluators."""
+    from .policytests import run_policy_tests
+
+    with domain_errors():
+        d = load_dictionary(tags)
+        lib = _library(policies, d, strict=True)
+        chosen = [p for p in lib.policies if policy is None or p.id == policy]
+        results = run_policy_tests(chosen, d)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        err.print(f"FAIL {r.where} {r.policy.id} · {r.case.name}", markup=False)
+        for problem in r.problems:
+            err.print(f"     {problem}", markup=False)
+    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed or not results:
+        raise typer.Exit(1)
+
+
+@app.command()
+def show(policy_id: str, policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt = DEFAULT_DICTIONARY) -> None:
+    """Print a policy in readable Chinese: conditions, amount, legal basis."""
+    with domain_errors():
+        d = load_dictionary(tags)
+        lib = _library(policies, d)
+        try:
+            p = lib.get(policy_id)
+        except KeyError:
+            err.print(f"error: no policy {policy_id!r}")
+            raise typer.Exit(1) from None
+    r = Renderer(d)
+    console.print(f"[bold]{p.title}[/]  ({p.id} v{p.version}, {p.tier.value}, {p.status})", highlight=False)
+    console.print(f"依据：{p.basis.document}（{p.basis.number}）{p.basis.article}", highlight=False)
+    end = p.valid_to.isoformat() if p.valid_to else "长期"
+    console.print(f"有效期：{p.valid_from.isoformat()} 至 {end}；主管部门：{p.department}", highlight=False)
+    console.print("申报条件（须全部满足）：", highlight=False)
+    for i, c in enumerate(p.conditions, 1):
+        console.print(f"  {i}. {c.label or r.pred(c.pred)}" + (f"（{c.article}）" if c.article else ""), highlight=False)
+        if c.label:
+            console.print(f"     即：{r.pred(c.pred)}", highlight=False)
+    console.print(f"兑现标准：{r.formula(p.benefit)}", highlight=False)
+    if p.exclusive:
+        console.print(f"就高不重复：{p.exclusive.group}（优先级 {p.exclusive.precedence}）", highlight=False)
+
+
+@app.command()
+def explain(
+    credit_code: str,
+    data: DataOpt = SAMPLE_MANIFEST,
+    policies: PoliciesOpt = DEFAULT_POLICIES,
+    tags: TagsOpt = DEFAULT_DICTIONARY,
+    as_of: AsOfOpt = None,
+    policy: Annotated[str | None, typer.Option("--policy", help="Explain only this policy.")] = None,
+) -> None:
+    """政策体检 for one enterprise: what it meets, what is missing, and near misses, with reasons."""
+    with domain_errors():
+        d = load_dictionary(tags)
+        lib = _library(policies, d)
+        ds = _dataset(data, d)
+        try:
+            i = ds.index_of(credit_code)
+        except KeyError:
+            err.print(f"error: no enterprise {credit_code} in {data}")
+            raise typer.Exit(1) from None
+        when = _as_of(as_of, data)
+        row = row_of(ds.frame, i, d)
+        prov = {k: Provenance(d.sources[s].label, a) for k, (s, a) in ds.provenance_of(i).items()}
+        chosen = [p for p in lib.active() if policy is None or p.id == policy]
+        if policy is not None:
+            for p in chosen:
+                console.print(Explainer(d).explain(p, row, when, prov).to_text(), highlight=False)
+            return
+        cu = check_up(chosen, row, when, d, prov)
+    console.print(f"[bold]{row.get('name')}[/]（{credit_code}）评估日期 {when}", highlight=False)
+    console.print(f"符合 {len(cu.eligible)} 项，合计 {fmt_yuan(cu.total_fen)} 元；"
+                  f"待补充数据 {len(cu.undetermined)} 项；差一项即可满足 {len(cu.near_misses)} 项", highlight=False)
+    for e in cu.eligible + cu.undetermined:
+        console.print(e.to_text(), highlight=False)
+        console.print()
+    for nm in cu.near_misses:
+        console.print(f"差一项：【{nm.policy.title}】{nm.condition.label or nm.condition.zh}"
+                      + (f"；{nm.condition.gap}" if nm.condition.gap else ""), highlight=False)
+
+
+@app.command()
+def match(
+    data: DataOpt = SAMPLE_MANIFEST,
+    policies: PoliciesOpt = DEFAULT_POLICIES,
+    tags: TagsOpt = DEFAULT_DICTIONARY,
+    as_of: AsOfOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write results: .csv, .parquet or .xlsx")] = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="Also write not-eligible pairs.")] = False,
+    chunk: Annotated[int, typer.Option(help="Enterprises per chunk.")] = 100_000,
+) -> None:
+    """Match every enterprise against every active policy; print a summary, optionally write results."""
+    from . import vectorized
+
+    with domain_errors():
+        d = load_dictionary(tags)
+        lib = _library(policies, d)
+        active = lib.active()
+        t0 = time.perf_counter()
+        ds = _dataset(data, d)
+        when = _as_of(as_of, data)
+        load_s = time.perf_counter() - t0
+        if ds.rejects:
+            err.print(f"[yellow]{len(ds.rejects)} rejected row(s) (see `mianshen data-report`)[/]")
+        frames = []
+        t1 = time.perf_counter()
+        n = len(ds.frame)
+        with Progress(TextColumn("matching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("match", total=n)
+            for start in range(0, max(n, 1), chunk):
+                part = ds.frame.iloc[start : start + chunk]
+                res = vectorized.match(part, active, when)
+                frames.append(res.to_frame(include_not_eligible=all_rows))
+                bar.advance(task, len(part))
+        result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        match_s = time.perf_counter() - t1
+    _summary(result, active, n, when, load_s, match_s, all_rows)
+    if out is not None:
+        with domain_errors():
+            write_results(result, out)
+        console.print(f"wrote {len(result)} rows to {out}")
+
+
+def _summary(result: pd.DataFrame, policies: list[ir.Policy], n: int, when: dt.date,
+             load_s: float, match_s: float, all_rows: bool) -> None:
+    table = Table(title=f"{n} enterprises × {len(policies)} policies, as of {when}")
+    for col in ("policy", "title", "eligible", "amount (yuan)", "undetermined"):
+        table.add_column(col, justify="right" if col not in ("policy", "title") else "left")
+    total_fen = 0
+    for p in policies:
+        sel = result[result["policy"] == p.id] if len(result) else result
+        elig = sel[sel["status"] == "eligible"] if len(sel) else sel
+        fen = int(elig["amount_fen"].sum()) if len(elig) else 0
+        total_fen += fen
+        und = int((sel["status"] == "undetermined").sum()) if len(sel) else 0
+        table.add_row(p.id, p.title, str(len(elig)), fmt_yuan(fen), str(und))
+    console.print(table)
+    eligible = int((result["status"] == "eligible").sum()) if len(result) else 0
+    undetermined = int((result["status"] == "undetermined").sum()) if len(result) else 0
+    console.print(
+        f"pairs: {n * len(policies)}; eligible {eligible}, undetermined {undetermined}; "
+        f"total {fmt_yuan(total_fen)} yuan before limits, exclusivity and budgets; "
+        f"load {load_s:.2f}s, match {match_s:.2f}s",
+        highlight=False,
+    )
+
+
+def write_results(result: pd.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame = result.copy()
+    fen = frame["amount_fen"].to_numpy(dtype=np.int64) if len(frame) else np.array([], np.int64)
+    frame.insert(frame.columns.get_loc("amount_fen"), "amount_yuan", [fmt_yuan(int(f)).replace(",", "") for f in fen])
+    frame["status"] = frame["status"].astype(str)
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(out, index=False, encoding="utf-8")
+    elif suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    elif suffix == ".xlsx":
+        if len(frame) > 1_048_000:
+            raise EngineError(f"{len(frame)} rows do not fit one Excel sheet; write .csv or .parquet")
+        frame.to_excel(out, index=False, engine="openpyxl")
+    else:
+        raise EngineError(f"{out}: unsupported output type {suffix!r} (use .csv, .parquet or .xlsx)")
+
+
+@app.command("data-report")
+def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTIONARY,
+                as_of: AsOfOpt = None) -> None:
+    """Data quality: coverage of each tag, staleness by source, rejected rows, conflicts."""
+    from .quality import quality_report
+
+    with domain_errors():
+        d = load_dictionary(tags)
+        ds = _dataset(data, d)
+        rep = quality_report(ds, d, _as_of(as_of, data))
+    t = Table(title=f"coverage ({len(ds.frame)} enterprises)")
+    for c in ("tag", "label", "source", "filled", "coverage"):
+        t.add_column(c)
+    for r in rep.coverage.itertuples():
+        t.add_row(r.tag, r.label, r.source, str(r.filled), f"{r.coverage:.1%}")
+    console.print(t)
+    s = Table(title="sources")
+    for c in ("file", "source", "as_of", "age_days", "rows", "rejected"):
+        s.add_column(c)
+    for r in rep.sources.itertuples():
+        s.add_row(r.file, r.source, str(r.as_of), str(r.age_days), str(r.rows), str(r.rejected))
+    console.print(s)
+    for rj in ds.rejects:
+        console.print(f"reject {rj.file}:{rj.row} {rj.credit_code}: {rj.reason}", highlight=False, markup=False)
+    console.print(f"{len(ds.rejects)} rejected rows, {len(ds.conflicts)} conflicts")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")],
+    n: Annotated[int, typer.Option("--n", help="Number of enterprises.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 2025,
+    as_of: Annotated[str, typer.Option("--as-of", help="Reference date.")] = "2025-06-30",
+    parquet: Annotated[bool, typer.Option("--parquet", help="Write storage-format Parquet chunks (for 10^6+).")] = False,
+    chunk: Annotated[int, typer.Option(help="Rows per Parquet chunk.")] = 250_000,
+) -> None:
+    """Generate realistic synthetic enterprises: department CSV files, or Parquet chunks for benchmarks."""
+    from .generate import chunks, write_sample
+
+    when = dt.date.fromisoformat(as_of)
+    if not parquet:
+        m = write_sample(out, n, seed, when)
+        console.print(f"wrote {n} enterprises as department files; manifest {m}")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("gen", total=n)
+        for i, df in enumerate(chunks(n, chunk, seed, when)):
+            df.to_parquet(out / f"part-{i:05d}.parquet", index=False)
+            bar.advance(task, len(df))
+    console.print(f"wrote {n} enterprises to {out} in chunks of {chunk}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

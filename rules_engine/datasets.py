@@ -1,0 +1,346 @@
+"""Enterprise data: read department files, validate rows, merge into one profile per enterprise.
+
+A dataset is described by a manifest (YAML) listing department files, each with
+its source and as-of date:
+
+    files:
+      - {path: market.csv, source: market, as_of: 2025-06-30}
+      - {path: tax.parquet, source: tax, as_of: 2025-05-31}
+      - {sql: "SELECT * FROM hr_tags", url: "sqlite:///hr.db", source: hrss, as_of: 2025-06-01}
+
+Bad rows go to `rejects` with file, row number and reason; good rows load.
+Where two files give one tag for one enterprise, the newer as-of date wins and
+a differing value is reported in `conflicts`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import creditcode
+from .errors import DataError
+from .frame import KEY, storage_dtype, to_storage
+from .ir import Kind
+from .tags import TagDictionary
+from .values import coerce
+
+SAMPLE_MANIFEST = Path(__file__).resolve().parent.parent / "enterprises" / "sample" / "manifest.yaml"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str  # path or a label for a SQL source
+    source: str  # department key in the tag dictionary
+    as_of: dt.date
+    path: Path | None = None
+    sql: str | None = None
+    url: str | None = None
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class Reject:
+    file: str
+    row: int  # 1-based line/row number in the file, header included
+    credit_code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    credit_code: str
+    tag: str
+    kept: object
+    kept_from: str
+    dropped: object
+    dropped_from: str
+
+
+@dataclass
+class Dataset:
+    """Merged enterprise profiles in storage units, with per-cell provenance."""
+
+    frame: pd.DataFrame  # one row per enterprise, KEY first
+    files: list[SourceFile]
+    provenance: dict[str, np.ndarray]  # tag -> int16 index into `files` per row (-1: no value)
+    rejects: list[Reject] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    read_rows: dict[str, int] = field(default_factory=dict)
+
+    def index_of(self, credit_code: str) -> int:
+        hits = np.flatnonzero(self.frame[KEY].to_numpy(dtype=object) == credit_code)
+        if not len(hits):
+            raise KeyError(credit_code)
+        return int(hits[0])
+
+    def provenance_of(self, i: int) -> dict[str, tuple[str, dt.date]]:
+        out = {}
+        for tag, idx in self.provenance.items():
+            k = int(idx[i])
+            if k >= 0:
+                out[tag] = (self.files[k].source, self.files[k].as_of)
+        return out
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError(f"{path}: the file is empty")
+    try:
+        text = raw.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
+    except UnicodeDecodeError:
+        hint = ""
+        try:
+            raw.decode("gbk")
+            hint = "; it decodes as GBK: set `encoding: gbk` for this file in the manifest or re-save it as UTF-8"
+        except UnicodeDecodeError:
+            pass
+        raise DataError(f"{path}: not {encoding} text{hint}") from None
+    import io
+
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+
+
+def _read_excel(path: Path, dictionary: TagDictionary) -> tuple[pd.DataFrame, int]:
+    """An .xlsx sheet; the header is the row (of the first 5) that names the most tags,
+    so a title row or merged group headers above it are skipped."""
+    try:
+        grid = pd.read_excel(path, header=None, dtype=str, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a non-xlsx file
+        raise DataError(f"{path}: not a readable .xlsx file ({exc.__class__.__name__}: {exc})") from None
+    if grid.empty:
+        raise DataError(f"{path}: the sheet is empty")
+    best, best_hits = 0, -1
+    for r in range(min(5, len(grid))):
+        hits = sum(1 for v in grid.iloc[r] if isinstance(v, str) and dictionary.resolve(v.strip()))
+        if hits > best_hits:
+            best, best_hits = r, hits
+    header = [str(v).strip() if isinstance(v, str) else "" for v in grid.iloc[best]]
+    blanks = [i + 1 for i, h in enumerate(header) if not h]
+    body = grid.iloc[best + 1 :].fillna("")
+    if blanks and any(body.iloc[:, i - 1].astype(str).str.strip().ne("").any() for i in blanks):
+        raise DataError(
+            f"{path}: header row {best + 1} has no name in column(s) {blanks} that hold data "
+            "(merged header cells?); put one tag name in each column's header cell"
+        )
+    keep = [i for i, h in enumerate(header) if h]
+    body = body.iloc[:, keep]
+    body.columns = [header[i] for i in keep]
+    return body.reset_index(drop=True), best + 2  # data starts on this 1-based row
+
+
+def read_table(f: SourceFile, dictionary: TagDictionary) -> tuple[pd.DataFrame, int]:
+    """A raw table of text cells and the 1-based row number of its first data row."""
+    if f.sql is not None:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(f.url or "sqlite://")
+        with engine.connect() as conn:
+            df = pd.read_sql_query(sa.text(f.sql), conn)
+        return df.astype(object).where(df.notna(), ""), 1
+    assert f.path is not None
+    if not f.path.exists():
+        raise DataError(f"{f.path}: no such file")
+    suffix = f.path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(f.path, f.encoding), 2
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_excel(f.path, dictionary)
+    if suffix == ".parquet":
+        try:
+            df = pd.read_parquet(f.path)
+        except Exception as exc:
+            raise DataError(f"{f.path}: not a readable Parquet file ({exc})") from None
+        return df, 1
+    raise DataError(f"{f.path}: unsupported file type {suffix!r} (csv, xlsx, parquet, or sql)")
+
+
+# ------------------------------------------------------------------ validation
+
+
+def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict[str, str]:
+    """Map the file's column names (tag keys or Chinese labels) to tag keys; fail clearly."""
+    mapping: dict[str, str] = {}
+    unknown = []
+    for col in df.columns:
+        t = dictionary.resolve(str(col).strip())
+        if t is None:
+            unknown.append(str(col))
+        elif t.key in mapping.values():
+            raise DataError(f"{f.name}: two columns give tag {t.key}")
+        else:
+            mapping[str(col)] = t.key
+    if KEY not in mapping.values():
+        raise DataError(
+            f"{f.name}: no {KEY} (统一社会信用代码) column; found columns {list(map(str, df.columns))[:8]}"
+        )
+    if unknown:
+        hints = [f"{u} (did you mean {dictionary.suggest(u)}?)" if dictionary.suggest(u) else u for u in unknown]
+        raise DataError(f"{f.name}: unknown columns: {', '.join(hints)}")
+    return mapping
+
+
+def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDictionary
+             ) -> tuple[dict[str, dict[str, object]], list[Reject]]:
+    """Validated rows as {credit_code: {tag: natural value}} and the rejects."""
+    mapping = _columns(f, df, dictionary)
+    rows: dict[str, dict[str, object]] = {}
+    first_seen: dict[str, int] = {}
+    rejects: list[Reject] = []
+    cols = list(mapping.items())
+    for offset, rec in enumerate(df.itertuples(index=False, name=None)):
+        rowno = first_row + offset
+        cells = dict(zip(df.columns, rec))
+        code = str(cells[_key_col(mapping)] or "").strip().upper()
+        why = creditcode.problem(code)
+        if why:
+            rejects.append(Reject(f.name, rowno, code, f"credit_code: {why}"))
+            continue
+        values: dict[str, object] = {}
+        reason = ""
+        for col, key in cols:
+            if key == KEY:
+                continue
+            raw = cells[col]
+            try:
+                values[key] = coerce(dictionary[key].type, raw)
+            except ValueError as exc:
+                reason = f"{key} ({dictionary[key].label}): {exc}"
+                break
+        if reason:
+            rejects.append(Reject(f.name, rowno, code, reason))
+            continue
+        if code in rows:
+            same = rows[code] == values
+            rejects.append(Reject(
+                f.name, rowno, code,
+                f"duplicate of row {first_seen[code]}" + (" (identical)" if same else " with different values; "
+                                                          "the first row is kept"),
+            ))
+            continue
+        rows[code] = values
+        first_seen[code] = rowno
+    return rows, rejects
+
+
+def _key_col(mapping: dict[str, str]) -> str:
+    return next(c for c, k in mapping.items() if k == KEY)
+
+
+# ------------------------------------------------------------------ merge
+
+
+def load_manifest(path: Path | str) -> list[SourceFile]:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"{path}: cannot read the manifest: {exc}") from None
+    out = []
+    for i, item in enumerate((raw or {}).get("files") or []):
+        try:
+            as_of = item["as_of"]
+            as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+            if "sql" in item:
+                out.append(SourceFile(item.get("name", f"sql#{i + 1}"), item["source"], as_of,
+                                      sql=item["sql"], url=item.get("url")))
+            else:
+                p = (path.parent / item["path"]).resolve()
+                out.append(SourceFile(item["path"], item["source"], as_of, path=p,
+                                      encoding=item.get("encoding", "utf-8")))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise DataError(f"{path}: file entry #{i + 1}: {exc!r}") from None
+    if not out:
+        raise DataError(f"{path}: lists no files")
+    return out
+
+
+def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary,
+                 derive: bool = True) -> Dataset:
+    """Read, validate and merge department files into one storage frame."""
+    if not isinstance(files, list):
+        files = load_manifest(files)
+    for f in files:
+        if f.source not in dictionary.sources:
+            raise DataError(f"{f.name}: unknown source {f.source!r}")
+    merged: dict[str, dict[str, object]] = {}
+    origin: dict[str, dict[str, int]] = {}
+    rejects: list[Reject] = []
+    conflicts: list[Conflict] = []
+    read_rows: dict[str, int] = {}
+    for fi, f in enumerate(files):
+        df, first_row = read_table(f, dictionary)
+        rows, bad = validate(f, df, first_row, dictionary)
+        read_rows[f.name] = len(df)
+        rejects += bad
+        for code, values in rows.items():
+            prof = merged.setdefault(code, {})
+            orig = origin.setdefault(code, {})
+            for key, value in values.items():
+                if value is None:
+                    continue
+                if key in prof:
+                    other = files[orig[key]]
+                    newer = f.as_of > other.as_of
+                    if prof[key] != value:
+                        kept, dropped = (value, prof[key]) if newer else (prof[key], value)
+                        kf, df_ = (f, other) if newer else (other, f)
+                        conflicts.append(Conflict(code, key, kept, f"{kf.name} ({kf.as_of})",
+                                                  dropped, f"{df_.name} ({df_.as_of})"))
+                    if not newer:
+                        continue
+                prof[key] = value
+                orig[key] = fi
+    codes = sorted(merged)
+    keys = [t.key for t in dictionary if t.key != KEY and any(t.key in merged[c] for c in codes)]
+    data: dict[str, Any] = {KEY: pd.Series(codes, dtype="str")}
+    provenance: dict[str, np.ndarray] = {}
+    for key in keys:
+        t = dictionary[key].type
+        vals = [to_storage(t, merged[c].get(key)) for c in codes]
+        if t.kind is Kind.DATE:
+            vals = [pd.Timestamp(v) if v is not None else pd.NaT for v in vals]
+        data[key] = pd.Series(vals, dtype=storage_dtype(t))  # type: ignore[call-overload]
+        provenance[key] = np.array([origin[c].get(key, -1) for c in codes], dtype=np.int16)
+    frame = pd.DataFrame(data)
+    ds = Dataset(frame, files, provenance, rejects, conflicts, read_rows)
+    if derive:
+        from .derive import add_enterprise_size
+
+        add_enterprise_size(ds, dictionary)
+    return ds
+
+
+# ------------------------------------------------------------------ privacy
+
+
+def mask_text(value: object) -> object:
+    """Keep the first and last character of a name, the first 3 and last 4 of a number."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return value
+    s = str(value)
+    if len(s) <= 2:
+        return s[:1] + "*"
+    if s.isdigit() or (len(s) >= 11 and s[:-1].isdigit()):
+        return s[:3] + "*" * (len(s) - 7) + s[-4:] if len(s) > 7 else s[:1] + "*" * (len(s) - 1)
+    return s[0] + "*" * (len(s) - 2) + s[-1]
+
+
+def masked(df: pd.DataFrame, dictionary: TagDictionary) -> pd.DataFrame:
+    """A copy with every personal tag masked (legal representative, ID number, phone, account)."""
+    out = df.copy()
+    for col in df.columns:
+        t = dictionary.resolve(str(col))
+        if t is not None and t.personal:
+            out[col] = df[col].astype(object).map(mask_text)
+    return out

@@ -1,0 +1,102 @@
+"""Derived tags. 企业划型 by 《中小企业划型标准规定》（工信部联企业〔2011〕300号）.
+
+Each sector has thresholds on employees (人), revenue and total assets (万元):
+an enterprise reaching every threshold of a level is of that level; large when
+it reaches both "large" thresholds. Unknown inputs give an unknown size.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .datasets import Dataset
+    from .tags import TagDictionary
+
+# sector: industry prefixes, and (large, medium, small) thresholds, each a dict of
+# measure -> minimum (employees in persons, revenue/assets in 万元). Micro is below small.
+RULES: list[tuple[str, tuple[str, ...], tuple[dict[str, int], dict[str, int], dict[str, int]]]] = [
+    ("农林牧渔业", ("A",), ({"revenue": 20000}, {"revenue": 500}, {"revenue": 50})),
+    ("工业", ("B", "C", "D"), ({"employees": 1000, "revenue": 40000}, {"employees": 300, "revenue": 2000},
+                                {"employees": 20, "revenue": 300})),
+    ("建筑业", ("E",), ({"revenue": 80000, "assets": 80000}, {"revenue": 6000, "assets": 5000},
+                      {"revenue": 300, "assets": 300})),
+    ("批发业", ("F51",), ({"employees": 200, "revenue": 40000}, {"employees": 20, "revenue": 5000},
+                        {"employees": 5, "revenue": 1000})),
+    ("零售业", ("F52",), ({"employees": 300, "revenue": 20000}, {"employees": 50, "revenue": 500},
+                        {"employees": 10, "revenue": 100})),
+    ("仓储业", ("G59",), ({"employees": 200, "revenue": 30000}, {"employees": 100, "revenue": 1000},
+                        {"employees": 20, "revenue": 100})),
+    ("邮政业", ("G60",), ({"employees": 1000, "revenue": 30000}, {"employees": 300, "revenue": 2000},
+                        {"employees": 20, "revenue": 100})),
+    ("交通运输业", ("G",), ({"employees": 1000, "revenue": 30000}, {"employees": 300, "revenue": 3000},
+                         {"employees": 20, "revenue": 200})),
+    ("住宿和餐饮业", ("H",), ({"employees": 300, "revenue": 10000}, {"employees": 100, "revenue": 2000},
+                          {"employees": 10, "revenue": 100})),
+    ("信息传输业", ("I63", "I64"), ({"employees": 2000, "revenue": 100000}, {"employees": 100, "revenue": 1000},
+                                   {"employees": 10, "revenue": 100})),
+    ("软件和信息技术服务业", ("I65",), ({"employees": 300, "revenue": 10000}, {"employees": 100, "revenue": 1000},
+                                 {"employees": 10, "revenue": 50})),
+    ("房地产开发经营", ("K701",), ({"revenue": 200000, "assets": 10000}, {"revenue": 1000, "assets": 5000},
+                             {"revenue": 100, "assets": 2000})),
+    ("物业管理", ("K702",), ({"employees": 1000, "revenue": 5000}, {"employees": 300, "revenue": 1000},
+                         {"employees": 100, "revenue": 500})),
+    ("租赁和商务服务业", ("L",), ({"employees": 300, "assets": 120000}, {"employees": 100, "assets": 8000},
+                            {"employees": 10, "assets": 100})),
+    ("其他未列明行业", ("",), ({"employees": 300}, {"employees": 100}, {"employees": 10})),
+]
+SIZES = ("大型", "中型", "小型", "微型")
+WAN_FEN = 100 * 10000  # 1 万元 in fen
+
+
+def enterprise_size(df: pd.DataFrame) -> pd.Categorical:
+    """企业划型 for every row of a storage frame; unknown where a needed input is missing."""
+    n = len(df)
+    measures = {
+        "employees": _col(df, "employees", 1),
+        "revenue": _col(df, "revenue", WAN_FEN),
+        "assets": _col(df, "total_assets", WAN_FEN),
+    }
+    if "industry" in df:
+        ind = df["industry"].astype(object).to_numpy()
+    else:
+        ind = np.full(n, None, dtype=object)
+    has_ind = np.array([isinstance(s, str) for s in ind], dtype=bool)
+    ind_str = np.where(has_ind, ind, "")
+    out = np.full(n, None, dtype=object)
+    done = ~has_ind
+    for _, prefixes, levels in RULES:
+        sector = ~done & np.array([s.startswith(prefixes) for s in ind_str], dtype=bool)
+        if not sector.any():
+            continue
+        decided = np.zeros(n, bool)
+        for size, need in zip(SIZES, levels):
+            known = np.ones(n, bool)
+            meets = np.ones(n, bool)
+            for m, threshold in need.items():
+                values, null, unit = measures[m]
+                known &= ~null
+                meets &= values >= threshold * unit
+            undecided = sector & ~decided
+            decided |= undecided & ~known  # a needed input is missing: size unknown
+            hit = sector & ~decided & meets
+            out[hit] = size
+            decided |= hit
+        out[sector & ~decided] = "微型"
+        done |= sector
+    return pd.Categorical(out, categories=list(SIZES))
+
+
+def add_enterprise_size(ds: Dataset, dictionary: TagDictionary) -> None:
+    ds.frame["enterprise_size"] = enterprise_size(ds.frame)
+
+
+def _col(df: pd.DataFrame, key: str, unit: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Storage integers, null mask, and the storage units per threshold unit."""
+    if key not in df:
+        return np.zeros(len(df), np.int64), np.ones(len(df), bool), unit
+    s = df[key]
+    return s.to_numpy(dtype=np.int64, na_value=0), s.isna().to_numpy(), unit

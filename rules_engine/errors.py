@@ -1,0 +1,89 @@
+"""Domain errors. The library raises these; the CLI and UI turn them into messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class EngineError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ExpressionError(EngineError):
+    """A condition or formula expression is malformed or ill-typed.
+
+    `pos`/`length` index into `text`; the policy loader maps them to file lines.
+    """
+
+    def __init__(self, message: str, text: str, pos: int, length: int = 1, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.text = text
+        self.pos = max(0, min(pos, len(text)))
+        self.length = max(1, length)
+        self.hint = hint
+
+    def line_col(self) -> tuple[int, int]:
+        """1-based line and column of `pos` within `text`."""
+        before = self.text[: self.pos]
+        line = before.count("\n") + 1
+        col = self.pos - (before.rfind("\n") + 1) + 1
+        return line, col
+
+    def caret(self) -> str:
+        line, col = self.line_col()
+        src = self.text.split("\n")[line - 1]
+        return f"{src}\n{caret_under(src, col, self.length)}"
+
+    def __str__(self) -> str:
+        line, col = self.line_col()
+        hint = f"\n{self.hint}" if self.hint else ""
+        return f"{self.message} (column {col})\n{self.caret()}{hint}"
+
+
+def display_width(s: str) -> int:
+    """Terminal columns: CJK and full-width characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def caret_under(src_line: str, col: int, length: int = 1) -> str:
+    """A line of spaces and ^ under columns col..col+length-1 (1-based, in characters)."""
+    pad = display_width(src_line[: col - 1])
+    width = max(1, display_width(src_line[col - 1 : col - 1 + length]))
+    return " " * pad + "^" * width
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in a policy file."""
+
+    file: str
+    line: int
+    column: int
+    field: str
+    message: str
+    source_line: str = ""
+    length: int = 1
+    hint: str = ""
+
+    def __str__(self) -> str:
+        head = f"{self.file}:{self.line}:{self.column}: {self.field}: {self.message}"
+        if self.source_line:
+            head += f"\n    {self.source_line}\n    {caret_under(self.source_line, self.column, self.length)}"
+        if self.hint:
+            head += f"\n    {self.hint}"
+        return head
+
+
+class PolicyLoadError(EngineError):
+    """One or more policy files failed to load; every problem found is listed."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class DataError(EngineError):
+    """An enterprise data file cannot be read as what it claims to be."""

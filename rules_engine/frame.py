@@ -1,0 +1,107 @@
+"""The enterprise frame: one row per enterprise, one typed column per tag.
+
+Storage units are exact and fixed by the tag dictionary:
+  money   -> Int64, fen              number -> Int64, value × 10^scale
+  date    -> datetime64[s]           bool   -> boolean
+  category/code -> category          text   -> str
+A missing value is <NA>/NaT. `to_frame` builds it from natural values
+(Decimal yuan, date, ...) and `row_of` gives one row back in natural units.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .ir import Kind, TagType
+from .tags import TagDictionary
+
+KEY = "credit_code"
+
+
+def storage_dtype(t: TagType) -> object:
+    if t.kind in (Kind.NUMBER, Kind.MONEY):
+        return "Int64"
+    if t.kind is Kind.DATE:
+        return "datetime64[s]"
+    if t.kind is Kind.BOOL:
+        return "boolean"
+    if t.kind is Kind.CATEGORY:
+        return pd.CategoricalDtype(list(t.values))
+    if t.kind is Kind.CODE:
+        return "category"
+    return "str"
+
+
+def to_storage(t: TagType, value: object) -> object:
+    """One natural value in its storage unit (None stays None)."""
+    if value is None:
+        return None
+    if t.kind in (Kind.NUMBER, Kind.MONEY):
+        assert isinstance(value, Decimal)
+        scaled = value.scaleb(t.scale)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {t.scale} decimal places")
+        return int(scaled)
+    return value
+
+
+def to_frame(rows: Iterable[Mapping[str, object]], dictionary: TagDictionary,
+             columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """A storage frame from natural-valued rows; tags absent from a row are missing."""
+    rows = list(rows)
+    keys = list(columns) if columns is not None else [t.key for t in dictionary if any(t.key in r for r in rows)]
+    data: dict[str, pd.Series] = {}
+    for key in keys:
+        t = dictionary[key].type
+        values = [to_storage(t, r.get(key)) for r in rows]
+        if t.kind is Kind.DATE:
+            values = [pd.Timestamp(v) if v is not None else pd.NaT for v in values]
+        data[key] = pd.Series(values, dtype=storage_dtype(t))  # type: ignore[call-overload]
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+
+
+def natural(t: TagType, value: object) -> object:
+    """A storage value back in natural units."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if t.kind in (Kind.NUMBER, Kind.MONEY):
+        return Decimal(int(value)).scaleb(-t.scale)  # type: ignore[call-overload]
+    if t.kind is Kind.DATE:
+        if isinstance(value, dt.datetime) or hasattr(value, "date"):
+            return value.date()  # type: ignore[union-attr]
+        return value
+    if t.kind is Kind.BOOL:
+        return bool(value)
+    return str(value)
+
+
+def row_of(df: pd.DataFrame, i: int, dictionary: TagDictionary) -> dict[str, object]:
+    """Row `i` (by position) in natural units, for the reference evaluator and explanations."""
+    out: dict[str, object] = {}
+    for col in df.columns:
+        if col in dictionary:
+            out[col] = natural(dictionary[col].type, df[col].iat[i])
+    return out
+
+
+def conform(df: pd.DataFrame, dictionary: TagDictionary) -> pd.DataFrame:
+    """Cast a frame's tag columns to their storage dtypes (e.g. after reading Parquet or CSV)."""
+    out = {}
+    for col in df.columns:
+        if col not in dictionary:
+            out[col] = df[col]
+            continue
+        t = dictionary[col].type
+        want = storage_dtype(t)
+        s = df[col]
+        if t.kind is Kind.CODE:
+            s = s.astype("str").where(s.notna()) if not isinstance(s.dtype, pd.CategoricalDtype) else s
+        out[col] = s.astype(want) if str(s.dtype) != str(want) else s  # type: ignore[call-overload]
+    return pd.DataFrame(out, index=df.index)

@@ -1,0 +1,440 @@
+"""The policy IR: one immutable representation that every backend compiles.
+
+Backends (reference, vectorized, durable-rules, SQL, ...) import this module
+and nothing of each other. Nodes are frozen, slotted dataclasses; `pos` fields
+are source offsets kept for error messages and excluded from equality.
+
+Numeric literals are Decimals in natural units (yuan for money, the tag's unit
+otherwise). Tags carry their bound type, so a backend needs no dictionary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum, IntEnum
+
+
+class Kind(str, Enum):
+    NUMBER = "number"  # exact decimal with a fixed scale (integers have scale 0)
+    MONEY = "money"  # yuan, scale 2 (stored as integer fen)
+    DATE = "date"
+    BOOL = "bool"
+    CATEGORY = "category"  # one of a closed set of labels
+    CODE = "code"  # hierarchical code: region (行政区划) or industry (GB/T 4754)
+    TEXT = "text"  # free text: identity fields, never compared by order
+
+
+NUMERIC_KINDS = (Kind.NUMBER, Kind.MONEY)
+
+
+@dataclass(frozen=True, slots=True)
+class TagType:
+    kind: Kind
+    scale: int = 0
+    unit: str = ""
+    values: tuple[str, ...] = ()
+    hierarchy: str = ""  # "region" | "industry" for Kind.CODE
+
+
+# --------------------------------------------------------------- value expressions
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    name: str
+    type: TagType | None = None  # None until bound against the dictionary
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    value: Decimal
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    value: str
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DateLit:
+    value: dt.date
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BoolLit:
+    value: bool
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Arith:
+    """left + right or left - right over numbers or money."""
+
+    op: str  # "+" | "-"
+    left: Expr
+    right: Expr
+    pos: int = field(default=-1, compare=False)
+
+
+class ElapsedUnit(str, Enum):
+    YEARS = "years"
+    MONTHS = "months"
+    DAYS = "days"
+
+
+@dataclass(frozen=True, slots=True)
+class Elapsed:
+    """Whole years / months / days from a date to the evaluation date.
+
+    A year or month is complete on the same day-of-month (a 2024-02-29 date
+    completes its first year on 2025-03-01: (month, day) ordering).
+    """
+
+    unit: ElapsedUnit
+    arg: Expr
+    pos: int = field(default=-1, compare=False)
+
+
+Expr = Tag | Num | Str | DateLit | BoolLit | Arith | Elapsed
+
+# --------------------------------------------------------------- predicates
+
+COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    op: str
+    left: Expr
+    right: Expr
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Between:
+    """low <= expr <= high, both ends inclusive."""
+
+    expr: Expr
+    low: Expr
+    high: Expr
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InSet:
+    expr: Expr
+    values: tuple[Str | Num, ...]
+    negated: bool = False
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Under:
+    """A hierarchical code lies under any of the given codes (region, industry)."""
+
+    expr: Expr
+    codes: tuple[str, ...]
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class IsNull:
+    expr: Expr
+    negated: bool = False
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Truthy:
+    """A boolean tag used as a condition on its own."""
+
+    expr: Expr
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    items: tuple[Pred, ...]
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    items: tuple[Pred, ...]
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    item: Pred
+    pos: int = field(default=-1, compare=False)
+
+
+Pred = Compare | Between | InSet | Under | IsNull | Truthy | And | Or | Not
+
+# --------------------------------------------------------------- benefit formulas
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    amount: Decimal  # yuan
+
+
+@dataclass(frozen=True, slots=True)
+class PerUnit:
+    """quantity × rate (e.g. 1,500 yuan per hire)."""
+
+    quantity: Expr
+    rate: Decimal  # yuan per unit
+
+
+@dataclass(frozen=True, slots=True)
+class Percent:
+    """rate × base, the base being money."""
+
+    base: Expr
+    rate: Decimal  # 0.6 for 60 %
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    at_least: Decimal  # threshold on the measure, inclusive
+    amount: Decimal  # yuan
+
+
+@dataclass(frozen=True, slots=True)
+class Tiers:
+    """阶梯: the amount of the highest tier whose threshold the measure reaches; 0 below all."""
+
+    measure: Expr
+    tiers: tuple[Tier, ...]  # sorted by at_least descending
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    when: Pred
+    formula: Formula
+
+
+@dataclass(frozen=True, slots=True)
+class Cases:
+    """The first case whose condition holds; `otherwise` if none does."""
+
+    cases: tuple[Case, ...]
+    otherwise: Formula
+
+
+@dataclass(frozen=True, slots=True)
+class Sum:
+    parts: tuple[Formula, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Clamp:
+    """Bound a formula: never below `floor`, never above `cap` (yuan)."""
+
+    formula: Formula
+    floor: Decimal | None = None
+    cap: Decimal | None = None
+
+
+Formula = Fixed | PerUnit | Percent | Tiers | Cases | Sum | Clamp
+
+# --------------------------------------------------------------- policies
+
+
+class Tier3(str, Enum):
+    """Delivery tier (兑现方式)."""
+
+    AUTO = "免申即享"
+    CONFIRM = "即申即享"
+    APPLY = "申报"
+
+
+class Limit(str, Enum):
+    ONCE = "once"
+    ONCE_PER_YEAR = "once_per_year"
+    UNLIMITED = "unlimited"
+
+
+class Allocation(str, Enum):
+    PRO_RATA = "pro_rata"
+    PRIORITY = "priority"
+
+
+@dataclass(frozen=True, slots=True)
+class LegalBasis:
+    document: str
+    number: str
+    article: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One numbered item of a policy's conditions; the policy needs all of them."""
+
+    id: str
+    pred: Pred
+    text: str  # the source expression, as written
+    label: str = ""  # the official's own wording, if given
+    article: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    total: Decimal
+    allocation: Allocation
+    priority: tuple[str, ...] = ()  # tag keys, for Allocation.PRIORITY (descending)
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusive:
+    group: str
+    precedence: int  # higher wins a tie in amount (就高不重复)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyCase:
+    """An OpenFisca-style test case: given tags as of a date, expect status and amount."""
+
+    name: str
+    as_of: dt.date
+    tags: tuple[tuple[str, object], ...]
+    status: str
+    amount: Decimal | None = None
+    missing: tuple[str, ...] | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    id: str
+    version: int
+    title: str
+    department: str
+    basis: LegalBasis
+    tier: Tier3
+    valid_from: dt.date
+    valid_to: dt.date | None
+    regions: tuple[str, ...]  # region scope; empty means no restriction
+    conditions: tuple[Condition, ...]
+    benefit: Formula
+    exclusive: Exclusive | None = None
+    limit: Limit = Limit.ONCE_PER_YEAR
+    budget: Budget | None = None
+    status: str = "active"  # active | draft | retired
+    summary: str = ""
+    contact: str = ""
+    cases: tuple[PolicyCase, ...] = ()
+    source: str = ""  # file the policy was loaded from
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def in_force(self, as_of: dt.date) -> bool:
+        return self.valid_from <= as_of and (self.valid_to is None or as_of <= self.valid_to)
+
+
+# --------------------------------------------------------------- traversal helpers
+
+
+def children(node: object) -> tuple[object, ...]:
+    """Direct sub-nodes of any IR node (expressions, predicates, formulas)."""
+    match node:
+        case Arith(left=l, right=r) | Compare(left=l, right=r):
+            return (l, r)
+        case Elapsed(arg=a):
+            return (a,)
+        case Between(expr=e, low=lo, high=hi):
+            return (e, lo, hi)
+        case InSet(expr=e) | Under(expr=e) | IsNull(expr=e) | Truthy(expr=e):
+            return (e,)
+        case And(items=items) | Or(items=items):
+            return items
+        case Not(item=i):
+            return (i,)
+        case PerUnit(quantity=q):
+            return (q,)
+        case Percent(base=b):
+            return (b,)
+        case Tiers(measure=m):
+            return (m,)
+        case Cases(cases=cs, otherwise=o):
+            out: list[object] = []
+            for c in cs:
+                out += [c.when, c.formula]
+            return (*out, o)
+        case Sum(parts=ps):
+            return ps
+        case Clamp(formula=f):
+            return (f,)
+    return ()
+
+
+def tags_of(node: object) -> tuple[str, ...]:
+    """Tag names a node reads, sorted and unique."""
+    seen: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Tag):
+            seen.add(n.name)
+        stack.extend(children(n))
+    return tuple(sorted(seen))
+
+
+def policy_tags(policy: Policy) -> tuple[str, ...]:
+    names: set[str] = set()
+    for c in policy.conditions:
+        names.update(tags_of(c.pred))
+    names.update(tags_of(policy.benefit))
+    return tuple(sorted(names))
+
+
+def region_prefix(code: str) -> str:
+    """340000 -> '34', 340200 -> '3402', 340202 -> '340202' (trailing 00 pairs are levels)."""
+    out = code
+    while len(out) > 2 and out.endswith("00"):
+        out = out[:-2]
+    return out
+
+
+def code_prefix(code: str, hierarchy: str) -> str:
+    """The prefix a code covers in its hierarchy (industry codes are already prefixes)."""
+    return region_prefix(code) if hierarchy == "region" else code
+
+
+def decimal_scale(value: Decimal) -> int:
+    """Digits after the point a Decimal needs (0 for integers)."""
+    exp = value.normalize().as_tuple().exponent
+    assert isinstance(exp, int)
+    return max(0, -exp)
+
+
+# --------------------------------------------------------------- results
+
+
+class Status(IntEnum):
+    """Order matters: Kleene AND is min, OR is max over these values."""
+
+    NOT_ELIGIBLE = 0
+    UNDETERMINED = 1
+    ELIGIBLE = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @property
+    def zh(self) -> str:
+        return {0: "不符合", 1: "待补充数据", 2: "符合"}[self.value]
+
+
+NOT_IN_FORCE = "not_in_force"  # pseudo condition id when the evaluation date is outside validity

@@ -1,0 +1,532 @@
+"""Load policy files (YAML) into the IR, reporting every problem with file, line and field.
+
+Scalars are read from the YAML node tree as text, so numbers are exact
+(`0.1` is Decimal('0.1'), never a float) and every value keeps its position.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import ir
+from .binder import bind_condition, bind_value
+from .errors import ExpressionError, PolicyLoadError, Problem
+from .ir import Kind
+from .parser import parse_condition, parse_value
+from .tags import TagDictionary
+from .values import coerce, parse_decimal
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+STATUSES = {"eligible", "not_eligible", "undetermined"}
+STATUS_ALIASES = {"符合": "eligible", "不符合": "not_eligible", "待补充": "undetermined", "待确认": "undetermined"}
+MAX_TAGS_PER_POLICY = 63  # missing-tag sets are 64-bit masks in the vectorized backend
+TOP_KEYS = {
+    "id", "version", "title", "department", "summary", "contact", "basis", "tier", "valid_from",
+    "valid_to", "status", "regions", "conditions", "benefit", "exclusive", "limit", "budget", "tests",
+}
+FORMULA_KEYS = ("fixed", "per_unit", "percent", "tiers", "cases", "sum")
+
+
+class _Invalid(Exception):
+    """Raised inside the loader to abandon one field; collected as a Problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+
+
+@dataclass
+class _File:
+    path: str
+    lines: list[str]
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, node: yaml.Node | None, fld: str, message: str, length: int = 0, hint: str = "") -> Problem:
+        line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
+        src = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if not length and node is not None and isinstance(node, yaml.ScalarNode):
+            length = len(node.value) if node.style is None else len(node.value) + 2
+        return Problem(self.path, line, col, fld, message, src, max(1, length), hint)
+
+    def invalid(self, node: yaml.Node | None, fld: str, message: str, hint: str = "") -> _Invalid:
+        return _Invalid(self.problem(node, fld, message, hint=hint))
+
+    def expression_problem(self, node: yaml.ScalarNode, fld: str, exc: ExpressionError) -> Problem:
+        """Map a position inside an expression string to the file's line and column."""
+        eline, ecol = exc.line_col()
+        if node.style in ("|", ">"):
+            # block scalar: text starts on the next line, at the block's indentation
+            line = node.start_mark.line + 1 + eline
+            src = self.lines[line - 1] if line <= len(self.lines) else ""
+            col = len(src) - len(src.lstrip(" ")) + ecol
+        else:
+            line = node.start_mark.line + eline
+            quote = 1 if node.style in ("'", '"') else 0
+            col = (node.start_mark.column + quote + ecol) if eline == 1 else ecol
+            src = self.lines[line - 1] if line <= len(self.lines) else ""
+        return Problem(self.path, line, col, fld, exc.message, src, exc.length, exc.hint)
+
+
+# ------------------------------------------------------------------ node helpers
+
+
+def _mapping(f: _File, node: yaml.Node, fld: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    if not isinstance(node, yaml.MappingNode):
+        raise f.invalid(node, fld, "expected a mapping (key: value lines)")
+    out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for k, v in node.value:
+        key = str(k.value)
+        if key in out:
+            raise f.invalid(k, f"{fld}.{key}" if fld else key, "duplicate key")
+        out[key] = (k, v)
+    return out
+
+
+def _scalar(f: _File, node: yaml.Node, fld: str) -> str:
+    if not isinstance(node, yaml.ScalarNode):
+        raise f.invalid(node, fld, "expected a single value")
+    return str(node.value)
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.style is None and node.value in ("", "~", "null", "Null", "NULL")
+
+
+def _text(f: _File, m: dict[str, tuple[yaml.Node, yaml.Node]], key: str, fld: str, required: bool = True) -> str:
+    if key not in m:
+        if required:
+            raise _Invalid(f.problem(None, f"{fld}{key}", f"missing required field '{key}'"))
+        return ""
+    value = _scalar(f, m[key][1], fld + key).strip()
+    if required and not value:
+        raise f.invalid(m[key][1], fld + key, "must not be empty")
+    return value
+
+
+def _decimal(f: _File, node: yaml.Node, fld: str) -> Decimal:
+    try:
+        return parse_decimal(_scalar(f, node, fld))
+    except ValueError as exc:
+        raise f.invalid(node, fld, str(exc)) from None
+
+
+def _money(f: _File, node: yaml.Node, fld: str) -> Decimal:
+    value = _decimal(f, node, fld)
+    if ir.decimal_scale(value) > 2:
+        raise f.invalid(node, fld, f"an amount in yuan has at most 2 decimals (fen), found {value}")
+    if value < 0:
+        raise f.invalid(node, fld, "an amount cannot be negative")
+    return value
+
+
+def _date(f: _File, node: yaml.Node, fld: str) -> dt.date:
+    text = _scalar(f, node, fld)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise f.invalid(node, fld, f"expected a date YYYY-MM-DD, found {text!r}") from None
+
+
+def _list(f: _File, node: yaml.Node, fld: str) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    raise f.invalid(node, fld, "expected a list (lines starting with '- ')")
+
+
+# ------------------------------------------------------------------ parts
+
+
+class _PolicyReader:
+    def __init__(self, f: _File, d: TagDictionary) -> None:
+        self.f = f
+        self.d = d
+
+    def guard(self, fn: Any, *args: Any) -> Any:
+        """Run one part; record its problem and return None so the rest is still checked."""
+        try:
+            return fn(*args)
+        except _Invalid as exc:
+            self.f.problems.append(exc.problem)
+            return None
+
+    def condition(self, node: yaml.Node, fld: str) -> ir.Pred:
+        text = _scalar(self.f, node, fld)
+        assert isinstance(node, yaml.ScalarNode)
+        try:
+            return bind_condition(parse_condition(text), self.d, text)
+        except ExpressionError as exc:
+            raise _Invalid(self.f.expression_problem(node, fld, exc)) from None
+
+    def value(self, node: yaml.Node, fld: str, kinds: tuple[Kind, ...], what: str) -> ir.Expr:
+        text = _scalar(self.f, node, fld)
+        assert isinstance(node, yaml.ScalarNode)
+        try:
+            return bind_value(parse_value(text), self.d, text, kinds, what)
+        except ExpressionError as exc:
+            raise _Invalid(self.f.expression_problem(node, fld, exc)) from None
+
+    def conditions(self, node: yaml.Node) -> tuple[ir.Condition, ...]:
+        out: list[ir.Condition] = []
+        ids: set[str] = set()
+        for i, item in enumerate(_list(self.f, node, "conditions")):
+            fld = f"conditions[{i + 1}]"
+            try:
+                if isinstance(item, yaml.ScalarNode):
+                    cid, when_node, label, article = f"c{i + 1}", item, "", ""
+                else:
+                    m = _mapping(self.f, item, fld)
+                    unknown = set(m) - {"id", "when", "label", "article"}
+                    if unknown:
+                        k = sorted(unknown)[0]
+                        raise self.f.invalid(m[k][0], f"{fld}.{k}", f"unknown field '{k}'",
+                                             "a condition has: id, when, label, article")
+                    if "when" not in m:
+                        raise self.f.invalid(item, fld, "a condition needs 'when: <expression>'")
+                    cid = _text(self.f, m, "id", fld + ".", required=False) or f"c{i + 1}"
+                    when_node = m["when"][1]
+                    label = _text(self.f, m, "label", fld + ".", required=False)
+                    article = _text(self.f, m, "article", fld + ".", required=False)
+                if cid in ids:
+                    raise self.f.invalid(item, fld + ".id", f"duplicate condition id {cid!r}")
+                ids.add(cid)
+                pred = self.condition(when_node, fld + (".when" if not isinstance(item, yaml.ScalarNode) else ""))
+                out.append(ir.Condition(cid, pred, _scalar(self.f, when_node, fld).strip(), label, article))
+            except _Invalid as exc:
+                self.f.problems.append(exc.problem)
+        return tuple(out)
+
+    def formula(self, node: yaml.Node, fld: str) -> ir.Formula:
+        m = _mapping(self.f, node, fld)
+        kinds = [k for k in FORMULA_KEYS if k in m]
+        extra = set(m) - set(FORMULA_KEYS) - {"cap", "floor"}
+        if extra:
+            k = sorted(extra)[0]
+            raise self.f.invalid(m[k][0], f"{fld}.{k}", f"unknown field '{k}'",
+                                 "a formula is one of: " + ", ".join(FORMULA_KEYS) + " (with optional cap, floor)")
+        if len(kinds) != 1:
+            raise self.f.invalid(node, fld, "expected exactly one of: " + ", ".join(FORMULA_KEYS))
+        kind = kinds[0]
+        body = m[kind][1]
+        sub = f"{fld}.{kind}"
+        result: ir.Formula
+        if kind == "fixed":
+            result = ir.Fixed(_money(self.f, body, sub))
+        elif kind == "per_unit":
+            bm = _mapping(self.f, body, sub)
+            self.require(bm, body, sub, "quantity", "rate")
+            q = self.value(bm["quantity"][1], sub + ".quantity", (Kind.NUMBER,), "the quantity")
+            result = ir.PerUnit(q, _money(self.f, bm["rate"][1], sub + ".rate"))
+        elif kind == "percent":
+            bm = _mapping(self.f, body, sub)
+            self.require(bm, body, sub, "of", "rate")
+            base = self.value(bm["of"][1], sub + ".of", (Kind.MONEY,), "the base of a percentage")
+            rate = _decimal(self.f, bm["rate"][1], sub + ".rate")
+            if not (0 < rate <= 10) or ir.decimal_scale(rate) > 6:
+                raise self.f.invalid(bm["rate"][1], sub + ".rate",
+                                     "expected a rate such as 60% or 0.6 (at most 6 decimals)")
+            result = ir.Percent(base, rate)
+        elif kind == "tiers":
+            bm = _mapping(self.f, body, sub)
+            self.require(bm, body, sub, "by", "tiers")
+            measure = self.value(bm["by"][1], sub + ".by", ir.NUMERIC_KINDS, "a tier measure")
+            tiers = []
+            for j, t in enumerate(_list(self.f, bm["tiers"][1], sub + ".tiers")):
+                tf = f"{sub}.tiers[{j + 1}]"
+                tm = _mapping(self.f, t, tf)
+                self.require(tm, t, tf, "at_least", "amount")
+                tiers.append(ir.Tier(_decimal(self.f, tm["at_least"][1], tf + ".at_least"),
+                                     _money(self.f, tm["amount"][1], tf + ".amount")))
+            if not tiers:
+                raise self.f.invalid(bm["tiers"][1], sub + ".tiers", "needs at least one tier")
+            thresholds = [t.at_least for t in tiers]
+            if len(set(thresholds)) != len(thresholds):
+                raise self.f.invalid(bm["tiers"][1], sub + ".tiers", "two tiers share a threshold")
+            result = ir.Tiers(measure, tuple(sorted(tiers, key=lambda t: t.at_least, reverse=True)))
+        elif kind == "cases":
+            cases: list[ir.Case] = []
+            otherwise: ir.Formula | None = None
+            items = _list(self.f, body, sub)
+            for j, c in enumerate(items):
+                cf = f"{sub}[{j + 1}]"
+                cm = _mapping(self.f, c, cf)
+                rest = {k: v for k, v in cm.items() if k not in ("when", "otherwise")}
+                inner = yaml.MappingNode("tag:yaml.org,2002:map", [v for v in rest.values()],
+                                         start_mark=c.start_mark, end_mark=c.end_mark)
+                if "otherwise" in cm:
+                    if j != len(items) - 1:
+                        raise self.f.invalid(cm["otherwise"][0], cf, "'otherwise' must be the last case")
+                    otherwise = self.formula(cm["otherwise"][1], cf + ".otherwise")
+                elif "when" in cm:
+                    cases.append(ir.Case(self.condition(cm["when"][1], cf + ".when"), self.formula(inner, cf)))
+                else:
+                    raise self.f.invalid(c, cf, "a case needs 'when: <condition>' or 'otherwise:'")
+            if not cases:
+                raise self.f.invalid(body, sub, "needs at least one 'when' case")
+            result = ir.Cases(tuple(cases), otherwise or ir.Fixed(Decimal(0)))
+        else:  # sum
+            parts = [self.formula(p, f"{sub}[{j + 1}]") for j, p in enumerate(_list(self.f, body, sub))]
+            if not parts:
+                raise self.f.invalid(body, sub, "needs at least one part")
+            result = ir.Sum(tuple(parts))
+        cap = _money(self.f, m["cap"][1], fld + ".cap") if "cap" in m else None
+        floor = _money(self.f, m["floor"][1], fld + ".floor") if "floor" in m else None
+        if cap is not None and floor is not None and floor > cap:
+            raise self.f.invalid(m["floor"][1], fld + ".floor", "floor is above cap")
+        if cap is not None or floor is not None:
+            result = ir.Clamp(result, floor, cap)
+        return result
+
+    def require(self, m: dict[str, Any], node: yaml.Node, fld: str, *keys: str) -> None:
+        for k in keys:
+            if k not in m:
+                raise self.f.invalid(node, fld, f"missing required field '{k}'")
+
+    def case(self, node: yaml.Node, i: int) -> ir.PolicyCase:
+        fld = f"tests[{i + 1}]"
+        m = _mapping(self.f, node, fld)
+        self.require(m, node, fld, "as_of", "tags", "expect")
+        name = _text(self.f, m, "name", fld + ".", required=False) or f"case {i + 1}"
+        as_of = _date(self.f, m["as_of"][1], fld + ".as_of")
+        tags: list[tuple[str, object]] = []
+        tnode = m["tags"][1]
+        for key, (kn, vn) in (_mapping(self.f, tnode, fld + ".tags").items() if not _is_null(tnode) else []):
+            tdef = self.d.resolve(key)
+            if tdef is None:
+                sugg = self.d.suggest(key)
+                raise self.f.invalid(kn, f"{fld}.tags.{key}", f"unknown tag {key!r}",
+                                     f"did you mean {sugg}?" if sugg else "")
+            try:
+                value = None if _is_null(vn) else coerce(tdef.type, _scalar(self.f, vn, f"{fld}.tags.{key}"))
+            except ValueError as exc:
+                raise self.f.invalid(vn, f"{fld}.tags.{key}", str(exc)) from None
+            tags.append((tdef.key, value))
+        em = _mapping(self.f, m["expect"][1], fld + ".expect")
+        self.require(em, m["expect"][1], fld + ".expect", "status")
+        status_raw = _scalar(self.f, em["status"][1], fld + ".expect.status")
+        status = STATUS_ALIASES.get(status_raw, status_raw)
+        if status not in STATUSES:
+            raise self.f.invalid(em["status"][1], fld + ".expect.status",
+                                 f"expected one of {', '.join(sorted(STATUSES))}, found {status_raw!r}")
+        amount = _money(self.f, em["amount"][1], fld + ".expect.amount") if "amount" in em else None
+        missing = None
+        if "missing" in em:
+            missing = tuple(sorted(_scalar(self.f, n, fld + ".expect.missing")
+                                   for n in _list(self.f, em["missing"][1], fld + ".expect.missing")))
+        return ir.PolicyCase(name, as_of, tuple(tags), status, amount, missing, node.start_mark.line + 1)
+
+    def policy(self, root: yaml.Node) -> ir.Policy | None:
+        f = self.f
+        m = _mapping(f, root, "")
+        for k in sorted(set(m) - TOP_KEYS):
+            near = difflib.get_close_matches(k, TOP_KEYS, n=1)
+            f.problems.append(f.problem(m[k][0], k, f"unknown field '{k}'", hint=f"did you mean '{near[0]}'?" if near else ""))
+        g = self.guard
+        pid = g(self.policy_id, m)
+        version = g(self.version, m)
+        title = g(_text, f, m, "title", "")
+        department = g(_text, f, m, "department", "")
+        basis = g(self.basis, m)
+        tier = g(self.enum, m, "tier", ir.Tier3, None)
+        valid_from = g(self.date_field, m, root, "valid_from", True)
+        valid_to = g(self.date_field, m, root, "valid_to", False)
+        if valid_from and valid_to and valid_to < valid_from:
+            f.problems.append(f.problem(m["valid_to"][1], "valid_to", "ends before valid_from"))
+        status = g(self.choice, m, "status", ("active", "draft", "retired"), "active")
+        regions = g(self.regions, m) or ()
+        conditions = self.conditions(m["conditions"][1]) if "conditions" in m else ()
+        if "conditions" not in m:
+            f.problems.append(f.problem(root, "conditions", "missing required field 'conditions'"))
+        benefit = g(self.formula, m["benefit"][1], "benefit") if "benefit" in m else None
+        if "benefit" not in m:
+            f.problems.append(f.problem(root, "benefit", "missing required field 'benefit'"))
+        exclusive = g(self.exclusive, m) if "exclusive" in m else None
+        limit = g(self.enum, m, "limit", ir.Limit, ir.Limit.ONCE_PER_YEAR)
+        budget = g(self.budget, m) if "budget" in m else None
+        cases = tuple(c for c in (g(self.case, n, i) for i, n in
+                                  enumerate(g(_list, f, m["tests"][1], "tests") or [] if "tests" in m else []))
+                      if c is not None)
+        if f.problems:
+            return None
+        if regions:
+            scope = ir.Under(ir.Tag("region", self.d["region"].type), tuple(regions))
+            conditions = (ir.Condition("region_scope", scope, "region under " + ", ".join(regions),
+                                       "注册地在政策适用区域内"), *conditions)
+        policy = ir.Policy(
+            id=pid, version=version, title=title, department=department, basis=basis, tier=tier,
+            valid_from=valid_from, valid_to=valid_to, regions=tuple(regions), conditions=conditions,
+            benefit=benefit, exclusive=exclusive, limit=limit, budget=budget, status=status,
+            summary=_text(f, m, "summary", "", required=False), contact=_text(f, m, "contact", "", required=False),
+            cases=cases, source=f.path,
+        )
+        n_tags = len(ir.policy_tags(policy))
+        if n_tags > MAX_TAGS_PER_POLICY:
+            f.problems.append(f.problem(root, "conditions", f"reads {n_tags} tags; at most {MAX_TAGS_PER_POLICY}"))
+            return None
+        return policy
+
+    def date_field(self, m: dict[str, Any], root: yaml.Node, key: str, required: bool) -> dt.date | None:
+        if key not in m or _is_null(m[key][1]):
+            if required:
+                raise self.f.invalid(root, key, f"missing required field '{key}'")
+            return None
+        return _date(self.f, m[key][1], key)
+
+    def policy_id(self, m: dict[str, Any]) -> str:
+        pid = _text(self.f, m, "id", "")
+        if not ID_RE.match(pid):
+            raise self.f.invalid(m["id"][1], "id", "an id is lower-case letters, digits, '-' and '_'")
+        return pid
+
+    def version(self, m: dict[str, Any]) -> int:
+        raw = _text(self.f, m, "version", "")
+        if not raw.isdigit() or int(raw) < 1:
+            raise self.f.invalid(m["version"][1], "version", f"expected a whole number ≥ 1, found {raw!r}")
+        return int(raw)
+
+    def basis(self, m: dict[str, Any]) -> ir.LegalBasis:
+        if "basis" not in m:
+            raise _Invalid(self.f.problem(None, "basis", "missing required field 'basis' (document, number, article)"))
+        bm = _mapping(self.f, m["basis"][1], "basis")
+        return ir.LegalBasis(_text(self.f, bm, "document", "basis."), _text(self.f, bm, "number", "basis."),
+                             _text(self.f, bm, "article", "basis.", required=False))
+
+    def enum(self, m: dict[str, Any], key: str, enum: Any, default: Any) -> Any:
+        if key not in m:
+            if default is None:
+                raise _Invalid(self.f.problem(None, key, f"missing required field '{key}'"))
+            return default
+        raw = _scalar(self.f, m[key][1], key)
+        try:
+            return enum(raw)
+        except ValueError:
+            allowed = ", ".join(e.value for e in enum)
+            raise self.f.invalid(m[key][1], key, f"expected one of {allowed}, found {raw!r}") from None
+
+    def choice(self, m: dict[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
+        raw = _scalar(self.f, m[key][1], key) if key in m else default
+        if raw not in allowed:
+            raise self.f.invalid(m[key][1], key, f"expected one of {', '.join(allowed)}, found {raw!r}")
+        return raw
+
+    def regions(self, m: dict[str, Any]) -> tuple[str, ...]:
+        if "regions" not in m or _is_null(m["regions"][1]):
+            return ()
+        node = m["regions"][1]
+        items = [node] if isinstance(node, yaml.ScalarNode) else _list(self.f, node, "regions")
+        out = []
+        for n in items:
+            code = _scalar(self.f, n, "regions")
+            if not (len(code) == 6 and code.isdigit()):
+                raise self.f.invalid(n, "regions", f"expected a 6-digit region code such as 340200, found {code!r}")
+            out.append(code)
+        return tuple(out)
+
+    def exclusive(self, m: dict[str, Any]) -> ir.Exclusive:
+        em = _mapping(self.f, m["exclusive"][1], "exclusive")
+        group = _text(self.f, em, "group", "exclusive.")
+        prec = _text(self.f, em, "precedence", "exclusive.", required=False)
+        if prec and not prec.lstrip("-").isdigit():
+            raise self.f.invalid(em["precedence"][1], "exclusive.precedence", "expected a whole number")
+        return ir.Exclusive(group, int(prec) if prec else 0)
+
+    def budget(self, m: dict[str, Any]) -> ir.Budget:
+        bm = _mapping(self.f, m["budget"][1], "budget")
+        self.require(bm, m["budget"][1], "budget", "total")
+        total = _money(self.f, bm["total"][1], "budget.total")
+        allocation = self.enum(bm, "allocation", ir.Allocation, ir.Allocation.PRO_RATA)
+        priority: list[str] = []
+        if "priority" in bm:
+            for n in _list(self.f, bm["priority"][1], "budget.priority"):
+                key = _scalar(self.f, n, "budget.priority")
+                tdef = self.d.resolve(key)
+                if tdef is None:
+                    raise self.f.invalid(n, "budget.priority", f"unknown tag {key!r}")
+                priority.append(tdef.key)
+        if allocation is ir.Allocation.PRIORITY and not priority:
+            raise self.f.invalid(m["budget"][1], "budget.priority", "allocation 'priority' needs a priority list of tags")
+        return ir.Budget(total, allocation, tuple(priority))
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def load_policy_text(text: str, dictionary: TagDictionary, path: str = "<text>") -> ir.Policy:
+    """Load one policy from YAML text; raise PolicyLoadError listing every problem."""
+    f = _File(path, text.splitlines())
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        src = f.lines[line - 1] if 0 < line <= len(f.lines) else ""
+        raise PolicyLoadError([Problem(path, line, col, "yaml", f"not valid YAML: {exc.problem}", src)]) from None
+    if root is None:
+        raise PolicyLoadError([Problem(path, 1, 1, "", "the file is empty")])
+    try:
+        policy = _PolicyReader(f, dictionary).policy(root)
+    except _Invalid as exc:
+        f.problems.append(exc.problem)
+        policy = None
+    if f.problems or policy is None:
+        raise PolicyLoadError(sorted(f.problems, key=lambda p: (p.line, p.column)))
+    return policy
+
+
+def load_policy_file(path: Path | str, dictionary: TagDictionary) -> ir.Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyLoadError([Problem(str(path), 1, 1, "", f"not UTF-8 text ({exc.reason})")]) from None
+    return load_policy_text(text, dictionary, str(path))
+
+
+@dataclass
+class Library:
+    policies: list[ir.Policy]
+    problems: list[Problem]
+
+    def by_key(self) -> dict[str, ir.Policy]:
+        return {p.key: p for p in self.policies}
+
+    def get(self, policy_id: str) -> ir.Policy:
+        """The highest version of a policy id."""
+        found = [p for p in self.policies if p.id == policy_id]
+        if not found:
+            raise KeyError(policy_id)
+        return max(found, key=lambda p: p.version)
+
+    def active(self) -> list[ir.Policy]:
+        return [p for p in self.policies if p.status == "active"]
+
+
+def policy_files(root: Path | str) -> list[Path]:
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+
+def load_library(root: Path | str, dictionary: TagDictionary) -> Library:
+    """Load every policy file under `root`; bad files are reported, good ones loaded."""
+    policies: list[ir.Policy] = []
+    problems: list[Problem] = []
+    for path in policy_files(root):
+        try:
+            policies.append(load_policy_file(path, dictionary))
+        except PolicyLoadError as exc:
+            problems.extend(exc.problems)
+    seen: dict[str, ir.Policy] = {}
+    for p in policies:
+        if p.key in seen:
+            problems.append(Problem(p.source, 1, 1, "version",
+                                    f"{p.key} is also defined in {seen[p.key].source}"))
+        seen[p.key] = p
+    return Library(policies, problems)

@@ -1,0 +1,255 @@
+"""A recursive-descent parser for the condition language. No eval, no exec.
+
+    pred    := or
+    or      := and ('or' and)*
+    and     := not ('and' not)*
+    not     := 'not' not | test
+    test    := sum [ ('=='|'!='|'<'|'<='|'>'|'>=') sum
+                   | 'between' sum 'and' sum
+                   | ['not'] 'in' set
+                   | 'under' code | 'under' set
+                   | 'is' ['not'] 'null' ]
+    sum     := atom (('+'|'-') atom)*
+    atom    := NUMBER | '-' NUMBER | STRING | DATE | 'true' | 'false'
+             | NAME | NAME '(' sum ')' | '(' pred ')'
+
+A bare boolean tag is a test on its own (`is_hitech and not dishonest_debtor`).
+Names are bound to tags (and type-checked) afterwards by `binder.bind`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from . import ir
+from .errors import ExpressionError
+from .lexer import T, Token, tokenize
+
+FUNCTIONS = {
+    "years_since": ir.ElapsedUnit.YEARS,
+    "months_since": ir.ElapsedUnit.MONTHS,
+    "days_since": ir.ElapsedUnit.DAYS,
+}
+
+Node = ir.Expr | ir.Pred
+PRED_TYPES = (ir.Compare, ir.Between, ir.InSet, ir.Under, ir.IsNull, ir.Truthy, ir.And, ir.Or, ir.Not)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = tokenize(text)
+        self.i = 0
+
+    # -- token helpers
+    @property
+    def tok(self) -> Token:
+        return self.toks[self.i]
+
+    def advance(self) -> Token:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def accept(self, type_: T, text: str | None = None) -> Token | None:
+        if self.tok.is_(type_, text):
+            return self.advance()
+        return None
+
+    def fail(self, expected: str, tok: Token | None = None) -> ExpressionError:
+        tok = tok or self.tok
+        found = "the end of the condition" if tok.type is T.EOF else repr(tok.text)
+        return ExpressionError(f"expected {expected}, found {found}", self.text, tok.pos, max(1, len(tok.text)))
+
+    def expect(self, type_: T, text: str, expected: str) -> Token:
+        tok = self.accept(type_, text)
+        if tok is None:
+            raise self.fail(expected)
+        return tok
+
+    # -- grammar
+    def parse(self) -> ir.Pred:
+        if self.tok.type is T.EOF:
+            raise self.fail("a condition")
+        node = self.as_pred(self.or_())
+        if self.tok.type is not T.EOF:
+            raise self.fail("'and', 'or' or the end of the condition")
+        return node
+
+    def as_pred(self, node: Node) -> ir.Pred:
+        if isinstance(node, PRED_TYPES):
+            return node
+        if isinstance(node, ir.Tag):
+            return ir.Truthy(node, pos=node.pos)
+        raise ExpressionError(
+            "expected a condition (a comparison or a yes/no tag), found a value",
+            self.text, getattr(node, "pos", 0),
+        )
+
+    def as_value(self, node: Node, tok: Token) -> ir.Expr:
+        if isinstance(node, PRED_TYPES):
+            raise ExpressionError("expected a value, found a condition", self.text, tok.pos, len(tok.text) or 1)
+        return node
+
+    def or_(self) -> Node:
+        start = self.tok
+        items = [self.and_()]
+        while self.accept(T.KEYWORD, "or"):
+            items.append(self.and_())
+        if len(items) == 1:
+            return items[0]
+        return ir.Or(tuple(self.as_pred(i) for i in items), pos=start.pos)
+
+    def and_(self) -> Node:
+        start = self.tok
+        items = [self.not_()]
+        while self.accept(T.KEYWORD, "and"):
+            items.append(self.not_())
+        if len(items) == 1:
+            return items[0]
+        return ir.And(tuple(self.as_pred(i) for i in items), pos=start.pos)
+
+    def not_(self) -> Node:
+        tok = self.accept(T.KEYWORD, "not")
+        if tok:
+            return ir.Not(self.as_pred(self.not_()), pos=tok.pos)
+        return self.test()
+
+    def test(self) -> Node:
+        start = self.tok
+        left = self.sum_()
+        tok = self.tok
+        if tok.type is T.OP and tok.text in ir.COMPARE_OPS:
+            self.advance()
+            rtok = self.tok
+            right = self.as_value(self.sum_(), rtok)
+            return ir.Compare(tok.text, self.as_value(left, start), right, pos=start.pos)
+        if self.accept(T.KEYWORD, "between"):
+            lo_tok = self.tok
+            low = self.as_value(self.sum_(), lo_tok)
+            self.expect(T.KEYWORD, "and", "'and' between the two bounds")
+            hi_tok = self.tok
+            high = self.as_value(self.sum_(), hi_tok)
+            return ir.Between(self.as_value(left, start), low, high, pos=start.pos)
+        if tok.is_(T.KEYWORD, "not") and self.toks[self.i + 1].is_(T.KEYWORD, "in"):
+            self.i += 2
+            return ir.InSet(self.as_value(left, start), self.value_set(), negated=True, pos=start.pos)
+        if self.accept(T.KEYWORD, "in"):
+            return ir.InSet(self.as_value(left, start), self.value_set(), pos=start.pos)
+        if self.accept(T.KEYWORD, "under"):
+            return ir.Under(self.as_value(left, start), self.code_set(), pos=start.pos)
+        if self.accept(T.KEYWORD, "is"):
+            negated = self.accept(T.KEYWORD, "not") is not None
+            self.expect(T.KEYWORD, "null", "'null' after 'is'")
+            return ir.IsNull(self.as_value(left, start), negated=negated, pos=start.pos)
+        return left
+
+    def sum_(self) -> Node:
+        start = self.tok
+        left = self.atom()
+        while self.tok.type is T.OP and self.tok.text in ("+", "-"):
+            op = self.advance().text
+            rtok = self.tok
+            right = self.as_value(self.atom(), rtok)
+            left = ir.Arith(op, self.as_value(left, start), right, pos=start.pos)
+        return left
+
+    def atom(self) -> Node:
+        tok = self.tok
+        if tok.type is T.NUMBER:
+            self.advance()
+            assert isinstance(tok.value, Decimal)
+            return ir.Num(tok.value, pos=tok.pos)
+        if tok.is_(T.OP, "-") and self.toks[self.i + 1].type is T.NUMBER:
+            self.advance()
+            num = self.advance()
+            assert isinstance(num.value, Decimal)
+            return ir.Num(-num.value, pos=tok.pos)
+        if tok.type is T.STRING:
+            self.advance()
+            return ir.Str(str(tok.value), pos=tok.pos)
+        if tok.type is T.DATE:
+            self.advance()
+            return ir.DateLit(tok.value, pos=tok.pos)  # type: ignore[arg-type]
+        if tok.is_(T.KEYWORD, "true") or tok.is_(T.KEYWORD, "false"):
+            self.advance()
+            return ir.BoolLit(tok.text == "true", pos=tok.pos)
+        if tok.type is T.IDENT:
+            self.advance()
+            if self.accept(T.OP, "("):
+                unit = FUNCTIONS.get(tok.text)
+                if unit is None:
+                    raise ExpressionError(
+                        f"unknown function {tok.text!r}", self.text, tok.pos, len(tok.text),
+                        hint="functions: " + ", ".join(sorted(FUNCTIONS)),
+                    )
+                atok = self.tok
+                arg = self.as_value(self.sum_(), atok)
+                self.expect(T.OP, ")", "')' to close the function call")
+                return ir.Elapsed(unit, arg, pos=tok.pos)
+            return ir.Tag(tok.text, pos=tok.pos)
+        if self.accept(T.OP, "("):
+            inner = self.or_()
+            self.expect(T.OP, ")", "')'")
+            return inner
+        raise self.fail("a tag, a number, a string, a date or '('")
+
+    def value_set(self) -> tuple[ir.Str | ir.Num, ...]:
+        close = self.open_set()
+        items: list[ir.Str | ir.Num] = []
+        while True:
+            tok = self.tok
+            if tok.type is T.STRING:
+                items.append(ir.Str(str(tok.value), pos=tok.pos))
+            elif tok.type is T.NUMBER:
+                assert isinstance(tok.value, Decimal)
+                items.append(ir.Num(tok.value, pos=tok.pos))
+            else:
+                raise self.fail("a quoted value or a number")
+            self.advance()
+            if self.accept(T.OP, close):
+                return tuple(items)
+            self.expect(T.OP, ",", f"',' or '{close}'")
+
+    def code_set(self) -> tuple[str, ...]:
+        if self.tok.type in (T.NUMBER, T.STRING, T.IDENT):
+            return (self.code(),)
+        close = self.open_set()
+        codes = [self.code()]
+        while not self.accept(T.OP, close):
+            self.expect(T.OP, ",", f"',' or '{close}'")
+            codes.append(self.code())
+        return tuple(codes)
+
+    def code(self) -> str:
+        tok = self.tok
+        if tok.type in (T.NUMBER, T.IDENT):
+            self.advance()
+            return tok.text
+        if tok.type is T.STRING:
+            self.advance()
+            return str(tok.value)
+        raise self.fail("a code such as 340200 or C39")
+
+    def open_set(self) -> str:
+        for open_, close in (("(", ")"), ("[", "]"), ("{", "}")):
+            if self.accept(T.OP, open_):
+                return close
+        raise self.fail("'(' to open a list of values")
+
+
+def parse_condition(text: str) -> ir.Pred:
+    """Parse one condition into an unbound predicate (names not yet checked)."""
+    return _Parser(text).parse()
+
+
+def parse_value(text: str) -> ir.Expr:
+    """Parse a value expression (a formula's base or measure)."""
+    p = _Parser(text)
+    if p.tok.type is T.EOF:
+        raise p.fail("a value")
+    start = p.tok
+    node = p.as_value(p.sum_(), start)
+    if p.tok.type is not T.EOF:
+        raise p.fail("'+', '-' or the end of the value")
+    return node

@@ -1,0 +1,39 @@
+"""Data-quality report: coverage of each tag, staleness by source, rejects, conflicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .datasets import Dataset
+from .tags import TagDictionary
+
+
+@dataclass
+class QualityReport:
+    coverage: pd.DataFrame  # tag, label, source, filled, coverage
+    sources: pd.DataFrame  # file, source, as_of, age_days, rows, rejected
+    rejects: pd.DataFrame  # file, row, credit_code, reason
+    conflicts: pd.DataFrame  # credit_code, tag, kept, kept_from, dropped, dropped_from
+
+
+def quality_report(ds: Dataset, dictionary: TagDictionary, as_of: dt.date) -> QualityReport:
+    n = max(len(ds.frame), 1)
+    cov = []
+    for t in dictionary:
+        filled = int(ds.frame[t.key].notna().sum()) if t.key in ds.frame else 0
+        cov.append({"tag": t.key, "label": t.label, "source": dictionary.sources[t.source].label,
+                    "filled": filled, "coverage": filled / n})
+    rejected = pd.Series([r.file for r in ds.rejects], dtype=object).value_counts()
+    src = [{"file": f.name, "source": dictionary.sources[f.source].label, "as_of": f.as_of,
+            "age_days": (as_of - f.as_of).days, "rows": ds.read_rows.get(f.name, 0),
+            "rejected": int(rejected.get(f.name, 0))} for f in ds.files]
+    return QualityReport(
+        pd.DataFrame(cov),
+        pd.DataFrame(src),
+        pd.DataFrame([r.__dict__ for r in ds.rejects], columns=["file", "row", "credit_code", "reason"]),
+        pd.DataFrame([c.__dict__ for c in ds.conflicts],
+                     columns=["credit_code", "tag", "kept", "kept_from", "dropped", "dropped_from"]),
+    )

@@ -1,0 +1,534 @@
+"""The vectorized backend: all enterprises × all policies with numpy column operations.
+
+Imports only the IR. Input is a storage frame (see frame.py): money in fen,
+numbers scaled by 10^scale, dates, nullable booleans, categoricals.
+
+Three-valued logic is int8 {0: false, 1: unknown, 2: true}, so AND is
+np.minimum, OR is np.maximum and NOT is 2 - x. Each distinct sub-condition is
+evaluated once per frame and shared by every policy that uses it (IR nodes are
+hashable). Missing-tag sets are 64-bit masks per policy, computed only for
+policies that have undetermined rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from . import ir
+from .ir import Kind, Status
+
+F, U, T = np.int8(0), np.int8(1), np.int8(2)
+EPOCH = dt.date(1970, 1, 1)
+
+
+class UnsupportedConstruct(NotImplementedError):
+    """The backend cannot express an IR node (reported, never guessed)."""
+
+
+# ------------------------------------------------------------------ column access
+
+
+@dataclass
+class _Num:
+    v: np.ndarray  # int64, value × 10^scale
+    scale: int
+    null: np.ndarray | None  # bool, None when no nulls
+
+
+@dataclass
+class _Date:
+    days: np.ndarray  # int64 days since 1970-01-01
+    null: np.ndarray | None
+    ymd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+@dataclass
+class _Bool:
+    v: np.ndarray
+    null: np.ndarray | None
+
+
+@dataclass
+class _Cat:
+    codes: np.ndarray  # int32, -1 for missing
+    cats: np.ndarray  # object array of str
+    null: np.ndarray | None
+
+
+@dataclass
+class _Scalar:
+    value: object
+
+
+Vec = _Num | _Date | _Bool | _Cat | _Scalar
+
+
+def _or_null(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a | b
+
+
+def _none_if_clean(null: np.ndarray) -> np.ndarray | None:
+    return null if null.any() else None
+
+
+class Columns:
+    """Typed numpy views of a storage frame, converted once and cached."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.n = len(df)
+        self.cache: dict[str, Vec] = {}
+
+    def all_null(self) -> np.ndarray:
+        return np.ones(self.n, dtype=bool)
+
+    def get(self, tag: ir.Tag) -> Vec:
+        if tag.name in self.cache:
+            return self.cache[tag.name]
+        t = tag.type
+        assert t is not None, f"unbound tag {tag.name}"
+        present = tag.name in self.df.columns
+        s = self.df[tag.name] if present else None
+        vec: Vec
+        if t.kind in (Kind.NUMBER, Kind.MONEY):
+            if s is None:
+                vec = _Num(np.zeros(self.n, np.int64), t.scale, self.all_null())
+            else:
+                null = s.isna().to_numpy()
+                vec = _Num(s.to_numpy(dtype=np.int64, na_value=0), t.scale, _none_if_clean(null))
+        elif t.kind is Kind.DATE:
+            if s is None:
+                vec = _Date(np.zeros(self.n, np.int64), self.all_null())
+            else:
+                d = s.to_numpy(dtype="datetime64[s]").astype("datetime64[D]")
+                null = np.isnat(d)
+                days = np.where(null, 0, d.astype(np.int64))
+                vec = _Date(days, _none_if_clean(null))
+        elif t.kind is Kind.BOOL:
+            if s is None:
+                vec = _Bool(np.zeros(self.n, bool), self.all_null())
+            else:
+                null = s.isna().to_numpy()
+                vec = _Bool(s.to_numpy(dtype=bool, na_value=False), _none_if_clean(null))
+        elif t.kind in (Kind.CATEGORY, Kind.CODE, Kind.TEXT):
+            if s is None:
+                vec = _Cat(np.full(self.n, -1, np.int32), np.array([], dtype=object), self.all_null())
+            else:
+                cat = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+                codes = cat.cat.codes.to_numpy().astype(np.int32)
+                cats = np.asarray(cat.cat.categories.astype(str), dtype=object)
+                vec = _Cat(codes, cats, _none_if_clean(codes < 0))
+        else:  # pragma: no cover - Kind is closed
+            raise UnsupportedConstruct(f"tag kind {t.kind}")
+        self.cache[tag.name] = vec
+        return vec
+
+    def null_of(self, name: str) -> np.ndarray | None:
+        vec = self.cache.get(name)
+        return getattr(vec, "null", None) if vec is not None else None
+
+
+def _ymd(d: _Date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if d.ymd is None:
+        dd = d.days.astype("datetime64[D]")
+        months = dd.astype("datetime64[M]")
+        y = months.astype("datetime64[Y]").astype(np.int64) + 1970
+        m = months.astype(np.int64) % 12 + 1
+        day = (dd - months).astype(np.int64) + 1
+        d.ymd = (y, m, day)
+    return d.ymd
+
+
+def _scale_int(value: Decimal, scale: int) -> int:
+    scaled = value.scaleb(scale)
+    assert scaled == scaled.to_integral_value(), (value, scale)
+    return int(scaled)
+
+
+def _div_round_half_up(num: np.ndarray, mult: int, den: int) -> np.ndarray:
+    """round_half_away_from_zero(num × mult / den) without overflowing int64 for large num."""
+    q, r = np.divmod(num, den)  # floor division: 0 <= r < den
+    a, b = np.divmod(r * mult, den)
+    n = q * mult + a
+    return n + np.where(n >= 0, 2 * b >= den, 2 * b > den).astype(np.int64)
+
+
+# ------------------------------------------------------------------ evaluator
+
+
+@dataclass
+class PolicyResult:
+    policy: ir.Policy
+    status: np.ndarray  # int8 Status per enterprise
+    amount_fen: np.ndarray  # int64
+    missing_mask: np.ndarray | None  # uint64 over `tags`, None when nothing is undetermined
+    failed_mask: np.ndarray | None  # uint64 over condition order; None when not computed
+    tags: tuple[str, ...] = ()
+
+
+@dataclass
+class _Amount:
+    fen: np.ndarray
+    unknown: np.ndarray | None  # bool
+    mask: np.ndarray | None = None  # uint64 missing, filled on demand
+
+
+class Evaluator:
+    def __init__(self, df: pd.DataFrame, as_of: dt.date) -> None:
+        self.cols = Columns(df)
+        self.n = self.cols.n
+        self.as_of = as_of
+        self.memo: dict[object, np.ndarray] = {}
+
+    # ---------------------------------------------------------------- values
+    def value(self, e: ir.Expr) -> Vec:
+        match e:
+            case ir.Tag():
+                return self.cols.get(e)
+            case ir.Num(value=v) | ir.Str(value=v) | ir.BoolLit(value=v):
+                return _Scalar(v)
+            case ir.DateLit(value=v):
+                return _Scalar((v - EPOCH).days)
+            case ir.Arith(op=op, left=left, right=right):
+                a, b = self.num(left), self.num(right)
+                scale = max(a.scale, b.scale)
+                av = a.v * 10 ** (scale - a.scale)
+                bv = b.v * 10 ** (scale - b.scale)
+                return _Num(av + bv if op == "+" else av - bv, scale, _or_null(a.null, b.null))
+            case ir.Elapsed(unit=unit, arg=arg):
+                d = self.value(arg)
+                assert isinstance(d, _Date)
+                if unit is ir.ElapsedUnit.DAYS:
+                    out = (self.as_of - EPOCH).days - d.days
+                else:
+                    y, m, day = _ymd(d)
+                    a = self.as_of
+                    if unit is ir.ElapsedUnit.MONTHS:
+                        out = (a.year * 12 + a.month) - (y * 12 + m) - (a.day < day)
+                    else:
+                        out = a.year - y - ((a.month < m) | ((a.month == m) & (a.day < day)))
+                return _Num(np.asarray(out, dtype=np.int64), 0, d.null)
+        raise UnsupportedConstruct(f"vectorized backend: value {type(e).__name__}")
+
+    def num(self, e: ir.Expr) -> _Num:
+        v = self.value(e)
+        if isinstance(v, _Scalar):
+            assert isinstance(v.value, Decimal)
+            s = ir.decimal_scale(v.value)
+            return _Num(np.full(self.n, _scale_int(v.value, s), np.int64), s, None)
+        assert isinstance(v, _Num), e
+        return v
+
+    # ---------------------------------------------------------------- predicates
+    def tri(self, p: ir.Pred) -> np.ndarray:
+        hit = self.memo.get(p)
+        if hit is None:
+            hit = self._tri(p)
+            self.memo[p] = hit
+        return hit
+
+    def _tri(self, p: ir.Pred) -> np.ndarray:
+        match p:
+            case ir.And(items=items):
+                out = self.tri(items[0])
+                for i in items[1:]:
+                    out = np.minimum(out, self.tri(i))
+                return out
+            case ir.Or(items=items):
+                out = self.tri(items[0])
+                for i in items[1:]:
+                    out = np.maximum(out, self.tri(i))
+                return out
+            case ir.Not(item=item):
+                return (T - self.tri(item)).astype(np.int8)
+            case ir.IsNull(expr=e, negated=neg):
+                v = self.value(e)
+                null = getattr(v, "null", None)
+                isnull = null if null is not None else np.zeros(self.n, bool)
+                return np.where(isnull != neg, T, F).astype(np.int8)
+            case ir.Truthy(expr=e):
+                v = self.value(e)
+                assert isinstance(v, _Bool)
+                return self._finish(v.v, v.null)
+            case ir.Compare(op=op, left=left, right=right):
+                return self._compare(op, left, right)
+            case ir.Between(expr=e, low=lo, high=hi):
+                return np.minimum(self._compare(">=", e, lo), self._compare("<=", e, hi))
+            case ir.InSet(expr=e, values=values, negated=neg):
+                v = self.value(e)
+                if isinstance(v, _Cat):
+                    hit = self._cat_lookup(v, lambda c: c in {str(x.value) for x in values})
+                else:
+                    n = self.num(e)
+                    hit = np.zeros(self.n, bool)
+                    for x in values:
+                        assert isinstance(x.value, Decimal)
+                        hit |= self._num_cmp("==", n, self.num(x))
+                return self._finish(hit != neg, getattr(v, "null", None))
+            case ir.Under(expr=e, codes=codes):
+                v = self.value(e)
+                assert isinstance(v, _Cat) and isinstance(e, ir.Tag) and e.type is not None
+                prefixes = tuple(ir.code_prefix(c, e.type.hierarchy) for c in codes)
+                return self._finish(self._cat_lookup(v, lambda c: c.startswith(prefixes)), v.null)
+        raise UnsupportedConstruct(f"vectorized backend: predicate {type(p).__name__}")
+
+    def _finish(self, hit: np.ndarray, null: np.ndarray | None) -> np.ndarray:
+        out = np.where(hit, T, F).astype(np.int8)
+        if null is not None:
+            out[null] = U
+        return out
+
+    @staticmethod
+    def _cat_lookup(v: _Cat, pred: object) -> np.ndarray:
+        lut = np.zeros(len(v.cats) + 1, dtype=bool)  # the extra slot serves code -1
+        for i, c in enumerate(v.cats):
+            lut[i] = bool(pred(c))  # type: ignore[operator]
+        return lut[v.codes]
+
+    def _num_cmp(self, op: str, a: _Num, b: _Num) -> np.ndarray:
+        scale = max(a.scale, b.scale)
+        return _cmp(op, a.v * 10 ** (scale - a.scale), b.v * 10 ** (scale - b.scale))
+
+    def _compare(self, op: str, left: ir.Expr, right: ir.Expr) -> np.ndarray:
+        a, b = self.value(left), self.value(right)
+        if isinstance(a, _Scalar) and not isinstance(b, _Scalar):
+            # keep the tag on the left: flip the operator
+            a, b, op = b, a, {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+            left, right = right, left
+        null = _or_null(getattr(a, "null", None), getattr(b, "null", None))
+        if isinstance(a, _Num):
+            return self._finish(self._num_cmp(op, a, self.num(right)), null)
+        if isinstance(a, _Date):
+            other = b.value if isinstance(b, _Scalar) else b.days  # type: ignore[union-attr]
+            return self._finish(_cmp(op, a.days, other), null)
+        if isinstance(a, _Bool):
+            other = b.value if isinstance(b, _Scalar) else b.v  # type: ignore[union-attr]
+            return self._finish(_cmp(op, a.v, other), null)
+        if isinstance(a, _Cat):
+            if isinstance(b, _Scalar):
+                target = str(b.value)
+                hit = self._cat_lookup(a, lambda c: c == target)
+                return self._finish(hit if op == "==" else ~hit, null)
+            assert isinstance(b, _Cat)
+            sa = np.append(a.cats, "")[a.codes]
+            sb = np.append(b.cats, "")[b.codes]
+            return self._finish(_cmp(op, sa, sb), null)
+        raise UnsupportedConstruct(f"vectorized backend: comparison of {type(a).__name__}")
+
+    # ---------------------------------------------------------------- missing masks
+    def missing_mask(self, p: ir.Pred, bits: dict[str, int]) -> np.ndarray:
+        """uint64 per row: the tags (bit per `bits`) whose absence makes `p` unknown."""
+        t = self.tri(p)
+        unknown = t == U
+        if not unknown.any():
+            return np.zeros(self.n, np.uint64)
+        match p:
+            case ir.And(items=items) | ir.Or(items=items):
+                out = np.zeros(self.n, np.uint64)
+                for i in items:
+                    out |= self.missing_mask(i, bits)
+            case ir.Not(item=item):
+                out = self.missing_mask(item, bits)
+            case _:
+                out = self.null_bits(p, bits)
+        return np.where(unknown, out, np.uint64(0))
+
+    def null_bits(self, node: object, bits: dict[str, int]) -> np.ndarray:
+        out = np.zeros(self.n, np.uint64)
+        for name in ir.tags_of(node):
+            null = self.cols.null_of(name)
+            if null is not None:
+                out |= null.astype(np.uint64) << np.uint64(bits[name])
+        return out
+
+    # ---------------------------------------------------------------- amounts
+    def amount(self, f: ir.Formula, bits: dict[str, int]) -> _Amount:
+        match f:
+            case ir.Fixed(amount=a):
+                return _Amount(np.full(self.n, _scale_int(a, 2), np.int64), None)
+            case ir.PerUnit(quantity=q, rate=rate):
+                n = self.num(q)
+                fen = _div_round_half_up(n.v, _scale_int(rate, 2), 10**n.scale)
+                return self._with_nulls(fen, n.null, q, bits)
+            case ir.Percent(base=b, rate=rate):
+                n = self.num(b)
+                rs = ir.decimal_scale(rate)
+                mult, den = _scale_int(rate, rs), 10**rs
+                # value (10^-scale yuan) × rate -> fen: × 10^2 / 10^scale
+                if n.scale >= 2:
+                    den *= 10 ** (n.scale - 2)
+                else:
+                    mult *= 10 ** (2 - n.scale)
+                fen = _div_round_half_up(n.v, mult, den)
+                return self._with_nulls(fen, n.null, b, bits)
+            case ir.Tiers(measure=m, tiers=tiers):
+                n = self.num(m)
+                conds = [self._num_cmp(">=", n, self.num(ir.Num(t.at_least))) for t in tiers]
+                fen = np.select(conds, [np.int64(_scale_int(t.amount, 2)) for t in tiers], np.int64(0))
+                return self._with_nulls(fen.astype(np.int64), n.null, m, bits)
+            case ir.Cases(cases=cases, otherwise=otherwise):
+                remaining = np.ones(self.n, bool)
+                fen = np.zeros(self.n, np.int64)
+                unknown = np.zeros(self.n, bool)
+                mask = np.zeros(self.n, np.uint64)
+                for c in cases:
+                    t = self.tri(c.when)
+                    blocked = remaining & (t == U)
+                    if blocked.any():
+                        unknown |= blocked
+                        mask |= np.where(blocked, self.missing_mask(c.when, bits), np.uint64(0))
+                    take = remaining & (t == T)
+                    if take.any():
+                        self._merge(self.amount(c.formula, bits), take, fen, unknown, mask)
+                    remaining &= t == F
+                if remaining.any():
+                    self._merge(self.amount(otherwise, bits), remaining, fen, unknown, mask)
+                return _Amount(fen, unknown if unknown.any() else None, mask)
+            case ir.Sum(parts=parts):
+                fen = np.zeros(self.n, np.int64)
+                unknown = np.zeros(self.n, bool)
+                mask = np.zeros(self.n, np.uint64)
+                for part in parts:
+                    self._merge(self.amount(part, bits), np.ones(self.n, bool), fen, unknown, mask, add=True)
+                return _Amount(fen, unknown if unknown.any() else None, mask)
+            case ir.Clamp(formula=inner, floor=lo, cap=hi):
+                a = self.amount(inner, bits)
+                fen = a.fen
+                if lo is not None:
+                    fen = np.maximum(fen, _scale_int(lo, 2))
+                if hi is not None:
+                    fen = np.minimum(fen, _scale_int(hi, 2))
+                return _Amount(fen, a.unknown, a.mask)
+        raise UnsupportedConstruct(f"vectorized backend: formula {type(f).__name__}")
+
+    def _with_nulls(self, fen: np.ndarray, null: np.ndarray | None, node: object, bits: dict[str, int]) -> _Amount:
+        if null is None:
+            return _Amount(fen, None)
+        return _Amount(fen, null, np.where(null, self.null_bits(node, bits), np.uint64(0)))
+
+    @staticmethod
+    def _merge(a: _Amount, where: np.ndarray, fen: np.ndarray, unknown: np.ndarray, mask: np.ndarray,
+               add: bool = False) -> None:
+        if add:
+            fen += np.where(where, a.fen, 0)
+        else:
+            fen[where] = a.fen[where]
+        if a.unknown is not None:
+            hit = where & a.unknown
+            unknown |= hit
+            if a.mask is not None:
+                mask |= np.where(hit, a.mask, np.uint64(0))
+
+    # ---------------------------------------------------------------- policies
+    def policy(self, policy: ir.Policy, explain_failures: bool = False) -> PolicyResult:
+        n = self.n
+        if not policy.in_force(self.as_of):
+            status = np.zeros(n, np.int8)
+            failed = np.zeros(n, np.uint64) if explain_failures else None
+            return PolicyResult(policy, status, np.zeros(n, np.int64), None, failed)
+        tags = ir.policy_tags(policy)
+        bits = {t: i for i, t in enumerate(tags)}
+        tris = [self.tri(c.pred) for c in policy.conditions]
+        cond = tris[0] if tris else np.full(n, T, np.int8)
+        for t in tris[1:]:
+            cond = np.minimum(cond, t)
+        amt = self.amount(policy.benefit, bits)
+        status = cond.copy()
+        if amt.unknown is not None:
+            status[(cond == T) & amt.unknown] = U
+        fen = np.where(status != F, np.maximum(amt.fen, 0), 0)
+        if amt.unknown is not None:
+            fen = np.where(amt.unknown, 0, fen)
+        mask = None
+        undetermined = status == U
+        if undetermined.any():
+            mask = np.zeros(n, np.uint64)
+            for c in policy.conditions:
+                mask |= self.missing_mask(c.pred, bits)
+            if amt.unknown is not None and amt.mask is not None:
+                mask |= amt.mask
+            mask = np.where(undetermined, mask, np.uint64(0))
+        failed = None
+        if explain_failures:
+            failed = np.zeros(n, np.uint64)
+            for i, t in enumerate(tris):
+                failed |= (t == F).astype(np.uint64) << np.uint64(i)
+        return PolicyResult(policy, status, fen.astype(np.int64), mask, failed, tags)
+
+
+def _cmp(op: str, a: object, b: object) -> np.ndarray:
+    if op == "==":
+        return np.asarray(a == b)
+    if op == "!=":
+        return np.asarray(a != b)
+    if op == "<":
+        return np.asarray(a < b)  # type: ignore[operator]
+    if op == "<=":
+        return np.asarray(a <= b)  # type: ignore[operator]
+    if op == ">":
+        return np.asarray(a > b)  # type: ignore[operator]
+    return np.asarray(a >= b)  # type: ignore[operator]
+
+
+@dataclass
+class MatchResult:
+    """Decisions for every (enterprise, policy) pair of one frame."""
+
+    keys: np.ndarray  # enterprise keys (credit codes), one per row
+    as_of: dt.date
+    results: list[PolicyResult] = field(default_factory=list)
+
+    def to_frame(self, include_not_eligible: bool = True) -> pd.DataFrame:
+        """A tidy frame: credit_code, policy, version, status, amount_fen, missing, failed."""
+        parts = []
+        for r in self.results:
+            keep = np.ones(len(self.keys), bool) if include_not_eligible else r.status != F
+            idx = np.flatnonzero(keep)
+            part = pd.DataFrame({
+                "credit_code": self.keys[idx],
+                "policy": r.policy.id,
+                "version": np.int32(r.policy.version),
+                "status": pd.Categorical.from_codes(r.status[idx], categories=[s.label for s in Status]),
+                "amount_fen": r.amount_fen[idx],
+                "missing": _decode(r.missing_mask, r.tags, idx),
+                "failed": _decode(r.failed_mask, tuple(c.id for c in r.policy.conditions), idx,
+                                  default=ir.NOT_IN_FORCE if not r.policy.in_force(self.as_of) else ""),
+            })
+            parts.append(part)
+        if not parts:
+            return pd.DataFrame(columns=["credit_code", "policy", "version", "status", "amount_fen",
+                                         "missing", "failed"])
+        return pd.concat(parts, ignore_index=True)
+
+
+def _decode(mask: np.ndarray | None, names: tuple[str, ...], idx: np.ndarray, default: str = "") -> np.ndarray:
+    """Bit masks to comma-joined names, decoding each distinct mask once."""
+    if mask is None:
+        return np.full(len(idx), default, dtype=object)
+    m = mask[idx]
+    uniq, inverse = np.unique(m, return_inverse=True)
+    labels = np.array(
+        [",".join(n for i, n in enumerate(names) if int(u) >> i & 1) or default for u in uniq], dtype=object
+    )
+    return labels[inverse]
+
+
+def match(df: pd.DataFrame, policies: Iterable[ir.Policy], as_of: dt.date, key: str = "credit_code",
+          explain_failures: bool = True) -> MatchResult:
+    """Evaluate every policy against every row of a storage frame."""
+    ev = Evaluator(df, as_of)
+    keys = df[key].to_numpy(dtype=object) if key in df.columns else np.arange(len(df)).astype(object)
+    result = MatchResult(keys, as_of)
+    for p in policies:
+        result.results.append(ev.policy(p, explain_failures))
+    return result

@@ -133,6 +133,30 @@ def test_cmd(
         raise typer.Exit(1)
 
 
+@app.command("lint")
+def lint_cmd(
+    policies: PoliciesOpt = DEFAULT_POLICIES,
+    tags: TagsOpt = DEFAULT_DICTIONARY,
+    data: DataOpt = SAMPLE_MANIFEST,
+    today: Annotated[str | None, typer.Option("--today", help="Date to judge expiry by (default: today).")] = None,
+) -> None:
+    """Lint the library: duplicate versions, exclusivity without precedence, expired-but-active
+    policies, tags the data never fills, amounts that can exceed a budget."""
+    from .lint import lint
+
+    with domain_errors():
+        d = load_dictionary(tags)
+        lib = _library(policies, d, strict=True)
+        ds = _dataset(data, d)
+        when = dt.date.fromisoformat(today) if today else dt.date.today()
+        findings = lint(lib, when, ds.frame)
+    for f in findings:
+        console.print(str(f), highlight=False, markup=False)
+    console.print(f"{len(lib.policies)} policies linted, {len(findings)} findings")
+    if findings:
+        raise typer.Exit(1)
+
+
 @app.command()
 def show(policy_id: str, policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt = DEFAULT_DICTIONARY) -> None:
     """Print a policy in readable Chinese: conditions, amount, legal basis."""
@@ -156,7 +180,8 @@ def show(policy_id: str, policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt
             console.print(f"     即：{r.pred(c.pred)}", highlight=False)
     console.print(f"兑现标准：{r.formula(p.benefit)}", highlight=False)
     if p.exclusive:
-        console.print(f"就高不重复：{p.exclusive.group}（优先级 {p.exclusive.precedence}）", highlight=False)
+        prec = p.exclusive.precedence if p.exclusive.precedence is not None else "未设定"
+        console.print(f"就高不重复：{p.exclusive.group}（优先级 {prec}）", highlight=False)
 
 
 @app.command()
@@ -316,7 +341,7 @@ def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")],
     n: Annotated[int, typer.Option("--n", help="Number of enterprises.")] = 3000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2025,
-    as_of: Annotated[str, typer.Option("--as-of", help="Reference date.")] = "2025-06-30",
+    as_of: Annotated[str, typer.Option("--as-of", help="Reference date.")] = "2026-06-30",
     parquet: Annotated[bool, typer.Option("--parquet", help="Write storage-format Parquet chunks (for 10^6+).")] = False,
     chunk: Annotated[int, typer.Option(help="Rows per Parquet chunk.")] = 250_000,
 ) -> None:

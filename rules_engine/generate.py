@@ -85,7 +85,7 @@ def _bool(v: np.ndarray) -> pd.Series:
     return pd.Series(v, dtype="boolean")
 
 
-def generate(n: int, seed: int = 2025, as_of: dt.date = dt.date(2025, 6, 30), start: int = 0) -> pd.DataFrame:
+def generate(n: int, seed: int = 2025, as_of: dt.date = dt.date(2026, 6, 30), start: int = 0) -> pd.DataFrame:
     """`n` enterprises as a storage frame (no missing values yet: see `with_gaps`)."""
     rng = np.random.default_rng([seed, start])
     region_rows = [(c, n) for c, n in regions().items() if not c.endswith("00")]
@@ -268,7 +268,7 @@ def with_gaps(df: pd.DataFrame, seed: int = 2025, start: int = 0) -> pd.DataFram
 
 
 def chunks(total: int, chunk: int = 250_000, seed: int = 2025,
-           as_of: dt.date = dt.date(2025, 6, 30)) -> Iterator[pd.DataFrame]:
+           as_of: dt.date = dt.date(2026, 6, 30)) -> Iterator[pd.DataFrame]:
     """Storage frames of `chunk` rows until `total` rows: memory stays bounded by the chunk."""
     for start in range(0, total, chunk):
         size = min(chunk, total - start)
@@ -297,7 +297,7 @@ def _cell(series: pd.Series, kind: str) -> list[str]:
 
 
 def write_sample(directory: Path | str, n: int = 3000, seed: int = 2025,
-                 as_of: dt.date = dt.date(2025, 6, 30), with_flaws: bool = True) -> Path:
+                 as_of: dt.date = dt.date(2026, 6, 30), with_flaws: bool = True) -> Path:
     """Write per-department CSV files and a manifest; returns the manifest path.
 
     With `with_flaws`, a few realistic bad rows are planted (a credit code with a

@@ -296,7 +296,7 @@ class Budget:
 @dataclass(frozen=True, slots=True)
 class Exclusive:
     group: str
-    precedence: int  # higher wins a tie in amount (就高不重复)
+    precedence: int | None  # higher wins a tie in amount (就高不重复); None when not stated
 
 
 @dataclass(frozen=True, slots=True)

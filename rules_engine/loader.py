@@ -434,7 +434,7 @@ class _PolicyReader:
         prec = _text(self.f, em, "precedence", "exclusive.", required=False)
         if prec and not prec.lstrip("-").isdigit():
             raise self.f.invalid(em["precedence"][1], "exclusive.precedence", "expected a whole number")
-        return ir.Exclusive(group, int(prec) if prec else 0)
+        return ir.Exclusive(group, int(prec) if prec else None)
 
     def budget(self, m: dict[str, Any]) -> ir.Budget:
         bm = _mapping(self.f, m["budget"][1], "budget")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from dataclasses import dataclass
 
 from . import ir
 from .errors import ExpressionError
@@ -74,11 +73,19 @@ class _Binder:
                 return ir.Elapsed(unit, ab, pos=node.pos), VType(Kind.NUMBER)
         raise self.err("expected a value", node)
 
+    def at_operator(self, msg: str, node: object, op: str, hint: str = "") -> ExpressionError:
+        """An error with the caret under the node's operator (found from the node's start)."""
+        at = self.text.find(op, max(0, getattr(node, "pos", 0))) if op else -1
+        if at < 0:
+            return self.err(msg, node, hint)
+        return ExpressionError(msg, self.text, at, len(op), hint)
+
     def same_numeric(self, a: VType, b: VType, node: object) -> None:
         if a.literal or b.literal:
             return
         if (a.kind is Kind.MONEY) != (b.kind is Kind.MONEY):
-            raise self.err("cannot combine money with a non-money number", node)
+            op = getattr(node, "op", "between" if isinstance(node, ir.Between) else "")
+            raise self.at_operator("cannot combine money with a non-money number", node, op)
 
     # ------------------------------------------------------------- predicates
     def pred(self, node: ir.Pred) -> ir.Pred:
@@ -140,7 +147,9 @@ class _Binder:
         pattern = REGION_CODE if hierarchy == "region" else INDUSTRY_CODE
         if not pattern.match(code):
             example = "340200" if hierarchy == "region" else "C or C39 or C3911"
-            raise self.err(f"{code!r} is not a {hierarchy} code", node, f"expected a code such as {example}")
+            at = self.text.find(code, max(0, getattr(node, "pos", 0)))
+            raise ExpressionError(f"{code!r} is not a {hierarchy} code", self.text, max(at, 0), len(code),
+                                  f"expected a code such as {example}")
 
     def check_member(self, eb: ir.Expr, et: VType, v: ir.Str | ir.Num) -> None:
         if et.kind is Kind.CATEGORY:
@@ -184,7 +193,8 @@ class _Binder:
         if kinds == {Kind.DATE}:
             return lb, rb
         if ordered:
-            raise self.err(f"'{op}' does not order {KIND_ZH[tag_t.kind]}; use == or !=", node)
+            raise self.at_operator(f"'{op}' does not order {KIND_ZH[tag_t.kind]}; use == or !=", node,
+                                   op if isinstance(node, ir.Compare) else "between")
         if tag_t.kind is Kind.BOOL and lit_t.kind is Kind.BOOL:
             return lb, rb
         if tag_t.kind is Kind.CATEGORY and lit_t.literal and isinstance(lit, ir.Str):
@@ -200,7 +210,8 @@ class _Binder:
             return lb, rb
         if lt.kind == rt.kind and not lt.literal and not rt.literal and lt.tag == rt.tag:
             return lb, rb
-        raise self.err(f"cannot compare {KIND_ZH[lt.kind]} with {KIND_ZH[rt.kind]}", node)
+        raise self.at_operator(f"cannot compare {KIND_ZH[lt.kind]} with {KIND_ZH[rt.kind]}", node,
+                               op if isinstance(node, ir.Compare) else "between")
 
 
 def bind_condition(pred: ir.Pred, dictionary: TagDictionary, text: str) -> ir.Pred:
@@ -221,8 +232,3 @@ def bind_value(
     return bound
 
 
-def literal_scale(value: Decimal) -> int:
-    return ir.decimal_scale(value)
-
-
-__all__ = ["bind_condition", "bind_value", "VType", "replace"]

@@ -73,12 +73,14 @@ def _library(policies: Path, d: TagDictionary, strict: bool = False) -> Library:
 
 
 def _dataset(data: Path, d: TagDictionary) -> Dataset:
-    from .datasets import SourceFile
+    """A manifest of department files, storage-format Parquet, or one file in natural units."""
+    from .datasets import SourceFile, is_storage_parquet, load_storage_parquet
 
     if data.suffix in (".yaml", ".yml"):
         return load_dataset(data, d)
-    as_of = dt.date.today()
-    return load_dataset([SourceFile(data.name, "derived", as_of, path=data)], d)
+    if (data.is_dir() or data.suffix == ".parquet") and data.exists() and is_storage_parquet(data):
+        return load_storage_parquet(data, d)
+    return load_dataset([SourceFile(data.name, "derived", dt.date.today(), path=data)], d)
 
 
 def _as_of(as_of: str | None, data: Path) -> dt.date:
@@ -209,18 +211,18 @@ def explain(
         chosen = [p for p in lib.active() if policy is None or p.id == policy]
         if policy is not None:
             for p in chosen:
-                console.print(Explainer(d).explain(p, row, when, prov).to_text(), highlight=False)
+                console.print(Explainer(d).explain(p, row, when, prov).to_text(), highlight=False, markup=False)
             return
         cu = check_up(chosen, row, when, d, prov)
-    console.print(f"[bold]{row.get('name')}[/]（{credit_code}）评估日期 {when}", highlight=False)
+    console.print(f"{row.get('name')}（{credit_code}）评估日期 {when}", highlight=False, markup=False)
     console.print(f"符合 {len(cu.eligible)} 项，合计 {fmt_yuan(cu.total_fen)} 元；"
                   f"待补充数据 {len(cu.undetermined)} 项；差一项即可满足 {len(cu.near_misses)} 项", highlight=False)
     for e in cu.eligible + cu.undetermined:
-        console.print(e.to_text(), highlight=False)
+        console.print(e.to_text(), highlight=False, markup=False)
         console.print()
     for nm in cu.near_misses:
         console.print(f"差一项：【{nm.policy.title}】{nm.condition.label or nm.condition.zh}"
-                      + (f"；{nm.condition.gap}" if nm.condition.gap else ""), highlight=False)
+                      + (f"；{nm.condition.gap}" if nm.condition.gap else ""), highlight=False, markup=False)
 
 
 @app.command()
@@ -294,7 +296,8 @@ def write_results(result: pd.DataFrame, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     frame = result.copy()
     fen = frame["amount_fen"].to_numpy(dtype=np.int64) if len(frame) else np.array([], np.int64)
-    frame.insert(frame.columns.get_loc("amount_fen"), "amount_yuan", [fmt_yuan(int(f)).replace(",", "") for f in fen])
+    at = int(frame.columns.get_loc("amount_fen"))  # type: ignore[arg-type]
+    frame.insert(at, "amount_yuan", [fmt_yuan(int(f)).replace(",", "") for f in fen])
     frame["status"] = frame["status"].astype(str)
     suffix = out.suffix.lower()
     if suffix == ".csv":
@@ -323,13 +326,13 @@ def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTION
     for c in ("tag", "label", "source", "filled", "coverage"):
         t.add_column(c)
     for r in rep.coverage.itertuples():
-        t.add_row(r.tag, r.label, r.source, str(r.filled), f"{r.coverage:.1%}")
+        t.add_row(str(r.tag), str(r.label), str(r.source), str(r.filled), f"{r.coverage:.1%}")
     console.print(t)
     s = Table(title="sources")
     for c in ("file", "source", "as_of", "age_days", "rows", "rejected"):
         s.add_column(c)
     for r in rep.sources.itertuples():
-        s.add_row(r.file, r.source, str(r.as_of), str(r.age_days), str(r.rows), str(r.rejected))
+        s.add_row(str(r.file), str(r.source), str(r.as_of), str(r.age_days), str(r.rows), str(r.rejected))
     console.print(s)
     for rj in ds.rejects:
         console.print(f"reject {rj.file}:{rj.row} {rj.credit_code}: {rj.reason}", highlight=False, markup=False)
@@ -346,6 +349,7 @@ def generate(
     chunk: Annotated[int, typer.Option(help="Rows per Parquet chunk.")] = 250_000,
 ) -> None:
     """Generate realistic synthetic enterprises: department CSV files, or Parquet chunks for benchmarks."""
+    from .datasets import write_storage_parquet
     from .generate import chunks, write_sample
 
     when = dt.date.fromisoformat(as_of)
@@ -358,7 +362,7 @@ def generate(
                   console=err, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("gen", total=n)
         for i, df in enumerate(chunks(n, chunk, seed, when)):
-            df.to_parquet(out / f"part-{i:05d}.parquet", index=False)
+            write_storage_parquet(df, out / f"part-{i:05d}.parquet")
             bar.advance(task, len(df))
     console.print(f"wrote {n} enterprises to {out} in chunks of {chunk}")
 

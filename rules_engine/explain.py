@@ -5,9 +5,9 @@ and near misses (policies failing on exactly one condition, with the gap)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Mapping
 
 from . import ir
 from .ir import Kind, Status

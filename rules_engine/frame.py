@@ -11,8 +11,9 @@ A missing value is <NA>/NaT. `to_frame` builds it from natural values
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Iterable, Mapping
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,7 @@ def to_frame(rows: Iterable[Mapping[str, object]], dictionary: TagDictionary,
         t = dictionary[key].type
         values = [to_storage(t, r.get(key)) for r in rows]
         if t.kind is Kind.DATE:
-            values = [pd.Timestamp(v) if v is not None else pd.NaT for v in values]
+            values = [pd.Timestamp(cast(dt.date, v)) if v is not None else pd.NaT for v in values]
         data[key] = pd.Series(values, dtype=storage_dtype(t))  # type: ignore[call-overload]
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     NUMBER = "number"  # exact decimal with a fixed scale (integers have scale 0)
     MONEY = "money"  # yuan, scale 2 (stored as integer fen)
     DATE = "date"
@@ -82,7 +82,7 @@ class Arith:
     pos: int = field(default=-1, compare=False)
 
 
-class ElapsedUnit(str, Enum):
+class ElapsedUnit(StrEnum):
     YEARS = "years"
     MONTHS = "months"
     DAYS = "days"
@@ -249,7 +249,7 @@ Formula = Fixed | PerUnit | Percent | Tiers | Cases | Sum | Clamp
 # --------------------------------------------------------------- policies
 
 
-class Tier3(str, Enum):
+class Tier3(StrEnum):
     """Delivery tier (兑现方式)."""
 
     AUTO = "免申即享"
@@ -257,13 +257,13 @@ class Tier3(str, Enum):
     APPLY = "申报"
 
 
-class Limit(str, Enum):
+class Limit(StrEnum):
     ONCE = "once"
     ONCE_PER_YEAR = "once_per_year"
     UNLIMITED = "unlimited"
 
 
-class Allocation(str, Enum):
+class Allocation(StrEnum):
     PRO_RATA = "pro_rata"
     PRIORITY = "priority"
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 from .errors import ExpressionError
 
 
-class T(str, Enum):
+class T(StrEnum):
     NUMBER = "number"
     STRING = "string"
     DATE = "date"

@@ -178,6 +178,7 @@ class _PolicyReader:
         for i, item in enumerate(_list(self.f, node, "conditions")):
             fld = f"conditions[{i + 1}]"
             try:
+                when_node: yaml.Node
                 if isinstance(item, yaml.ScalarNode):
                     cid, when_node, label, article = f"c{i + 1}", item, "", ""
                 else:
@@ -354,6 +355,7 @@ class _PolicyReader:
                       if c is not None)
         if f.problems:
             return None
+        assert benefit is not None and valid_from is not None
         if regions:
             scope = ir.Under(ir.Tag("region", self.d["region"].type), tuple(regions))
             conditions = (ir.Condition("region_scope", scope, "region under " + ", ".join(regions),

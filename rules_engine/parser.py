@@ -201,6 +201,8 @@ class _Parser:
             tok = self.tok
             if tok.type is T.STRING:
                 items.append(ir.Str(str(tok.value), pos=tok.pos))
+            elif tok.type is T.IDENT:  # an unquoted code such as C3911; the binder checks it
+                items.append(ir.Str(tok.text, pos=tok.pos))
             elif tok.type is T.NUMBER:
                 assert isinstance(tok.value, Decimal)
                 items.append(ir.Num(tok.value, pos=tok.pos))

@@ -11,9 +11,9 @@ AND is false if any item is false, else unknown if any is unknown; OR dually.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Mapping
 
 from . import ir
 from .ir import Status

@@ -14,17 +14,26 @@ UNIT_ZH = {ir.ElapsedUnit.YEARS: "年", ir.ElapsedUnit.MONTHS: "个月", ir.Elap
 
 
 def fmt_decimal(v: Decimal) -> str:
-    text = format(v.normalize(), "f") if v == v.to_integral_value() else format(v.normalize(), "f")
+    """Plain text of an exact number; whole multiples of 万/亿 use those units."""
+    def plain(x: Decimal) -> str:
+        text = format(x, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
     if v == v.to_integral_value() and abs(v) >= 10000:
         if v % 100000000 == 0:
-            return f"{v / 100000000:f}".rstrip("0").rstrip(".") + "亿"
+            return plain(v / 100000000) + "亿"
         if v % 10000 == 0:
-            return f"{v / 10000:f}".rstrip("0").rstrip(".") + "万"
-    return text
+            return plain(v / 10000) + "万"
+    return plain(v)
 
 
 def fmt_money(v: Decimal) -> str:
-    return fmt_decimal(v) + "元"
+    """Yuan for people: 20万元, 1,500元, 12,345.68元."""
+    if v == v.to_integral_value():
+        if abs(v) >= 10000 and v % 10000 == 0:
+            return fmt_decimal(v) + "元"
+        return f"{int(v):,}元"
+    return f"{v:,.2f}元"
 
 
 def fmt_rate(v: Decimal) -> str:
@@ -87,8 +96,8 @@ class Renderer:
             case ir.IsNull(expr=e, negated=neg):
                 return f"{self.value(e)}{'已有数据' if neg else '无数据'}"
             case ir.Compare(op=op, left=ir.Elapsed(unit=u, arg=arg), right=right):
-                unit = UNIT_ZH[u]
-                return f"{self.value(arg)}至今{OPS_ZH[op]}{self.value(right)}{unit}"
+                word = {"<": "不满", "<=": "不超过", ">": "超过", ">=": "已满"}.get(op, OPS_ZH[op])
+                return f"{self.value(arg)}至今{word}{self.value(right)}{UNIT_ZH[u]}"
             case ir.Compare(op=op, left=left, right=right):
                 unit = self.unit(left) or self.unit(right)
                 if isinstance(left, ir.Tag) and left.type is not None and left.type.kind is Kind.BOOL:

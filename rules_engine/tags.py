@@ -65,18 +65,19 @@ class TagDictionary:
         return self.tags.get(name) or self.by_label.get(name)
 
     def suggest(self, name: str) -> str | None:
-        """The nearest tag key or label to a misspelt name."""
+        """The nearest tag keys or labels to a misspelt name, e.g. "revenue (上年营业收入)"."""
         keys = list(self.tags) + list(self.by_label)
-        hits = difflib.get_close_matches(name, keys, n=1, cutoff=0.5)
-        if not hits:
-            # substring match catches "revenue_2024" -> "revenue", "研发费用" -> "上年研发费用"
-            subs = [k for k in keys if name in k or k in name]
-            hits = sorted(subs, key=len)[:1]
-        if not hits:
-            return None
-        t = self.resolve(hits[0])
-        assert t is not None
-        return f"{t.key} ({t.label})"
+        hits = difflib.get_close_matches(name, keys, n=3, cutoff=0.5)
+        # substring matches catch "研发费用" -> "上年研发费用" and "revenue_2024" -> "revenue"
+        hits += sorted((k for k in keys if name in k or k in name), key=len)
+        found: list[str] = []
+        for h in hits:
+            t = self.resolve(h)
+            assert t is not None
+            text = f"{t.key} ({t.label})"
+            if text not in found:
+                found.append(text)
+        return " or ".join(found[:3]) if found else None
 
     def source_label(self, key: str) -> str:
         src = self.sources.get(self.tags[key].source)

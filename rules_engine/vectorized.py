@@ -13,9 +13,9 @@ policies that have undetermined rows.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from . import ir
 from .ir import Kind, Status
 
 F, U, T = np.int8(0), np.int8(1), np.int8(2)
+STATUS_LABELS = pd.Index([s.label for s in Status])
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -212,11 +213,11 @@ class Evaluator:
                     out = (self.as_of - EPOCH).days - d.days
                 else:
                     y, m, day = _ymd(d)
-                    a = self.as_of
+                    now = self.as_of
                     if unit is ir.ElapsedUnit.MONTHS:
-                        out = (a.year * 12 + a.month) - (y * 12 + m) - (a.day < day)
+                        out = (now.year * 12 + now.month) - (y * 12 + m) - (now.day < day)
                     else:
-                        out = a.year - y - ((a.month < m) | ((a.month == m) & (a.day < day)))
+                        out = now.year - y - ((now.month < m) | ((now.month == m) & (now.day < day)))
                 return _Num(np.asarray(out, dtype=np.int64), 0, d.null)
         raise UnsupportedConstruct(f"vectorized backend: value {type(e).__name__}")
 
@@ -354,8 +355,8 @@ class Evaluator:
     # ---------------------------------------------------------------- amounts
     def amount(self, f: ir.Formula, bits: dict[str, int]) -> _Amount:
         match f:
-            case ir.Fixed(amount=a):
-                return _Amount(np.full(self.n, _scale_int(a, 2), np.int64), None)
+            case ir.Fixed(amount=fixed):
+                return _Amount(np.full(self.n, _scale_int(fixed, 2), np.int64), None)
             case ir.PerUnit(quantity=q, rate=rate):
                 n = self.num(q)
                 fen = _div_round_half_up(n.v, _scale_int(rate, 2), 10**n.scale)
@@ -402,13 +403,13 @@ class Evaluator:
                     self._merge(self.amount(part, bits), np.ones(self.n, bool), fen, unknown, mask, add=True)
                 return _Amount(fen, unknown if unknown.any() else None, mask)
             case ir.Clamp(formula=inner, floor=lo, cap=hi):
-                a = self.amount(inner, bits)
-                fen = a.fen
+                inner_amount = self.amount(inner, bits)
+                fen = inner_amount.fen
                 if lo is not None:
                     fen = np.maximum(fen, _scale_int(lo, 2))
                 if hi is not None:
                     fen = np.minimum(fen, _scale_int(hi, 2))
-                return _Amount(fen, a.unknown, a.mask)
+                return _Amount(fen, inner_amount.unknown, inner_amount.mask)
         raise UnsupportedConstruct(f"vectorized backend: formula {type(f).__name__}")
 
     def _with_nulls(self, fen: np.ndarray, null: np.ndarray | None, node: object, bits: dict[str, int]) -> _Amount:
@@ -498,7 +499,7 @@ class MatchResult:
                 "credit_code": self.keys[idx],
                 "policy": r.policy.id,
                 "version": np.int32(r.policy.version),
-                "status": pd.Categorical.from_codes(r.status[idx], categories=[s.label for s in Status]),
+                "status": pd.Categorical.from_codes(r.status[idx], categories=STATUS_LABELS),
                 "amount_fen": r.amount_fen[idx],
                 "missing": _decode(r.missing_mask, r.tags, idx),
                 "failed": _decode(r.failed_mask, tuple(c.id for c in r.policy.conditions), idx,

@@ -7,4 +7,7 @@ bash scripts/setup.sh
 .venv/bin/mypy
 .venv/bin/mianshen validate
 .venv/bin/mianshen test
-.venv/bin/python -m pytest "$@"
+# The sample library is pinned to the sample data's date (2026-06-30), so that CI does
+# not turn red on the day its policies expire; `mianshen lint` alone judges by today.
+.venv/bin/mianshen lint --today 2026-06-30
+.venv/bin/python -m pytest -q "$@"

@@ -31,7 +31,10 @@ def test_vectorized_matches_reference(policy: ir.Policy, data: list[dict[str, ob
         assert got == (ref.status.label, ref.amount_fen, ref.missing, ref.failed), policy
 
 
-def policy_of(pred: ir.Pred, benefit: ir.Formula = ir.Fixed(Decimal(1))) -> ir.Policy:
+ONE_YUAN = ir.Fixed(Decimal(1))
+
+
+def policy_of(pred: ir.Pred, benefit: ir.Formula = ONE_YUAN) -> ir.Policy:
     return ir.Policy("p", 1, "t", "d", ir.LegalBasis("doc", "no"), ir.Tier3.AUTO, dt.date(2000, 1, 1), None, (),
                      (ir.Condition("c", pred, ""),), benefit)
 

@@ -1,0 +1,99 @@
+"""Every CLI command has help and works end to end on the bundled sample."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rules_engine.cli import app
+from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.tags import load_dictionary
+
+runner = CliRunner()
+COMMANDS = ["validate", "test", "lint", "show", "explain", "match", "data-report", "generate"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_module_entry_point() -> None:
+    out = subprocess.run([sys.executable, "-m", "rules_engine", "--help"], capture_output=True, text=True, check=True)
+    assert all(c in out.stdout for c in COMMANDS)
+
+
+def test_validate_reports_bad_files_and_fails(tmp_path: Path) -> None:
+    good = Path("policies/innovation/faming-zhuanli.yaml").read_text(encoding="utf-8")
+    (tmp_path / "ok.yaml").write_text(good, encoding="utf-8")
+    (tmp_path / "bad.yaml").write_text(good.replace("invention_patents >= 1", "invention_patent >= 1"),
+                                       encoding="utf-8")
+    result = runner.invoke(app, ["validate", "--policies", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "bad.yaml:" in result.output and "unknown tag 'invention_patent'" in result.output
+    assert "1 policies loaded from 2 files, 1 problems" in result.output
+
+
+def test_policy_tests_pass_and_a_wrong_expectation_fails(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["test", "--policy", "wengang-fanhuan"]).exit_code == 0
+    text = Path("policies/innovation/faming-zhuanli.yaml").read_text(encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(text.replace("amount: 15000", "amount: 15001"), encoding="utf-8")
+    result = runner.invoke(app, ["test", "--policies", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "amount: expected 15001, got 15000.00" in result.output
+
+
+def test_lint_and_show() -> None:
+    result = runner.invoke(app, ["lint", "--today", "2026-06-30"])
+    assert result.exit_code == 0 and "0 findings" in result.output
+    result = runner.invoke(app, ["show", "wengang-fanhuan"])
+    assert result.exit_code == 0
+    assert "上年度足额缴纳失业保险费12个月以上" in result.output
+    assert "上年失业保险缴费额的60%" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_match_writes_results(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"results{suffix}"
+    result = runner.invoke(app, ["match", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "3000 enterprises × 29 policies" in result.output
+    df = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".xlsx": pd.read_excel}[suffix](out)
+    assert set(df["status"]) == {"eligible", "undetermined"}
+    row = df[df["status"] == "eligible"].iloc[0]
+    assert int(row["amount_fen"]) == round(float(row["amount_yuan"]) * 100)
+
+
+def test_explain_one_enterprise() -> None:
+    d = load_dictionary()
+    ds = load_dataset(SAMPLE_MANIFEST, d)
+    code = ds.frame["credit_code"].iloc[0]
+    result = runner.invoke(app, ["explain", code])
+    assert result.exit_code == 0, result.output
+    assert "评估日期 2026-06-30" in result.output and "符合" in result.output
+    assert "[region_scope]" in result.output  # condition ids survive the terminal renderer
+    result = runner.invoke(app, ["explain", "91350100M000100Y43"])
+    assert result.exit_code == 1 and "no enterprise" in result.output
+
+
+def test_data_report_shows_rejects() -> None:
+    result = runner.invoke(app, ["data-report"])
+    assert result.exit_code == 0
+    assert "tax.csv" in result.output and "3 rejected rows" in result.output
+
+
+def test_generate_department_files_and_parquet(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["generate", "--out", str(tmp_path / "s"), "--n", "200"])
+    assert result.exit_code == 0
+    ds = load_dataset(tmp_path / "s" / "manifest.yaml", load_dictionary())
+    assert len(ds.frame) == 200
+    result = runner.invoke(app, ["generate", "--out", str(tmp_path / "p"), "--n", "500", "--parquet", "--chunk", "200"])
+    assert result.exit_code == 0
+    assert len(list((tmp_path / "p").glob("part-*.parquet"))) == 3
+    result = runner.invoke(app, ["match", "--data", str(tmp_path / "p"), "--as-of", "2026-06-30"])
+    assert result.exit_code == 0, result.output
+    assert "500 enterprises × 29 policies" in result.output

@@ -1,0 +1,186 @@
+"""Enterprise data: credit codes, loaders, validation, merging, masking, generation."""
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+
+from rules_engine import creditcode, generate
+from rules_engine.datasets import SourceFile, load_dataset, masked
+from rules_engine.derive import enterprise_size
+from rules_engine.errors import DataError
+from rules_engine.frame import row_of
+from rules_engine.quality import quality_report
+from rules_engine.tags import load_dictionary
+
+D = load_dictionary()
+A = creditcode.make("340202", 1001)
+B = creditcode.make("340104", 2002)
+C = creditcode.make("341002", 3003)
+
+
+def test_credit_code_check_character() -> None:
+    assert creditcode.problem("91350100M000100Y43") is None  # the example printed in GB 32100-2015
+    assert "wrong check character" in creditcode.problem("91350100M000100Y44")
+    assert "18 characters" in creditcode.problem("91350100M000100Y4")
+    assert "not allowed" in creditcode.problem("91350100M000100YI3")
+    assert all(creditcode.is_valid(creditcode.make("340100", s)) for s in range(0, 5000, 7))
+
+
+def src(path: Path, source: str = "tax", as_of: str = "2026-05-31", **kw) -> SourceFile:
+    return SourceFile(path.name, source, dt.date.fromisoformat(as_of), path=path, **kw)
+
+
+def test_csv_rows_are_validated_and_good_rows_load(tmp_path: Path) -> None:
+    bad_code = A[:-1] + ("0" if A[-1] != "0" else "1")
+    (tmp_path / "tax.csv").write_text(
+        "credit_code,revenue,tax_credit_rating\n"
+        f"{A},1234567.89,A\n"
+        f"{bad_code},100,B\n"
+        f"{B},一百万,B\n"
+        f"{C},100.123,B\n"
+        f"{A},1234567.89,A\n",
+        encoding="utf-8",
+    )
+    ds = load_dataset([src(tmp_path / "tax.csv")], D)
+    assert list(ds.frame["credit_code"]) == [A]
+    assert ds.frame["revenue"].iloc[0] == 123456789  # fen, exactly
+    reasons = {(r.row, r.reason.split(":")[0]) for r in ds.rejects}
+    assert reasons == {(3, "credit_code"), (4, "revenue (上年营业收入)"), (5, "revenue (上年营业收入)"), (6, "duplicate of row 2 (identical)")}
+
+
+def test_gbk_csv_gets_one_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "market.csv"
+    path.write_bytes(f"统一社会信用代码,企业名称\n{A},安徽某某科技有限公司\n".encode("gbk"))
+    with pytest.raises(DataError, match="decodes as GBK"):
+        load_dataset([src(path, "market")], D)
+    ds = load_dataset([src(path, "market", encoding="gbk")], D)  # and it loads when declared
+    assert ds.frame["name"].iloc[0] == "安徽某某科技有限公司"
+
+
+def test_wrong_columns_and_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("code,revenue\n1,2\n", encoding="utf-8")
+    with pytest.raises(DataError, match="no credit_code"):
+        load_dataset([src(tmp_path / "x.csv")], D)
+    (tmp_path / "y.csv").write_text(f"credit_code,revenu\n{A},2\n", encoding="utf-8")
+    with pytest.raises(DataError, match="unknown columns: revenu .did you mean revenue"):
+        load_dataset([src(tmp_path / "y.csv")], D)
+    (tmp_path / "z.csv").write_text("", encoding="utf-8")
+    with pytest.raises(DataError, match="empty"):
+        load_dataset([src(tmp_path / "z.csv")], D)
+
+
+def test_excel_with_title_row_and_merged_group_header(tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["2026年企业纳税信息（税务局）"])
+    ws.merge_cells("A1:C1")
+    ws.append(["主体", "税务", None])
+    ws.merge_cells("B2:C2")
+    ws.append(["统一社会信用代码", "上年营业收入", "纳税信用等级"])
+    ws.append([A, "5000000", "A"])
+    ws.append([B, "12.5", "M"])
+    wb.save(tmp_path / "tax.xlsx")
+    ds = load_dataset([src(tmp_path / "tax.xlsx")], D)
+    assert ds.frame.set_index("credit_code")["revenue"].to_dict() == {A: 500000000, B: 1250}
+    assert ds.rejects == []
+
+
+def test_excel_with_merged_cells_in_the_header_row_is_refused_clearly(tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["统一社会信用代码", "营业收入", None])
+    ws.merge_cells("B1:C1")
+    ws.append([A, "5000000", "A"])
+    wb.save(tmp_path / "tax.xlsx")
+    with pytest.raises(DataError, match=r"no name in column\(s\) \[3\]"):
+        load_dataset([src(tmp_path / "tax.xlsx")], D)
+
+
+def test_parquet_and_sql_sources(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    pd.DataFrame({"credit_code": [A], "employees": ["12"]}).to_parquet(tmp_path / "stats.parquet")
+    url = f"sqlite:///{tmp_path / 'hr.db'}"
+    engine = sa.create_engine(url)
+    pd.DataFrame({"credit_code": [A, B], "insured_staff": [10, 3]}).to_sql("hr", engine, index=False)
+    files = [src(tmp_path / "stats.parquet", "stats"),
+             SourceFile("hr", "hrss", dt.date(2026, 6, 1), sql="SELECT credit_code, insured_staff FROM hr", url=url)]
+    ds = load_dataset(files, D)
+    assert list(ds.frame["credit_code"]) == sorted([A, B])
+    assert ds.frame.set_index("credit_code")["insured_staff"].to_dict() == {A: 10, B: 3}
+
+
+def test_merge_newer_wins_and_conflicts_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "old.csv").write_text(f"credit_code,employees\n{A},10\n{B},5\n", encoding="utf-8")
+    (tmp_path / "new.csv").write_text(f"credit_code,employees\n{A},12\n{B},5\n", encoding="utf-8")
+    ds = load_dataset([src(tmp_path / "new.csv", "stats", "2026-06-01"),
+                       src(tmp_path / "old.csv", "hrss", "2026-03-01")], D)
+    assert ds.frame.set_index("credit_code")["employees"].to_dict() == {A: 12, B: 5}
+    (c,) = ds.conflicts
+    assert (c.credit_code, c.tag, c.kept, c.dropped) == (A, "employees", Decimal(12), Decimal(10))
+    i = ds.index_of(A)
+    assert ds.provenance_of(i)["employees"] == ("stats", dt.date(2026, 6, 1))
+
+
+def test_enterprise_size_by_the_2011_rules() -> None:
+    df = pd.DataFrame({
+        "industry": ["C3911", "C3911", "C3911", "C3911", "F5212", "I6513", "C3911", None],
+        "employees": pd.array([1000, 300, 20, 19, 50, 99, None, 5], dtype="Int64"),
+        "revenue": pd.array([4 * 10**10, 2 * 10**9, 3 * 10**8, 3 * 10**8, 5 * 10**8, 10**9, 10**9, 1],
+                            dtype="Int64"),  # fen: 40000万, 2000万, 300万, 300万, 500万, 1000万
+    })
+    sizes = [None if pd.isna(x) else x for x in enterprise_size(df)]
+    assert sizes == ["大型", "中型", "小型", "微型", "中型", "小型", None, None]
+
+
+def test_generator_is_reproducible_and_realistic() -> None:
+    a = generate.generate(2000, seed=7)
+    b = generate.generate(2000, seed=7)
+    pd.testing.assert_frame_equal(a, b)
+    assert all(creditcode.is_valid(c) for c in a["credit_code"])
+    assert a["credit_code"].is_unique
+    rev = a["revenue"].to_numpy(dtype=float)
+    emp = a["employees"].to_numpy(dtype=float)
+    assert np.corrcoef(np.log(rev), np.log(emp))[0, 1] > 0.5  # revenue grows with staff
+    hitech = a["is_hitech"].to_numpy(dtype=bool)
+    ratio = a["rd_ratio"].to_numpy(dtype=float)
+    assert ratio[hitech].mean() > 2 * ratio[~hitech].mean()  # R&D goes with high-tech status
+    assert (a["region"].astype(str).str[:2] == "34").all()
+    gaps = generate.with_gaps(a, seed=7)
+    assert 0.02 < gaps["revenue"].isna().mean() < 0.15
+
+
+def test_chunks_are_bounded_and_distinct() -> None:
+    parts = list(generate.chunks(2500, chunk=1000, seed=3))
+    assert [len(p) for p in parts] == [1000, 1000, 500]
+    codes = pd.concat([p["credit_code"] for p in parts])
+    assert codes.is_unique
+
+
+def test_personal_fields_are_masked(tmp_path: Path) -> None:
+    df = pd.DataFrame({"credit_code": [A], "legal_rep_name": ["王小明"], "legal_rep_id": ["340202199001011234"],
+                       "contact_phone": ["13912345678"], "name": ["某公司"]})
+    out = masked(df, D)
+    assert out.loc[0, "legal_rep_name"] == "王*明"
+    assert out.loc[0, "legal_rep_id"] == "340***********1234"
+    assert out.loc[0, "contact_phone"] == "139****5678"
+    assert out.loc[0, "name"] == "某公司" and out.loc[0, "credit_code"] == A
+
+
+def test_sample_dataset_and_quality_report() -> None:
+    from rules_engine.datasets import SAMPLE_MANIFEST
+
+    ds = load_dataset(SAMPLE_MANIFEST, D)
+    assert len(ds.frame) == 3000
+    assert len(ds.rejects) == 3  # the planted flaws, each reported
+    rep = quality_report(ds, D, dt.date(2026, 6, 30))
+    cov = rep.coverage.set_index("tag")["coverage"]
+    assert cov["credit_code"] == 1.0 and 0.8 < cov["revenue"] < 1.0
+    assert set(rep.sources["age_days"]) >= {1, 35}
+    row = row_of(ds.frame, 0, D)
+    assert isinstance(row["revenue"], (Decimal, type(None)))

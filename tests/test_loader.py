@@ -1,0 +1,111 @@
+"""Malformed policy files fail with file, line, column, field and what was expected."""
+
+from pathlib import Path
+
+import pytest
+
+from rules_engine.errors import PolicyLoadError
+from rules_engine.loader import load_library, load_policy_text
+from rules_engine.tags import load_dictionary
+
+D = load_dictionary()
+
+GOOD = """\
+id: demo
+version: 1
+title: 演示政策
+department: 演示局
+basis: {document: 演示文件, number: 演示〔2026〕1号, article: 第一条}
+tier: 免申即享
+valid_from: 2026-01-01
+valid_to: 2026-12-31
+regions: [340200]
+conditions:
+  - revenue >= 100万
+  - id: credit
+    when: not serious_dishonest
+benefit:
+  fixed: 1000
+"""
+
+
+def problems(text: str) -> list:
+    with pytest.raises(PolicyLoadError) as exc:
+        load_policy_text(text, D, "demo.yaml")
+    return exc.value.problems
+
+
+def test_good_policy_loads() -> None:
+    p = load_policy_text(GOOD, D, "demo.yaml")
+    assert p.key == "demo@1"
+    assert [c.id for c in p.conditions] == ["region_scope", "c1", "credit"]
+
+
+def test_condition_error_points_at_file_line_and_column() -> None:
+    text = GOOD.replace("  - revenue >= 100万", "  - revenu >= 100万")
+    (p,) = problems(text)
+    assert (p.file, p.line, p.column, p.field) == ("demo.yaml", 11, 5, "conditions[1]")
+    assert "unknown tag 'revenu'" in p.message and "revenue (上年营业收入)" in p.hint
+    assert str(p).splitlines()[1].strip() == "- revenu >= 100万"
+    assert str(p).splitlines()[2].strip() == "^^^^^^"
+
+
+def test_error_inside_quoted_and_block_conditions() -> None:
+    text = GOOD.replace("    when: not serious_dishonest", '    when: "not serious_dishonest and revenue >"')
+    (p,) = problems(text)
+    assert (p.line, p.column) == (13, 47)  # just past the '>', inside the quotes
+    text = GOOD.replace("    when: not serious_dishonest", "    when: |\n      not serious_dishonest\n      and revenu > 1")
+    (p,) = problems(text)
+    assert (p.line, p.column) == (15, 11)
+
+
+def test_every_problem_in_a_file_is_reported() -> None:
+    text = GOOD.replace("version: 1", "version: one").replace("tier: 免申即享", "tier: 自动").replace(
+        "  fixed: 1000", "  fixed: -5")
+    found = {(p.field, p.line) for p in problems(text)}
+    assert found == {("version", 2), ("tier", 6), ("benefit.fixed", 15)}
+
+
+def test_missing_field_and_unknown_field() -> None:
+    text = GOOD.replace("title: 演示政策\n", "titel: 演示政策\n")
+    msgs = {(p.field, p.message, p.hint) for p in problems(text)}
+    assert ("title", "missing required field 'title'", "") in msgs
+    assert ("titel", "unknown field 'titel'", "did you mean 'title'?") in msgs
+
+
+def test_money_must_be_exact_fen() -> None:
+    (p,) = problems(GOOD.replace("  fixed: 1000", "  fixed: 1000.005"))
+    assert p.field == "benefit.fixed" and "at most 2 decimals" in p.message
+
+
+def test_yaml_syntax_error_has_a_line() -> None:
+    (p,) = problems(GOOD.replace("regions: [340200]", "regions: [340200"))
+    assert p.field == "yaml" and p.line >= 9
+
+
+def test_one_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(GOOD.replace("id: demo", "id: other").replace(">= 100万", ">="),
+                                     encoding="utf-8")
+    (tmp_path / "c.yaml").write_text(GOOD.replace("id: demo", "id: third").replace("tier: 免申即享", "tier: x"),
+                                     encoding="utf-8")
+    lib = load_library(tmp_path, D)
+    assert [p.id for p in lib.policies] == ["demo"]
+    assert sorted(Path(p.file).name for p in lib.problems) == ["b.yaml", "c.yaml"]
+
+
+def test_duplicate_version_across_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(GOOD, encoding="utf-8")
+    lib = load_library(tmp_path, D)
+    assert len(lib.problems) == 1 and "also defined in" in lib.problems[0].message
+
+
+def test_test_case_with_unknown_tag_is_a_load_error() -> None:
+    text = GOOD + """tests:
+  - as_of: 2026-06-30
+    tags: {revenu: 100}
+    expect: {status: eligible}
+"""
+    (p,) = problems(text)
+    assert p.field == "tests[1].tags.revenu" and p.line == 18

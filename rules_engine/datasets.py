@@ -16,7 +16,9 @@ a differing value is reported in `conflicts`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,7 +31,7 @@ from .errors import DataError
 from .frame import KEY, storage_dtype, to_storage
 from .ir import Kind
 from .tags import TagDictionary
-from .values import coerce
+from .values import coerce, parse_decimal
 
 SAMPLE_MANIFEST = Path(__file__).resolve().parent.parent / "enterprises" / "sample" / "manifest.yaml"
 
@@ -122,7 +124,8 @@ def _read_excel(path: Path, dictionary: TagDictionary) -> tuple[pd.DataFrame, in
         raise DataError(f"{path}: the sheet is empty")
     best, best_hits = 0, -1
     for r in range(min(5, len(grid))):
-        hits = sum(1 for v in grid.iloc[r] if isinstance(v, str) and dictionary.resolve(v.strip()))
+        hits = sum(1 for v in grid.iloc[r] if isinstance(v, str) and
+                   dictionary.resolve(HEADER_UNIT.sub(r"\1", v.strip())))
         if hits > best_hits:
             best, best_hits = r, hits
     header = [str(v).strip() if isinstance(v, str) else "" for v in grid.iloc[best]]
@@ -168,19 +171,44 @@ def read_table(f: SourceFile, dictionary: TagDictionary) -> tuple[pd.DataFrame, 
 # ------------------------------------------------------------------ validation
 
 
-def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict[str, str]:
-    """Map the file's column names (tag keys or Chinese labels) to tag keys; fail clearly."""
-    mapping: dict[str, str] = {}
+HEADER_UNIT = re.compile(r"^(.+?)\s*[（(]\s*([^()（）]+?)\s*[)）]$")
+MONEY_UNITS = {"元": Decimal(1), "万元": Decimal(10000), "亿元": Decimal(100000000)}
+
+
+def _header(col: str, dictionary: TagDictionary, f: SourceFile) -> tuple[str | None, Decimal]:
+    """A header's tag key and the multiplier its stated unit implies: "营业收入（万元）" -> revenue × 10^4."""
+    name = col.strip()
+    t = dictionary.resolve(name)
+    if t is not None:
+        return t.key, Decimal(1)
+    m = HEADER_UNIT.match(name)
+    if not m:
+        return None, Decimal(1)
+    t = dictionary.resolve(m.group(1))
+    if t is None:
+        return None, Decimal(1)
+    unit = m.group(2)
+    if t.kind is Kind.MONEY and unit in MONEY_UNITS:
+        return t.key, MONEY_UNITS[unit]
+    if t.kind is Kind.NUMBER and unit == t.type.unit:
+        return t.key, Decimal(1)
+    raise DataError(f"{f.name}: column {col!r} is in {unit!r}, but {t.key} ({t.label}) is in "
+                    f"{t.unit_label() or 'no unit'}")
+
+
+def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict[str, tuple[str, Decimal]]:
+    """Map the file's column names (tag keys or Chinese labels, with an optional unit) to tag keys."""
+    mapping: dict[str, tuple[str, Decimal]] = {}
     unknown = []
     for col in df.columns:
-        t = dictionary.resolve(str(col).strip())
-        if t is None:
+        key, mult = _header(str(col), dictionary, f)
+        if key is None:
             unknown.append(str(col))
-        elif t.key in mapping.values():
-            raise DataError(f"{f.name}: two columns give tag {t.key}")
+        elif key in (k for k, _ in mapping.values()):
+            raise DataError(f"{f.name}: two columns give tag {key}")
         else:
-            mapping[str(col)] = t.key
-    if KEY not in mapping.values():
+            mapping[str(col)] = (key, mult)
+    if KEY not in (k for k, _ in mapping.values()):
         raise DataError(
             f"{f.name}: no {KEY} (统一社会信用代码) column; found columns {list(map(str, df.columns))[:8]}"
         )
@@ -208,11 +236,13 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
             continue
         values: dict[str, object] = {}
         reason = ""
-        for col, key in cols:
+        for col, (key, mult) in cols:
             if key == KEY:
                 continue
             raw = cells[col]
             try:
+                if mult != 1 and str(raw).strip():
+                    raw = parse_decimal(raw) * mult
                 values[key] = coerce(dictionary[key].type, raw)
             except ValueError as exc:
                 reason = f"{key} ({dictionary[key].label}): {exc}"
@@ -233,8 +263,8 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
     return rows, rejects
 
 
-def _key_col(mapping: dict[str, str]) -> str:
-    return next(c for c, k in mapping.items() if k == KEY)
+def _key_col(mapping: dict[str, tuple[str, Decimal]]) -> str:
+    return next(c for c, (k, _) in mapping.items() if k == KEY)
 
 
 # ------------------------------------------------------------------ merge

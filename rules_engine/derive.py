@@ -60,16 +60,16 @@ def enterprise_size(df: pd.DataFrame) -> pd.Categorical:
         "revenue": _col(df, "revenue", WAN_FEN),
         "assets": _col(df, "total_assets", WAN_FEN),
     }
-    if "industry" in df:
-        ind = df["industry"].astype(object).to_numpy()
-    else:
-        ind = np.full(n, None, dtype=object)
-    has_ind = np.array([isinstance(s, str) for s in ind], dtype=bool)
-    ind_str = np.where(has_ind, ind, "")
+    industry = df["industry"] if "industry" in df else pd.Series([None] * n, dtype="str")
+    cat = industry.astype("category")
+    codes = cat.cat.codes.to_numpy()
+    cats = [str(c) for c in cat.cat.categories]
     out = np.full(n, None, dtype=object)
-    done = ~has_ind
+    done = codes < 0  # no industry: size unknown
     for _, prefixes, levels in RULES:
-        sector = ~done & np.array([s.startswith(prefixes) for s in ind_str], dtype=bool)
+        # decide each distinct industry code once, then spread to rows by category code
+        lut = np.array([c.startswith(prefixes) for c in cats] + [False], dtype=bool)
+        sector = ~done & lut[codes]
         if not sector.any():
             continue
         decided = np.zeros(n, bool)

@@ -127,7 +127,11 @@ class Explainer:
         prov = provenance.get(tag)
         value = row.get(tag)
         display = fmt_value(tdef.type, value)
-        if tdef.kind is Kind.CODE and value is not None:
+        if tdef.personal and value is not None:
+            from .datasets import mask_text
+
+            display = str(mask_text(value))
+        elif tdef.kind is Kind.CODE and value is not None:
             display = self.r.code(str(value), tdef.type.hierarchy)
         return ValueUsed(tag, tdef.label, value, display,
                          prov.source if prov else self.d.source_label(tag), prov.as_of if prov else None)

@@ -97,3 +97,20 @@ def test_generate_department_files_and_parquet(tmp_path: Path) -> None:
     result = runner.invoke(app, ["match", "--data", str(tmp_path / "p"), "--as-of", "2026-06-30"])
     assert result.exit_code == 0, result.output
     assert "500 enterprises × 29 policies" in result.output
+
+
+def test_match_a_single_file_in_natural_units(tmp_path: Path) -> None:
+    from rules_engine import creditcode
+
+    a, b = creditcode.make("340104", 11), creditcode.make("340104", 12)
+    (tmp_path / "e.csv").write_text(
+        f"统一社会信用代码,注册地行政区划,有效发明专利数\n{a},340104,3\n{b},340104,0\n", encoding="utf-8")
+    out = tmp_path / "r.csv"
+    result = runner.invoke(app, ["match", "--data", str(tmp_path / "e.csv"), "--as-of", "2026-06-30",
+                                 "--all", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    df = pd.read_csv(out, dtype={"amount_yuan": str})
+    row = df[(df["policy"] == "faming-zhuanli") & (df["credit_code"] == a)].iloc[0]
+    assert (row["status"], row["amount_yuan"]) == ("eligible", "15000.00")
+    row = df[(df["policy"] == "faming-zhuanli") & (df["credit_code"] == b)].iloc[0]
+    assert (row["status"], row["failed"]) == ("not_eligible", "patents")

@@ -184,3 +184,20 @@ def test_sample_dataset_and_quality_report() -> None:
     assert set(rep.sources["age_days"]) >= {1, 35}
     row = row_of(ds.frame, 0, D)
     assert isinstance(row["revenue"], (Decimal, type(None)))
+
+
+def test_units_stated_in_headers(tmp_path: Path) -> None:
+    (tmp_path / "tax.csv").write_text(
+        f"统一社会信用代码,上年营业收入（万元）,研发费用占营业收入比例(%)\n{A},123.4567,3.5\n", encoding="utf-8")
+    ds = load_dataset([src(tmp_path / "tax.csv")], D)
+    assert ds.frame["revenue"].iloc[0] == 123456700  # 1,234,567.00 yuan in fen
+    assert ds.frame["rd_ratio"].iloc[0] == 350
+    (tmp_path / "bad.csv").write_text(f"credit_code,从业人员数（万元）\n{A},3\n", encoding="utf-8")
+    with pytest.raises(DataError, match="is in '万元', but employees .从业人员数. is in 人"):
+        load_dataset([src(tmp_path / "bad.csv", "stats")], D)
+    (tmp_path / "fine.csv").write_text(f"credit_code,上年营业收入（万元）\n{A},0.000001\n", encoding="utf-8")
+    ds = load_dataset([src(tmp_path / "fine.csv")], D)  # 0.01 yuan exactly
+    assert ds.frame["revenue"].iloc[0] == 1
+    (tmp_path / "toofine.csv").write_text(f"credit_code,上年营业收入（万元）\n{A},0.0000001\n", encoding="utf-8")
+    ds = load_dataset([src(tmp_path / "toofine.csv")], D)
+    assert "more than 2 decimal places" in ds.rejects[0].reason

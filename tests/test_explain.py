@@ -48,3 +48,18 @@ def test_out_of_force_and_out_of_region_say_so() -> None:
     e = Explainer(D).explain(LIB.get("faming-zhuanli"), {**ROW, "invention_patents": Decimal(3)}, AS_OF)
     assert e.reason == "注册地不在政策适用区域内"
     assert check_up([LIB.get("faming-zhuanli")], ROW, AS_OF, D).near_misses == []  # region is not fixable
+
+
+def test_personal_values_are_masked_in_explanations() -> None:
+    import dataclasses
+
+    from rules_engine import ir
+    from rules_engine.binder import bind_condition
+    from rules_engine.parser import parse_condition
+
+    text = "legal_rep_id is not null"
+    pred = bind_condition(parse_condition(text), D, text)
+    p = dataclasses.replace(LIB.get("yanfa-zengliang"), conditions=(ir.Condition("id", pred, text),))
+    e = Explainer(D).explain(p, {**ROW, "legal_rep_id": "340202199001011234"}, AS_OF)
+    assert "340202199001011234" not in e.to_text()
+    assert "340***********1234" in e.to_text()

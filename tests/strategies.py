@@ -103,7 +103,7 @@ def literal_for(draw: st.DrawFn, family: str) -> ir.Num:
 
 @st.composite
 def leaf(draw: st.DrawFn) -> ir.Pred:
-    kind = draw(st.integers(0, 11))
+    kind = draw(st.integers(0, 16))
     op = draw(st.sampled_from(ir.COMPARE_OPS))
     if kind <= 2:
         e, fam = draw(numeric_expr())
@@ -130,8 +130,20 @@ def leaf(draw: st.DrawFn) -> ir.Pred:
         return ir.Under(tag("industry"), tuple(codes))
     if kind == 10:
         return ir.IsNull(tag(draw(st.sampled_from(list(TAGS)))), negated=draw(st.booleans()))
-    values = draw(st.lists(st.sampled_from(INTS), min_size=1, max_size=3, unique=True))
-    return ir.InSet(tag("n0"), tuple(ir.Num(v) for v in values), negated=draw(st.booleans()))
+    if kind == 11:
+        values = draw(st.lists(st.sampled_from(INTS), min_size=1, max_size=3, unique=True))
+        return ir.InSet(tag("n0"), tuple(ir.Num(v) for v in values), negated=draw(st.booleans()))
+    eq = draw(st.sampled_from(["==", "!="]))
+    if kind == 12:
+        return ir.Compare(eq, tag("cat"), ir.Str(draw(st.sampled_from(CAT.values))))
+    if kind == 13:
+        return ir.Compare(eq, tag("region"), ir.Str(draw(st.sampled_from(REGIONS))))
+    if kind == 14:
+        return ir.Compare(eq, tag(draw(st.sampled_from(["b1", "b2"]))), ir.BoolLit(draw(st.booleans())))
+    if kind == 15:
+        return ir.Compare(op, tag("d1"), tag("d2"))
+    lo, hi = draw(st.sampled_from(DATES)), draw(st.sampled_from(DATES))
+    return ir.Between(tag("d1"), ir.DateLit(lo), ir.DateLit(hi))
 
 
 def preds(depth: int = 3) -> st.SearchStrategy[ir.Pred]:

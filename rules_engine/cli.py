@@ -371,5 +371,14 @@ def main() -> None:
     app()
 
 
+def _register_ledger() -> None:
+    from .ledger.cli import register
+
+    register(app)
+
+
+_register_ledger()
+
+
 if __name__ == "__main__":
     main()

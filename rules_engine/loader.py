@@ -450,6 +450,8 @@ class _PolicyReader:
                 tdef = self.d.resolve(key)
                 if tdef is None:
                     raise self.f.invalid(n, "budget.priority", f"unknown tag {key!r}")
+                if tdef.kind not in ir.NUMERIC_KINDS:
+                    raise self.f.invalid(n, "budget.priority", f"{key} is not a number: priority orders by numbers")
                 priority.append(tdef.key)
         if allocation is ir.Allocation.PRIORITY and not priority:
             raise self.f.invalid(m["budget"][1], "budget.priority", "allocation 'priority' needs a priority list of tags")

@@ -1,0 +1,1 @@
+"""The payout ledger: batch runs, payout lifecycle, outbox, payment files, audit log."""

@@ -1,0 +1,158 @@
+"""Turn eligible pairs into payouts: per-enterprise limits, then 就高不重复, then budgets.
+
+Pure functions over plain records, so the rules are testable without a database.
+
+* Limits: a payout is keyed by (policy, enterprise, period), where the period encodes
+  the limit: "once" for once ever, the year for once a year, the as-of date otherwise.
+  A key already in the ledger (in any state) is never created again.
+* 就高不重复: within one exclusivity group, an enterprise gets one award per benefit year:
+  the highest amount; a tie goes to the higher precedence, then to the policy id that
+  sorts first. An active payout from the group already in the ledger for that year wins.
+* Budgets: committed = the policy's active payouts in the ledger; what remains is shared.
+  pro_rata: each gets floor(amount × remaining / demand); the fen left over go one each to
+  the largest remainders (ties by credit code), so the total is exactly the remainder.
+  priority: in descending order of the priority tags (then credit code), each is paid in
+  full while the money lasts; the first that does not fit gets what is left; the rest
+  get nothing this run and are reported as unfunded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .. import ir
+
+
+@dataclass(frozen=True)
+class Candidate:
+    policy: ir.Policy
+    credit_code: str
+    amount_fen: int  # the formula's amount before allocation
+    priority: tuple[Any, ...] = ()  # values of the budget's priority tags, for Allocation.PRIORITY
+    granted_fen: int = -1  # after allocation
+    note: str = ""
+
+    @property
+    def group(self) -> str | None:
+        return self.policy.exclusive.group if self.policy.exclusive else None
+
+
+@dataclass
+class Existing:
+    """What the ledger already holds, as far as allocation needs it."""
+
+    keys: set[tuple[str, str, str]] = field(default_factory=set)  # (policy, credit_code, period)
+    group_years: set[tuple[str, str, int]] = field(default_factory=set)  # active: (group, credit_code, year)
+    committed_fen: dict[str, int] = field(default_factory=dict)  # active amounts per policy id
+
+
+@dataclass
+class Outcome:
+    granted: list[Candidate]
+    skipped: list[tuple[Candidate, str]]  # with the reason, for the batch summary
+
+
+def period(policy: ir.Policy, as_of: dt.date) -> str:
+    if policy.limit is ir.Limit.ONCE:
+        return "once"
+    if policy.limit is ir.Limit.ONCE_PER_YEAR:
+        return str(as_of.year)
+    return as_of.isoformat()
+
+
+def allocate(cands: list[Candidate], existing: Existing, as_of: dt.date) -> Outcome:
+    skipped: list[tuple[Candidate, str]] = []
+
+    # 1. per-enterprise limits
+    open_: list[Candidate] = []
+    for c in cands:
+        if (c.policy.id, c.credit_code, period(c.policy, as_of)) in existing.keys:
+            skipped.append((c, f"already in the ledger for period {period(c.policy, as_of)}"))
+        else:
+            open_.append(c)
+
+    # 2. 就高不重复
+    best: dict[tuple[str, str], Candidate] = {}
+    kept: list[Candidate] = []
+    for c in open_:
+        if c.group is None:
+            kept.append(c)
+            continue
+        if (c.group, c.credit_code, as_of.year) in existing.group_years:
+            skipped.append((c, f"already awarded from group {c.group} in {as_of.year}"))
+            continue
+        k = (c.group, c.credit_code)
+        if k not in best or _beats(c, best[k]):
+            if k in best:
+                skipped.append((best[k], f"就高不重复: {c.policy.id} pays more or takes precedence"))
+            best[k] = c
+        else:
+            skipped.append((c, f"就高不重复: {best[k].policy.id} pays more or takes precedence"))
+    kept += best.values()
+
+    # 3. budgets
+    by_policy: dict[str, list[Candidate]] = {}
+    for c in kept:
+        by_policy.setdefault(c.policy.key, []).append(c)
+    granted: list[Candidate] = []
+    for group in by_policy.values():
+        policy = group[0].policy
+        if policy.budget is None:
+            granted += [replace(c, granted_fen=c.amount_fen) for c in group]
+            continue
+        total = int(policy.budget.total * 100)
+        remaining = max(0, total - existing.committed_fen.get(policy.id, 0))
+        shares, notes = _share(group, remaining, policy.budget.allocation)
+        for c, fen, note in zip(group, shares, notes):
+            if fen > 0:
+                granted.append(replace(c, granted_fen=fen, note=note))
+            else:
+                skipped.append((c, note or "budget exhausted"))
+    granted.sort(key=lambda c: (c.policy.id, c.credit_code))
+    return Outcome(granted, skipped)
+
+
+def _beats(a: Candidate, b: Candidate) -> bool:
+    pa = a.policy.exclusive.precedence if a.policy.exclusive else None
+    pb = b.policy.exclusive.precedence if b.policy.exclusive else None
+    ka = (a.amount_fen, pa if pa is not None else -(10**9), _neg(a.policy.id))
+    kb = (b.amount_fen, pb if pb is not None else -(10**9), _neg(b.policy.id))
+    return ka > kb
+
+
+def _neg(s: str) -> tuple[int, ...]:
+    """A key that sorts strings in reverse, so that max() prefers the id that sorts first."""
+    return tuple(-ord(ch) for ch in s) + (0,)
+
+
+def _share(group: list[Candidate], remaining: int, how: ir.Allocation) -> tuple[list[int], list[str]]:
+    demand = sum(c.amount_fen for c in group)
+    if demand <= remaining:
+        return [c.amount_fen for c in group], [""] * len(group)
+    if how is ir.Allocation.PRO_RATA:
+        shares = [c.amount_fen * remaining // demand for c in group]
+        rems = [c.amount_fen * remaining % demand for c in group]
+        left = remaining - sum(shares)
+        order = sorted(range(len(group)), key=lambda i: (-rems[i], group[i].credit_code))
+        for i in order[:left]:
+            shares[i] += 1
+        note = f"预算不足，按比例分配：需求 {demand / 100:.2f} 元，可用 {remaining / 100:.2f} 元"
+        return shares, [note] * len(group)
+    order = sorted(range(len(group)), key=lambda i: (_desc(group[i].priority), group[i].credit_code))
+    shares = [0] * len(group)
+    notes = ["预算不足，按优先顺序未获安排"] * len(group)
+    left = remaining
+    for rank, i in enumerate(order, 1):
+        if left <= 0:
+            break
+        shares[i] = min(group[i].amount_fen, left)
+        notes[i] = f"预算不足，按优先顺序第 {rank} 位" + ("（部分安排）" if shares[i] < group[i].amount_fen else "")
+        left -= shares[i]
+    return shares, notes
+
+
+def _desc(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Sort key: larger first, missing values last."""
+    return tuple((v is None, -v if v is not None else 0) for v in values)

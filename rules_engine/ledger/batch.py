@@ -1,0 +1,243 @@
+"""A batch run: match every enterprise against every policy in force and write payout
+candidates to the ledger, exactly once.
+
+Everything a run writes (its record, the candidates, their creation events, the audit
+entry) commits in one transaction, so a run killed at any point leaves no trace but the
+lock row, and running it again yields the ledger an uninterrupted run would have. The
+unique key (policy, enterprise, period) makes a second payout impossible even for writers
+that bypass this module (the event worker inserts with the same key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from .. import ir, vectorized
+from ..errors import EngineError
+from ..frame import KEY, natural
+from ..tags import TagDictionary
+from . import audit
+from .allocation import Candidate, Existing, allocate, period
+from .lifecycle import ACTIVE
+from .models import BatchLock, BatchRun, Payout, PayoutEvent
+
+
+class BatchLocked(EngineError):
+    """Another batch run holds the lock."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def acquire_lock(sf: sessionmaker[Session], holder: str) -> None:
+    """Take the batch lock, or raise BatchLocked naming who holds it.
+
+    A holder on this host whose process has died (kill -9) is taken over; one on
+    another host must be cleared by an operator (`mianshen batch unlock`)."""
+    me, host = os.getpid(), socket.gethostname()
+    now = dt.datetime.now()
+    with sf.begin() as s:
+        taken = s.execute(update(BatchLock).where(BatchLock.id == 1, BatchLock.holder.is_(None))
+                          .values(holder=holder, pid=me, host=host, acquired_at=now)).rowcount
+        if taken:
+            return
+        lock = s.get(BatchLock, 1)
+        assert lock is not None
+        if lock.host == host and lock.pid is not None and not _alive(lock.pid):
+            stolen = s.execute(update(BatchLock).where(BatchLock.id == 1, BatchLock.pid == lock.pid)
+                               .values(holder=holder, pid=me, host=host, acquired_at=now)).rowcount
+            if stolen:
+                audit.append(s, holder, "lock_taken_over", "batch_lock",
+                             {"dead_holder": lock.holder, "dead_pid": lock.pid})
+                return
+        raise BatchLocked(f"another batch run is in progress: {lock.holder} (pid {lock.pid} on {lock.host}, "
+                          f"since {lock.acquired_at:%Y-%m-%d %H:%M:%S}); try again when it has finished")
+
+
+def release_lock(sf: sessionmaker[Session]) -> None:
+    with sf.begin() as s:
+        s.execute(update(BatchLock).where(BatchLock.id == 1, BatchLock.pid == os.getpid())
+                  .values(holder=None, pid=None, host=None, acquired_at=None))
+
+
+def force_unlock(sf: sessionmaker[Session], actor: str, reason: str) -> None:
+    with sf.begin() as s:
+        lock = s.get(BatchLock, 1)
+        assert lock is not None
+        audit.append(s, actor, "lock_cleared", "batch_lock", {"holder": lock.holder, "pid": lock.pid, "reason": reason})
+        lock.holder = lock.pid = lock.host = lock.acquired_at = None  # type: ignore[assignment]
+
+
+def file_digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.name.encode())
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def frame_digest(df: pd.DataFrame) -> str:
+    """Content hash of an enterprise frame (for data that did not come from files)."""
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    h.update(",".join(map(str, df.columns)).encode())
+    return h.hexdigest()
+
+
+def policy_digest(p: ir.Policy) -> str:
+    path = Path(p.source)
+    text = path.read_bytes() if p.source and path.exists() else repr(p).encode()
+    return hashlib.sha256(text).hexdigest()
+
+
+@dataclass
+class BatchResult:
+    batch_id: int
+    created: int
+    created_fen: int
+    skipped: dict[str, int]
+    by_policy: dict[str, dict[str, int]]
+
+
+def load_existing(s: Session, policy_ids: list[str]) -> Existing:
+    ex = Existing()
+    rows = s.execute(select(Payout.policy_id, Payout.credit_code, Payout.period, Payout.status,
+                            Payout.exclusive_group, Payout.benefit_year, Payout.amount_fen))
+    for pid, code, per, status, group, year, fen in rows:
+        ex.keys.add((pid, code, per))
+        if status in ACTIVE:
+            if group:
+                ex.group_years.add((group, code, year))
+            ex.committed_fen[pid] = ex.committed_fen.get(pid, 0) + fen
+    _ = policy_ids
+    return ex
+
+
+def candidates(frame: pd.DataFrame, policies: list[ir.Policy], as_of: dt.date) -> tuple[list[Candidate], dict]:
+    """Eligible pairs from the vectorized engine, with the row index of each."""
+    result = vectorized.match(frame, policies, as_of, explain_failures=False)
+    codes = frame[KEY].to_numpy(dtype=object)
+    out: list[Candidate] = []
+    rows: dict[tuple[str, str], int] = {}
+    for r in result.results:
+        idx = np.flatnonzero(r.status == ir.Status.ELIGIBLE)
+        prio_cols = r.policy.budget.priority if r.policy.budget else ()
+        prio = [frame[t].to_numpy(dtype=object) if t in frame else np.full(len(frame), None) for t in prio_cols]
+        for i in idx:
+            fen = int(r.amount_fen[i])
+            if fen <= 0:
+                continue
+            values = tuple(None if pd.isna(p[i]) else p[i] for p in prio)
+            out.append(Candidate(r.policy, str(codes[i]), fen, values))
+            rows[(r.policy.id, str(codes[i]))] = int(i)
+    return out, rows
+
+
+def explanation(c: Candidate, frame: pd.DataFrame, i: int, dictionary: TagDictionary, as_of: dt.date) -> dict[str, Any]:
+    """What a candidate was granted on: the inputs it read, the conditions, the basis."""
+    p = c.policy
+    inputs: dict[str, Any] = {}
+    for t in ir.policy_tags(p):
+        if t in frame and t in dictionary:
+            v = natural(dictionary[t].type, frame[t].iat[i])
+            inputs[t] = None if v is None else str(v)
+    return {
+        "title": p.title, "department": p.department, "contact": p.contact, "as_of": as_of.isoformat(),
+        "basis": {"document": p.basis.document, "number": p.basis.number, "article": p.basis.article},
+        "conditions": [{"id": c_.id, "text": c_.text, "label": c_.label, "article": c_.article, "outcome": True}
+                       for c_ in p.conditions],
+        "inputs": inputs, "formula_fen": c.amount_fen, "granted_fen": c.granted_fen, "allocation": c.note,
+    }
+
+
+def run_batch(sf: sessionmaker[Session], frame: pd.DataFrame, policies: list[ir.Policy], as_of: dt.date,
+              actor: str, dictionary: TagDictionary, data_hash: str | None = None,
+              now: dt.datetime | None = None) -> BatchResult:
+    """Run one batch. Raises BatchLocked if another run is in progress."""
+    if not actor.strip():
+        raise EngineError("a batch run needs a named actor")
+    in_force = [p for p in policies if p.status == "active" and p.in_force(as_of)]
+    acquire_lock(sf, f"batch by {actor}")
+    try:
+        return _run(sf, frame, in_force, as_of, actor, dictionary, data_hash or frame_digest(frame),
+                    now or dt.datetime.now())
+    finally:
+        release_lock(sf)
+
+
+def _run(sf: sessionmaker[Session], frame: pd.DataFrame, policies: list[ir.Policy], as_of: dt.date, actor: str,
+         dictionary: TagDictionary, data_hash: str, now: dt.datetime) -> BatchResult:
+    with sf.begin() as s:
+        run = BatchRun(started_at=now, started_by=actor, as_of=as_of, status="running", data_hash=data_hash,
+                       policies={p.id: {"version": p.version, "hash": policy_digest(p)} for p in policies})
+        s.add(run)
+        s.flush()
+        existing = load_existing(s, [p.id for p in policies])
+        cands, rows = candidates(frame, policies, as_of)
+        outcome = allocate(cands, existing, as_of)
+        names = frame["name"].to_numpy(dtype=object) if "name" in frame else None
+        regions = frame["region"].astype(object).to_numpy() if "region" in frame else None
+        accounts = frame["bank_account"].to_numpy(dtype=object) if "bank_account" in frame else None
+
+        def text(arr: np.ndarray | None, i: int) -> str | None:
+            return None if arr is None or pd.isna(arr[i]) else str(arr[i])
+
+        payouts = []
+        for c in outcome.granted:
+            i = rows[(c.policy.id, c.credit_code)]
+            payouts.append(Payout(
+                policy_id=c.policy.id, policy_version=c.policy.version, credit_code=c.credit_code,
+                period=period(c.policy, as_of), benefit_year=as_of.year, exclusive_group=c.group,
+                amount_fen=c.granted_fen, status="candidate", batch_id=run.id, source="batch",
+                enterprise_name=text(names, i), region=text(regions, i), bank_account=text(accounts, i),
+                explanation=explanation(c, frame, i, dictionary, as_of), created_at=now, updated_at=now,
+            ))
+        s.add_all(payouts)
+        s.flush()
+        s.add_all([PayoutEvent(payout_id=p.id, from_status=None, to_status="candidate", actor=actor,
+                               reason=f"batch run {run.id}", at=now) for p in payouts])
+        digest = hashlib.sha256("\n".join(f"{p.policy_id}|{p.credit_code}|{p.period}|{p.amount_fen}"
+                                          for p in payouts).encode()).hexdigest()
+        skipped: dict[str, int] = {}
+        for _, why in outcome.skipped:
+            key = why.split(":")[0]
+            skipped[key] = skipped.get(key, 0) + 1
+        by_policy: dict[str, dict[str, int]] = {}
+        for p in payouts:
+            d = by_policy.setdefault(p.policy_id, {"count": 0, "fen": 0})
+            d["count"] += 1
+            d["fen"] += p.amount_fen
+        created_fen = sum(p.amount_fen for p in payouts)
+        entry = audit.append(s, actor, "batch_run", f"batch {run.id}", {
+            "as_of": as_of.isoformat(), "data_hash": data_hash, "policies": run.policies,
+            "created": len(payouts), "created_fen": created_fen, "payouts_digest": digest,
+        }, at=now)
+        run.status = "completed"
+        run.finished_at = dt.datetime.now()
+        run.summary = {"created": len(payouts), "created_fen": created_fen, "skipped": skipped,
+                       "by_policy": by_policy, "payouts_digest": digest, "audit_head": [entry.seq, entry.hash]}
+        return BatchResult(run.id, len(payouts), created_fen, skipped, by_policy)
+
+
+def ledger_counts(s: Session) -> dict[str, int]:
+    return dict(s.execute(select(Payout.status, func.count()).group_by(Payout.status)).all())  # type: ignore[arg-type]

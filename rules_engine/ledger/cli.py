@@ -1,0 +1,301 @@
+"""CLI for the ledger: `mianshen batch|payouts|payment|outbox|audit ...`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..values import fmt_yuan
+from . import audit, lifecycle
+from .db import default_url, open_ledger
+from .models import BatchRun, OutboxMessage, Payout, payout_id
+
+console = Console()
+err = Console(stderr=True)
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="Ledger database URL (default: $MIANSHEN_DB or sqlite:///out/ledger.db).")]
+ActorOpt = Annotated[str, typer.Option("--actor", help="Who does this (recorded in the audit log).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded with the transition).")]
+
+batch_app = typer.Typer(help="Batch runs: match everyone and write payout candidates, exactly once.", no_args_is_help=True)
+payouts_app = typer.Typer(help="Payouts: list, publish (公示), approve, withdraw, retry, revoke.", no_args_is_help=True)
+payment_app = typer.Typer(help="Payment files for the finance system, and the bank's results.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Deliver queued notifications.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+def _sf(db: str | None) -> sessionmaker[Session]:
+    return open_ledger(db or default_url())[1]
+
+
+def _payout(s: Session, ref: str) -> Payout:
+    from ..errors import EngineError
+
+    pid = payout_id(ref)
+    if pid is None:
+        raise EngineError(f"{ref!r} is not a payout reference (MS followed by digits)")
+    p = s.get(Payout, pid)
+    if p is None:
+        raise EngineError(f"no payout {ref}")
+    return p
+
+
+def summary_table(s: Session, title: str, **filters: object) -> Table:
+    q = select(Payout.policy_id, Payout.status, func.count(), func.sum(Payout.amount_fen)).group_by(
+        Payout.policy_id, Payout.status).order_by(Payout.policy_id, Payout.status)
+    for k, v in filters.items():
+        if v is not None:
+            q = q.where(getattr(Payout, k) == v)
+    t = Table(title=title)
+    for c in ("policy", "status", "count", "amount (yuan)"):
+        t.add_column(c, justify="right" if c in ("count", "amount (yuan)") else "left")
+    total_n, total_fen = 0, 0
+    for pid, status, n, fen in s.execute(q):
+        t.add_row(pid, status, str(n), fmt_yuan(int(fen or 0)))
+        total_n += n
+        total_fen += int(fen or 0)
+    t.add_row("[bold]total[/]", "", str(total_n), fmt_yuan(total_fen))
+    return t
+
+
+# ------------------------------------------------------------------ batch
+
+
+@batch_app.command("run")
+def batch_run(
+    actor: ActorOpt,
+    db: DbOpt = None,
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="Dataset manifest or storage Parquet.")] = None,
+    policies: Annotated[Path | None, typer.Option("--policies", "-p", help="Policy directory.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluation date (default: the dataset's).")] = None,
+) -> None:
+    """Match every enterprise against every policy in force; write candidates; print totals."""
+    from ..cli import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors
+    from ..datasets import SAMPLE_MANIFEST
+    from ..tags import load_dictionary
+    from .batch import file_digest, run_batch
+
+    data = data or SAMPLE_MANIFEST
+    with domain_errors():
+        d = load_dictionary()
+        lib = _library(policies or DEFAULT_POLICIES, d, strict=True)
+        ds = _dataset(data, d)
+        when = _as_of(as_of, data)
+        paths = [f.path for f in ds.files if f.path is not None] or (
+            sorted(data.glob("*.parquet")) if data.is_dir() else [data])
+        sf = _sf(db)
+        with console.status("matching and allocating..."):
+            r = run_batch(sf, ds.frame, lib.policies, when, actor, d, data_hash=file_digest(paths))
+        with sf() as s:
+            console.print(summary_table(s, f"batch {r.batch_id}: candidates by policy", batch_id=r.batch_id))
+    console.print(f"batch {r.batch_id}: {r.created} new candidates, {fmt_yuan(r.created_fen)} yuan; "
+                  f"not created: " + (", ".join(f"{k} {v}" for k, v in r.skipped.items()) or "none"), highlight=False)
+
+
+@batch_app.command("list")
+def batch_list(db: DbOpt = None) -> None:
+    """Past batch runs with their inputs and results."""
+    with _sf(db)() as s:
+        t = Table(title="batch runs")
+        for c in ("id", "started", "by", "as_of", "status", "created", "amount (yuan)", "data hash"):
+            t.add_column(c)
+        for b in s.scalars(select(BatchRun).order_by(BatchRun.id)):
+            sm = b.summary or {}
+            t.add_row(str(b.id), f"{b.started_at:%Y-%m-%d %H:%M}", b.started_by, str(b.as_of), b.status,
+                      str(sm.get("created", "")), fmt_yuan(int(sm.get("created_fen", 0))), b.data_hash[:12])
+        console.print(t)
+
+
+@batch_app.command("unlock")
+def batch_unlock(actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None) -> None:
+    """Clear the batch lock left by a run on another host that died (recorded in the audit log)."""
+    from .batch import force_unlock
+
+    force_unlock(_sf(db), actor, reason)
+    console.print("batch lock cleared")
+
+
+# ------------------------------------------------------------------ payouts
+
+
+@payouts_app.command("list")
+def payouts_list(
+    db: DbOpt = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
+    region: Annotated[str | None, typer.Option(help="Only this region code.")] = None,
+    rows: Annotated[bool, typer.Option("--rows", help="List every payout, not only totals.")] = False,
+) -> None:
+    """Totals by policy and status (filtered), and optionally each payout."""
+    with _sf(db)() as s:
+        console.print(summary_table(s, "payouts", status=status, policy_id=policy, region=region))
+        if rows:
+            q = select(Payout).order_by(Payout.id)
+            for k, v in (("status", status), ("policy_id", policy), ("region", region)):
+                if v is not None:
+                    q = q.where(getattr(Payout, k) == v)
+            for p in s.scalars(q):
+                console.print(f"{p.reference} {p.policy_id} {p.credit_code} {p.period} {fmt_yuan(p.amount_fen)} "
+                              f"{p.status}", highlight=False)
+
+
+@payouts_app.command("publish")
+def payouts_publish(
+    actor: ActorOpt, db: DbOpt = None,
+    start: Annotated[str | None, typer.Option(help="First day of the notice (default: today).")] = None,
+    policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
+) -> None:
+    """Put every candidate on the 公示 list for 5 working days."""
+    day = dt.date.fromisoformat(start) if start else dt.date.today()
+    with _sf(db).begin() as s:
+        q = select(Payout).where(Payout.status == "candidate")
+        if policy:
+            q = q.where(Payout.policy_id == policy)
+        n = 0
+        for p in s.scalars(q):
+            lifecycle.publish(s, p, actor, day)
+            n += 1
+    console.print(f"{n} payouts on notice from {day}")
+
+
+@payouts_app.command("approve")
+def payouts_approve(
+    actor: ActorOpt, db: DbOpt = None,
+    today: Annotated[str | None, typer.Option(help="Judge the notice period as of this day (default: today).")] = None,
+    policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
+) -> None:
+    """Approve every publicized payout whose notice period has ended; queue the notifications."""
+    day = dt.date.fromisoformat(today) if today else dt.date.today()
+    with _sf(db).begin() as s:
+        q = select(Payout).where(Payout.status == "publicized", Payout.notice_end < day)
+        if policy:
+            q = q.where(Payout.policy_id == policy)
+        n = 0
+        for p in s.scalars(q):
+            lifecycle.approve(s, p, actor, day)
+            n += 1
+    console.print(f"{n} payouts approved; notifications queued")
+
+
+def _one(db: str | None, ref: str, action: str, actor: str, reason: str, **kw: object) -> None:
+    from ..cli import domain_errors
+
+    with domain_errors(), _sf(db).begin() as s:
+        p = _payout(s, ref)
+        getattr(lifecycle, action)(s, p, actor, reason=reason, **kw)
+        console.print(f"{p.reference}: {p.status}")
+
+
+@payouts_app.command("withdraw")
+def payouts_withdraw(ref: str, actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None) -> None:
+    """Withdraw a candidate or publicized payout (an objection upheld, or no longer eligible)."""
+    _one(db, ref, "withdraw", actor, reason)
+
+
+@payouts_app.command("retry")
+def payouts_retry(ref: str, actor: ActorOpt, reason: ReasonOpt = "重新发起支付", db: DbOpt = None) -> None:
+    """Return a failed payment to approved, to go into the next payment file."""
+    _one(db, ref, "retry", actor, reason)
+
+
+@payouts_app.command("revoke")
+def payouts_revoke(
+    ref: str, actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None,
+    amount: Annotated[str | None, typer.Option(help="Clawback in yuan (default: the whole amount).")] = None,
+) -> None:
+    """Revoke a paid payout and record the clawback."""
+    from ..values import parse_decimal
+
+    fen = int(parse_decimal(amount) * 100) if amount else None
+    _one(db, ref, "revoke", actor, reason, clawback_fen=fen)
+
+
+@payouts_app.command("notice")
+def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
+    """Export the 公示 list (.xlsx or .csv), personal data masked."""
+    from ..cli import domain_errors
+    from .exports import notice_list
+
+    with domain_errors(), _sf(db).begin() as s:
+        n = notice_list(s, out, actor)
+    console.print(f"wrote {n} rows to {out}")
+
+
+# ------------------------------------------------------------------ payment
+
+
+@payment_app.command("export")
+def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
+    """Write approved payouts not yet sent to a payment file (.csv or .xlsx) with control totals."""
+    from ..cli import domain_errors
+    from .exports import payment_file
+
+    with domain_errors(), _sf(db).begin() as s:
+        pf = payment_file(s, out, actor)
+    console.print(f"{out}: {pf.count} payments, total {fmt_yuan(pf.total_fen)} yuan, sha256 {pf.sha256[:16]}…")
+    if pf.missing_account:
+        err.print(f"{len(pf.missing_account)} approved payouts have no bank account on file and were left out: "
+                  + ", ".join(pf.missing_account[:10]))
+
+
+@payment_app.command("import")
+def payment_import(path: Path, actor: ActorOpt, db: DbOpt = None) -> None:
+    """Apply the bank's result file: mark payouts paid (with the bank reference) or failed."""
+    from ..cli import domain_errors
+    from .exports import import_bank_results
+
+    with domain_errors(), _sf(db).begin() as s:
+        r = import_bank_results(s, path, actor)
+    console.print(f"paid {r.paid}, failed {r.failed}, already applied {r.unchanged}")
+    for p in r.problems or []:
+        err.print(p, markup=False)
+    if r.problems:
+        raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ outbox and audit
+
+
+@outbox_app.command("dispatch")
+def outbox_dispatch(
+    sender: Annotated[str, typer.Option(help="file:PATH or webhook:URL")],
+    db: DbOpt = None,
+) -> None:
+    """Send every due notification once (retries back off: 30 s, 1 min, 2 min, ...)."""
+    from ..cli import domain_errors
+    from .outbox import dispatch, sender_from
+
+    with domain_errors():
+        sf = _sf(db)
+        r = dispatch(sf, sender_from(sender))
+    with sf() as s:
+        pending = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending"))
+    console.print(f"sent {r.sent}, to retry {r.retried}, dead {r.dead}; {pending} pending")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = None) -> None:
+    """Check the audit chain; name every edited, deleted, inserted or reordered entry."""
+    with _sf(db)() as s:
+        n, breaks = audit.verify(s)
+        seq, head = audit.head(s)
+    for b in breaks:
+        err.print(str(b), markup=False)
+    console.print(f"{n} entries, head {seq}:{head[:16]}…, {len(breaks)} problems")
+    if breaks:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(batch_app, name="batch")
+    app.add_typer(payouts_app, name="payouts")
+    app.add_typer(payment_app, name="payment")
+    app.add_typer(outbox_app, name="outbox")
+    app.add_typer(audit_app, name="audit")

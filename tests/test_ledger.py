@@ -1,0 +1,351 @@
+"""The payout ledger on SQLite and PostgreSQL: batch, lifecycle, files, outbox, audit."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import http.server
+import json
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from rules_engine import ir
+from rules_engine.cli import DEFAULT_POLICIES
+from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.ledger import audit, lifecycle
+from rules_engine.ledger.batch import BatchLocked, acquire_lock, release_lock, run_batch
+from rules_engine.ledger.db import make_engine, open_ledger
+from rules_engine.ledger.exports import import_bank_results, notice_list, payment_file
+from rules_engine.ledger.models import AuditEntry, Base, BatchLock, Clawback, OutboxMessage, Payout
+from rules_engine.ledger.outbox import MAX_ATTEMPTS, FileSender, WebhookSender, dispatch
+from rules_engine.loader import load_library
+from rules_engine.tags import load_dictionary
+
+D = load_dictionary()
+LIB = load_library(DEFAULT_POLICIES, D)
+DS = load_dataset(SAMPLE_MANIFEST, D)
+AS_OF = dt.date(2026, 6, 30)
+
+
+def keys(sf) -> set[tuple]:
+    with sf() as s:
+        return set(s.execute(select(Payout.policy_id, Payout.credit_code, Payout.period, Payout.amount_fen,
+                                    Payout.status)).all())
+
+
+def test_migrations_match_the_models(ledger_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine, _ = open_ledger(ledger_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    open_ledger(ledger_url)  # upgrading again is a no-op
+
+
+def test_batch_applies_limits_exclusivity_and_budgets(ledger_url: str) -> None:
+    _, sf = open_ledger(ledger_url)
+    r = run_batch(sf, DS.frame, LIB.policies, AS_OF, "张三", D)
+    assert r.created > 1000
+    with sf() as s:
+        payouts = list(s.scalars(select(Payout)))
+    # budgets: never exceeded, and exactly used where oversubscribed
+    for p in LIB.active():
+        if p.budget:
+            spent = sum(x.amount_fen for x in payouts if x.policy_id == p.id)
+            assert spent <= int(p.budget.total * 100), p.id
+    spent = {pid: sum(x.amount_fen for x in payouts if x.policy_id == pid) for pid in ("keji-zhongxiao", "yanfa-zengliang")}
+    assert spent == {"keji-zhongxiao": 200000000, "yanfa-zengliang": 100000000}
+    # 就高不重复: one award per enterprise per group
+    seen: dict[tuple, str] = {}
+    for x in payouts:
+        if x.exclusive_group:
+            assert (x.exclusive_group, x.credit_code) not in seen, x.credit_code
+            seen[(x.exclusive_group, x.credit_code)] = x.policy_id
+    # only policies in force, only eligible pairs, every candidate explained
+    assert {x.policy_id for x in payouts} <= {p.id for p in LIB.active() if p.in_force(AS_OF)}
+    assert all(x.explanation["basis"]["number"] and x.explanation["inputs"] for x in payouts)
+    # a second run creates nothing
+    before = keys(sf)
+    r2 = run_batch(sf, DS.frame, LIB.policies, AS_OF, "张三", D)
+    assert r2.created == 0 and keys(sf) == before
+    with sf() as s:
+        assert audit.verify(s)[1] == []
+
+
+def test_a_new_year_pays_once_per_year_policies_again_but_not_once_policies(ledger_url: str) -> None:
+    _, sf = open_ledger(ledger_url)
+    policies = [dataclasses.replace(LIB.get("faming-zhuanli"), valid_to=None),
+                dataclasses.replace(LIB.get("gaoqi-shouci"), valid_to=None)]
+    run_batch(sf, DS.frame, policies, AS_OF, "张三", D)
+    r = run_batch(sf, DS.frame, policies, dt.date(2027, 1, 5), "张三", D)
+    assert set(r.by_policy) == {"faming-zhuanli"}  # once_per_year again; gaoqi-shouci is once ever
+    # (gaoqi-shouci's newly certified enterprises in 2027 would be new keys; none in this data)
+
+
+def payout(sf, status: str = "candidate") -> Payout:
+    with sf() as s:
+        return s.scalars(select(Payout).where(Payout.status == status).order_by(Payout.id)).first()
+
+
+def test_lifecycle_and_illegal_transitions(ledger_url: str) -> None:
+    _, sf = open_ledger(ledger_url)
+    run_batch(sf, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, "张三", D)
+    pid = payout(sf).id
+    with sf.begin() as s:
+        p = s.get(Payout, pid)
+        with pytest.raises(lifecycle.TransitionError, match="can move to publicized, withdrawn, not approved"):
+            lifecycle.approve(s, p, "王五", dt.date(2026, 8, 1))
+        with pytest.raises(lifecycle.TransitionError, match="named actor"):
+            lifecycle.publish(s, p, " ", dt.date(2026, 7, 1))
+        lifecycle.publish(s, p, "李四", dt.date(2026, 7, 3))  # a Friday
+        assert p.notice_end == dt.date(2026, 7, 9)  # 5 working days: Fri, Mon, Tue, Wed, Thu
+        with pytest.raises(lifecycle.TransitionError, match="on notice until 2026-07-09"):
+            lifecycle.approve(s, p, "王五", dt.date(2026, 7, 9))
+        lifecycle.approve(s, p, "王五", dt.date(2026, 7, 10))
+        assert s.scalars(select(OutboxMessage).where(OutboxMessage.payout_id == pid)).one().status == "pending"
+        lifecycle.mark_failed(s, p, "银行", "账户冻结")
+        lifecycle.retry(s, p, "财务", "更正账户后重新支付")
+        lifecycle.mark_paid(s, p, "银行", "B2026071000001")
+        with pytest.raises(lifecycle.TransitionError, match="can move to revoked, not withdrawn"):
+            lifecycle.withdraw(s, p, "李四", "异议")
+        c = lifecycle.revoke(s, p, "审计", "骗取补贴，追回", clawback_fen=100)
+        assert p.status == "revoked" and c.amount_fen == 100
+    with sf() as s:
+        events = [(e.from_status, e.to_status) for e in s.scalars(
+            select(lifecycle.PayoutEvent).where(lifecycle.PayoutEvent.payout_id == pid).order_by(lifecycle.PayoutEvent.id))]
+        assert events == [(None, "candidate"), ("candidate", "publicized"), ("publicized", "approved"),
+                          ("approved", "failed"), ("failed", "approved"), ("approved", "paid"), ("paid", "revoked")]
+        assert s.scalars(select(Clawback)).one().reason == "骗取补贴，追回"
+        assert audit.verify(s)[1] == []
+
+
+def test_objection_withdraws_and_the_key_is_never_paid_again(ledger_url: str) -> None:
+    _, sf = open_ledger(ledger_url)
+    run_batch(sf, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, "张三", D)
+    with sf.begin() as s:
+        p = s.get(Payout, payout(sf).id)
+        lifecycle.publish(s, p, "李四", dt.date(2026, 7, 1))
+        lifecycle.withdraw(s, p, "李四", "公示期内收到实名异议，经核实专利已失效")
+        code = p.credit_code
+    assert run_batch(sf, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, "张三", D).created == 0
+    with sf() as s:
+        assert s.scalars(select(Payout).where(Payout.credit_code == code)).one().status == "withdrawn"
+
+
+def test_notice_list_payment_file_and_bank_results(ledger_url: str, tmp_path: Path) -> None:
+    _, sf = open_ledger(ledger_url)
+    run_batch(sf, DS.frame, [LIB.get("faming-zhuanli"), LIB.get("nongye-longtou")], AS_OF, "张三", D)
+    with sf.begin() as s:
+        for p in s.scalars(select(Payout)):
+            lifecycle.publish(s, p, "李四", dt.date(2026, 7, 1))
+        n = notice_list(s, tmp_path / "notice.xlsx", "李四")
+    notice = pd.read_excel(tmp_path / "notice.xlsx", dtype=str)
+    assert len(notice) == n > 0
+    assert "account" not in " ".join(notice.columns) and "账户" not in " ".join(notice.columns)
+    with sf.begin() as s:
+        for p in s.scalars(select(Payout)):
+            lifecycle.approve(s, p, "王五", dt.date(2026, 7, 9))
+        pf = payment_file(s, tmp_path / "pay.csv", "财务")
+        again = payment_file(s, tmp_path / "pay2.csv", "财务")  # nothing is exported twice
+    assert pf.count + len(pf.missing_account) == n and again.count == 0
+    rows = pd.read_csv(tmp_path / "pay.csv", dtype=str)
+    control = pd.read_csv(tmp_path / "pay.control.csv", dtype=str).iloc[0]
+    assert int(control["count"]) == len(rows) == pf.count
+    assert sum(Decimal(a) for a in rows["amount"]) == Decimal(control["total"]) == Decimal(pf.total_fen) / 100
+    # the bank pays all but the first; the file is applied twice; a bad row is reported, the rest apply
+    result = rows[["reference"]].assign(result="成功", bank_reference=[f"B{i:06d}" for i in range(len(rows))],
+                                        message="")
+    result.loc[0, ["result", "message"]] = ["失败", "户名不符"]
+    bad = pd.DataFrame([{"reference": "MS9999999999", "result": "成功", "bank_reference": "X", "message": ""}])
+    pd.concat([result, bad]).to_csv(tmp_path / "bank.csv", index=False)
+    with sf.begin() as s:
+        r = import_bank_results(s, tmp_path / "bank.csv", "财务")
+    assert (r.paid, r.failed, r.problems) == (len(rows) - 1, 1, [f"row {len(rows) + 2}: no payout MS9999999999"])
+    with sf.begin() as s:
+        r = import_bank_results(s, tmp_path / "bank.csv", "财务")
+        assert (r.paid, r.failed, r.unchanged) == (0, 0, len(rows))
+        failed = s.scalars(select(Payout).where(Payout.status == "failed")).one()
+        lifecycle.retry(s, failed, "财务", "核对户名后重新支付")
+        assert payment_file(s, tmp_path / "pay3.xlsx", "财务").count == 1  # the retried one, once
+
+
+def test_outbox_file_sender_delivers_once(ledger_url: str, tmp_path: Path) -> None:
+    _, sf = open_ledger(ledger_url)
+    run_batch(sf, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, "张三", D)
+    with sf.begin() as s:
+        for p in s.scalars(select(Payout)):
+            lifecycle.publish(s, p, "李四", dt.date(2026, 7, 1))
+            lifecycle.approve(s, p, "王五", dt.date(2026, 7, 9))
+        total = len(list(s.scalars(select(Payout))))
+    out = tmp_path / "notices.jsonl"
+    assert dispatch(sf, FileSender(out)).sent == total
+    # a crash after sending but before marking: every message goes out again; the receiver drops repeats
+    with sf.begin() as s:
+        s.execute(sa.update(OutboxMessage).values(status="pending"))
+    assert dispatch(sf, FileSender(out)).sent == total
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == total == len({x["dedupe_key"] for x in lines})
+    assert "如对兑现结果有异议" in lines[0]["text"] and "元" in lines[0]["text"]
+
+
+class _Flaky(http.server.BaseHTTPRequestHandler):
+    fail_first = 2
+    received: list[tuple[str, dict]] = []
+    calls = 0
+
+    def do_POST(self) -> None:  # noqa: N802
+        type(self).calls += 1
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if type(self).calls <= type(self).fail_first:
+            self.send_response(503)
+        else:
+            type(self).received.append((self.headers["Idempotency-Key"], body))
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_webhook_retries_with_backoff_and_gives_up(ledger_url: str) -> None:
+    _, sf = open_ledger(ledger_url)
+    with sf.begin() as s:
+        s.add(OutboxMessage(kind="approved", dedupe_key="k1", payload={"dedupe_key": "k1", "text": "测试"},
+                            status="pending", attempts=0, next_attempt_at=dt.datetime(2026, 7, 1)))
+    _Flaky.calls, _Flaky.received = 0, []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sender = WebhookSender(f"http://127.0.0.1:{server.server_address[1]}/notify", timeout=5)
+    t = dt.datetime(2026, 7, 1, 9)
+    try:
+        assert dispatch(sf, sender, now=t).retried == 1
+        assert dispatch(sf, sender, now=t + dt.timedelta(seconds=29)).sent == 0  # backing off
+        assert dispatch(sf, sender, now=t + dt.timedelta(seconds=30)).retried == 1
+        assert dispatch(sf, sender, now=t + dt.timedelta(seconds=90)).sent == 1
+    finally:
+        server.shutdown()
+    assert _Flaky.received == [("k1", {"dedupe_key": "k1", "text": "测试"})]
+    dead = WebhookSender("http://127.0.0.1:9/closed", timeout=1)  # nothing listens on port 9
+    with sf.begin() as s:
+        s.add(OutboxMessage(kind="approved", dedupe_key="k2", payload={"dedupe_key": "k2"}, status="pending",
+                            attempts=0, next_attempt_at=t))
+    when = t
+    for _ in range(MAX_ATTEMPTS):
+        dispatch(sf, dead, now=when)
+        when += dt.timedelta(days=1)
+    with sf() as s:
+        m = s.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == "k2")).one()
+        assert (m.status, m.attempts) == ("dead", MAX_ATTEMPTS)
+
+
+def tamper(ledger_url: str, sql: str) -> list[str]:
+    engine = make_engine(ledger_url)
+    with engine.begin() as conn:
+        for stmt in sql.split(";"):
+            if stmt.strip():
+                conn.execute(sa.text(stmt))
+    _, sf = open_ledger(ledger_url)
+    with sf() as s:
+        return [str(b) for b in audit.verify(s)[1]]
+
+
+def _chain(ledger_url: str, n: int = 6) -> None:
+    _, sf = open_ledger(ledger_url)
+    with sf.begin() as s:
+        for i in range(n):
+            audit.append(s, "测试", "step", f"s{i}", {"i": i})
+
+
+def test_audit_verify_names_edited_entries(ledger_url: str) -> None:
+    _chain(ledger_url)
+    assert tamper(ledger_url, "UPDATE audit_log SET details = '{\"i\": 99}' WHERE seq = 3") == [
+        "entry 3: its content does not match its hash (edited)"]
+
+
+def test_audit_verify_names_deleted_entries(ledger_url: str) -> None:
+    _chain(ledger_url)
+    assert tamper(ledger_url, "DELETE FROM audit_log WHERE seq = 4") == [
+        "entry 5: follows entry 3: entries 4..4 are missing (deleted)"]
+
+
+def test_audit_verify_names_inserted_and_reordered_entries(ledger_url: str) -> None:
+    _chain(ledger_url)
+    # insert a well-formed entry between 2 and 3 by renumbering 3.. and recomputing its own hash
+    _, sf = open_ledger(ledger_url)
+    with sf.begin() as s:
+        rows = list(s.scalars(select(AuditEntry).where(AuditEntry.seq >= 3).order_by(AuditEntry.seq.desc())))
+        for e in rows:
+            e.seq += 1
+            s.flush()
+        e2 = s.get(AuditEntry, 2)
+        forged = dict(seq=3, at=e2.at, actor="x", action="forged", subject="s", details="{}", prev_hash=e2.hash)
+        s.add(AuditEntry(**forged, hash=audit.entry_hash(**forged)))
+    problems = tamper(ledger_url, "SELECT 1")
+    assert problems[0].startswith("entry 4: its content does not match its hash")  # renumbered entry
+    assert any(p.startswith("entry 4: does not chain to entry 3") for p in problems)
+    # swap two entries' positions
+    _, sf = open_ledger(ledger_url)
+    with sf.begin() as s:
+        s.execute(sa.delete(AuditEntry))
+    _chain(ledger_url)
+    problems = tamper(ledger_url, "UPDATE audit_log SET seq = 100 WHERE seq = 2; UPDATE audit_log SET seq = 2 "
+                                  "WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = 100")
+    assert "entry 2: its content does not match its hash (edited)" in problems
+    assert "entry 2: does not chain to entry 1 (inserted, reordered, or entry 1 was replaced)" in problems
+
+
+def test_lock_refuses_a_second_run_and_takes_over_a_dead_one(ledger_url: str) -> None:
+    _, sf = open_ledger(ledger_url)
+    acquire_lock(sf, "first")
+    with sf.begin() as s:  # pretend another live process on this host holds it
+        s.execute(sa.update(BatchLock).values(pid=1))
+    with pytest.raises(BatchLocked, match="another batch run is in progress: first .pid 1 on"):
+        run_batch(sf, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, "张三", D)
+    with sf.begin() as s:  # a pid that cannot exist: the holder died
+        s.execute(sa.update(BatchLock).values(pid=2**22 + 12345))
+    assert run_batch(sf, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, "张三", D).created > 0
+    with sf() as s:
+        assert s.get(BatchLock, 1).holder is None
+        assert s.scalars(select(AuditEntry).where(AuditEntry.action == "lock_taken_over")).one()
+    release_lock(sf)
+
+
+def test_priority_allocation_gives_the_remainder_to_the_next_in_line() -> None:
+    from rules_engine.ledger.allocation import Candidate, Existing, allocate
+
+    p = dataclasses.replace(LIB.get("xiaowei-chuangye"),
+                            budget=ir.Budget(Decimal("25000"), ir.Allocation.PRIORITY, ("insured_staff",)))
+    cands = [Candidate(p, c, 1000000, (Decimal(s),)) for c, s in (("A", 3), ("B", 9), ("C", 5), ("D", 5))]
+    out = allocate(cands, Existing(), AS_OF)
+    assert {c.credit_code: c.granted_fen for c in out.granted} == {"B": 1000000, "C": 1000000, "D": 500000}
+    assert [c.credit_code for c, _ in out.skipped] == ["A"]
+
+
+def test_pro_rata_allocation_is_exact_to_the_fen() -> None:
+    from rules_engine.ledger.allocation import Candidate, Existing, allocate
+
+    p = dataclasses.replace(LIB.get("keji-zhongxiao"), budget=ir.Budget(Decimal("1000.00"), ir.Allocation.PRO_RATA))
+    cands = [Candidate(p, f"E{i}", fen) for i, fen in enumerate((33333, 33333, 33334, 1))]
+    existing = Existing(committed_fen={"keji-zhongxiao": 1})  # one fen already committed
+    out = allocate(cands, existing, AS_OF)
+    granted = [c.granted_fen for c in out.granted]
+    assert sum(granted) == 100000 - 1 and all(g <= c.amount_fen for g, c in zip(granted, out.granted))
+
+
+def test_exclusivity_ties_go_to_precedence() -> None:
+    from rules_engine.ledger.allocation import Candidate, Existing, allocate
+
+    a = dataclasses.replace(LIB.get("kuogang-buzhu"))
+    b = dataclasses.replace(LIB.get("xina-jiuye"))
+    out = allocate([Candidate(a, "E", 3000), Candidate(b, "E", 3000)], Existing(), AS_OF)
+    assert [c.policy.id for c in out.granted] == ["kuogang-buzhu"]  # precedence 2 beats 1 at equal amounts
+    out = allocate([Candidate(a, "E", 3000), Candidate(b, "E", 3001)], Existing(), AS_OF)
+    assert [c.policy.id for c in out.granted] == ["xina-jiuye"]  # 就高: the higher amount wins

@@ -54,10 +54,10 @@ def domain_errors() -> Iterator[None]:
         yield
     except PolicyLoadError as exc:
         for p in exc.problems:
-            err.print(str(p), markup=False, highlight=False)
+            err.print(str(p), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except EngineError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -65,7 +65,7 @@ def _library(policies: Path, d: TagDictionary, strict: bool = False) -> Library:
     lib = load_library(policies, d)
     if lib.problems:
         for p in lib.problems:
-            err.print(str(p), markup=False, highlight=False)
+            err.print(str(p), markup=False, highlight=False, soft_wrap=True)
         if strict:
             raise typer.Exit(1)
         err.print(f"[yellow]{len(lib.problems)} problem(s); continuing with {len(lib.policies)} policies[/]")
@@ -104,7 +104,7 @@ def validate(policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt = DEFAULT_D
         d = load_dictionary(tags)
         lib = load_library(policies, d)
     for p in lib.problems:
-        err.print(str(p), markup=False, highlight=False)
+        err.print(str(p), markup=False, highlight=False, soft_wrap=True)
     files = len({p.source for p in lib.policies}) + len({p.file for p in lib.problems})
     console.print(f"{len(lib.policies)} policies loaded from {files} files, {len(lib.problems)} problems")
     if lib.problems:

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Set up, then run every check CI runs: lint, types, the policy library, the test suite.
+# Set up, then run every check CI runs: lint, types, the policy library, the test suite
+# (the ledger tests run against SQLite and a real PostgreSQL server started here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+MIANSHEN_TEST_PG_URL=$(bash scripts/pg.sh)
+export MIANSHEN_TEST_PG_URL
 .venv/bin/ruff check rules_engine tests
 .venv/bin/mypy
 .venv/bin/mianshen validate

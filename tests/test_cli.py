@@ -13,18 +13,21 @@ from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.tags import load_dictionary
 
 runner = CliRunner()
-COMMANDS = ["validate", "test", "lint", "show", "explain", "match", "data-report", "generate"]
+COMMANDS = ["validate", "test", "lint", "show", "explain", "match", "data-report", "generate",
+            "batch run", "batch list", "batch unlock", "payouts list", "payouts publish", "payouts approve",
+            "payouts withdraw", "payouts retry", "payouts revoke", "payouts notice", "payment export",
+            "payment import", "outbox dispatch", "audit verify"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str) -> None:
-    result = runner.invoke(app, [command, "--help"])
+    result = runner.invoke(app, [*command.split(), "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
 
 
 def test_module_entry_point() -> None:
     out = subprocess.run([sys.executable, "-m", "rules_engine", "--help"], capture_output=True, text=True, check=True)
-    assert all(c in out.stdout for c in COMMANDS)
+    assert all(c.split()[0] in out.stdout for c in COMMANDS)
 
 
 def test_validate_reports_bad_files_and_fails(tmp_path: Path) -> None:
@@ -114,3 +117,25 @@ def test_match_a_single_file_in_natural_units(tmp_path: Path) -> None:
     assert (row["status"], row["amount_yuan"]) == ("eligible", "15000.00")
     row = df[(df["policy"] == "faming-zhuanli") & (df["credit_code"] == b)].iloc[0]
     assert (row["status"], row["failed"]) == ("not_eligible", "patents")
+
+
+def test_ledger_commands_end_to_end(tmp_path: Path) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'l.db'}"]
+    r = runner.invoke(app, ["batch", "run", "--actor", "张三", *db])
+    assert r.exit_code == 0, r.output
+    assert "new candidates" in r.output
+    assert runner.invoke(app, ["payouts", "publish", "--actor", "李四", "--start", "2026-07-01", *db]).exit_code == 0
+    r = runner.invoke(app, ["payouts", "notice", str(tmp_path / "n.csv"), "--actor", "李四", *db])
+    assert r.exit_code == 0 and (tmp_path / "n.csv").exists()
+    r = runner.invoke(app, ["payouts", "approve", "--actor", "王五", "--today", "2026-07-08", *db])
+    assert "approved" in r.output and not r.output.startswith("0 ")
+    r = runner.invoke(app, ["payment", "export", str(tmp_path / "p.xlsx"), "--actor", "财务", *db])
+    assert r.exit_code == 0 and "payments, total" in r.output
+    r = runner.invoke(app, ["outbox", "dispatch", "--sender", f"file:{tmp_path / 'n.jsonl'}", *db])
+    assert r.exit_code == 0 and "0 pending" in r.output
+    r = runner.invoke(app, ["payouts", "withdraw", "MS0000000001", "--actor", "李四", "--reason", "异议", *db])
+    assert r.exit_code == 1 and "is approved; it can move to failed, paid, not withdrawn" in r.output
+    r = runner.invoke(app, ["audit", "verify", *db])
+    assert r.exit_code == 0 and "0 problems" in r.output
+    r = runner.invoke(app, ["payouts", "list", "--status", "approved", *db])
+    assert r.exit_code == 0 and "total" in r.output

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import ir, vectorized
@@ -47,6 +47,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _rowcount(s: Session, stmt: Update) -> int:
+    result = s.execute(stmt)
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
 def acquire_lock(sf: sessionmaker[Session], holder: str) -> None:
     """Take the batch lock, or raise BatchLocked naming who holds it.
 
@@ -55,15 +61,15 @@ def acquire_lock(sf: sessionmaker[Session], holder: str) -> None:
     me, host = os.getpid(), socket.gethostname()
     now = dt.datetime.now()
     with sf.begin() as s:
-        taken = s.execute(update(BatchLock).where(BatchLock.id == 1, BatchLock.holder.is_(None))
-                          .values(holder=holder, pid=me, host=host, acquired_at=now)).rowcount
+        free = update(BatchLock).where(BatchLock.id == 1, BatchLock.holder.is_(None))
+        taken = _rowcount(s, free.values(holder=holder, pid=me, host=host, acquired_at=now))
         if taken:
             return
         lock = s.get(BatchLock, 1)
         assert lock is not None
         if lock.host == host and lock.pid is not None and not _alive(lock.pid):
-            stolen = s.execute(update(BatchLock).where(BatchLock.id == 1, BatchLock.pid == lock.pid)
-                               .values(holder=holder, pid=me, host=host, acquired_at=now)).rowcount
+            dead = update(BatchLock).where(BatchLock.id == 1, BatchLock.pid == lock.pid)
+            stolen = _rowcount(s, dead.values(holder=holder, pid=me, host=host, acquired_at=now))
             if stolen:
                 audit.append(s, holder, "lock_taken_over", "batch_lock",
                              {"dead_holder": lock.holder, "dead_pid": lock.pid})

@@ -52,7 +52,7 @@ def notice_list(s: Session, out: Path, actor: str, status: str = "publicized") -
     } for p in rows]
     df = pd.DataFrame(data, columns=["政策", "企业名称", "统一社会信用代码", "行政区划", "拟兑现金额（元）", "公示期", "异议渠道"])
     # an individual business (个体工商户) may carry a person's name: mask names that look personal
-    df["企业名称"] = [mask_text(n) if 0 < len(n) <= 4 else n for n in df["企业名称"]]
+    df["企业名称"] = pd.Series([mask_text(n) if 0 < len(n) <= 4 else n for n in df["企业名称"]], dtype=object)
     _write(df, out)
     audit.append(s, actor, "export_notice_list", str(out.name), {"rows": len(df), "status": status})
     return len(df)

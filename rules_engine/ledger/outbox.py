@@ -62,7 +62,7 @@ class WebhookSender:
 
     def send(self, payload: dict[str, Any]) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        req = urllib.request.Request(self.url, data=body, method="POST", headers={
+        req = urllib.request.Request(self.url, data=body, method="POST", headers={  # noqa: S310 - scheme checked
             "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": payload["dedupe_key"]})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - scheme checked above

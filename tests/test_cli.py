@@ -139,3 +139,5 @@ def test_ledger_commands_end_to_end(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "0 problems" in r.output
     r = runner.invoke(app, ["payouts", "list", "--status", "approved", *db])
     assert r.exit_code == 0 and "total" in r.output
+    r = runner.invoke(app, ["payouts", "list", "--by", "region", *db], env={"COLUMNS": "120"})
+    assert r.exit_code == 0 and "340104" in r.output

@@ -47,21 +47,25 @@ def _payout(s: Session, ref: str) -> Payout:
     return p
 
 
-def summary_table(s: Session, title: str, **filters: object) -> Table:
-    q = select(Payout.policy_id, Payout.status, func.count(), func.sum(Payout.amount_fen)).group_by(
-        Payout.policy_id, Payout.status).order_by(Payout.policy_id, Payout.status)
+GROUPINGS = {"policy": Payout.policy_id, "region": Payout.region, "status": Payout.status}
+
+
+def summary_table(s: Session, title: str, by: tuple[str, ...] = ("policy", "status"), **filters: object) -> Table:
+    """Counts and totals grouped by any of policy, region, status."""
+    cols = [GROUPINGS[b] for b in by]
+    q = select(*cols, func.count(), func.sum(Payout.amount_fen)).group_by(*cols).order_by(*cols)
     for k, v in filters.items():
         if v is not None:
             q = q.where(getattr(Payout, k) == v)
     t = Table(title=title)
-    for c in ("policy", "status", "count", "amount (yuan)"):
+    for c in (*by, "count", "amount (yuan)"):
         t.add_column(c, justify="right" if c in ("count", "amount (yuan)") else "left")
     total_n, total_fen = 0, 0
-    for pid, status, n, fen in s.execute(q):
-        t.add_row(pid, status, str(n), fmt_yuan(int(fen or 0)))
+    for *keys, n, fen in s.execute(q):
+        t.add_row(*(str(k) if k is not None else "（无）" for k in keys), str(n), fmt_yuan(int(fen or 0)))
         total_n += n
         total_fen += int(fen or 0)
-    t.add_row("[bold]total[/]", "", str(total_n), fmt_yuan(total_fen))
+    t.add_row("[bold]total[/]", *[""] * (len(by) - 1), str(total_n), fmt_yuan(total_fen))
     return t
 
 
@@ -132,10 +136,15 @@ def payouts_list(
     policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
     region: Annotated[str | None, typer.Option(help="Only this region code.")] = None,
     rows: Annotated[bool, typer.Option("--rows", help="List every payout, not only totals.")] = False,
+    by: Annotated[str, typer.Option(help="Group totals by: comma-separated policy, region, status.")] = "policy,status",
 ) -> None:
-    """Totals by policy and status (filtered), and optionally each payout."""
+    """Counts and totals grouped by policy, region and/or status (filtered), optionally each payout."""
+    groups = tuple(b.strip() for b in by.split(",") if b.strip())
+    if not groups or any(g not in GROUPINGS for g in groups):
+        err.print(f"error: --by takes policy, region and/or status, not {by!r}")
+        raise typer.Exit(2)
     with _sf(db)() as s:
-        console.print(summary_table(s, "payouts", status=status, policy_id=policy, region=region))
+        console.print(summary_table(s, "payouts", by=groups, status=status, policy_id=policy, region=region))
         if rows:
             q = select(Payout).order_by(Payout.id)
             for k, v in (("status", status), ("policy_id", policy), ("region", region)):

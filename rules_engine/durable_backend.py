@@ -330,13 +330,13 @@ def compile_policy(policy: ir.Policy, as_of: dt.date) -> CompiledPolicy:
     if 2 * len(policy.conditions) > MAX_PENDING_MATCHES:
         raise DurableLimitError(f"{policy.key} has {len(policy.conditions)} conditions; durable-rules can fire at "
                                 f"most {MAX_PENDING_MATCHES} rules for one event (error 303)")
+    if 3 + len(c.props) > MAX_FACT_PROPERTIES:
+        raise DurableLimitError(f"{policy.key} needs {len(c.props)} fact properties; at most "
+                                f"{MAX_FACT_PROPERTIES - 3} fit in one durable-rules fact")
     if c.nodes > MAX_EXPRESSION_NODES:
         raise DurableLimitError(
             f"{policy.key} compiles to {c.nodes} expression nodes; durable-rules hangs on large rulesets, "
             f"so at most {MAX_EXPRESSION_NODES} are allowed (split the policy's conditions)")
-    if 3 + len(c.props) > MAX_FACT_PROPERTIES:
-        raise DurableLimitError(f"{policy.key} needs {len(c.props)} fact properties; at most "
-                                f"{MAX_FACT_PROPERTIES - 3} fit in one durable-rules fact")
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
     return CompiledPolicy(policy, as_of, f"{policy.key}@{as_of.isoformat()}#{digest}", definition, dict(c.props))
 

@@ -302,7 +302,86 @@ def audit_verify(db: DbOpt = None) -> None:
         raise typer.Exit(1)
 
 
+worker_app = typer.Typer(help="The event worker: react to tag updates on durable-rules.", no_args_is_help=True)
+events_app = typer.Typer(help="Inbound tag events: add to the table the worker polls; list dead letters.",
+                         no_args_is_help=True)
+
+
+@worker_app.command("run")
+def worker_run(
+    source: Annotated[str, typer.Option(help="file:PATH (JSON lines or CSV), stdin, or table (tag_events).")] = "table",
+    db: DbOpt = None,
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="Base enterprise data (manifest or Parquet).")] = None,
+    policies: Annotated[Path | None, typer.Option("--policies", "-p", help="Policy directory.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this date (default: each day's date).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep polling for new events until SIGTERM.")] = False,
+    chunk: Annotated[int, typer.Option(help="Events per transaction.")] = 100,
+    poll: Annotated[float, typer.Option(help="Seconds between polls with --follow.")] = 1.0,
+) -> None:
+    """Apply tag events as they come: new candidates, withdrawals, notifications. Stops cleanly on SIGTERM
+    after committing the events in hand; a restart resumes after the last committed event."""
+    import signal
+
+    from ..cli import DEFAULT_POLICIES, _dataset, _library, domain_errors
+    from ..datasets import SAMPLE_MANIFEST
+    from ..tags import load_dictionary
+    from .worker import Worker, source_from
+
+    stopping = {"flag": False}
+
+    def on_term(signum: int, _frame: object) -> None:
+        stopping["flag"] = True
+        err.print(f"signal {signum}: finishing the events in hand, then stopping")
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    with domain_errors():
+        d = load_dictionary()
+        lib = _library(policies or DEFAULT_POLICIES, d, strict=True)
+        ds = _dataset(data or SAMPLE_MANIFEST, d)
+        sf = _sf(db)
+        w = Worker(sf, d, lib.policies, ds.frame, dt.date.fromisoformat(as_of) if as_of else None)
+        src = source_from(source, sf)
+        console.print(f"worker: {len(w.policies)} policies, {len(ds.frame)} base enterprises, source {src.name}",
+                      highlight=False)
+        stats = w.run(src, stop=lambda: stopping["flag"], follow=follow, chunk=chunk, poll_s=poll,
+                      report=lambda st: err.print(st.line(), highlight=False))
+    console.print("done: " + stats.line(), highlight=False)
+
+
+@events_app.command("add")
+def events_add(
+    credit_code: str, tag: str, value: str,
+    as_of: Annotated[str, typer.Option("--as-of", help="The value's as-of date.")],
+    source: Annotated[str, typer.Option(help="Source department key, e.g. science.")],
+    db: DbOpt = None,
+) -> None:
+    """Queue one tag update in the tag_events table (for `worker run --source table`)."""
+    from .models import TagEvent
+
+    with _sf(db).begin() as s:
+        e = TagEvent(credit_code=credit_code, tag=tag, value=value, as_of=as_of, source=source,
+                     received_at=dt.datetime.now())
+        s.add(e)
+        s.flush()
+        console.print(f"event {e.id} queued")
+
+
+@events_app.command("dead-letters")
+def events_dead_letters(db: DbOpt = None) -> None:
+    """Events the worker could not use, with the reason."""
+    from .models import DeadLetter
+
+    with _sf(db)() as s:
+        rows = list(s.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+    for r in rows:
+        console.print(f"{r.source}: {r.reason}  {r.raw[:120]}", highlight=False, markup=False)
+    console.print(f"{len(rows)} dead letters")
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(worker_app, name="worker")
+    app.add_typer(events_app, name="events")
     app.add_typer(batch_app, name="batch")
     app.add_typer(payouts_app, name="payouts")
     app.add_typer(payment_app, name="payment")

@@ -137,3 +137,50 @@ class BatchLock(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(128))
     acquired_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class TagEvent(Base):
+    """An inbound tag update, for the worker to poll (one of its event sources)."""
+
+    __tablename__ = "tag_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(64))
+    tag: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(Text)  # as text; the tag dictionary types it
+    as_of: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))  # where the event came from, with its position
+    raw: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class WorkerOffset(Base):
+    """How far the worker has read each source; advanced in the same transaction as the effects."""
+
+    __tablename__ = "worker_offsets"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class TagOverride(Base):
+    """The newest value of a tag from events, laid over the base data on restart."""
+
+    __tablename__ = "tag_overrides"
+
+    credit_code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)  # JSON of the natural value
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)

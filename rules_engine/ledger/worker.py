@@ -1,0 +1,391 @@
+"""The event worker: tag updates in, payout candidates and withdrawals out, on durable-rules.
+
+* Sources: a file (JSON lines or CSV: credit_code, tag, value, as_of, source), standard
+  input, or the ledger's `tag_events` table, polled.
+* A malformed event goes to `dead_letters` with the reason; the worker goes on.
+* Each chunk of events is one transaction together with the source's offset, so a
+  restart resumes right after the last committed event and no event applies twice.
+* Only the changed enterprise is re-evaluated, only against the policies that read the
+  changed tag, by durable-rules (one thread owns the engine).
+* A newly eligible pair becomes a candidate (same key, ledger and outbox as batch runs;
+  the worker holds the batch lock while it writes, so the two never race). A candidate or
+  publicized payout whose enterprise stops being eligible is withdrawn with the reason.
+* Policies with a budget are left to batch runs: pro-rata and priority allocation need
+  the whole population, which one event does not show.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .. import creditcode, ir
+from ..durable_backend import DurableEngine
+from ..errors import EngineError
+from ..frame import KEY, row_of
+from ..reference import evaluate
+from ..tags import TagDictionary
+from ..values import coerce
+from . import audit, lifecycle
+from .allocation import period
+from .batch import BatchLocked, acquire_lock, release_lock
+from .models import DeadLetter, OutboxMessage, Payout, PayoutEvent, TagEvent, TagOverride, WorkerOffset
+
+ACTOR = "event-worker"
+
+
+@dataclass(frozen=True)
+class TagUpdate:
+    credit_code: str
+    tag: str
+    value: object  # natural value, None to clear
+    as_of: dt.date
+    source: str
+
+
+def parse_event(raw: Any, dictionary: TagDictionary) -> TagUpdate:
+    """One event from a dict or a JSON line; ValueError says what is wrong."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON: {exc.msg}") from None
+    if not isinstance(raw, dict):
+        raise ValueError("an event is an object with credit_code, tag, value, as_of, source")
+    missing = [k for k in ("credit_code", "tag", "as_of", "source") if not raw.get(k)]
+    if missing or "value" not in raw:
+        raise ValueError(f"missing field(s): {', '.join(missing + ([] if 'value' in raw else ['value']))}")
+    code = str(raw["credit_code"]).strip().upper()
+    why = creditcode.problem(code)
+    if why:
+        raise ValueError(f"credit_code: {why}")
+    tdef = dictionary.resolve(str(raw["tag"]))
+    if tdef is None:
+        sugg = dictionary.suggest(str(raw["tag"]))
+        raise ValueError(f"unknown tag {raw['tag']!r}" + (f" (did you mean {sugg}?)" if sugg else ""))
+    if tdef.derived:
+        raise ValueError(f"{tdef.key} is derived by the platform, not delivered by a source")
+    try:
+        value = coerce(tdef.type, raw["value"])
+        as_of = dt.date.fromisoformat(str(raw["as_of"])[:10])
+    except ValueError as exc:
+        raise ValueError(f"{tdef.key}: {exc}") from None
+    source = str(raw["source"])
+    if source not in dictionary.sources:
+        raise ValueError(f"unknown source {source!r}")
+    return TagUpdate(code, tdef.key, value, as_of, source)
+
+
+# ------------------------------------------------------------------ sources
+
+
+class FileSource:
+    """JSON lines (.jsonl/.json) or CSV; the position is the 1-based data line."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.name = f"file:{self.path.resolve()}"
+
+    def read(self, after: int) -> Iterator[tuple[int, Any]]:
+        if not self.path.exists():
+            raise EngineError(f"{self.path}: no such file")
+        with open(self.path, encoding="utf-8", newline="") as fh:
+            if self.path.suffix.lower() == ".csv":
+                for i, row in enumerate(csv.DictReader(fh), start=1):
+                    if i > after:
+                        yield i, dict(row)
+            else:
+                for i, line in enumerate(fh, start=1):
+                    if i > after and line.strip():
+                        yield i, line
+
+
+class StdinSource:
+    """JSON lines from standard input; the position is not kept across restarts."""
+
+    name = "stdin"
+
+    def __init__(self, stream: io.TextIOBase | None = None) -> None:
+        self.stream = stream or sys.stdin
+
+    def read(self, after: int) -> Iterator[tuple[int, Any]]:
+        for i, line in enumerate(self.stream, start=1):
+            if line.strip():
+                yield i, line
+
+
+class TableSource:
+    """The ledger's tag_events table, by id."""
+
+    name = "table:tag_events"
+
+    def __init__(self, sf: sessionmaker[Session], batch: int = 1000) -> None:
+        self.sf = sf
+        self.batch = batch
+
+    def read(self, after: int) -> Iterator[tuple[int, Any]]:
+        while True:
+            with self.sf() as s:
+                rows = list(s.scalars(select(TagEvent).where(TagEvent.id > after).order_by(TagEvent.id)
+                                      .limit(self.batch)))
+            if not rows:
+                return
+            for r in rows:
+                yield r.id, {"credit_code": r.credit_code, "tag": r.tag, "value": r.value, "as_of": r.as_of,
+                             "source": r.source, "_received_at": r.received_at.isoformat()}
+                after = r.id
+
+
+def source_from(spec: str, sf: sessionmaker[Session]) -> FileSource | StdinSource | TableSource:
+    if spec == "stdin":
+        return StdinSource()
+    if spec == "table":
+        return TableSource(sf)
+    if spec.startswith("file:"):
+        return FileSource(spec[5:])
+    raise EngineError(f"a source is file:PATH, stdin or table, not {spec!r}")
+
+
+# ------------------------------------------------------------------ worker
+
+
+@dataclass
+class WorkerStats:
+    events: int = 0
+    dead: int = 0
+    created: int = 0
+    withdrawn: int = 0
+    deferred: int = 0  # eligible under a budgeted policy: left to the next batch
+    evaluations: int = 0
+    latencies: list[float] = field(default_factory=list)  # seconds from receipt to candidate
+    started: float = field(default_factory=time.perf_counter)
+
+    def rate(self) -> float:
+        return self.events / max(time.perf_counter() - self.started, 1e-9)
+
+    def line(self) -> str:
+        return (f"{self.events} events ({self.rate():.0f}/s), {self.created} candidates, {self.withdrawn} withdrawn, "
+                f"{self.deferred} left to batch (budget), {self.dead} dead letters")
+
+
+class Worker:
+    def __init__(self, sf: sessionmaker[Session], dictionary: TagDictionary, policies: list[ir.Policy],
+                 base: pd.DataFrame | None = None, as_of: dt.date | None = None,
+                 engine: DurableEngine | None = None) -> None:
+        self.sf = sf
+        self.d = dictionary
+        self.policies = [p for p in policies if p.status == "active"]
+        self.fixed_as_of = as_of
+        self.engine = engine or DurableEngine()
+        self.by_tag: dict[str, list[ir.Policy]] = {}
+        for p in self.policies:
+            for t in ir.policy_tags(p):
+                self.by_tag.setdefault(t, []).append(p)
+        self.base = base
+        self.base_index: dict[str, int] = (
+            {str(c): i for i, c in enumerate(base[KEY])} if base is not None and KEY in base else {})
+        self.profiles: dict[str, dict[str, object]] = {}
+        self.newest: dict[tuple[str, str], dt.date] = {}
+        self._load_overrides()
+
+    def as_of(self) -> dt.date:
+        return self.fixed_as_of or dt.date.today()
+
+    def _load_overrides(self) -> None:
+        with self.sf() as s:
+            for o in s.scalars(select(TagOverride)):
+                prof = self.profile(o.credit_code)
+                value = json.loads(o.value) if o.value is not None else None
+                prof[o.tag] = coerce(self.d[o.tag].type, value) if value is not None else None
+                self.newest[(o.credit_code, o.tag)] = o.as_of
+
+    def profile(self, code: str) -> dict[str, object]:
+        prof = self.profiles.get(code)
+        if prof is None:
+            i = self.base_index.get(code)
+            prof = row_of(self.base, i, self.d) if self.base is not None and i is not None else {}
+            prof[KEY] = code
+            self.profiles[code] = prof
+        return prof
+
+    # -------------------------------------------------------------- one event
+    def apply(self, s: Session, ev: TagUpdate, received_at: dt.datetime, stats: WorkerStats) -> None:
+        prof = self.profile(ev.credit_code)
+        key = (ev.credit_code, ev.tag)
+        if key in self.newest and ev.as_of < self.newest[key]:
+            return  # older than what we hold: the newer value wins, as in batch merges
+        prof[ev.tag] = ev.value
+        if ev.tag in ("industry", "employees", "revenue", "total_assets"):
+            self._derive_size(prof)
+        self.newest[key] = ev.as_of
+        stored = json.dumps(str(ev.value) if isinstance(ev.value, (Decimal, dt.date)) else ev.value, ensure_ascii=False)
+        o = s.get(TagOverride, key)
+        now = dt.datetime.now()
+        if o is None:
+            s.add(TagOverride(credit_code=ev.credit_code, tag=ev.tag, value=stored, as_of=ev.as_of,
+                              source=ev.source, updated_at=now))
+        else:
+            o.value, o.as_of, o.source, o.updated_at = stored, ev.as_of, ev.source, now
+        affected = list(self.by_tag.get(ev.tag, []))
+        if ev.tag in ("industry", "employees", "revenue", "total_assets"):
+            affected += [p for p in self.by_tag.get("enterprise_size", []) if p not in affected]
+        for policy in affected:
+            self.decide(s, policy, prof, ev, received_at, stats)
+
+    def _derive_size(self, prof: dict[str, object]) -> None:
+        from ..derive import enterprise_size
+        from ..frame import to_frame
+
+        cols = [c for c in ("industry", "employees", "revenue", "total_assets") if c in prof]
+        size = enterprise_size(to_frame([prof], self.d, columns=cols)).astype(object)[0]
+        prof["enterprise_size"] = size if isinstance(size, str) else None
+
+    def decide(self, s: Session, policy: ir.Policy, prof: dict[str, object], ev: TagUpdate,
+               received_at: dt.datetime, stats: WorkerStats) -> None:
+        as_of = self.as_of()
+        d = self.engine.decide(policy, prof, as_of, sid=ev.credit_code)
+        stats.evaluations += 1
+        per = period(policy, as_of)
+        existing = s.scalar(select(Payout).where(Payout.policy_id == policy.id, Payout.credit_code == ev.credit_code,
+                                                 Payout.period == per))
+        now = dt.datetime.now()
+        if d.status is ir.Status.ELIGIBLE and existing is None and d.amount_fen > 0:
+            if policy.budget is not None:
+                stats.deferred += 1
+                return
+            if policy.exclusive and s.scalar(select(Payout.id).where(
+                    Payout.credit_code == ev.credit_code, Payout.exclusive_group == policy.exclusive.group,
+                    Payout.benefit_year == as_of.year, Payout.status.in_(lifecycle.ACTIVE)).limit(1)):
+                return  # 就高不重复: the group already pays this enterprise this year
+            self.create(s, policy, prof, d.amount_fen, per, as_of, ev, now)
+            stats.created += 1
+            stats.latencies.append(max(0.0, (now - received_at).total_seconds()))
+        elif d.status is ir.Status.NOT_ELIGIBLE and existing is not None and existing.status in ("candidate",
+                                                                                                  "publicized"):
+            ref = evaluate(policy, prof, as_of)
+            labels = [c.label or c.text for c in policy.conditions if c.id in ref.failed] or ["政策不在有效期内"]
+            reason = (f"数据更新后不再符合：{'；'.join(labels)}（{self.d[ev.tag].label} = {ev.value}，"
+                      f"来源 {self.d.sources[ev.source].label}，截至 {ev.as_of}）")
+            lifecycle.withdraw(s, existing, ACTOR, reason, now=now)
+            stats.withdrawn += 1
+
+    def create(self, s: Session, policy: ir.Policy, prof: dict[str, object], fen: int, per: str, as_of: dt.date,
+               ev: TagUpdate, now: dt.datetime) -> None:
+        inputs = {t: (None if prof.get(t) is None else str(prof.get(t))) for t in ir.policy_tags(policy)}
+        p = Payout(
+            policy_id=policy.id, policy_version=policy.version, credit_code=ev.credit_code, period=per,
+            benefit_year=as_of.year, exclusive_group=policy.exclusive.group if policy.exclusive else None,
+            amount_fen=fen, status="candidate", batch_id=None, source="event",
+            enterprise_name=_text(prof.get("name")), region=_text(prof.get("region")),
+            bank_account=_text(prof.get("bank_account")), created_at=now, updated_at=now,
+            explanation={
+                "title": policy.title, "department": policy.department, "contact": policy.contact,
+                "as_of": as_of.isoformat(), "trigger": {"tag": ev.tag, "value": str(ev.value), "source": ev.source,
+                                                        "as_of": ev.as_of.isoformat()},
+                "basis": {"document": policy.basis.document, "number": policy.basis.number,
+                          "article": policy.basis.article},
+                "conditions": [{"id": c.id, "text": c.text, "label": c.label, "article": c.article, "outcome": True}
+                               for c in policy.conditions],
+                "inputs": inputs, "formula_fen": fen, "granted_fen": fen, "allocation": "",
+            },
+        )
+        s.add(p)
+        s.flush()
+        s.add(PayoutEvent(payout_id=p.id, from_status=None, to_status="candidate", actor=ACTOR,
+                          reason=f"{self.d[ev.tag].label} 更新（{self.d.sources[ev.source].label}，{ev.as_of}）", at=now))
+        audit.append(s, ACTOR, "event_candidate", p.reference,
+                     {"policy": policy.key, "credit_code": ev.credit_code, "period": per, "amount_fen": fen,
+                      "trigger": ev.tag}, at=now)
+        key = f"eligible:{policy.id}:{ev.credit_code}:{per}"
+        amount = f"{fen // 100:,}.{fen % 100:02d}"
+        s.add(OutboxMessage(payout_id=p.id, kind="eligible", dedupe_key=key, status="pending", attempts=0,
+                            next_attempt_at=now, payload={
+                                "dedupe_key": key, "credit_code": ev.credit_code, "reference": p.reference,
+                                "amount_fen": fen, "policy_id": policy.id,
+                                "text": f"【政策推送】{p.enterprise_name or ev.credit_code}：根据最新数据，贵单位符合"
+                                        f"《{policy.title}》，预计可享 {amount} 元，无需申请，将在公示无异议后直接兑现。"}))
+
+    # -------------------------------------------------------------- the loop
+    def run(self, source: FileSource | StdinSource | TableSource, stop: Callable[[], bool] = lambda: False,
+            follow: bool = False, chunk: int = 100, poll_s: float = 1.0, max_events: int | None = None,
+            report: Callable[[WorkerStats], None] | None = None, report_every_s: float = 2.0) -> WorkerStats:
+        """Process events until the source is exhausted (or forever with `follow`), `stop()`
+        turns true (e.g. on SIGTERM), or `max_events` have been handled."""
+        stats = WorkerStats()
+        last_report = time.perf_counter()
+
+        def done() -> bool:
+            return stop() or (max_events is not None and stats.events + stats.dead >= max_events)
+
+        while not done():
+            with self.sf() as s:
+                off = s.get(WorkerOffset, source.name)
+                position = off.position if off is not None and source.name != "stdin" else 0
+            batch: list[tuple[int, Any]] = []
+            for item in source.read(position):
+                batch.append(item)
+                if len(batch) >= chunk or (max_events is not None
+                                           and stats.events + stats.dead + len(batch) >= max_events):
+                    self._commit(source, batch, stats)
+                    batch = []
+                    if report and time.perf_counter() - last_report >= report_every_s:
+                        report(stats)
+                        last_report = time.perf_counter()
+                    if done():
+                        break
+            if batch:
+                self._commit(source, batch, stats)
+            if done() or not follow:
+                break
+            time.sleep(poll_s)
+        return stats
+
+    def _commit(self, source: Any, batch: list[tuple[int, Any]], stats: WorkerStats) -> None:
+        """One transaction: the events' effects and the new offset, under the batch lock."""
+        while True:
+            try:
+                acquire_lock(self.sf, "event worker")
+                break
+            except BatchLocked:
+                time.sleep(0.5)  # a batch run is writing: wait for it
+        try:
+            with self.sf.begin() as s:
+                for position, raw in batch:
+                    received = dt.datetime.now()
+                    if isinstance(raw, dict) and "_received_at" in raw:
+                        received = dt.datetime.fromisoformat(raw.pop("_received_at"))
+                    try:
+                        ev = parse_event(raw, self.d)
+                    except ValueError as exc:
+                        text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+                        s.add(DeadLetter(source=f"{source.name}#{position}", raw=text.strip()[:4000],
+                                         reason=str(exc), at=dt.datetime.now()))
+                        stats.dead += 1
+                        continue
+                    self.apply(s, ev, received, stats)
+                    stats.events += 1
+                last = batch[-1][0]
+                off = s.get(WorkerOffset, source.name)
+                if off is None:
+                    s.add(WorkerOffset(source=source.name, position=last, updated_at=dt.datetime.now()))
+                else:
+                    off.position, off.updated_at = last, dt.datetime.now()
+        finally:
+            release_lock(self.sf)
+
+
+def _text(v: object) -> str | None:
+    return None if v is None else str(v)

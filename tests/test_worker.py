@@ -1,0 +1,255 @@
+"""The event worker: sources, dead letters, candidates and withdrawals shared with batch runs,
+clean shutdown on SIGTERM and exact resumption after a crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from rules_engine import creditcode
+from rules_engine.cli import DEFAULT_POLICIES
+from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.ledger import lifecycle
+from rules_engine.ledger.batch import run_batch
+from rules_engine.ledger.db import open_ledger
+from rules_engine.ledger.models import DeadLetter, OutboxMessage, Payout, TagEvent, TagOverride, WorkerOffset
+from rules_engine.ledger.worker import FileSource, StdinSource, TableSource, Worker, parse_event
+from rules_engine.loader import load_library
+from rules_engine.tags import load_dictionary
+
+ROOT = Path(__file__).resolve().parent.parent
+D = load_dictionary()
+LIB = load_library(DEFAULT_POLICIES, D)
+DS = load_dataset(SAMPLE_MANIFEST, D)
+AS_OF = dt.date(2026, 6, 30)
+F = DS.frame
+# an enterprise in 合肥 that 高企首次认定 would reward once it is certified
+HEFEI = F[(F.region.astype(str).str.startswith("3401")) & (F.independent_legal_person == True)  # noqa: E712
+          & (F.serious_dishonest == False) & (F.dishonest_debtor == False) & (F.is_hitech == False)  # noqa: E712
+          & F.rd_expense.notna()].credit_code.iloc[0]
+
+
+def certify(code: str = HEFEI, day: str = "2026-06-20") -> list[dict]:
+    return [{"credit_code": code, "tag": "is_hitech", "value": True, "as_of": day, "source": "science"},
+            {"credit_code": code, "tag": "hitech_cert_date", "value": day, "as_of": day, "source": "science"}]
+
+
+def worker(url: str) -> Worker:
+    return Worker(open_ledger(url)[1], D, LIB.policies, F, AS_OF)
+
+
+def test_parse_event_reasons() -> None:
+    ok = parse_event(certify()[0], D)
+    assert (ok.tag, ok.value) == ("is_hitech", True)
+    cases = {
+        '{"credit_code": "X"': "not JSON",
+        json.dumps({"credit_code": HEFEI, "tag": "is_hitech", "as_of": "2026-01-01", "source": "science"}): "value",
+        json.dumps({"credit_code": "91350100M000100Y44", "tag": "is_hitech", "value": 1, "as_of": "2026-01-01",
+                    "source": "science"}): "wrong check character",
+        json.dumps({"credit_code": HEFEI, "tag": "enterprise_size", "value": "小型", "as_of": "2026-01-01",
+                    "source": "stats"}): "derived",
+        json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "很多", "as_of": "2026-01-01",
+                    "source": "tax"}): "expected a number",
+        json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "1", "as_of": "2026-01-01",
+                    "source": "moon"}): "unknown source",
+    }
+    for raw, why in cases.items():
+        with pytest.raises(ValueError, match=why):
+            parse_event(raw, D)
+
+
+def test_new_eligibility_becomes_a_candidate_once_shared_with_batches(ledger_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in certify()) + "\n{broken\n", encoding="utf-8")
+    w = worker(ledger_url)
+    stats = w.run(FileSource(path))
+    assert (stats.events, stats.dead, stats.created) == (2, 1, 1)
+    sf = w.sf
+    with sf() as s:
+        p = s.scalars(select(Payout).where(Payout.credit_code == HEFEI, Payout.policy_id == "gaoqi-shouci")).one()
+        assert (p.status, p.source, p.amount_fen) == ("candidate", "event", p.amount_fen)
+        assert p.explanation["trigger"]["tag"] in ("is_hitech", "hitech_cert_date")
+        msg = s.scalars(select(OutboxMessage).where(OutboxMessage.payout_id == p.id)).one()
+        assert msg.kind == "eligible" and "无需申请" in msg.payload["text"]
+        dead = s.scalars(select(DeadLetter)).one()
+        assert dead.source.endswith("#3") and "not JSON" in dead.reason
+    # a batch run afterwards sees the same key and creates no second payout for it
+    frame = F.copy()
+    i = frame.index[frame.credit_code == HEFEI][0]
+    frame.loc[i, "is_hitech"] = True
+    frame.loc[i, "hitech_cert_date"] = dt.datetime(2026, 6, 20)
+    run_batch(sf, frame, LIB.policies, AS_OF, "张三", D)
+    with sf() as s:
+        n = s.scalar(select(func.count()).select_from(Payout).where(Payout.credit_code == HEFEI,
+                                                                    Payout.policy_id == "gaoqi-shouci"))
+    assert n == 1
+    # running the same file again applies nothing: the offset is past it
+    assert w.run(FileSource(path)).events == 0
+
+
+def test_a_batch_first_then_the_event_creates_nothing_new(ledger_url: str) -> None:
+    w = worker(ledger_url)
+    run_batch(w.sf, F, LIB.policies, AS_OF, "张三", D)
+    with w.sf() as s:
+        before = s.scalar(select(func.count()).select_from(Payout))
+        code, pid = s.execute(select(Payout.credit_code, Payout.policy_id).where(
+            Payout.policy_id == "faming-zhuanli")).first()
+    stream = io.StringIO(json.dumps({"credit_code": code, "tag": "invention_patents", "value": 4,
+                                     "as_of": "2026-06-29", "source": "science"}) + "\n")
+    stats = w.run(StdinSource(stream))
+    assert stats.created == 0
+    with w.sf() as s:
+        assert s.scalar(select(func.count()).select_from(Payout)) == before
+
+
+def test_no_longer_eligible_is_withdrawn_before_approval_only(ledger_url: str) -> None:
+    w = worker(ledger_url)
+    sf = w.sf
+    with sf.begin() as s:
+        for e in certify():
+            s.add(TagEvent(credit_code=e["credit_code"], tag=e["tag"], value=str(e["value"]), as_of=e["as_of"],
+                           source=e["source"], received_at=dt.datetime.now()))
+        s.add(TagEvent(credit_code=HEFEI, tag="serious_dishonest", value="是", as_of="2026-06-25", source="credit",
+                       received_at=dt.datetime.now()))
+    stats = w.run(TableSource(sf))
+    assert (stats.created, stats.withdrawn) == (1, 1)
+    with sf() as s:
+        p = s.scalars(select(Payout).where(Payout.credit_code == HEFEI)).one()
+        events = list(s.scalars(select(lifecycle.PayoutEvent).where(lifecycle.PayoutEvent.payout_id == p.id)))
+        assert p.status == "withdrawn"
+        assert "严重违法失信主体 = True" in events[-1].reason and "未列入严重失信名单" in events[-1].reason
+        assert s.get(WorkerOffset, "table:tag_events").position == 3
+    # once approved, a data change no longer withdraws it (that is a revocation, for a person)
+    other = F[(F.region.astype(str) == "340104") & (F.invention_patents.fillna(0) == 0)].credit_code.iloc[0]
+    with sf.begin() as s:
+        s.add(TagEvent(credit_code=other, tag="invention_patents", value="2", as_of="2026-06-28", source="science",
+                       received_at=dt.datetime.now()))
+    assert w.run(TableSource(sf)).created == 1
+    with sf.begin() as s:
+        p = s.scalars(select(Payout).where(Payout.credit_code == other)).one()
+        lifecycle.publish(s, p, "李四", dt.date(2026, 7, 1))
+        lifecycle.approve(s, p, "王五", dt.date(2026, 7, 9))
+        s.add(TagEvent(credit_code=other, tag="invention_patents", value="0", as_of="2026-06-29", source="science",
+                       received_at=dt.datetime.now()))
+    assert w.run(TableSource(sf)).withdrawn == 0
+
+
+def test_budgeted_policies_are_left_to_batch_runs(ledger_url: str) -> None:
+    code = F[(F.is_tech_sme == False) & (F.serious_dishonest == False)].credit_code.iloc[0]  # noqa: E712
+    events = [{"credit_code": code, "tag": "is_tech_sme", "value": "是", "as_of": "2026-06-01", "source": "science"},
+              {"credit_code": code, "tag": "tech_sme_date", "value": "2026-06-01", "as_of": "2026-06-01",
+               "source": "science"},
+              {"credit_code": code, "tag": "rd_ratio", "value": "5", "as_of": "2026-06-01", "source": "tax"}]
+    w = worker(ledger_url)
+    stats = w.run(StdinSource(io.StringIO("\n".join(json.dumps(e, ensure_ascii=False) for e in events))))
+    assert stats.deferred >= 1
+    with w.sf() as s:
+        assert s.scalar(select(func.count()).select_from(Payout).where(Payout.policy_id == "keji-zhongxiao")) == 0
+
+
+def test_older_values_do_not_overwrite_newer_ones(ledger_url: str) -> None:
+    newer = {"credit_code": HEFEI, "tag": "invention_patents", "value": 7, "as_of": "2026-06-10", "source": "science"}
+    older = dict(newer, value=1, as_of="2026-05-01")
+    w = worker(ledger_url)
+    w.run(StdinSource(io.StringIO(json.dumps(newer) + "\n" + json.dumps(older) + "\n")))
+    with w.sf() as s:
+        assert json.loads(s.get(TagOverride, (HEFEI, "invention_patents")).value) == "7"
+    # a restarted worker rebuilds its profiles from the base data and the overrides
+    again = worker(w.sf.kw["bind"].url.render_as_string(hide_password=False))
+    assert str(again.profile(HEFEI)["invention_patents"]) == "7"
+
+
+def random_events(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    codes = list(F.credit_code.iloc[:400])
+    out = []
+    for i in range(n):
+        code = rng.choice(codes)
+        kind = rng.randrange(6)
+        day = f"2026-06-{1 + i % 28:02d}"
+        if kind == 0:
+            out += [dict(e, credit_code=code) for e in certify(code, day)]
+        elif kind == 1:
+            out.append({"credit_code": code, "tag": "invention_patents", "value": rng.randrange(0, 30), "as_of": day,
+                        "source": "science"})
+        elif kind == 2:
+            out.append({"credit_code": code, "tag": "graduate_hires", "value": rng.randrange(0, 9), "as_of": day,
+                        "source": "hrss"})
+        elif kind == 3:
+            out.append({"credit_code": code, "tag": "serious_dishonest", "value": rng.random() < 0.3, "as_of": day,
+                        "source": "credit"})
+        elif kind == 4:
+            out.append({"credit_code": code, "tag": "disabled_staff_ratio", "value": f"{rng.uniform(0, 4):.2f}",
+                        "as_of": day, "source": "hrss"})
+        else:
+            out.append({"credit_code": code[:-1] + "Z", "tag": "revenue", "value": "1", "as_of": day, "source": "tax"})
+    return out
+
+
+def ledger_state(url: str) -> tuple:
+    _, sf = open_ledger(url)
+    with sf() as s:
+        payouts = sorted(s.execute(select(Payout.policy_id, Payout.credit_code, Payout.period, Payout.amount_fen,
+                                          Payout.status)).all())
+        overrides = sorted(s.execute(select(TagOverride.credit_code, TagOverride.tag, TagOverride.value)).all())
+        dead = s.scalar(select(func.count()).select_from(DeadLetter))
+    return payouts, overrides, dead
+
+
+def spawn(url: str, events: Path, follow: bool = False) -> subprocess.Popen[str]:
+    args = [sys.executable, "-m", "rules_engine", "worker", "run", "--source", f"file:{events}", "--db", url,
+            "--as-of", "2026-06-30", "--chunk", "20"] + (["--follow", "--poll", "0.2"] if follow else [])
+    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_stop_and_restart_apply_every_event_exactly_once(how: str, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in random_events(1500, 11)) + "\n",
+                      encoding="utf-8")
+    reference = f"sqlite:///{tmp_path / 'ref.db'}"
+    p = spawn(reference, events)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    expected = ledger_state(reference)
+    assert expected[0] and expected[2] > 0  # candidates and dead letters both happened
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    p = spawn(url, events, follow=True)
+    time.sleep(4.0)  # part-way: start-up takes ~2 s, the whole file ~10 s
+    os.kill(p.pid, signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+    out, err = p.communicate(timeout=120)
+    if how == "sigterm":
+        assert p.returncode == 0, err  # a clean stop
+        assert "finishing the events in hand" in err
+    _, sf = open_ledger(url)
+    with sf() as s:
+        off = s.get(WorkerOffset, f"file:{events.resolve()}")
+        stopped_at = off.position if off else 0
+    total = len(events.read_text(encoding="utf-8").splitlines())
+    assert stopped_at < total, "the worker finished before it was stopped; nothing was tested"
+    p = spawn(url, events)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert ledger_state(url) == expected
+
+
+def test_new_enterprises_from_events_alone(ledger_url: str) -> None:
+    code = creditcode.make("340104", 777777)
+    events = [{"credit_code": code, "tag": "region", "value": "340104", "as_of": "2026-06-01", "source": "market"},
+              {"credit_code": code, "tag": "invention_patents", "value": 2, "as_of": "2026-06-01",
+               "source": "science"}]
+    w = worker(ledger_url)
+    stats = w.run(StdinSource(io.StringIO("\n".join(json.dumps(e) for e in events))))
+    assert stats.created == 1

@@ -16,7 +16,7 @@ runner = CliRunner()
 COMMANDS = ["validate", "test", "lint", "show", "explain", "match", "data-report", "generate",
             "batch run", "batch list", "batch unlock", "payouts list", "payouts publish", "payouts approve",
             "payouts withdraw", "payouts retry", "payouts revoke", "payouts notice", "payment export",
-            "payment import", "outbox dispatch", "audit verify"]
+            "payment import", "outbox dispatch", "audit verify", "worker run", "events add", "events dead-letters"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -242,8 +242,10 @@ class Worker:
         affected = list(self.by_tag.get(ev.tag, []))
         if ev.tag in ("industry", "employees", "revenue", "total_assets"):
             affected += [p for p in self.by_tag.get("enterprise_size", []) if p not in affected]
+        # one query for the enterprise's payouts, not one per policy
+        held = {(p.policy_id, p.period): p for p in s.scalars(select(Payout).where(Payout.credit_code == ev.credit_code))}
         for policy in affected:
-            self.decide(s, policy, prof, ev, received_at, stats)
+            self.decide(s, policy, prof, ev, received_at, stats, held)
 
     def _derive_size(self, prof: dict[str, object]) -> None:
         from ..derive import enterprise_size
@@ -254,23 +256,22 @@ class Worker:
         prof["enterprise_size"] = size if isinstance(size, str) else None
 
     def decide(self, s: Session, policy: ir.Policy, prof: dict[str, object], ev: TagUpdate,
-               received_at: dt.datetime, stats: WorkerStats) -> None:
+               received_at: dt.datetime, stats: WorkerStats, held: dict[tuple[str, str], Payout]) -> None:
         as_of = self.as_of()
         d = self.engine.decide(policy, prof, as_of, sid=ev.credit_code)
         stats.evaluations += 1
         per = period(policy, as_of)
-        existing = s.scalar(select(Payout).where(Payout.policy_id == policy.id, Payout.credit_code == ev.credit_code,
-                                                 Payout.period == per))
+        existing = held.get((policy.id, per))
         now = dt.datetime.now()
         if d.status is ir.Status.ELIGIBLE and existing is None and d.amount_fen > 0:
             if policy.budget is not None:
                 stats.deferred += 1
                 return
-            if policy.exclusive and s.scalar(select(Payout.id).where(
-                    Payout.credit_code == ev.credit_code, Payout.exclusive_group == policy.exclusive.group,
-                    Payout.benefit_year == as_of.year, Payout.status.in_(lifecycle.ACTIVE)).limit(1)):
+            if policy.exclusive and any(
+                    p.exclusive_group == policy.exclusive.group and p.benefit_year == as_of.year
+                    and p.status in lifecycle.ACTIVE for p in held.values()):
                 return  # 就高不重复: the group already pays this enterprise this year
-            self.create(s, policy, prof, d.amount_fen, per, as_of, ev, now)
+            held[(policy.id, per)] = self.create(s, policy, prof, d.amount_fen, per, as_of, ev, now)
             stats.created += 1
             stats.latencies.append(max(0.0, (now - received_at).total_seconds()))
         elif d.status is ir.Status.NOT_ELIGIBLE and existing is not None and existing.status in ("candidate",
@@ -283,7 +284,7 @@ class Worker:
             stats.withdrawn += 1
 
     def create(self, s: Session, policy: ir.Policy, prof: dict[str, object], fen: int, per: str, as_of: dt.date,
-               ev: TagUpdate, now: dt.datetime) -> None:
+               ev: TagUpdate, now: dt.datetime) -> Payout:
         inputs = {t: (None if prof.get(t) is None else str(prof.get(t))) for t in ir.policy_tags(policy)}
         p = Payout(
             policy_id=policy.id, policy_version=policy.version, credit_code=ev.credit_code, period=per,
@@ -317,6 +318,7 @@ class Worker:
                                 "amount_fen": fen, "policy_id": policy.id,
                                 "text": f"【政策推送】{p.enterprise_name or ev.credit_code}：根据最新数据，贵单位符合"
                                         f"《{policy.title}》，预计可享 {amount} 元，无需申请，将在公示无异议后直接兑现。"}))
+        return p
 
     # -------------------------------------------------------------- the loop
     def run(self, source: FileSource | StdinSource | TableSource, stop: Callable[[], bool] = lambda: False,

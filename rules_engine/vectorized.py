@@ -157,7 +157,15 @@ def _scale_int(value: Decimal, scale: int) -> int:
 
 
 def _div_round_half_up(num: np.ndarray, mult: int, den: int) -> np.ndarray:
-    """round_half_away_from_zero(num × mult / den) without overflowing int64 for large num."""
+    """round_half_away_from_zero(num × mult / den), exactly, without overflowing int64."""
+    if mult % den == 0:
+        return num * (mult // den)
+    peak = int(np.abs(num).max()) if len(num) else 0
+    if peak < (2**62) // (2 * mult + 1):
+        # the product fits: one division. floor((2|x| + den) / (2 den)) rounds |x|/den half up
+        x = num * mult
+        mag = (2 * np.abs(x) + den) // (2 * den)
+        return np.where(x < 0, -mag, mag)
     q, r = np.divmod(num, den)  # floor division: 0 <= r < den
     a, b = np.divmod(r * mult, den)
     n = q * mult + a
@@ -169,12 +177,43 @@ def _div_round_half_up(num: np.ndarray, mult: int, den: int) -> np.ndarray:
 
 @dataclass
 class PolicyResult:
+    """One policy's decisions for a frame. Only rows that are not "not eligible" are stored
+    (`idx`), so 200 policies over a million rows stay small; the dense views are built on demand."""
+
     policy: ir.Policy
-    status: np.ndarray  # int8 Status per enterprise
-    amount_fen: np.ndarray  # int64
-    missing_mask: np.ndarray | None  # uint64 over `tags`, None when nothing is undetermined
-    failed_mask: np.ndarray | None  # uint64 over condition order; None when not computed
-    tags: tuple[str, ...] = ()
+    n: int
+    idx: np.ndarray  # int64 row positions with status eligible or undetermined
+    status_sparse: np.ndarray  # int8 Status at idx
+    amount_sparse: np.ndarray  # int64 fen at idx
+    missing_sparse: np.ndarray | None  # uint64 tag bits at idx (None: nothing undetermined)
+    failed_mask: np.ndarray | None  # dense uint64 over condition order; None unless asked for
+    tags: tuple[str, ...] = ()  # the names of the missing-tag bits
+
+    @property
+    def status(self) -> np.ndarray:
+        out = np.zeros(self.n, np.int8)
+        out[self.idx] = self.status_sparse
+        return out
+
+    @property
+    def amount_fen(self) -> np.ndarray:
+        out = np.zeros(self.n, np.int64)
+        out[self.idx] = self.amount_sparse
+        return out
+
+    @property
+    def missing_mask(self) -> np.ndarray | None:
+        if self.missing_sparse is None:
+            return None
+        out = np.zeros(self.n, np.uint64)
+        out[self.idx] = self.missing_sparse
+        return out
+
+    def counts(self) -> tuple[int, int, int]:
+        """(eligible, undetermined, not eligible)."""
+        e = int((self.status_sparse == T).sum())
+        u = len(self.idx) - e
+        return e, u, self.n - e - u
 
 
 @dataclass
@@ -185,11 +224,17 @@ class _Amount:
 
 
 class Evaluator:
-    def __init__(self, df: pd.DataFrame, as_of: dt.date) -> None:
+    def __init__(self, df: pd.DataFrame, as_of: dt.date, tags: tuple[str, ...] | None = None) -> None:
         self.cols = Columns(df)
         self.n = self.cols.n
         self.as_of = as_of
         self.memo: dict[object, np.ndarray] = {}
+        # one bit per tag across every policy of the run, when they fit in 64: then missing
+        # masks and amounts are shared between policies like the sub-conditions are
+        self.global_tags = tags if tags is not None and len(tags) <= 64 else None
+        self.global_bits = {t: i for i, t in enumerate(self.global_tags)} if self.global_tags else None
+        self.mask_memo: dict[object, np.ndarray] = {}
+        self.amount_memo: dict[object, _Amount] = {}
 
     # ---------------------------------------------------------------- values
     def value(self, e: ir.Expr) -> Vec:
@@ -329,6 +374,15 @@ class Evaluator:
     # ---------------------------------------------------------------- missing masks
     def missing_mask(self, p: ir.Pred, bits: dict[str, int]) -> np.ndarray:
         """uint64 per row: the tags (bit per `bits`) whose absence makes `p` unknown."""
+        if bits is self.global_bits:
+            hit = self.mask_memo.get(p)
+            if hit is None:
+                hit = self._missing_mask(p, bits)
+                self.mask_memo[p] = hit
+            return hit
+        return self._missing_mask(p, bits)
+
+    def _missing_mask(self, p: ir.Pred, bits: dict[str, int]) -> np.ndarray:
         t = self.tri(p)
         unknown = t == U
         if not unknown.any():
@@ -354,6 +408,15 @@ class Evaluator:
 
     # ---------------------------------------------------------------- amounts
     def amount(self, f: ir.Formula, bits: dict[str, int]) -> _Amount:
+        if bits is self.global_bits:
+            hit = self.amount_memo.get(f)
+            if hit is None:
+                hit = self._amount(f, bits)
+                self.amount_memo[f] = hit
+            return hit
+        return self._amount(f, bits)
+
+    def _amount(self, f: ir.Formula, bits: dict[str, int]) -> _Amount:
         match f:
             case ir.Fixed(amount=fixed):
                 return _Amount(np.full(self.n, _scale_int(fixed, 2), np.int64), None)
@@ -433,38 +496,44 @@ class Evaluator:
     # ---------------------------------------------------------------- policies
     def policy(self, policy: ir.Policy, explain_failures: bool = False) -> PolicyResult:
         n = self.n
+        empty = np.zeros(0, np.int64)
         if not policy.in_force(self.as_of):
-            status = np.zeros(n, np.int8)
             failed = np.zeros(n, np.uint64) if explain_failures else None
-            return PolicyResult(policy, status, np.zeros(n, np.int64), None, failed)
-        tags = ir.policy_tags(policy)
-        bits = {t: i for i, t in enumerate(tags)}
+            return PolicyResult(policy, n, empty, np.zeros(0, np.int8), empty, None, failed)
+        if self.global_bits is not None:
+            bits, tags = self.global_bits, self.global_tags or ()
+        else:
+            tags = ir.policy_tags(policy)
+            bits = {t: i for i, t in enumerate(tags)}
         tris = [self.tri(c.pred) for c in policy.conditions]
         cond = tris[0] if tris else np.full(n, T, np.int8)
         for t in tris[1:]:
             cond = np.minimum(cond, t)
-        amt = self.amount(policy.benefit, bits)
-        status = cond.copy()
-        if amt.unknown is not None:
-            status[(cond == T) & amt.unknown] = U
-        fen = np.where(status != F, np.maximum(amt.fen, 0), 0)
-        if amt.unknown is not None:
-            fen = np.where(amt.unknown, 0, fen)
-        mask = None
-        undetermined = status == U
-        if undetermined.any():
-            mask = np.zeros(n, np.uint64)
-            for c in policy.conditions:
-                mask |= self.missing_mask(c.pred, bits)
-            if amt.unknown is not None and amt.mask is not None:
-                mask |= amt.mask
-            mask = np.where(undetermined, mask, np.uint64(0))
+        idx = np.flatnonzero(cond != F)
         failed = None
         if explain_failures:
             failed = np.zeros(n, np.uint64)
             for i, t in enumerate(tris):
                 failed |= (t == F).astype(np.uint64) << np.uint64(i)
-        return PolicyResult(policy, status, fen.astype(np.int64), mask, failed, tags)
+        if not len(idx):
+            return PolicyResult(policy, n, empty, np.zeros(0, np.int8), empty, None, failed, tags)
+        amt = self.amount(policy.benefit, bits)
+        status = cond[idx]
+        fen = np.maximum(amt.fen[idx], 0)
+        if amt.unknown is not None:
+            unknown = amt.unknown[idx]
+            status = np.where((status == T) & unknown, U, status).astype(np.int8)
+            fen = np.where(unknown, 0, fen)
+        mask = None
+        und = status == U
+        if und.any():
+            mask = np.zeros(len(idx), np.uint64)
+            for c in policy.conditions:
+                mask |= self.missing_mask(c.pred, bits)[idx]
+            if amt.unknown is not None and amt.mask is not None:
+                mask |= amt.mask[idx]
+            mask = np.where(und, mask, np.uint64(0))
+        return PolicyResult(policy, n, idx, status, fen.astype(np.int64), mask, failed, tags)
 
 
 def _cmp(op: str, a: object, b: object) -> np.ndarray:
@@ -493,15 +562,19 @@ class MatchResult:
         """A tidy frame: credit_code, policy, version, status, amount_fen, missing, failed."""
         parts = []
         for r in self.results:
-            keep = np.ones(len(self.keys), bool) if include_not_eligible else r.status != F
-            idx = np.flatnonzero(keep)
+            if include_not_eligible:
+                idx = np.arange(r.n)
+                status, fen, missing = r.status, r.amount_fen, r.missing_mask
+            else:
+                idx, status, fen, missing = r.idx, r.status_sparse, r.amount_sparse, r.missing_sparse
+            sel = np.arange(len(idx))
             part = pd.DataFrame({
                 "credit_code": self.keys[idx],
                 "policy": r.policy.id,
                 "version": np.int32(r.policy.version),
-                "status": pd.Categorical.from_codes(r.status[idx], categories=STATUS_LABELS),
-                "amount_fen": r.amount_fen[idx],
-                "missing": _decode(r.missing_mask, r.tags, idx),
+                "status": pd.Categorical.from_codes(status, categories=STATUS_LABELS),
+                "amount_fen": fen,
+                "missing": _decode(missing, r.tags, sel),
                 "failed": _decode(r.failed_mask, tuple(c.id for c in r.policy.conditions), idx,
                                   default=ir.NOT_IN_FORCE if not r.policy.in_force(self.as_of) else ""),
             })
@@ -527,7 +600,9 @@ def _decode(mask: np.ndarray | None, names: tuple[str, ...], idx: np.ndarray, de
 def match(df: pd.DataFrame, policies: Iterable[ir.Policy], as_of: dt.date, key: str = "credit_code",
           explain_failures: bool = True) -> MatchResult:
     """Evaluate every policy against every row of a storage frame."""
-    ev = Evaluator(df, as_of)
+    policies = list(policies)
+    every_tag = tuple(sorted({t for p in policies for t in ir.policy_tags(p)}))
+    ev = Evaluator(df, as_of, every_tag)
     keys = df[key].to_numpy(dtype=object) if key in df.columns else np.arange(len(df)).astype(object)
     result = MatchResult(keys, as_of)
     for p in policies:

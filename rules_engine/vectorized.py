@@ -494,7 +494,7 @@ class Evaluator:
                 mask |= np.where(hit, a.mask, np.uint64(0))
 
     # ---------------------------------------------------------------- policies
-    def policy(self, policy: ir.Policy, explain_failures: bool = False) -> PolicyResult:
+    def policy(self, policy: ir.Policy, explain_failures: bool = False, missing: bool = True) -> PolicyResult:
         n = self.n
         empty = np.zeros(0, np.int64)
         if not policy.in_force(self.as_of):
@@ -526,7 +526,7 @@ class Evaluator:
             fen = np.where(unknown, 0, fen)
         mask = None
         und = status == U
-        if und.any():
+        if missing and und.any():
             mask = np.zeros(len(idx), np.uint64)
             for c in policy.conditions:
                 mask |= self.missing_mask(c.pred, bits)[idx]
@@ -554,13 +554,22 @@ def _cmp(op: str, a: object, b: object) -> np.ndarray:
 class MatchResult:
     """Decisions for every (enterprise, policy) pair of one frame."""
 
-    keys: np.ndarray  # enterprise keys (credit codes), one per row
+    key_column: pd.Series | None  # enterprise keys (credit codes), one per row
+    n: int
     as_of: dt.date
     results: list[PolicyResult] = field(default_factory=list)
+
+    @property
+    def keys(self) -> np.ndarray:
+        """Keys as an object array, built only when asked for (10^6 Python strings cost time)."""
+        if self.key_column is None:
+            return np.arange(self.n).astype(object)
+        return self.key_column.to_numpy(dtype=object)
 
     def to_frame(self, include_not_eligible: bool = True) -> pd.DataFrame:
         """A tidy frame: credit_code, policy, version, status, amount_fen, missing, failed."""
         parts = []
+        keys = self.keys
         for r in self.results:
             if include_not_eligible:
                 idx = np.arange(r.n)
@@ -569,7 +578,7 @@ class MatchResult:
                 idx, status, fen, missing = r.idx, r.status_sparse, r.amount_sparse, r.missing_sparse
             sel = np.arange(len(idx))
             part = pd.DataFrame({
-                "credit_code": self.keys[idx],
+                "credit_code": keys[idx],
                 "policy": r.policy.id,
                 "version": np.int32(r.policy.version),
                 "status": pd.Categorical.from_codes(status, categories=STATUS_LABELS),
@@ -598,13 +607,13 @@ def _decode(mask: np.ndarray | None, names: tuple[str, ...], idx: np.ndarray, de
 
 
 def match(df: pd.DataFrame, policies: Iterable[ir.Policy], as_of: dt.date, key: str = "credit_code",
-          explain_failures: bool = True) -> MatchResult:
-    """Evaluate every policy against every row of a storage frame."""
+          explain_failures: bool = True, missing: bool = True) -> MatchResult:
+    """Evaluate every policy against every row of a storage frame. `explain_failures` adds which
+    conditions failed; `missing` adds which tags an undetermined pair lacks (both cost time)."""
     policies = list(policies)
     every_tag = tuple(sorted({t for p in policies for t in ir.policy_tags(p)}))
     ev = Evaluator(df, as_of, every_tag)
-    keys = df[key].to_numpy(dtype=object) if key in df.columns else np.arange(len(df)).astype(object)
-    result = MatchResult(keys, as_of)
+    result = MatchResult(df[key] if key in df.columns else None, len(df), as_of)
     for p in policies:
-        result.results.append(ev.policy(p, explain_failures))
+        result.results.append(ev.policy(p, explain_failures, missing))
     return result

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import CursorResult, Update, func, select, update
+from sqlalchemy import CursorResult, Update, func, insert, literal, select, update
+from sqlalchemy import null as sa_null
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import ir, vectorized
@@ -146,32 +147,55 @@ def candidates(frame: pd.DataFrame, policies: list[ir.Policy], as_of: dt.date) -
     out: list[Candidate] = []
     rows: dict[tuple[str, str], int] = {}
     for r in result.results:
-        idx = np.flatnonzero(r.status == ir.Status.ELIGIBLE)
+        keep = (r.status_sparse == ir.Status.ELIGIBLE) & (r.amount_sparse > 0)
+        idx, fens = r.idx[keep], r.amount_sparse[keep]
         prio_cols = r.policy.budget.priority if r.policy.budget else ()
         prio = [frame[t].to_numpy(dtype=object) if t in frame else np.full(len(frame), None) for t in prio_cols]
-        for i in idx:
-            fen = int(r.amount_fen[i])
-            if fen <= 0:
-                continue
+        for i, fen in zip(idx.tolist(), fens.tolist()):
             values = tuple(None if pd.isna(p[i]) else p[i] for p in prio)
-            out.append(Candidate(r.policy, str(codes[i]), fen, values))
-            rows[(r.policy.id, str(codes[i]))] = int(i)
+            code = str(codes[i])
+            out.append(Candidate(r.policy, code, fen, values))
+            rows[(r.policy.id, code)] = i
     return out, rows
 
 
-def explanation(c: Candidate, frame: pd.DataFrame, i: int, dictionary: TagDictionary, as_of: dt.date) -> dict[str, Any]:
-    """What a candidate was granted on: the inputs it read, the conditions, the basis."""
+class Inputs:
+    """The values each policy read, per row, taken from the frame one column at a time."""
+
+    def __init__(self, frame: pd.DataFrame, dictionary: TagDictionary) -> None:
+        self.frame = frame
+        self.d = dictionary
+        self.columns: dict[str, np.ndarray] = {}
+        self.tags: dict[str, tuple[str, ...]] = {}
+
+    def column(self, tag: str) -> np.ndarray | None:
+        if tag not in self.columns:
+            if tag not in self.frame or tag not in self.d:
+                return None
+            self.columns[tag] = self.frame[tag].to_numpy(dtype=object)
+        return self.columns[tag]
+
+    def of(self, policy: ir.Policy, i: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if policy.key not in self.tags:
+            self.tags[policy.key] = ir.policy_tags(policy)
+        for t in self.tags[policy.key]:
+            col = self.column(t)
+            if col is None:
+                continue
+            v = natural(self.d[t].type, col[i])
+            out[t] = None if v is None else str(v)
+        return out
+
+
+def explanation(c: Candidate, inputs: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+    """What a candidate was granted on: the inputs it read, the conditions (by id: their text
+    is in the policy's versioned file), the legal basis, the amounts."""
     p = c.policy
-    inputs: dict[str, Any] = {}
-    for t in ir.policy_tags(p):
-        if t in frame and t in dictionary:
-            v = natural(dictionary[t].type, frame[t].iat[i])
-            inputs[t] = None if v is None else str(v)
     return {
         "title": p.title, "department": p.department, "contact": p.contact, "as_of": as_of.isoformat(),
         "basis": {"document": p.basis.document, "number": p.basis.number, "article": p.basis.article},
-        "conditions": [{"id": c_.id, "text": c_.text, "label": c_.label, "article": c_.article, "outcome": True}
-                       for c_ in p.conditions],
+        "conditions_met": [c_.id for c_ in p.conditions],
         "inputs": inputs, "formula_fen": c.amount_fen, "granted_fen": c.granted_fen, "allocation": c.note,
     }
 
@@ -204,45 +228,50 @@ def _run(sf: sessionmaker[Session], frame: pd.DataFrame, policies: list[ir.Polic
         names = frame["name"].to_numpy(dtype=object) if "name" in frame else None
         regions = frame["region"].astype(object).to_numpy() if "region" in frame else None
         accounts = frame["bank_account"].to_numpy(dtype=object) if "bank_account" in frame else None
+        inputs = Inputs(frame, dictionary)
 
         def text(arr: np.ndarray | None, i: int) -> str | None:
             return None if arr is None or pd.isna(arr[i]) else str(arr[i])
 
-        payouts = []
+        rows_out: list[dict[str, Any]] = []
         for c in outcome.granted:
             i = rows[(c.policy.id, c.credit_code)]
-            payouts.append(Payout(
+            rows_out.append(dict(
                 policy_id=c.policy.id, policy_version=c.policy.version, credit_code=c.credit_code,
                 period=period(c.policy, as_of), benefit_year=as_of.year, exclusive_group=c.group,
                 amount_fen=c.granted_fen, status="candidate", batch_id=run.id, source="batch",
                 enterprise_name=text(names, i), region=text(regions, i), bank_account=text(accounts, i),
-                explanation=explanation(c, frame, i, dictionary, as_of), created_at=now, updated_at=now,
+                explanation=explanation(c, inputs.of(c.policy, i), as_of), created_at=now, updated_at=now,
             ))
-        s.add_all(payouts)
-        s.flush()
-        s.add_all([PayoutEvent(payout_id=p.id, from_status=None, to_status="candidate", actor=actor,
-                               reason=f"batch run {run.id}", at=now) for p in payouts])
-        digest = hashlib.sha256("\n".join(f"{p.policy_id}|{p.credit_code}|{p.period}|{p.amount_fen}"
-                                          for p in payouts).encode()).hexdigest()
+        # Core bulk insert (executemany), then the creation events in one INSERT ... SELECT:
+        # RETURNING ids over executemany is quadratic in SQLAlchemy 2.1 (measured: 10^5 rows, 90 s)
+        if rows_out:
+            s.execute(insert(Payout), rows_out)
+            created = select(Payout.id, sa_null(), literal("candidate"), literal(actor),
+                             literal(f"batch run {run.id}"), literal(now)).where(Payout.batch_id == run.id)
+            s.execute(insert(PayoutEvent).from_select(
+                ["payout_id", "from_status", "to_status", "actor", "reason", "at"], created))
+        digest = hashlib.sha256("\n".join(f"{p['policy_id']}|{p['credit_code']}|{p['period']}|{p['amount_fen']}"
+                                          for p in rows_out).encode()).hexdigest()
         skipped: dict[str, int] = {}
         for _, why in outcome.skipped:
             key = why.split(":")[0]
             skipped[key] = skipped.get(key, 0) + 1
         by_policy: dict[str, dict[str, int]] = {}
-        for p in payouts:
-            d = by_policy.setdefault(p.policy_id, {"count": 0, "fen": 0})
+        for p in rows_out:
+            d = by_policy.setdefault(p["policy_id"], {"count": 0, "fen": 0})
             d["count"] += 1
-            d["fen"] += p.amount_fen
-        created_fen = sum(p.amount_fen for p in payouts)
+            d["fen"] += p["amount_fen"]
+        created_fen = sum(p["amount_fen"] for p in rows_out)
         entry = audit.append(s, actor, "batch_run", f"batch {run.id}", {
             "as_of": as_of.isoformat(), "data_hash": data_hash, "policies": run.policies,
-            "created": len(payouts), "created_fen": created_fen, "payouts_digest": digest,
+            "created": len(rows_out), "created_fen": created_fen, "payouts_digest": digest,
         }, at=now)
         run.status = "completed"
         run.finished_at = dt.datetime.now()
-        run.summary = {"created": len(payouts), "created_fen": created_fen, "skipped": skipped,
+        run.summary = {"created": len(rows_out), "created_fen": created_fen, "skipped": skipped,
                        "by_policy": by_policy, "payouts_digest": digest, "audit_head": [entry.seq, entry.hash]}
-        return BatchResult(run.id, len(payouts), created_fen, skipped, by_policy)
+        return BatchResult(run.id, len(rows_out), created_fen, skipped, by_policy)
 
 
 def ledger_counts(s: Session) -> dict[str, int]:

@@ -40,8 +40,8 @@ from ..reference import evaluate
 from ..tags import TagDictionary
 from ..values import coerce
 from . import audit, lifecycle
-from .allocation import period
-from .batch import BatchLocked, acquire_lock, release_lock
+from .allocation import Candidate, period
+from .batch import BatchLocked, acquire_lock, explanation, release_lock
 from .models import DeadLetter, OutboxMessage, Payout, PayoutEvent, TagEvent, TagOverride, WorkerOffset
 
 ACTOR = "event-worker"
@@ -292,16 +292,9 @@ class Worker:
             amount_fen=fen, status="candidate", batch_id=None, source="event",
             enterprise_name=_text(prof.get("name")), region=_text(prof.get("region")),
             bank_account=_text(prof.get("bank_account")), created_at=now, updated_at=now,
-            explanation={
-                "title": policy.title, "department": policy.department, "contact": policy.contact,
-                "as_of": as_of.isoformat(), "trigger": {"tag": ev.tag, "value": str(ev.value), "source": ev.source,
-                                                        "as_of": ev.as_of.isoformat()},
-                "basis": {"document": policy.basis.document, "number": policy.basis.number,
-                          "article": policy.basis.article},
-                "conditions": [{"id": c.id, "text": c.text, "label": c.label, "article": c.article, "outcome": True}
-                               for c in policy.conditions],
-                "inputs": inputs, "formula_fen": fen, "granted_fen": fen, "allocation": "",
-            },
+            explanation={**explanation(Candidate(policy, ev.credit_code, fen, (), fen), inputs, as_of),
+                         "trigger": {"tag": ev.tag, "value": str(ev.value), "source": ev.source,
+                                     "as_of": ev.as_of.isoformat()}},
         )
         s.add(p)
         s.flush()

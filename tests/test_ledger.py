@@ -349,3 +349,18 @@ def test_exclusivity_ties_go_to_precedence() -> None:
     assert [c.policy.id for c in out.granted] == ["kuogang-buzhu"]  # precedence 2 beats 1 at equal amounts
     out = allocate([Candidate(a, "E", 3000), Candidate(b, "E", 3001)], Existing(), AS_OF)
     assert [c.policy.id for c in out.granted] == ["xina-jiuye"]  # 就高: the higher amount wins
+
+
+def test_explanation_inputs_are_the_natural_values() -> None:
+    from rules_engine.frame import natural
+    from rules_engine.ledger.batch import Inputs
+
+    inputs = Inputs(DS.frame, D)
+    for p in LIB.active()[:10]:
+        for i in range(0, len(DS.frame), 97):
+            expected = {}
+            for t in ir.policy_tags(p):
+                if t in DS.frame:
+                    v = natural(D[t].type, DS.frame[t].iat[i])
+                    expected[t] = None if v is None else str(v)
+            assert inputs.of(p, i) == expected, (p.id, i)

@@ -169,22 +169,42 @@ class Inputs:
         self.tags: dict[str, tuple[str, ...]] = {}
 
     def column(self, tag: str) -> np.ndarray | None:
+        """The column as text in natural units (str of the natural value), None where missing:
+        formatted once for the whole column with numpy, not once per cell."""
         if tag not in self.columns:
             if tag not in self.frame or tag not in self.d:
                 return None
-            self.columns[tag] = self.frame[tag].to_numpy(dtype=object)
+            s = self.frame[tag]
+            t = self.d[tag].type
+            null = s.isna().to_numpy()
+            if t.kind in ir.NUMERIC_KINDS:
+                v = s.to_numpy(dtype=np.int64, na_value=0)
+                if t.scale == 0:
+                    text = v.astype(str)
+                else:
+                    q, r = np.divmod(np.abs(v), 10**t.scale)
+                    sign = np.where(v < 0, "-", "")
+                    text = np.char.add(np.char.add(sign, q.astype(str)),
+                                       np.char.add(".", np.char.zfill(r.astype(str), t.scale)))
+            elif t.kind is ir.Kind.DATE:
+                text = s.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+            elif t.kind is ir.Kind.BOOL:
+                text = np.where(s.to_numpy(dtype=bool, na_value=False), "True", "False")
+            else:
+                text = s.astype(object).to_numpy()
+            col = np.array(text, dtype=object)  # a writable copy
+            col[null] = None
+            self.columns[tag] = col
         return self.columns[tag]
 
     def of(self, policy: ir.Policy, i: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
         if policy.key not in self.tags:
             self.tags[policy.key] = ir.policy_tags(policy)
+        out: dict[str, Any] = {}
         for t in self.tags[policy.key]:
             col = self.column(t)
-            if col is None:
-                continue
-            v = natural(self.d[t].type, col[i])
-            out[t] = None if v is None else str(v)
+            if col is not None:
+                out[t] = col[i] if col[i] is None else str(col[i])
         return out
 
 

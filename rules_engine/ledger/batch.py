@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import ir, vectorized
 from ..errors import EngineError
-from ..frame import KEY, natural
+from ..frame import KEY
 from ..tags import TagDictionary
 from . import audit
 from .allocation import Candidate, Existing, allocate, period

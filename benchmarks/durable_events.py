@@ -11,7 +11,6 @@ policies that read its tag.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import platform
@@ -23,8 +22,9 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from policysets import policy_set
+
 from rules_engine.cli import DEFAULT_POLICIES
-from rules_engine.codes import regions
 from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.ledger.db import open_ledger
 from rules_engine.ledger.models import TagEvent
@@ -36,19 +36,6 @@ AS_OF = dt.date(2026, 6, 30)
 TAGS = [("is_hitech", "science"), ("invention_patents", "science"), ("graduate_hires", "hrss"),
         ("serious_dishonest", "credit"), ("disabled_staff_ratio", "hrss"), ("export_value", "commerce"),
         ("tax_paid", "tax"), ("layoff_rate", "hrss")]
-
-
-def policy_set(n: int, lib) -> list:
-    base = [p for p in lib.active() if p.in_force(AS_OF)]
-    cities = [c for c in regions() if c.endswith("00") and not c.endswith("0000")]
-    out = list(base)
-    k = 0
-    while len(out) < n:
-        p = base[k % len(base)]
-        city = cities[(k // len(base)) % len(cities)]
-        out.append(dataclasses.replace(p, id=f"{p.id}-{city}-{k}", regions=(city,), budget=None))
-        k += 1
-    return out[:n]
 
 
 def events(n: int, codes: list[str], seed: int = 7) -> list[dict]:
@@ -67,7 +54,7 @@ def events(n: int, codes: list[str], seed: int = 7) -> list[dict]:
 def run(n_policies: int, n_events: int, d, lib, frame) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         _, sf = open_ledger(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        policies = policy_set(n_policies, lib)
+        policies = policy_set(n_policies, lib, AS_OF, keep_budgets=False)
         w = Worker(sf, d, policies, frame, AS_OF)
         evs = events(n_events, list(frame.credit_code))
         now = dt.datetime.now()

@@ -12,7 +12,6 @@ of a child process running only that job. Data is generated on demand into out/b
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -32,7 +31,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from rules_engine import generate, ir, vectorized  # noqa: E402
 from rules_engine.cli import DEFAULT_POLICIES  # noqa: E402
-from rules_engine.codes import regions  # noqa: E402
 from rules_engine.datasets import load_storage_parquet, write_storage_parquet  # noqa: E402
 from rules_engine.loader import load_library  # noqa: E402
 from rules_engine.tags import load_dictionary  # noqa: E402
@@ -44,17 +42,9 @@ LIB = load_library(DEFAULT_POLICIES, D)
 
 
 def policy_set(n: int) -> list[ir.Policy]:
-    """The library's policies in force, cloned per city until there are n (distinct ids and scopes)."""
-    base = [p for p in LIB.active() if p.in_force(AS_OF)]
-    cities = [c for c in regions() if c.endswith("00") and not c.endswith("0000")]
-    out = list(base)
-    k = 0
-    while len(out) < n:
-        p = base[k % len(base)]
-        city = cities[(k // len(base)) % len(cities)]
-        out.append(dataclasses.replace(p, id=f"{p.id}-{city}-{k}", regions=(city,)))
-        k += 1
-    return out[:n]
+    from policysets import policy_set as clones
+
+    return clones(n, LIB, AS_OF)
 
 
 def dataset(rows: int) -> Path:

@@ -225,7 +225,7 @@ class _Compiler:
         raise UnsupportedConstruct(f"durable-rules backend: predicate {type(p).__name__}")
 
     def value_prop(self, e: ir.Expr) -> str:
-        if _kind(e) is Kind.DATE:
+        if ir.expr_kind(e) is Kind.DATE:
             return self.prop("days", (e,))
         if isinstance(e, (ir.Tag, ir.Arith)):
             return self.prop("value", (e,), scale=_scale_of(e))
@@ -254,7 +254,7 @@ class _Compiler:
             return self.pair(op, name, right.value)
         if isinstance(left, ir.Elapsed) or isinstance(right, ir.Elapsed):
             raise UnsupportedConstruct("durable-rules backend: elapsed time compared with a non-literal")
-        lt = _kind(left)
+        lt = ir.expr_kind(left)
         if lt in (Kind.NUMBER, Kind.MONEY, Kind.DATE):
             scale = max(_scale_of(left), _scale_of(right))
             name = self.prop("diff", (left, right), scale=scale)
@@ -296,16 +296,6 @@ class _Compiler:
         lt = ir.Compare("<", e, ir.Num(Decimal(n + 1)))
         both: ir.Pred = ir.And((ge, lt))
         return self.both(both if op2 == "==" else ir.Not(both))
-
-
-def _kind(e: ir.Expr) -> Kind:
-    match e:
-        case ir.Tag(type=t):
-            assert t is not None
-            return t.kind
-        case ir.Arith(left=left):
-            return _kind(left)
-    return Kind.TEXT
 
 
 def _tag_type(e: ir.Expr, name: str) -> ir.TagType | None:

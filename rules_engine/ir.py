@@ -398,6 +398,23 @@ def policy_tags(policy: Policy) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def expr_kind(e: Expr) -> Kind:
+    """The kind of value a bound expression yields."""
+    match e:
+        case Tag(type=t):
+            assert t is not None, f"unbound tag {e.name}"
+            return t.kind
+        case Arith(left=left):
+            return expr_kind(left)
+        case Elapsed() | Num():
+            return Kind.NUMBER
+        case DateLit():
+            return Kind.DATE
+        case BoolLit():
+            return Kind.BOOL
+    return Kind.TEXT
+
+
 def region_prefix(code: str) -> str:
     """340000 -> '34', 340200 -> '3402', 340202 -> '340202' (trailing 00 pairs are levels)."""
     out = code

@@ -138,7 +138,7 @@ class _Compiler:
             case ir.Between(expr=e, low=lo, high=hi):
                 return sa.and_(self.compare(">=", e, lo), self.compare("<=", e, hi))
             case ir.InSet(expr=e, values=values, negated=neg):
-                if _kind(e) in ir.NUMERIC_KINDS:
+                if ir.expr_kind(e) in ir.NUMERIC_KINDS:
                     tests = [self.compare("==", e, v) for v in values]
                     hit = sa.or_(*tests)
                 else:
@@ -151,7 +151,7 @@ class _Compiler:
         raise UnsupportedConstruct(f"SQL backend: predicate {type(p).__name__}")
 
     def compare(self, op: str, left: ir.Expr, right: ir.Expr) -> ColumnElement[Any]:
-        kind = _kind(left) if not isinstance(left, (ir.Num, ir.Str, ir.DateLit, ir.BoolLit)) else _kind(right)
+        kind = ir.expr_kind(left) if not isinstance(left, (ir.Num, ir.Str, ir.DateLit, ir.BoolLit)) else ir.expr_kind(right)
         if kind in ir.NUMERIC_KINDS or isinstance(left, ir.Elapsed) or isinstance(right, ir.Elapsed):
             a, sa_ = self.num(left)
             b, sb = self.num(right)
@@ -266,20 +266,6 @@ def _round_div(x: ColumnElement[Any], mult: int, den: int) -> ColumnElement[Any]
     r = ax % den
     mag = q * mult + (2 * r * mult + den) // (2 * den)
     return sa.case((x.is_(None), sa.null()), (x < 0, -mag), else_=mag)
-
-
-def _kind(e: ir.Expr) -> Kind:
-    match e:
-        case ir.Tag(type=t):
-            assert t is not None
-            return t.kind
-        case ir.Arith(left=left):
-            return _kind(left)
-        case ir.Elapsed():
-            return Kind.NUMBER
-        case ir.DateLit():
-            return Kind.DATE
-    return Kind.TEXT
 
 
 def policy_select(table: sa.Table, policy: ir.Policy, as_of: dt.date, dialect: str, bits: dict[str, int],

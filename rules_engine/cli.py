@@ -297,7 +297,7 @@ def write_results(result: pd.DataFrame, out: Path) -> None:
     frame = result.copy()
     fen = frame["amount_fen"].to_numpy(dtype=np.int64) if len(frame) else np.array([], np.int64)
     at = int(frame.columns.get_loc("amount_fen"))  # type: ignore[arg-type]
-    frame.insert(at, "amount_yuan", [fmt_yuan(int(f)).replace(",", "") for f in fen])
+    frame.insert(at, "amount_yuan", [fmt_yuan(int(f), grouped=False) for f in fen])
     frame["status"] = frame["status"].astype(str)
     suffix = out.suffix.lower()
     if suffix == ".csv":

@@ -345,9 +345,9 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
     frame = pd.DataFrame(data)
     ds = Dataset(frame, files, provenance, rejects, conflicts, read_rows)
     if derive:
-        from .derive import add_enterprise_size
+        from .derive import enterprise_size
 
-        add_enterprise_size(ds, dictionary)
+        ds.frame["enterprise_size"] = enterprise_size(ds.frame)
     return ds
 
 

@@ -7,14 +7,8 @@ it reaches both "large" thresholds. Unknown inputs give an unknown size.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    from .datasets import Dataset
-    from .tags import TagDictionary
 
 # sector: industry prefixes, and (large, medium, small) thresholds, each a dict of
 # measure -> minimum (employees in persons, revenue/assets in 万元). Micro is below small.
@@ -89,9 +83,6 @@ def enterprise_size(df: pd.DataFrame) -> pd.Categorical:
         done |= sector
     return pd.Categorical(out, categories=list(SIZES))
 
-
-def add_enterprise_size(ds: Dataset, dictionary: TagDictionary) -> None:
-    ds.frame["enterprise_size"] = enterprise_size(ds.frame)
 
 
 def _col(df: pd.DataFrame, key: str, unit: int) -> tuple[np.ndarray, np.ndarray, int]:

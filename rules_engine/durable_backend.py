@@ -40,10 +40,9 @@ from typing import Any
 import durable.engine as durable_engine
 
 from . import ir
-from .errors import EngineError
+from .errors import EngineError, UnsupportedConstruct
 from .ir import Kind, Status
 from .reference import Decision, Evaluator
-from .vectorized import UnsupportedConstruct
 
 MAX_FACT_PROPERTIES = 250  # durable-rules accepts 253 besides sid and id; keep a margin
 MAX_EXPRESSION_NODES = 400  # a 300-term OR registers; 1,000 hangs; 600 rules hang
@@ -74,8 +73,7 @@ class Prop:
     scale: int = 0
     length: int = 0  # prefix length
 
-    def compute(self, row: dict[str, object]) -> object:
-        ev = Evaluator(row, EPOCH)
+    def compute(self, ev: Evaluator) -> object:
         values = [ev.value(e) for e in self.exprs]
         if any(v is None for v in values):
             return None
@@ -140,8 +138,9 @@ class CompiledPolicy:
     def fact(self, row: dict[str, object], sid: str, event_id: int) -> dict[str, Any]:
         """Each property is present with its value, or its missing marker is (never both)."""
         out: dict[str, Any] = {ANCHOR: 1, "sid": sid, "id": event_id}
+        ev = Evaluator(row, EPOCH)  # properties read values only: the date is never used
         for name, prop in self.props.items():
-            v = prop.compute(row)
+            v = prop.compute(ev)
             if v is None:
                 out[name + MISSING] = 1
             else:

@@ -85,5 +85,9 @@ class PolicyLoadError(EngineError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class UnsupportedConstruct(EngineError, NotImplementedError):
+    """A backend cannot express an IR node (reported, never guessed)."""
+
+
 class DataError(EngineError):
     """An enterprise data file cannot be read as what it claims to be."""

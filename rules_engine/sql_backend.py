@@ -25,13 +25,10 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement, Grouping
 
 from . import ir
+from .errors import UnsupportedConstruct
 from .ir import Kind, Status
 
 EPOCH = dt.date(1970, 1, 1)
-
-
-class UnsupportedConstruct(NotImplementedError):
-    """The SQL backend cannot express an IR node."""
 
 
 def _lit(v: object) -> ColumnElement[Any]:

@@ -110,5 +110,6 @@ def yuan(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(Decimal("0.01"))
 
 
-def fmt_yuan(fen: int) -> str:
-    return f"{yuan(fen):,.2f}"
+def fmt_yuan(fen: int, grouped: bool = True) -> str:
+    """1,234.56 for people; 1234.56 (grouped=False) for files other programs read."""
+    return f"{yuan(fen):,.2f}" if grouped else f"{yuan(fen):.2f}"

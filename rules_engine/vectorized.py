@@ -16,20 +16,18 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import ir
+from .errors import UnsupportedConstruct
 from .ir import Kind, Status
 
 F, U, T = np.int8(0), np.int8(1), np.int8(2)
 STATUS_LABELS = pd.Index([s.label for s in Status])
 EPOCH = dt.date(1970, 1, 1)
-
-
-class UnsupportedConstruct(NotImplementedError):
-    """The backend cannot express an IR node (reported, never guessed)."""
 
 
 # ------------------------------------------------------------------ column access
@@ -233,8 +231,8 @@ class Evaluator:
         # masks and amounts are shared between policies like the sub-conditions are
         self.global_tags = tags if tags is not None and len(tags) <= 64 else None
         self.global_bits = {t: i for i, t in enumerate(self.global_tags)} if self.global_tags else None
-        self.mask_memo: dict[object, np.ndarray] = {}
-        self.amount_memo: dict[object, _Amount] = {}
+        self.mask_memo: dict[Any, np.ndarray] = {}
+        self.amount_memo: dict[Any, _Amount] = {}
 
     # ---------------------------------------------------------------- values
     def value(self, e: ir.Expr) -> Vec:
@@ -374,13 +372,7 @@ class Evaluator:
     # ---------------------------------------------------------------- missing masks
     def missing_mask(self, p: ir.Pred, bits: dict[str, int]) -> np.ndarray:
         """uint64 per row: the tags (bit per `bits`) whose absence makes `p` unknown."""
-        if bits is self.global_bits:
-            hit = self.mask_memo.get(p)
-            if hit is None:
-                hit = self._missing_mask(p, bits)
-                self.mask_memo[p] = hit
-            return hit
-        return self._missing_mask(p, bits)
+        return self._shared(self.mask_memo, p, bits, self._missing_mask)
 
     def _missing_mask(self, p: ir.Pred, bits: dict[str, int]) -> np.ndarray:
         t = self.tri(p)
@@ -408,13 +400,15 @@ class Evaluator:
 
     # ---------------------------------------------------------------- amounts
     def amount(self, f: ir.Formula, bits: dict[str, int]) -> _Amount:
-        if bits is self.global_bits:
-            hit = self.amount_memo.get(f)
-            if hit is None:
-                hit = self._amount(f, bits)
-                self.amount_memo[f] = hit
-            return hit
-        return self._amount(f, bits)
+        return self._shared(self.amount_memo, f, bits, self._amount)
+
+    def _shared(self, memo: dict[Any, Any], node: object, bits: dict[str, int], compute: Any) -> Any:
+        """Compute once per frame and node, when the bits are the run's shared ones."""
+        if bits is not self.global_bits:
+            return compute(node, bits)
+        if node not in memo:
+            memo[node] = compute(node, bits)
+        return memo[node]
 
     def _amount(self, f: ir.Formula, bits: dict[str, int]) -> _Amount:
         match f:

@@ -126,7 +126,7 @@ class BatchResult:
     by_policy: dict[str, dict[str, int]]
 
 
-def load_existing(s: Session, policy_ids: list[str]) -> Existing:
+def load_existing(s: Session) -> Existing:
     ex = Existing()
     rows = s.execute(select(Payout.policy_id, Payout.credit_code, Payout.period, Payout.status,
                             Payout.exclusive_group, Payout.benefit_year, Payout.amount_fen))
@@ -136,7 +136,6 @@ def load_existing(s: Session, policy_ids: list[str]) -> Existing:
             if group:
                 ex.group_years.add((group, code, year))
             ex.committed_fen[pid] = ex.committed_fen.get(pid, 0) + fen
-    _ = policy_ids
     return ex
 
 
@@ -242,7 +241,7 @@ def _run(sf: sessionmaker[Session], frame: pd.DataFrame, policies: list[ir.Polic
                        policies={p.id: {"version": p.version, "hash": policy_digest(p)} for p in policies})
         s.add(run)
         s.flush()
-        existing = load_existing(s, [p.id for p in policies])
+        existing = load_existing(s)
         cands, rows = candidates(frame, policies, as_of)
         outcome = allocate(cands, existing, as_of)
         names = frame["name"].to_numpy(dtype=object) if "name" in frame else None

@@ -21,7 +21,7 @@ from .models import Payout, payout_id
 
 
 def _yuan(fen: int) -> str:
-    return fmt_yuan(fen).replace(",", "")
+    return fmt_yuan(fen, grouped=False)
 
 
 def _write(df: pd.DataFrame, out: Path, sheets: dict[str, pd.DataFrame] | None = None) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..errors import EngineError
+from ..values import fmt_yuan
 from . import audit
 from .models import Clawback, OutboxMessage, Payout, PayoutEvent
 from .workdays import add_working_days
@@ -111,7 +112,7 @@ def enqueue_approval_notice(session: Session, p: Payout, now: dt.datetime) -> No
     title = exp.get("title", p.policy_id)
     dept = exp.get("department", "主管部门")
     contact = exp.get("contact") or "政务服务热线12345"
-    amount = f"{p.amount_fen // 100:,}.{p.amount_fen % 100:02d}"
+    amount = fmt_yuan(p.amount_fen)
     text = (f"【免申即享】{p.enterprise_name or p.credit_code}：贵单位符合《{title}》兑现条件，"
             f"经公示无异议并审批通过，拟兑现 {amount} 元，资金将直接拨付至贵单位备案的对公账户。"
             f"如对兑现结果有异议，请于收到本通知之日起 5 个工作日内向{dept}提出（联系方式：{contact}）。")

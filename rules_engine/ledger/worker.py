@@ -38,7 +38,7 @@ from ..errors import EngineError
 from ..frame import KEY, row_of
 from ..reference import evaluate
 from ..tags import TagDictionary
-from ..values import coerce
+from ..values import coerce, fmt_yuan
 from . import audit, lifecycle
 from .allocation import Candidate, period
 from .batch import BatchLocked, acquire_lock, explanation, release_lock
@@ -304,7 +304,7 @@ class Worker:
                      {"policy": policy.key, "credit_code": ev.credit_code, "period": per, "amount_fen": fen,
                       "trigger": ev.tag}, at=now)
         key = f"eligible:{policy.id}:{ev.credit_code}:{per}"
-        amount = f"{fen // 100:,}.{fen % 100:02d}"
+        amount = fmt_yuan(fen)
         s.add(OutboxMessage(payout_id=p.id, kind="eligible", dedupe_key=key, status="pending", attempts=0,
                             next_attempt_at=now, payload={
                                 "dedupe_key": key, "credit_code": ev.credit_code, "reference": p.reference,

@@ -45,6 +45,14 @@ err = Console(stderr=True)
 PoliciesOpt = Annotated[Path, typer.Option("--policies", "-p", help="Policy file or directory.")]
 TagsOpt = Annotated[Path, typer.Option("--tags", help="Tag dictionary (YAML).")]
 DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Dataset manifest (YAML) or a Parquet/CSV/XLSX file.")]
+SourceOpt = Annotated[str, typer.Option(
+    "--data", "-d", help="Dataset manifest, Parquet/CSV/XLSX file, storage Parquet (Spark), or a database URL "
+    "such as postgresql://user@host/db (SQL backend; name the table with --table).")]
+BackendOpt = Annotated[str | None, typer.Option(
+    "--backend", help="Where the match runs: vectorized (this process), sql (inside the database of a --data URL), "
+    "spark (a Spark session over storage Parquet). Default: sql for a URL, else vectorized.")]
+TableOpt = Annotated[str, typer.Option("--table", help="Enterprise table (sql backend; spark: table:NAME as --data).")]
+PartitionsOpt = Annotated[int | None, typer.Option("--partitions", help="Spark: local[N] cores and partitions.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluation date YYYY-MM-DD (default: the dataset's).")]
 
 
@@ -225,26 +233,64 @@ def explain(
                       + (f"；{nm.condition.gap}" if nm.condition.gap else ""), highlight=False, markup=False)
 
 
+def open_source(kind: str, data: str, table: str, partitions: int | None, d: TagDictionary):  # type: ignore[no-untyped-def]
+    """The match source for a non-default backend (see sources.py)."""
+    from .sources import SparkSource, SqlSource
+
+    if kind == "sql":
+        return SqlSource(data, table, d)
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise EngineError("the spark backend needs PySpark: pip install -e '.[spark]'") from None
+    return SparkSource(data, d, partitions)
+
+
 @app.command()
 def match(
-    data: DataOpt = SAMPLE_MANIFEST,
+    data: SourceOpt = str(SAMPLE_MANIFEST),
     policies: PoliciesOpt = DEFAULT_POLICIES,
     tags: TagsOpt = DEFAULT_DICTIONARY,
     as_of: AsOfOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write results: .csv, .parquet or .xlsx")] = None,
     all_rows: Annotated[bool, typer.Option("--all", help="Also write not-eligible pairs.")] = False,
     chunk: Annotated[int, typer.Option(help="Enterprises per chunk.")] = 100_000,
+    backend: BackendOpt = None,
+    table: TableOpt = "enterprises",
+    out_table: Annotated[str | None, typer.Option(
+        "--out-table", help="sql backend: INSERT the results into this table of the same database "
+        "(created if absent; rows of the same date replaced); no row leaves the database.")] = None,
+    partitions: PartitionsOpt = None,
 ) -> None:
     """Match every enterprise against every active policy; print a summary, optionally write results."""
     from . import vectorized
+    from .sources import backend_of
 
     with domain_errors():
         d = load_dictionary(tags)
         lib = _library(policies, d)
         active = lib.active()
+        kind = backend_of(data, backend)
+        when = _as_of(as_of, Path(data) if kind != "sql" else Path("-"))
+        if out_table is not None and kind != "sql":
+            raise EngineError("--out-table needs the sql backend (a database URL as --data)")
         t0 = time.perf_counter()
-        ds = _dataset(data, d)
-        when = _as_of(as_of, data)
+        if kind != "vectorized":
+            source = open_source(kind, data, table, partitions, d)
+            load_s = time.perf_counter() - t0
+            console.print(f"backend: {source.description}", highlight=False)
+            t1 = time.perf_counter()
+            if out_table is not None:
+                n_written = source.results_into(active, when, out_table, all_rows)
+                console.print(f"wrote {n_written} rows to table {out_table}")
+            result = source.results(active, when, include_not_eligible=all_rows)
+            n = len(set(result["credit_code"])) if all_rows and len(result) else getattr(source, "count", 0)
+            _summary(result, active, n, when, load_s, time.perf_counter() - t1, all_rows)
+            if out is not None:
+                write_results(result, out)
+                console.print(f"wrote {len(result)} rows to {out}")
+            return
+        ds = _dataset(Path(data), d)
         load_s = time.perf_counter() - t0
         if ds.rejects:
             err.print(f"[yellow]{len(ds.rejects)} rejected row(s) (see `mianshen data-report`)[/]")
@@ -266,6 +312,39 @@ def match(
         with domain_errors():
             write_results(result, out)
         console.print(f"wrote {len(result)} rows to {out}")
+
+
+@app.command("data-export")
+def data_export(
+    to: Annotated[str, typer.Option("--to", help="A database URL (with --table) or a .parquet path (storage format, "
+                                    "for Spark).")],
+    data: DataOpt = SAMPLE_MANIFEST,
+    tags: TagsOpt = DEFAULT_DICTIONARY,
+    table: TableOpt = "enterprises",
+) -> None:
+    """Write the merged enterprise data where another backend reads it: a database table or storage Parquet."""
+    import sqlalchemy as sa
+
+    from . import sql_backend
+    from .datasets import write_storage_parquet
+
+    with domain_errors():
+        d = load_dictionary(tags)
+        ds = _dataset(data, d)
+        if "://" in to:
+            try:
+                engine = sa.create_engine(to)
+                with engine.begin() as conn:
+                    sql_backend.write_table(conn, table, ds.frame, d)
+            except sa.exc.SQLAlchemyError as exc:
+                raise EngineError(f"cannot write table {table!r}: {type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0]}") from None
+            where = f"table {table} in {engine.url.render_as_string(hide_password=True)}"
+        else:
+            Path(to).parent.mkdir(parents=True, exist_ok=True)
+            write_storage_parquet(ds.frame, to)
+            where = to
+    console.print(f"wrote {len(ds.frame)} enterprises ({len(ds.frame.columns)} columns) to {where}", highlight=False)
 
 
 def _summary(result: pd.DataFrame, policies: list[ir.Policy], n: int, when: dt.date,

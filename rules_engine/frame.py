@@ -106,3 +106,24 @@ def conform(df: pd.DataFrame, dictionary: TagDictionary) -> pd.DataFrame:
             s = s.astype("str").where(s.notna()) if not isinstance(s.dtype, pd.CategoricalDtype) else s
         out[col] = s.astype(want) if str(s.dtype) != str(want) else s  # type: ignore[call-overload]
     return pd.DataFrame(out, index=df.index)
+
+
+def to_records(df: pd.DataFrame, dictionary: TagDictionary) -> list[dict[str, object]]:
+    """Rows as plain Python storage values (int, bool, date, str, None): what a database
+    driver or Spark takes. Columns outside the dictionary pass as text."""
+    cols: dict[str, list[object]] = {}
+    for col in df.columns:
+        s = df[col]
+        null = s.isna().to_numpy()
+        t = dictionary[col].type if col in dictionary else None
+        if t is not None and t.kind in (Kind.NUMBER, Kind.MONEY):
+            values: list[object] = [int(v) for v in s.to_numpy(dtype=np.int64, na_value=0)]
+        elif t is not None and t.kind is Kind.DATE:
+            values = [v.date() if not n else None for v, n in zip(s.tolist(), null)]
+        elif t is not None and t.kind is Kind.BOOL:
+            values = [bool(v) for v in s.to_numpy(dtype=bool, na_value=False)]
+        else:
+            values = [str(v) for v in s.astype(object).tolist()]
+        cols[col] = [None if n else v for v, n in zip(values, null)]
+    names = list(cols)
+    return [dict(zip(names, row)) for row in zip(*cols.values())] if names else [{} for _ in range(len(df))]

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Set up, then run every check CI runs: lint, types, the policy library, the test suite
-# (the ledger tests run against SQLite and a real PostgreSQL server started here).
+# (the ledger tests run against SQLite and a real PostgreSQL server started here; Spark runs
+# in local mode; the UI is driven in Debian's Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/sysdeps.sh
 MIANSHEN_TEST_PG_URL=$(bash scripts/pg.sh)
 export MIANSHEN_TEST_PG_URL
 .venv/bin/ruff check rules_engine tests

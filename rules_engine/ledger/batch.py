@@ -24,9 +24,10 @@ from sqlalchemy import CursorResult, Update, func, insert, literal, select, upda
 from sqlalchemy import null as sa_null
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import ir, vectorized
+from .. import ir
 from ..errors import EngineError
 from ..frame import KEY
+from ..sources import FrameSource, MatchSource
 from ..tags import TagDictionary
 from . import audit
 from .allocation import Candidate, Existing, allocate, period
@@ -103,14 +104,6 @@ def file_digest(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def frame_digest(df: pd.DataFrame) -> str:
-    """Content hash of an enterprise frame (for data that did not come from files)."""
-    h = hashlib.sha256()
-    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-    h.update(",".join(map(str, df.columns)).encode())
-    return h.hexdigest()
-
-
 def policy_digest(p: ir.Policy) -> str:
     path = Path(p.source)
     text = path.read_bytes() if p.source and path.exists() else repr(p).encode()
@@ -139,23 +132,29 @@ def load_existing(s: Session) -> Existing:
     return ex
 
 
-def candidates(frame: pd.DataFrame, policies: list[ir.Policy], as_of: dt.date) -> tuple[list[Candidate], dict]:
-    """Eligible pairs from the vectorized engine, with the row index of each."""
-    result = vectorized.match(frame, policies, as_of, explain_failures=False)
-    codes = frame[KEY].to_numpy(dtype=object)
+def candidates(source: MatchSource, policies: list[ir.Policy], as_of: dt.date
+               ) -> tuple[list[Candidate], pd.DataFrame, dict[tuple[str, str], int]]:
+    """Eligible pairs computed where the data lives; then the rows of those enterprises only,
+    with the row index of each candidate in them."""
+    pairs = source.eligible(policies, as_of)
+    codes = sorted(set(pairs["credit_code"].tolist()))
+    frame = source.rows(codes) if codes else source.rows([])
+    position = {str(c): i for i, c in enumerate(frame[KEY].tolist())}
+    by_id = {p.id: p for p in policies}
+    prio_cols: dict[str, list[np.ndarray]] = {}
     out: list[Candidate] = []
     rows: dict[tuple[str, str], int] = {}
-    for r in result.results:
-        keep = (r.status_sparse == ir.Status.ELIGIBLE) & (r.amount_sparse > 0)
-        idx, fens = r.idx[keep], r.amount_sparse[keep]
-        prio_cols = r.policy.budget.priority if r.policy.budget else ()
-        prio = [frame[t].to_numpy(dtype=object) if t in frame else np.full(len(frame), None) for t in prio_cols]
-        for i, fen in zip(idx.tolist(), fens.tolist()):
-            values = tuple(None if pd.isna(p[i]) else p[i] for p in prio)
-            code = str(codes[i])
-            out.append(Candidate(r.policy, code, fen, values))
-            rows[(r.policy.id, code)] = i
-    return out, rows
+    for code, pid, fen in zip(pairs["credit_code"].tolist(), pairs["policy"].tolist(), pairs["amount_fen"].tolist()):
+        policy = by_id[pid]
+        if pid not in prio_cols:
+            tags = policy.budget.priority if policy.budget else ()
+            prio_cols[pid] = [frame[t].to_numpy(dtype=object) if t in frame else np.full(len(frame), None)
+                              for t in tags]
+        i = position[str(code)]
+        values = tuple(None if pd.isna(p[i]) else p[i] for p in prio_cols[pid])
+        out.append(Candidate(policy, str(code), int(fen), values))
+        rows[(pid, str(code))] = i
+    return out, frame, rows
 
 
 class Inputs:
@@ -219,22 +218,24 @@ def explanation(c: Candidate, inputs: dict[str, Any], as_of: dt.date) -> dict[st
     }
 
 
-def run_batch(sf: sessionmaker[Session], frame: pd.DataFrame, policies: list[ir.Policy], as_of: dt.date,
-              actor: str, dictionary: TagDictionary, data_hash: str | None = None,
+def run_batch(sf: sessionmaker[Session], data: pd.DataFrame | MatchSource, policies: list[ir.Policy],
+              as_of: dt.date, actor: str, dictionary: TagDictionary, data_hash: str | None = None,
               now: dt.datetime | None = None) -> BatchResult:
-    """Run one batch. Raises BatchLocked if another run is in progress."""
+    """Run one batch over a storage frame or any match source (a database table, a Spark
+    data source). Raises BatchLocked if another run is in progress."""
     if not actor.strip():
         raise EngineError("a batch run needs a named actor")
+    source = FrameSource(data) if isinstance(data, pd.DataFrame) else data
     in_force = [p for p in policies if p.status == "active" and p.in_force(as_of)]
     acquire_lock(sf, f"batch by {actor}")
     try:
-        return _run(sf, frame, in_force, as_of, actor, dictionary, data_hash or frame_digest(frame),
+        return _run(sf, source, in_force, as_of, actor, dictionary, data_hash or source.digest(),
                     now or dt.datetime.now())
     finally:
         release_lock(sf)
 
 
-def _run(sf: sessionmaker[Session], frame: pd.DataFrame, policies: list[ir.Policy], as_of: dt.date, actor: str,
+def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Policy], as_of: dt.date, actor: str,
          dictionary: TagDictionary, data_hash: str, now: dt.datetime) -> BatchResult:
     with sf.begin() as s:
         run = BatchRun(started_at=now, started_by=actor, as_of=as_of, status="running", data_hash=data_hash,
@@ -242,7 +243,7 @@ def _run(sf: sessionmaker[Session], frame: pd.DataFrame, policies: list[ir.Polic
         s.add(run)
         s.flush()
         existing = load_existing(s)
-        cands, rows = candidates(frame, policies, as_of)
+        cands, frame, rows = candidates(source, policies, as_of)
         outcome = allocate(cands, existing, as_of)
         names = frame["name"].to_numpy(dtype=object) if "name" in frame else None
         regions = frame["region"].astype(object).to_numpy() if "region" in frame else None

@@ -76,27 +76,43 @@ def summary_table(s: Session, title: str, by: tuple[str, ...] = ("policy", "stat
 def batch_run(
     actor: ActorOpt,
     db: DbOpt = None,
-    data: Annotated[Path | None, typer.Option("--data", "-d", help="Dataset manifest or storage Parquet.")] = None,
+    data: Annotated[str | None, typer.Option(
+        "--data", "-d", help="Dataset manifest, storage Parquet, or a database URL (enterprise table: --table).")] = None,
     policies: Annotated[Path | None, typer.Option("--policies", "-p", help="Policy directory.")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluation date (default: the dataset's).")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="vectorized, sql or spark (default: sql for a database URL, else vectorized).")] = None,
+    table: Annotated[str, typer.Option("--table", help="Enterprise table (sql backend).")] = "enterprises",
+    partitions: Annotated[int | None, typer.Option("--partitions", help="Spark: local[N].")] = None,
 ) -> None:
-    """Match every enterprise against every policy in force; write candidates; print totals."""
-    from ..cli import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors
+    """Match every enterprise against every policy in force; write candidates; print totals.
+
+    The match runs where the data is: in this process, inside the database (sql) or on Spark;
+    only the candidates' rows come back to write the ledger."""
+    from ..cli import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
     from ..datasets import SAMPLE_MANIFEST
+    from ..sources import FrameSource, backend_of
     from ..tags import load_dictionary
     from .batch import file_digest, run_batch
 
-    data = data or SAMPLE_MANIFEST
+    where = data or str(SAMPLE_MANIFEST)
     with domain_errors():
         d = load_dictionary()
         lib = _library(policies or DEFAULT_POLICIES, d, strict=True)
-        ds = _dataset(data, d)
-        when = _as_of(as_of, data)
-        paths = [f.path for f in ds.files if f.path is not None] or (
-            sorted(data.glob("*.parquet")) if data.is_dir() else [data])
+        kind = backend_of(where, backend)
+        if kind == "vectorized":
+            path = Path(where)
+            ds = _dataset(path, d)
+            paths = [f.path for f in ds.files if f.path is not None] or (
+                sorted(path.glob("*.parquet")) if path.is_dir() else [path])
+            source = FrameSource(ds.frame, file_digest(paths))
+            when = _as_of(as_of, path)
+        else:
+            source = open_source(kind, where, table, partitions, d)
+            when = _as_of(as_of, Path(where) if kind == "spark" else Path("-"))
         sf = _sf(db)
-        with console.status("matching and allocating..."):
-            r = run_batch(sf, ds.frame, lib.policies, when, actor, d, data_hash=file_digest(paths))
+        with console.status(f"matching ({kind}) and allocating..."):
+            r = run_batch(sf, source, lib.policies, when, actor, d)
         with sf() as s:
             console.print(summary_table(s, f"batch {r.batch_id}: candidates by policy", batch_id=r.batch_id))
     console.print(f"batch {r.batch_id}: {r.created} new candidates, {fmt_yuan(r.created_fen)} yuan; "

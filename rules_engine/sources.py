@@ -1,0 +1,194 @@
+"""Where a match runs: in this process, inside a database, or on a Spark cluster.
+
+A source answers the two questions a batch run asks: which (enterprise, policy) pairs are
+eligible and for how much (`eligible`, computed where the data lives), and what the rows
+of those enterprises hold (`rows`, for explanations, bank accounts and budget priorities).
+Only the candidates' rows travel, not the table.
+
+    frame      vectorized engine on an in-memory storage frame (the default)
+    sql        SQLAlchemy Core inside SQLite or PostgreSQL (sql_backend)
+    spark      PySpark on a Spark data source: storage Parquet or a catalog table (spark_backend)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from . import ir, vectorized
+from .errors import EngineError
+from .frame import KEY, conform
+from .tags import TagDictionary
+
+PAIRS = ["credit_code", "policy", "amount_fen"]
+BACKENDS = ("vectorized", "sql", "spark")
+
+
+class MatchSource(Protocol):
+    description: str
+
+    def digest(self) -> str: ...
+
+    def eligible(self, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame: ...
+
+    def rows(self, codes: Sequence[str]) -> pd.DataFrame: ...
+
+    def results(self, policies: list[ir.Policy], as_of: dt.date, include_not_eligible: bool) -> pd.DataFrame: ...
+
+
+def _sorted(pairs: pd.DataFrame) -> pd.DataFrame:
+    return pairs.sort_values(["policy", "credit_code"], kind="stable", ignore_index=True)
+
+
+@dataclass
+class FrameSource:
+    frame: pd.DataFrame
+    data_hash: str | None = None
+    description: str = "in-memory frame (vectorized engine)"
+
+    def digest(self) -> str:
+        if self.data_hash is None:
+            h = hashlib.sha256(pd.util.hash_pandas_object(self.frame, index=False).to_numpy().tobytes())
+            h.update(",".join(map(str, self.frame.columns)).encode())
+            self.data_hash = h.hexdigest()
+        return self.data_hash
+
+    def eligible(self, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
+        result = vectorized.match(self.frame, policies, as_of, explain_failures=False, missing=False)
+        codes = self.frame[KEY].to_numpy(dtype=object)
+        parts = []
+        for r in result.results:
+            keep = (r.status_sparse == ir.Status.ELIGIBLE) & (r.amount_sparse > 0)
+            parts.append(pd.DataFrame({"credit_code": codes[r.idx[keep]], "policy": r.policy.id,
+                                       "amount_fen": r.amount_sparse[keep].astype(np.int64)}))
+        return _sorted(pd.concat(parts, ignore_index=True)) if parts else pd.DataFrame(columns=PAIRS)
+
+    def rows(self, codes: Sequence[str]) -> pd.DataFrame:
+        return self.frame[self.frame[KEY].isin(list(codes))].reset_index(drop=True)
+
+    def results(self, policies: list[ir.Policy], as_of: dt.date, include_not_eligible: bool) -> pd.DataFrame:
+        res = vectorized.match(self.frame, policies, as_of)
+        return res.to_frame(include_not_eligible=include_not_eligible).drop(columns=["failed"])
+
+
+class SqlSource:
+    """An enterprise table in a database (storage units: see sql_backend.enterprise_table)."""
+
+    def __init__(self, url: str, table: str, dictionary: TagDictionary) -> None:
+        import sqlalchemy as sa
+
+        from . import sql_backend
+
+        try:
+            self.engine = sa.create_engine(url)
+            with self.engine.connect() as conn:
+                self.table = sql_backend.reflect(conn, table)
+                self.count = conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()
+        except sa.exc.SQLAlchemyError as exc:
+            raise EngineError(f"cannot read table {table!r} at {sa.make_url(url).render_as_string()}: "
+                              f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        self.d = dictionary
+        self.url = self.engine.url.render_as_string(hide_password=True)
+        self.description = f"table {table} in {self.url} (SQL backend)"
+
+    def digest(self) -> str:
+        """Identity, not content: hashing a province's table would mean reading it all."""
+        return hashlib.sha256(f"{self.url}|{self.table.name}|{self.count}".encode()).hexdigest()
+
+    def eligible(self, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
+        from . import sql_backend
+
+        with self.engine.connect() as conn:
+            return _sorted(sql_backend.eligible(conn, self.table, policies, as_of))
+
+    def rows(self, codes: Sequence[str]) -> pd.DataFrame:
+        from . import sql_backend
+
+        with self.engine.connect() as conn:
+            return sql_backend.read_rows(conn, self.table, list(codes), self.d)
+
+    def results(self, policies: list[ir.Policy], as_of: dt.date, include_not_eligible: bool) -> pd.DataFrame:
+        from . import sql_backend
+
+        with self.engine.connect() as conn:
+            got = pd.DataFrame(sql_backend.match(conn, self.table, policies, as_of))
+        return got if include_not_eligible or got.empty else got[got["status"] != "not_eligible"]
+
+    def results_into(self, policies: list[ir.Policy], as_of: dt.date, out_table: str,
+                     include_not_eligible: bool) -> int:
+        from . import sql_backend
+
+        with self.engine.begin() as conn:
+            return sql_backend.match_into(conn, self.table, policies, as_of, out_table,
+                                          include_not_eligible=include_not_eligible)
+
+
+class SparkSource:
+    """Storage-format Parquet (file or directory) or a catalog table, read by Spark."""
+
+    def __init__(self, location: str, dictionary: TagDictionary, partitions: int | None = None,
+                 spark: Any = None) -> None:
+        from . import spark_backend
+
+        self.spark = spark or spark_backend.local_session(partitions or 2)
+        path = Path(location)
+        if path.exists():
+            self.df = self.spark.read.parquet(str(path))
+        elif location.startswith("table:"):
+            self.df = self.spark.table(location.removeprefix("table:"))
+        else:
+            raise EngineError(f"Spark source {location!r}: no such Parquet file or directory "
+                              f"(a catalog table is written table:NAME)")
+        if partitions:
+            self.df = self.df.repartition(partitions)
+        self.location = location
+        self.count = self.df.count()
+        self.d = dictionary
+        self.description = f"{location} (Spark backend, {self.spark.sparkContext.master})"
+
+    def digest(self) -> str:
+        """Identity, not content, as for a database table."""
+        return hashlib.sha256(f"spark|{self.location}|{self.count}".encode()).hexdigest()
+
+    def eligible(self, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
+        from pyspark.sql import functions as F
+
+        from . import spark_backend
+
+        out, _ = spark_backend.match_frame(self.df, policies, as_of)
+        rows = out.where((F.col("status") == int(ir.Status.ELIGIBLE)) & (F.col("amount_fen") > 0)) \
+            .select(*PAIRS).collect()
+        return _sorted(pd.DataFrame([tuple(r) for r in rows], columns=PAIRS).astype({"amount_fen": "int64"}))
+
+    def rows(self, codes: Sequence[str]) -> pd.DataFrame:
+        wanted = self.spark.createDataFrame([(c,) for c in codes], f"{KEY} string")
+        got = self.df.join(wanted, on=KEY, how="left_semi").collect()
+        df = pd.DataFrame([r.asDict() for r in got], columns=self.df.columns)
+        for c in df.columns:
+            if c in self.d and self.d[c].kind is ir.Kind.DATE:
+                df[c] = pd.to_datetime(df[c])
+        return conform(df, self.d)
+
+    def results(self, policies: list[ir.Policy], as_of: dt.date, include_not_eligible: bool) -> pd.DataFrame:
+        from . import spark_backend
+
+        got = pd.DataFrame(spark_backend.match(self.df, policies, as_of))
+        return got if include_not_eligible or got.empty else got[got["status"] != "not_eligible"]
+
+
+def backend_of(data: str, backend: str | None) -> str:
+    """The backend a --data value implies: a database URL means sql; else the flag, else vectorized."""
+    if backend is not None and backend not in BACKENDS:
+        raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if "://" in data:
+        if backend not in (None, "sql"):
+            raise EngineError(f"{data.split('://')[0]}:// is a database URL: it needs the sql backend, not {backend}")
+        return "sql"
+    return backend or "vectorized"

@@ -1,0 +1,103 @@
+"""A batch run pointed at a PostgreSQL table or a Spark data source writes the same ledger
+as the default path (the sample data in this process)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from rules_engine import spark_backend, sql_backend
+from rules_engine.cli import DEFAULT_POLICIES, app
+from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset, write_storage_parquet
+from rules_engine.errors import EngineError
+from rules_engine.ledger.batch import run_batch
+from rules_engine.ledger.db import open_ledger
+from rules_engine.loader import load_library
+from rules_engine.sources import FrameSource, SparkSource, SqlSource, backend_of
+from rules_engine.tags import load_dictionary
+from tests.conftest import PG_URL, fresh_url
+from tests.test_crash import snapshot
+
+AS_OF = dt.date(2026, 6, 30)
+NOW = dt.datetime(2026, 7, 1, 9, 0)
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[Any, Any, Any]:
+    d = load_dictionary()
+    return d, load_library(DEFAULT_POLICIES, d).policies, load_dataset(SAMPLE_MANIFEST, d).frame
+
+
+def ledger_from(source: Any, url: str, sample: tuple[Any, Any, Any]) -> set[tuple]:
+    d, policies, _ = sample
+    _, sf = open_ledger(url)
+    r = run_batch(sf, source, policies, AS_OF, "tester", d, now=NOW)
+    assert r.created > 3000
+    return snapshot(url)
+
+
+def test_postgresql_table_and_spark_parquet_give_the_default_ledger(sample: tuple[Any, Any, Any],
+                                                                    tmp_path: Path) -> None:
+    if not PG_URL:
+        pytest.skip("PostgreSQL: set MIANSHEN_TEST_PG_URL (scripts/test.sh and CI start a server and set it)")
+    d, _, df = sample
+    default = ledger_from(FrameSource(df), f"sqlite:///{tmp_path / 'default.db'}", sample)
+
+    # the enterprise table lives in PostgreSQL; the ledger beside it, as a province would run it
+    pg = fresh_url("postgresql", tmp_path)
+    with sa.create_engine(pg).begin() as conn:
+        sql_backend.write_table(conn, "enterprises", df, d)
+    assert ledger_from(SqlSource(pg, "enterprises", d), pg, sample) == default
+
+    write_storage_parquet(df, tmp_path / "enterprises.parquet")
+    spark = spark_backend.local_session(2, "mianshen-tests")
+    source = SparkSource(str(tmp_path / "enterprises.parquet"), d, spark=spark)
+    assert ledger_from(source, f"sqlite:///{tmp_path / 'spark.db'}", sample) == default
+
+
+def test_cli_batch_run_reads_a_database_table(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data_db = f"sqlite:///{tmp_path / 'platform.db'}"
+    exported = runner.invoke(app, ["data-export", "--to", data_db, "--table", "qiye"])
+    assert exported.exit_code == 0, exported.output
+    for name, data in (("default", []), ("sql", ["--data", data_db, "--table", "qiye"])):
+        r = runner.invoke(app, ["batch", "run", "--actor", "tester", "--db", f"sqlite:///{tmp_path / name}.db",
+                                "--as-of", "2026-06-30", *data])
+        assert r.exit_code == 0, r.output
+    default, sql = snapshot(f"sqlite:///{tmp_path / 'default.db'}"), snapshot(f"sqlite:///{tmp_path / 'sql.db'}")
+    assert len(default) > 3000 and sql == default
+
+
+def test_cli_match_writes_results_into_the_database(tmp_path: Path) -> None:
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path / 'platform.db'}"
+    assert runner.invoke(app, ["data-export", "--to", url]).exit_code == 0
+    r = runner.invoke(app, ["match", "--data", url, "--as-of", "2026-06-30", "--out-table", "results"])
+    assert r.exit_code == 0, r.output
+    vec = runner.invoke(app, ["match", "--as-of", "2026-06-30", "--out", str(tmp_path / "vec.csv")])
+    assert vec.exit_code == 0, vec.output
+    import pandas as pd
+
+    expected = pd.read_csv(tmp_path / "vec.csv", dtype=str, keep_default_na=False)
+    with sa.create_engine(url).connect() as conn:
+        got = pd.read_sql(sa.text("SELECT credit_code, policy, status, amount_fen, missing FROM results"), conn)
+    assert len(got) == len(expected) > 4000
+    assert got["amount_fen"].sum() == expected["amount_fen"].astype(int).sum()
+
+
+def test_bad_backend_choices_are_clear_errors(sample: tuple[Any, Any, Any], tmp_path: Path) -> None:
+    d = sample[0]
+    with pytest.raises(EngineError, match="database URL: it needs the sql backend"):
+        backend_of("postgresql://x/y", "spark")
+    with pytest.raises(EngineError, match="unknown backend 'duckdb'"):
+        backend_of("data.yaml", "duckdb")
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(EngineError, match="no table 'enterprises'.*tables there: \\(none\\)"):
+        SqlSource(empty, "enterprises", d)
+    r = CliRunner().invoke(app, ["match", "--data", empty])
+    assert r.exit_code == 1 and "no table 'enterprises'" in r.output

@@ -314,6 +314,31 @@ def match(
         console.print(f"wrote {len(result)} rows to {out}")
 
 
+accounts_app = typer.Typer(help="Local accounts of the web UI (ui/accounts.yaml or $MIANSHEN_ACCOUNTS).",
+                           no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+
+
+@accounts_app.command("hash")
+def accounts_hash(password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                                        help="The password (asked for if not given).")]) -> None:
+    """Print the scrypt hash of a password, for the `password:` field of an account."""
+    from .accounts import hash_password
+
+    typer.echo(hash_password(password))  # one line, never wrapped: it is pasted into a file
+
+
+@accounts_app.command("check")
+def accounts_check(path: Annotated[Path | None, typer.Argument(help="Accounts file.")] = None) -> None:
+    """Load the accounts file and list the accounts with their roles (never the hashes)."""
+    from .accounts import load_accounts
+
+    with domain_errors():
+        accounts = load_accounts(path)
+    for a in accounts.values():
+        typer.echo(f"{a.username}\t{a.role}\t{a.name}\t{a.credit_code or ''}")
+
+
 @app.command("data-export")
 def data_export(
     to: Annotated[str, typer.Option("--to", help="A database URL (with --table) or a .parquet path (storage format, "

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Set up, then run the main job: match the bundled sample enterprises against the policy library.
+# Set up, match the bundled sample enterprises against the policy library (summary printed,
+# results in out/results.csv), then open the web UI on the same data: http://127.0.0.1:8501
+# (demo accounts in the README). PORT and ADDRESS may be set in the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/mianshen match --out out/results.csv "$@"
+echo "web UI: http://${ADDRESS:-127.0.0.1}:${PORT:-8501}  (accounts: guanyuan / guanyuan-demo, qiye01 / qiye01-demo, shenji / shenji-demo)"
+exec .venv/bin/streamlit run ui/app.py --server.headless true --server.address "${ADDRESS:-127.0.0.1}" \
+  --server.port "${PORT:-8501}" --browser.gatherUsageStats false

@@ -8,7 +8,7 @@ bash scripts/setup.sh
 bash scripts/sysdeps.sh
 MIANSHEN_TEST_PG_URL=$(bash scripts/pg.sh)
 export MIANSHEN_TEST_PG_URL
-.venv/bin/ruff check rules_engine tests
+.venv/bin/ruff check rules_engine tests ui
 .venv/bin/mypy
 .venv/bin/mianshen validate
 .venv/bin/mianshen test

@@ -1,0 +1,149 @@
+"""Real-browser tests: Playwright driving Debian's Chromium against `streamlit run ui/app.py`.
+
+The three paths a person takes (calculator, sandbox, batch) and the enterprise boundary.
+Screenshots are saved to out/screenshots/ as artefacts. Skipped only where Chromium is
+absent; scripts/test.sh (CI) installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "out" / "screenshots"
+QIYE01, QIYE02 = "91340124MA7112976A", "91340102000395962B"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (scripts/sysdeps.sh installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("ui")
+    shutil.copytree(ROOT / "policies", tmp / "policies")
+    port = _free_port()
+    env = {**os.environ, "MIANSHEN_DB": f"sqlite:///{tmp / 'ledger.db'}", "MIANSHEN_POLICIES": str(tmp / "policies")}
+    log = open(tmp / "streamlit.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
+                             "--server.headless", "true", "--server.address", "127.0.0.1",
+                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()}")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+def login(browser: Any, url: str, username: str, password: str, query: str = "") -> Any:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page.set_default_timeout(60_000)
+    page.goto(url + query)
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_text("退出登录").wait_for()
+    return page
+
+
+def open_page(page: Any, title: str) -> None:
+    page.locator("section[data-testid='stSidebar']").get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=title).wait_for()
+
+
+def test_calculator_path(server: str, browser: Any) -> None:
+    page = login(browser, server, "guanyuan", "guanyuan-demo")
+    open_page(page, "政策计算器 / 政策体检")
+    page.get_by_label("统一社会信用代码或企业名称").fill(QIYE01)
+    page.get_by_label("统一社会信用代码或企业名称").press("Enter")
+    page.get_by_text("8 项", exact=True).wait_for()
+    page.get_by_text("政策详情与依据").wait_for()
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="下载报告（HTML）").click()
+    report = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert "政策体检报告" in report and QIYE01 in report
+    page.screenshot(path=str(SHOTS / "calculator.png"), full_page=True)
+
+
+def test_sandbox_path(server: str, browser: Any) -> None:
+    page = login(browser, server, "guanyuan", "guanyuan-demo")
+    open_page(page, "政策管理与沙盘")
+    editor = page.locator("textarea").first
+    editor.wait_for()
+    text = editor.input_value()
+    editor.fill(text.replace("when: ", "when: no_such_tag > 1 and ", 1))
+    editor.press("Control+Enter")
+    page.get_by_text("校验未通过").wait_for()
+    page.get_by_text("no_such_tag").first.wait_for()
+    page.screenshot(path=str(SHOTS / "sandbox-error.png"), full_page=True)
+    page.locator("textarea").first.fill(text)
+    page.locator("textarea").first.press("Control+Enter")
+    page.get_by_text("校验通过").wait_for()
+    page.get_by_role("tab", name="影响测算").click()
+    page.get_by_text("测算总金额").wait_for()
+    page.screenshot(path=str(SHOTS / "sandbox-impact.png"), full_page=True)
+
+
+def test_batch_path(server: str, browser: Any) -> None:
+    page = login(browser, server, "guanyuan", "guanyuan-demo")
+    open_page(page, "兑现批次")
+    page.get_by_role("button", name="开始批次").click()
+    page.get_by_text("新增待公示 3542 笔", exact=False).wait_for(timeout=120_000)
+    page.get_by_role("button", name="全部待公示（3542 笔）列入公示").click()
+    page.get_by_text("列入公示 3542 笔").wait_for()
+    page.get_by_role("button", name="生成公示名单").click()
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="下载 公示名单.xlsx").click()
+    assert Path(dl.value.path()).stat().st_size > 10_000
+    page.get_by_role("button", name="核验审计链").click()
+    page.get_by_text("审计链完整").wait_for()
+    page.screenshot(path=str(SHOTS / "batch.png"), full_page=True)
+
+
+def test_an_enterprise_cannot_reach_another_enterprise(server: str, browser: Any) -> None:
+    page = login(browser, server, "qiye01", "qiye01-demo", f"/?page=batch&code={QIYE02}")
+    page.get_by_text(QIYE01, exact=False).first.wait_for()
+    body = page.locator("body").inner_text()
+    assert QIYE02 not in body and "兑现批次" not in body and "统一社会信用代码或企业名称" not in body
+    page.goto(server + f"/?page=calculator&code={QIYE02}")  # a new session: signed out again
+    page.get_by_label("用户名").wait_for()
+    assert QIYE02 not in page.locator("body").inner_text()
+    page.screenshot(path=str(SHOTS / "enterprise.png"), full_page=True)

@@ -1,0 +1,107 @@
+"""What every page shares: the loaded dictionary, library and data, the ledger, the signed-in
+account, and small display helpers. Only the library's public API is used."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
+
+from rules_engine.accounts import Account
+from rules_engine.datasets import SAMPLE_MANIFEST, Dataset, load_dataset, masked
+from rules_engine.ir import Policy
+from rules_engine.ledger.db import default_url, open_ledger
+from rules_engine.loader import Library, load_library
+from rules_engine.tags import TagDictionary, load_dictionary
+from rules_engine.values import fmt_yuan
+
+ROOT = Path(__file__).resolve().parent.parent
+STATUS_ZH = {"eligible": "符合", "undetermined": "待补充数据", "not_eligible": "不符合"}
+PAYOUT_ZH = {"candidate": "待公示", "publicized": "公示中", "approved": "已审批", "paid": "已支付",
+             "failed": "支付失败", "withdrawn": "已撤回", "revoked": "已追回"}
+
+
+def policies_dir() -> Path:
+    return Path(os.environ.get("MIANSHEN_POLICIES", ROOT / "policies"))
+
+
+def data_path() -> Path:
+    return Path(os.environ.get("MIANSHEN_DATA", SAMPLE_MANIFEST))
+
+
+def ledger_url() -> str:
+    return os.environ.get("MIANSHEN_DB", default_url())
+
+
+@st.cache_resource(show_spinner=False)
+def dictionary() -> TagDictionary:
+    return load_dictionary()
+
+
+@st.cache_resource(show_spinner="正在加载政策库…")
+def library(path: str) -> Library:
+    return load_library(path, dictionary())
+
+
+def current_library() -> Library:
+    return library(str(policies_dir()))
+
+
+@dataclass
+class CurrentData:
+    """The enterprise data every page works on; the 数据 page can replace it for everyone."""
+
+    dataset: Dataset
+    as_of: dt.date
+    label: str
+
+
+@st.cache_resource(show_spinner="正在加载企业数据…")
+def current_data(path: str) -> CurrentData:
+    p = Path(path)
+    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {} if p.suffix in (".yaml", ".yml") else {}
+    as_of = dt.date.fromisoformat(str(raw["as_of"])) if raw.get("as_of") else dt.date.today()
+    return CurrentData(load_dataset(p, dictionary()), as_of, p.name)
+
+
+def data() -> CurrentData:
+    return current_data(str(data_path()))
+
+
+@st.cache_resource(show_spinner=False)
+def _ledger(url: str) -> sessionmaker[Session]:
+    return open_ledger(url)[1]
+
+
+def ledger() -> sessionmaker[Session]:
+    return _ledger(ledger_url())
+
+
+def user() -> Account:
+    u = st.session_state.get("user")
+    assert isinstance(u, Account), "pages are only rendered for a signed-in account"
+    return u
+
+
+def yuan(fen: int) -> str:
+    return f"{fmt_yuan(int(fen))} 元"
+
+
+def policy_by_id(policies: list[Policy], pid: str) -> Policy | None:
+    return next((p for p in policies if p.id == pid), None)
+
+
+def masked_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Personal data masked (names of persons, ID numbers, phones, bank accounts) for display."""
+    return masked(df, dictionary())
+
+
+def show_frame(df: pd.DataFrame, **kw: Any) -> None:
+    st.dataframe(df, hide_index=True, width="stretch", **kw)

@@ -1,0 +1,228 @@
+"""政策计算器 / 政策体检: what one enterprise meets, how much, what data is missing, what it nearly meets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import select
+
+from rules_engine.errors import EngineError
+from rules_engine.explain import CheckUp, Explanation, Provenance, check_up
+from rules_engine.frame import KEY, row_of
+from rules_engine.ir import Kind
+from rules_engine.ledger.models import Payout
+from rules_engine.values import coerce
+from ui import common
+
+UNKNOWN = "（未知）"
+
+
+def _subject_from_archive(code: str) -> tuple[dict[str, Any], dict[str, Provenance]] | None:
+    cd = common.data()
+    d = common.dictionary()
+    try:
+        i = cd.dataset.index_of(code)
+    except KeyError:
+        return None
+    prov = {k: Provenance(d.sources[s].label, a) for k, (s, a) in cd.dataset.provenance_of(i).items()}
+    return row_of(cd.dataset.frame, i, d), prov
+
+
+def _search(query: str) -> pd.DataFrame:
+    f = common.data().dataset.frame
+    q = query.strip()
+    if not q:
+        return f.iloc[0:0]
+    hit = f[KEY].astype(str).str.startswith(q.upper()) | f["name"].astype(str).str.contains(q, regex=False)
+    return f.loc[hit, [KEY, "name"]].head(20)
+
+
+def _form_row() -> dict[str, Any] | None:
+    """A profile typed in by hand, one input per tag of the dictionary, grouped by department."""
+    d = common.dictionary()
+    raw: dict[str, Any] = {}
+    with st.form("profile_form"):
+        st.caption("留空表示未知：未知不等于“否”，结果会列出缺少哪些数据。")
+        by_source: dict[str, list[Any]] = {}
+        for t in d:
+            if t.key == KEY or t.derived or t.personal:
+                continue
+            by_source.setdefault(d.sources[t.source].label, []).append(t)
+        for source, tags in by_source.items():
+            with st.expander(source, expanded=source == next(iter(by_source))):
+                cols = st.columns(3)
+                for i, t in enumerate(tags):
+                    label = f"{t.label}" + (f"（{t.type.unit}）" if t.type.unit else "")
+                    with cols[i % 3]:
+                        if t.kind is Kind.BOOL:
+                            raw[t.key] = st.selectbox(label, [UNKNOWN, "是", "否"], key=f"f_{t.key}")
+                        elif t.kind is Kind.CATEGORY:
+                            raw[t.key] = st.selectbox(label, [UNKNOWN, *t.type.values], key=f"f_{t.key}")
+                        else:
+                            hint = "YYYY-MM-DD" if t.kind is Kind.DATE else ""
+                            raw[t.key] = st.text_input(label, key=f"f_{t.key}", placeholder=hint)
+        submitted = st.form_submit_button("计算", type="primary")
+    if not submitted:
+        return st.session_state.get("form_row")
+    row: dict[str, Any] = {}
+    problems = []
+    for key, value in raw.items():
+        if value in (UNKNOWN, "", None):
+            continue
+        t = d[key]
+        if t.kind is Kind.BOOL:
+            row[key] = value == "是"
+            continue
+        try:
+            row[key] = coerce(t.type, value)
+        except (EngineError, ValueError) as exc:
+            problems.append(f"{t.label}：{exc}")
+    if problems:
+        st.error("以下填写有误：\n\n" + "\n".join(f"- {p}" for p in problems))
+        return None
+    st.session_state["form_row"] = row
+    return row
+
+
+def _explanation_block(e: Explanation) -> None:
+    p = e.policy
+    st.markdown(f"**依据**：{p.basis.document}（{p.basis.number}）{p.basis.article}  \n"
+                f"**主管部门**：{p.department}　**联系方式**：{p.contact or '政务服务热线12345'}")
+    if e.reason:
+        st.warning(e.reason)
+    rows = []
+    for c in e.conditions:
+        mark = {True: "√ 满足", False: "× 不满足", None: "？待补充"}[c.outcome]
+        values = "；".join(f"{v.label}={v.display}（{v.source}{'，' + str(v.as_of) if v.as_of else ''}）"
+                          for v in c.values)
+        rows.append({"条件": c.label or c.zh, "结果": mark, "取值与来源": values or "—",
+                     "差距/缺少": c.gap or "、".join(c.missing) or "", "条款": c.article or p.basis.article})
+    common.show_frame(pd.DataFrame(rows))
+    if e.amount_steps:
+        st.markdown("**金额计算**")
+        st.code("\n".join(e.amount_steps), language=None)
+
+
+def report_tables(cu: CheckUp) -> dict[str, pd.DataFrame]:
+    def basis(e: Explanation) -> str:
+        return f"{e.policy.basis.document}（{e.policy.basis.number}）{e.policy.basis.article}"
+
+    return {
+        "符合": pd.DataFrame([{"政策": e.policy.title, "金额（元）": common.yuan(e.decision.amount_fen).removesuffix(" 元"),
+                             "主管部门": e.policy.department, "依据": basis(e)} for e in cu.eligible],
+                           columns=["政策", "金额（元）", "主管部门", "依据"]),
+        "待补充数据": pd.DataFrame([{"政策": e.policy.title, "缺少的数据": "、".join(
+            sorted({m for c in e.conditions for m in c.missing})) or "金额所需数据", "主管部门": e.policy.department}
+            for e in cu.undetermined], columns=["政策", "缺少的数据", "主管部门"]),
+        "差一项": pd.DataFrame([{"政策": nm.policy.title, "未满足的条件": nm.condition.label or nm.condition.zh,
+                               "差距": nm.condition.gap, "满足后可得（元）": common.yuan(nm.potential_fen).removesuffix(" 元")}
+                              for nm in cu.near_misses], columns=["政策", "未满足的条件", "差距", "满足后可得（元）"]),
+    }
+
+
+def excel_report(title: str, cu: CheckUp) -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        pd.DataFrame([{"企业": title, "评估日期": cu.as_of.isoformat(), "符合政策数": len(cu.eligible),
+                       "合计金额（元）": common.yuan(cu.total_fen).removesuffix(" 元")}]).to_excel(
+            xw, sheet_name="概要", index=False)
+        for name, df in report_tables(cu).items():
+            df.to_excel(xw, sheet_name=name, index=False)
+    return buf.getvalue()
+
+
+def html_report(title: str, cu: CheckUp) -> bytes:
+    parts = ["<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>政策体检报告</title>"
+             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
+             "td,th{border:1px solid #999;padding:4px 8px}</style></head><body>",
+             f"<h1>政策体检报告</h1><p>{html.escape(title)}　评估日期 {cu.as_of.isoformat()}</p>",
+             f"<p>符合 {len(cu.eligible)} 项政策，合计 {html.escape(common.yuan(cu.total_fen))}；"
+             f"待补充数据 {len(cu.undetermined)} 项；差一项即可满足 {len(cu.near_misses)} 项。</p>"]
+    for name, df in report_tables(cu).items():
+        parts.append(f"<h2>{html.escape(name)}</h2>" + (df.to_html(index=False, escape=True) if len(df) else "<p>无</p>"))
+    parts.append("<p>本报告由免申即享政策计算器生成，金额以主管部门审核兑现为准。</p></body></html>")
+    return "".join(parts).encode("utf-8")
+
+
+def _own_payouts(code: str) -> None:
+    with common.ledger()() as s:
+        rows = s.scalars(select(Payout).where(Payout.credit_code == code).order_by(Payout.id)).all()
+        data = [{"政策": (p.explanation or {}).get("title", p.policy_id), "金额": common.yuan(p.amount_fen),
+                 "状态": common.PAYOUT_ZH.get(p.status, p.status),
+                 "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else ""} for p in rows]
+    st.subheader("兑现记录")
+    if data:
+        common.show_frame(pd.DataFrame(data))
+    else:
+        st.caption("暂无兑现记录。")
+
+
+def render() -> None:
+    me = common.user()
+    cd = common.data()
+    lib = common.current_library()
+    st.header("政策计算器 / 政策体检")
+    mode = st.radio("数据来源", ["按企业档案（一企一档）", "填写表单（模拟测算）"], horizontal=True, key="calc_mode")
+    row: dict[str, Any] | None
+    prov: dict[str, Provenance] = {}
+    if mode.startswith("按企业档案"):
+        if me.role == "enterprise":
+            code = me.credit_code or ""  # an enterprise account sees its own archive only, whatever the URL
+        else:
+            query = st.text_input("统一社会信用代码或企业名称", key="calc_query",
+                                  value=st.query_params.get("code", ""))
+            found = _search(query)
+            if found.empty:
+                st.info("输入信用代码或名称查找企业。" if not query else "没有找到匹配的企业。")
+                return
+            options = found[KEY].astype(str).tolist()
+            names = dict(zip(options, found["name"].astype(str)))
+            code = st.selectbox("企业", options, format_func=lambda c: f"{names[c]}（{c}）", key="calc_code")
+        got = _subject_from_archive(code)
+        if got is None:
+            st.error("档案中没有该企业的数据。")
+            return
+        row, prov = got
+        title = f"{row.get('name') or ''}（{code}）"
+    else:
+        row = _form_row()
+        title = "模拟测算（表单填写）"
+        code = ""
+        if row is None:
+            return
+    cu = check_up(lib.active(), row, cd.as_of, common.dictionary(), prov)
+    st.subheader(title)
+    st.caption(f"评估日期 {cd.as_of.isoformat()}；数据：{cd.label}")
+    a, b, c, d_ = st.columns(4)
+    a.metric("符合政策", f"{len(cu.eligible)} 项")
+    b.metric("合计金额", common.yuan(cu.total_fen))
+    c.metric("待补充数据", f"{len(cu.undetermined)} 项")
+    d_.metric("差一项即可满足", f"{len(cu.near_misses)} 项")
+    tables = report_tables(cu)
+    for name, df in tables.items():
+        st.markdown(f"#### {name}")
+        if len(df):
+            common.show_frame(df)
+        else:
+            st.caption("无")
+    explained = cu.eligible + cu.undetermined + [e for e in cu.not_eligible
+                                                   if any(nm.policy.id == e.policy.id for nm in cu.near_misses)]
+    if explained:
+        st.markdown("#### 政策详情与依据")
+        ids = [e.policy.id for e in explained]
+        titles = {e.policy.id: f"{e.policy.title}（{common.STATUS_ZH[e.status.label]}）" for e in explained}
+        pick = st.selectbox("查看政策", ids, format_func=lambda i: titles[i], key="calc_detail")
+        _explanation_block(next(e for e in explained if e.policy.id == pick))
+    stamp = dt.date.today().strftime("%Y%m%d")
+    x, y = st.columns(2)
+    x.download_button("下载报告（Excel）", excel_report(title, cu), file_name=f"政策体检_{code or '模拟'}_{stamp}.xlsx",
+                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    y.download_button("下载报告（HTML）", html_report(title, cu), file_name=f"政策体检_{code or '模拟'}_{stamp}.html",
+                      mime="text/html")
+    if code:
+        _own_payouts(code)

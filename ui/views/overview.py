@@ -1,0 +1,47 @@
+"""总览: totals paid and pending, by policy, region and month."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import select
+
+from rules_engine.ledger.models import Payout, PayoutEvent
+from ui import common
+
+PENDING = ("candidate", "publicized", "approved", "failed")
+
+
+def render() -> None:
+    st.header("总览")
+    with common.ledger()() as s:
+        rows = s.execute(select(Payout.id, Payout.policy_id, Payout.region, Payout.status, Payout.amount_fen,
+                                Payout.created_at, Payout.explanation["title"].as_string())).all()
+        paid_at = dict(s.execute(select(PayoutEvent.payout_id, PayoutEvent.at)
+                                 .where(PayoutEvent.to_status == "paid")).all())  # type: ignore[arg-type]
+    if not rows:
+        st.info("台账中还没有兑现记录：请在“兑现批次”页面运行批次。")
+        return
+    df = pd.DataFrame(rows, columns=["id", "policy", "region", "status", "fen", "created_at", "title"])
+    df["类别"] = df["status"].map(lambda x: "已支付" if x == "paid" else ("待兑现" if x in PENDING else "其他"))
+    df["金额（元）"] = df["fen"] / 100
+    paid, pending = df[df["类别"] == "已支付"], df[df["类别"] == "待兑现"]
+    a, b, c, d = st.columns(4)
+    a.metric("已支付", common.yuan(int(paid["fen"].sum())))
+    b.metric("已支付笔数", f"{len(paid)}")
+    c.metric("待兑现（待公示、公示中、已审批）", common.yuan(int(pending["fen"].sum())))
+    d.metric("待兑现笔数", f"{len(pending)}")
+    shown = df[df["类别"] != "其他"]
+    st.subheader("按政策")
+    st.bar_chart(shown.pivot_table(index="title", columns="类别", values="金额（元）", aggfunc="sum", fill_value=0),
+                 horizontal=True, height=520)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("按地区")
+        shown = shown.assign(地区=shown["region"].fillna("").str[:6])
+        st.bar_chart(shown.pivot_table(index="地区", columns="类别", values="金额（元）", aggfunc="sum", fill_value=0))
+    with right:
+        st.subheader("按月份（已支付按支付月，待兑现按生成月）")
+        when = [paid_at.get(i, c) for i, c in zip(shown["id"], shown["created_at"])]
+        shown = shown.assign(月份=pd.to_datetime(pd.Series(when, index=shown.index)).dt.strftime("%Y-%m"))
+        st.bar_chart(shown.pivot_table(index="月份", columns="类别", values="金额（元）", aggfunc="sum", fill_value=0))

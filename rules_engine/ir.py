@@ -435,6 +435,25 @@ def decimal_scale(value: Decimal) -> int:
     return max(0, -exp)
 
 
+def scaled_int(value: Decimal, scale: int) -> int:
+    """value × 10^scale as an exact integer (the caller picks a scale that makes it whole)."""
+    scaled = value.scaleb(scale)
+    assert scaled == scaled.to_integral_value()
+    return int(scaled)
+
+
+def percent_fraction(rate: Decimal, base_scale: int) -> tuple[int, int]:
+    """(mult, den) with fen = base × mult / den, for a base stored at `base_scale`: the integer
+    form of a percent formula that the SQL and Spark backends round with one division."""
+    rs = decimal_scale(rate)
+    mult, den = scaled_int(rate, rs), 10**rs
+    if base_scale >= 2:
+        den *= 10 ** (base_scale - 2)
+    else:
+        mult *= 10 ** (2 - base_scale)
+    return mult, den
+
+
 # --------------------------------------------------------------- results
 
 

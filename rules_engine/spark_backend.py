@@ -18,7 +18,6 @@ UnsupportedConstruct naming the construct.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import ir
@@ -36,12 +35,6 @@ def _F() -> Any:
     from pyspark.sql import functions
 
     return functions
-
-
-def _scale_int(value: Decimal, scale: int) -> int:
-    scaled = value.scaleb(scale)
-    assert scaled == scaled.to_integral_value()
-    return int(scaled)
 
 
 def _lit(v: object) -> Column:
@@ -77,7 +70,7 @@ class _Compiler:
                 return self.col(name).cast("long"), t.scale
             case ir.Num(value=v):
                 s = ir.decimal_scale(v)
-                return _long(_scale_int(v, s)), s
+                return _long(ir.scaled_int(v, s)), s
             case ir.Arith(op=op, left=left, right=right):
                 a, sa_ = self.num(left)
                 b, sb = self.num(right)
@@ -206,18 +199,13 @@ class _Compiler:
         F = _F()
         match f:
             case ir.Fixed(amount=a):
-                return _long(_scale_int(a, 2)), _long(0)
+                return _long(ir.scaled_int(a, 2)), _long(0)
             case ir.PerUnit(quantity=q, rate=rate):
                 v, s = self.num(q)
-                return _round_div(v, _scale_int(rate, 2), 10**s), self.masked(v, q)
+                return _round_div(v, ir.scaled_int(rate, 2), 10**s), self.masked(v, q)
             case ir.Percent(base=b, rate=rate):
                 v, s = self.num(b)
-                rs = ir.decimal_scale(rate)
-                mult, den = _scale_int(rate, rs), 10**rs
-                if s >= 2:
-                    den *= 10 ** (s - 2)
-                else:
-                    mult *= 10 ** (2 - s)
+                mult, den = ir.percent_fraction(rate, s)
                 return _round_div(v, mult, den), self.masked(v, b)
             case ir.Tiers(measure=m, tiers=tiers):
                 v, s = self.num(m)
@@ -225,7 +213,7 @@ class _Compiler:
                 scaled = v * 10 ** (common - s) if common > s else v
                 out = F.when(v.isNull(), F.lit(None).cast("long"))
                 for t in tiers:
-                    out = out.when(scaled >= _long(_scale_int(t.at_least, common)), _long(_scale_int(t.amount, 2)))
+                    out = out.when(scaled >= _long(ir.scaled_int(t.at_least, common)), _long(ir.scaled_int(t.amount, 2)))
                 return out.otherwise(_long(0)), self.masked(v, m)
             case ir.Cases(cases=cases, otherwise=otherwise):
                 fen_out: Any = F
@@ -247,10 +235,10 @@ class _Compiler:
                 fen, mask = self.amount(inner)
                 out = fen
                 if lo is not None:
-                    lo_f = _long(_scale_int(lo, 2))
+                    lo_f = _long(ir.scaled_int(lo, 2))
                     out = F.when(out < lo_f, lo_f).otherwise(out)
                 if hi is not None:
-                    hi_f = _long(_scale_int(hi, 2))
+                    hi_f = _long(ir.scaled_int(hi, 2))
                     out = F.when(out > hi_f, hi_f).otherwise(out)
                 return out, mask
         raise UnsupportedConstruct(f"Spark backend: formula {type(f).__name__}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -47,12 +46,6 @@ def _unknown(pred: ColumnElement[Any]) -> ColumnElement[Any]:
     """pred IS NULL, with pred in parentheses: SQLAlchemy renders `NOT a IS NULL`, which SQL
     reads as `NOT (a IS NULL)` (found by the parity test)."""
     return Grouping(pred).is_(None)
-
-
-def _scale_int(value: Decimal, scale: int) -> int:
-    scaled = value.scaleb(scale)
-    assert scaled == scaled.to_integral_value()
-    return int(scaled)
 
 
 class _Compiler:
@@ -88,7 +81,7 @@ class _Compiler:
                 return self.col(name), t.scale
             case ir.Num(value=v):
                 s = ir.decimal_scale(v)
-                return _lit(_scale_int(v, s)), s
+                return _lit(ir.scaled_int(v, s)), s
             case ir.Arith(op=op, left=left, right=right):
                 a, sa_ = self.num(left)
                 b, sb = self.num(right)
@@ -201,24 +194,19 @@ class _Compiler:
         """(fen or NULL, missing bits where the amount is unknown)."""
         match f:
             case ir.Fixed(amount=a):
-                return _lit(_scale_int(a, 2)), _lit(0)
+                return _lit(ir.scaled_int(a, 2)), _lit(0)
             case ir.PerUnit(quantity=q, rate=rate):
                 v, s = self.num(q)
-                return _round_div(v, _scale_int(rate, 2), 10**s), self.masked(v, q)
+                return _round_div(v, ir.scaled_int(rate, 2), 10**s), self.masked(v, q)
             case ir.Percent(base=b, rate=rate):
                 v, s = self.num(b)
-                rs = ir.decimal_scale(rate)
-                mult, den = _scale_int(rate, rs), 10**rs
-                if s >= 2:
-                    den *= 10 ** (s - 2)
-                else:
-                    mult *= 10 ** (2 - s)
+                mult, den = ir.percent_fraction(rate, s)
                 return _round_div(v, mult, den), self.masked(v, b)
             case ir.Tiers(measure=m, tiers=tiers):
                 v, s = self.num(m)
                 common = max([s, *(ir.decimal_scale(t.at_least) for t in tiers)])
                 scaled = v * 10 ** (common - s) if common > s else v
-                steps = [(scaled >= _lit(_scale_int(t.at_least, common)), _lit(_scale_int(t.amount, 2))) for t in tiers]
+                steps = [(scaled >= _lit(ir.scaled_int(t.at_least, common)), _lit(ir.scaled_int(t.amount, 2))) for t in tiers]
                 return sa.case((v.is_(None), sa.null()), *steps, else_=_lit(0)), self.masked(v, m)
             case ir.Cases(cases=cases, otherwise=otherwise):
                 whens: list[tuple[ColumnElement[Any], ColumnElement[Any]]] = []
@@ -241,10 +229,10 @@ class _Compiler:
                 fen, mask = self.amount(inner)
                 out = fen
                 if lo is not None:
-                    lo_f = _lit(_scale_int(lo, 2))
+                    lo_f = _lit(ir.scaled_int(lo, 2))
                     out = sa.case((out < lo_f, lo_f), else_=out)
                 if hi is not None:
-                    hi_f = _lit(_scale_int(hi, 2))
+                    hi_f = _lit(ir.scaled_int(hi, 2))
                     out = sa.case((out > hi_f, hi_f), else_=out)
                 return out, mask
         raise UnsupportedConstruct(f"SQL backend: formula {type(f).__name__}")

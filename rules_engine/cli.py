@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from .loader import Library, load_library
 from .render_zh import Renderer
 from .tags import DEFAULT_DICTIONARY, TagDictionary, load_dictionary
 from .values import fmt_yuan
+
+if TYPE_CHECKING:  # sources imports the engines; the CLI loads them only when a command needs them
+    from .sources import SparkSource, SqlSource
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POLICIES = ROOT / "policies"
@@ -233,7 +236,8 @@ def explain(
                       + (f"；{nm.condition.gap}" if nm.condition.gap else ""), highlight=False, markup=False)
 
 
-def open_source(kind: str, data: str, table: str, partitions: int | None, d: TagDictionary):  # type: ignore[no-untyped-def]
+def open_source(kind: str, data: str, table: str, partitions: int | None, d: TagDictionary
+                ) -> SqlSource | SparkSource:
     """The match source for a non-default backend (see sources.py)."""
     from .sources import SparkSource, SqlSource
 
@@ -264,7 +268,7 @@ def match(
 ) -> None:
     """Match every enterprise against every active policy; print a summary, optionally write results."""
     from . import vectorized
-    from .sources import backend_of
+    from .sources import SqlSource, backend_of
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -281,11 +285,11 @@ def match(
             console.print(f"backend: {source.description}", highlight=False)
             t1 = time.perf_counter()
             if out_table is not None:
+                assert isinstance(source, SqlSource)  # refused above for other backends
                 n_written = source.results_into(active, when, out_table, all_rows)
                 console.print(f"wrote {n_written} rows to table {out_table}")
             result = source.results(active, when, include_not_eligible=all_rows)
-            n = len(set(result["credit_code"])) if all_rows and len(result) else getattr(source, "count", 0)
-            _summary(result, active, n, when, load_s, time.perf_counter() - t1, all_rows)
+            _summary(result, active, source.count, when, load_s, time.perf_counter() - t1, all_rows)
             if out is not None:
                 write_results(result, out)
                 console.print(f"wrote {len(result)} rows to {out}")

@@ -34,6 +34,9 @@ BACKENDS = ("vectorized", "sql", "spark")
 class MatchSource(Protocol):
     description: str
 
+    @property
+    def count(self) -> int: ...  # enterprises
+
     def digest(self) -> str: ...
 
     def eligible(self, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame: ...
@@ -52,6 +55,10 @@ class FrameSource:
     frame: pd.DataFrame
     data_hash: str | None = None
     description: str = "in-memory frame (vectorized engine)"
+
+    @property
+    def count(self) -> int:
+        return len(self.frame)
 
     def digest(self) -> str:
         if self.data_hash is None:

@@ -138,7 +138,7 @@ def candidates(source: MatchSource, policies: list[ir.Policy], as_of: dt.date
     with the row index of each candidate in them."""
     pairs = source.eligible(policies, as_of)
     codes = sorted(set(pairs["credit_code"].tolist()))
-    frame = source.rows(codes) if codes else source.rows([])
+    frame = source.rows(codes)
     position = {str(c): i for i, c in enumerate(frame[KEY].tolist())}
     by_id = {p.id: p for p in policies}
     prio_cols: dict[str, list[np.ndarray]] = {}

@@ -91,7 +91,7 @@ def batch_run(
     only the candidates' rows come back to write the ledger."""
     from ..cli import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
     from ..datasets import SAMPLE_MANIFEST
-    from ..sources import FrameSource, backend_of
+    from ..sources import FrameSource, MatchSource, backend_of
     from ..tags import load_dictionary
     from .batch import file_digest, run_batch
 
@@ -105,7 +105,7 @@ def batch_run(
             ds = _dataset(path, d)
             paths = [f.path for f in ds.files if f.path is not None] or (
                 sorted(path.glob("*.parquet")) if path.is_dir() else [path])
-            source = FrameSource(ds.frame, file_digest(paths))
+            source: MatchSource = FrameSource(ds.frame, file_digest(paths))
             when = _as_of(as_of, path)
         else:
             source = open_source(kind, where, table, partitions, d)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-import pandas as pd
 import streamlit as st
 
 from rules_engine.datasets import SourceFile, load_dataset, load_manifest
@@ -82,5 +81,3 @@ def render() -> None:
             return
     _report(cd.dataset, cd.as_of)
 
-
-__all__ = ["render", "pd"]

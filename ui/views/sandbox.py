@@ -86,7 +86,7 @@ def _validate(text: str, name: str) -> tuple[ir.Policy | None, list[str]]:
         return None, [str(p) for p in exc.problems]
 
 
-def _editor(policy: ir.Policy | None, source: Path) -> ir.Policy | None:
+def _editor(source: Path) -> ir.Policy | None:
     key = f"yaml::{source}"
     if key not in st.session_state:
         st.session_state[key] = source.read_text(encoding="utf-8") if source.exists() else ""
@@ -111,8 +111,7 @@ def _editor(policy: ir.Policy | None, source: Path) -> ir.Policy | None:
     with right:
         st.markdown("**YAML 文本**")
         st.text_area("YAML", key=key, height=560, label_visibility="collapsed")
-    draft, problems = _validate(st.session_state[key], str(source.relative_to(source.parent.parent))
-                                if source.parent.parent.exists() else source.name)
+    draft, problems = _validate(st.session_state[key], f"{source.parent.name}/{source.name}")
     if problems:
         st.error(f"校验未通过：{len(problems)} 处问题")
         for p in problems:
@@ -209,7 +208,7 @@ def render() -> None:
                         format_func=lambda k: f"{by_key[k].title}（{by_key[k].id} v{by_key[k].version}）")
     published = by_key[pick]
     source = Path(published.source)
-    draft = _editor(published, source)
+    draft = _editor(source)
     if draft is None:
         return
     tab_cases, tab_impact = st.tabs(["测试用例", "影响测算"])

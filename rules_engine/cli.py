@@ -287,9 +287,15 @@ def match(
             if out_table is not None:
                 assert isinstance(source, SqlSource)  # refused above for other backends
                 n_written = source.results_into(active, when, out_table, all_rows)
+                # the summary is counted in the database too: no result row leaves it
+                counts = source.counts_in(out_table, active, when)
+                _summary(counts, active, source.count, when, load_s, time.perf_counter() - t1)
                 console.print(f"wrote {n_written} rows to table {out_table}")
+                if out is None:
+                    return
             result = source.results(active, when, include_not_eligible=all_rows)
-            _summary(result, active, source.count, when, load_s, time.perf_counter() - t1, all_rows)
+            if out_table is None:
+                _summary(_counts(result), active, source.count, when, load_s, time.perf_counter() - t1)
             if out is not None:
                 write_results(result, out)
                 console.print(f"wrote {len(result)} rows to {out}")
@@ -311,7 +317,7 @@ def match(
                 bar.advance(task, len(part))
         result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         match_s = time.perf_counter() - t1
-    _summary(result, active, n, when, load_s, match_s, all_rows)
+    _summary(_counts(result), active, n, when, load_s, match_s)
     if out is not None:
         with domain_errors():
             write_results(result, out)
@@ -376,22 +382,28 @@ def data_export(
     console.print(f"wrote {len(ds.frame)} enterprises ({len(ds.frame.columns)} columns) to {where}", highlight=False)
 
 
-def _summary(result: pd.DataFrame, policies: list[ir.Policy], n: int, when: dt.date,
-             load_s: float, match_s: float, all_rows: bool) -> None:
+def _counts(result: pd.DataFrame) -> pd.DataFrame:
+    """Tidy results → (policy, status, n, amount_fen): what the summary shows."""
+    if result.empty:
+        return pd.DataFrame(columns=["policy", "status", "n", "amount_fen"])
+    g = result.groupby(["policy", "status"], sort=False)
+    return g.size().rename("n").to_frame().join(g["amount_fen"].sum()).reset_index()
+
+
+def _summary(counts: pd.DataFrame, policies: list[ir.Policy], n: int, when: dt.date,
+             load_s: float, match_s: float) -> None:
     table = Table(title=f"{n} enterprises × {len(policies)} policies, as of {when}")
     for col in ("policy", "title", "eligible", "amount (yuan)", "undetermined"):
         table.add_column(col, justify="right" if col not in ("policy", "title") else "left")
-    total_fen = 0
+    by = {(str(pol), str(st)): (int(n_), int(fen)) for pol, st, n_, fen in
+          zip(counts["policy"], counts["status"], counts["n"], counts["amount_fen"], strict=True)}
+    eligible = undetermined = total_fen = 0
     for p in policies:
-        sel = result[result["policy"] == p.id] if len(result) else result
-        elig = sel[sel["status"] == "eligible"] if len(sel) else sel
-        fen = int(elig["amount_fen"].sum()) if len(elig) else 0
-        total_fen += fen
-        und = int((sel["status"] == "undetermined").sum()) if len(sel) else 0
-        table.add_row(p.id, p.title, str(len(elig)), fmt_yuan(fen), str(und))
+        elig, fen = by.get((p.id, "eligible"), (0, 0))
+        und, _ = by.get((p.id, "undetermined"), (0, 0))
+        eligible, undetermined, total_fen = eligible + elig, undetermined + und, total_fen + fen
+        table.add_row(p.id, p.title, str(elig), fmt_yuan(fen), str(und))
     console.print(table)
-    eligible = int((result["status"] == "eligible").sum()) if len(result) else 0
-    undetermined = int((result["status"] == "undetermined").sum()) if len(result) else 0
     console.print(
         f"pairs: {n * len(policies)}; eligible {eligible}, undetermined {undetermined}; "
         f"total {fmt_yuan(total_fen)} yuan before limits, exclusivity and budgets; "

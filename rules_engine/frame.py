@@ -108,9 +108,9 @@ def conform(df: pd.DataFrame, dictionary: TagDictionary) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
-def to_records(df: pd.DataFrame, dictionary: TagDictionary) -> list[dict[str, object]]:
-    """Rows as plain Python storage values (int, bool, date, str, None): what a database
-    driver or Spark takes. Columns outside the dictionary pass as text."""
+def storage_columns(df: pd.DataFrame, dictionary: TagDictionary) -> dict[str, list[object]]:
+    """Columns as lists of plain Python storage values (int, bool, date, str, None): what a
+    database driver or Spark takes. Columns outside the dictionary pass as text."""
     cols: dict[str, list[object]] = {}
     for col in df.columns:
         s = df[col]
@@ -125,5 +125,11 @@ def to_records(df: pd.DataFrame, dictionary: TagDictionary) -> list[dict[str, ob
         else:
             values = [str(v) for v in s.astype(object).tolist()]
         cols[col] = [None if n else v for v, n in zip(values, null)]
+    return cols
+
+
+def to_records(df: pd.DataFrame, dictionary: TagDictionary) -> list[dict[str, object]]:
+    """Rows as dicts of plain Python storage values (see storage_columns)."""
+    cols = storage_columns(df, dictionary)
     names = list(cols)
     return [dict(zip(names, row)) for row in zip(*cols.values())] if names else [{} for _ in range(len(df))]

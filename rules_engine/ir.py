@@ -473,4 +473,6 @@ class Status(IntEnum):
         return {0: "不符合", 1: "待补充数据", 2: "符合"}[self.value]
 
 
+# The tidy result row every backend returns (the vectorized frame adds `failed`).
+RESULT_COLUMNS = ("credit_code", "policy", "version", "status", "amount_fen", "missing")
 NOT_IN_FORCE = "not_in_force"  # pseudo condition id when the evaluation date is outside validity

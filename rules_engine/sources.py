@@ -125,8 +125,9 @@ class SqlSource:
         from . import sql_backend
 
         with self.engine.connect() as conn:
-            got = pd.DataFrame(sql_backend.match(conn, self.table, policies, as_of))
-        return got if include_not_eligible or got.empty else got[got["status"] != "not_eligible"]
+            return pd.DataFrame(sql_backend.match(conn, self.table, policies, as_of,
+                                                  include_not_eligible=include_not_eligible),
+                                columns=list(ir.RESULT_COLUMNS))
 
     def results_into(self, policies: list[ir.Policy], as_of: dt.date, out_table: str,
                      include_not_eligible: bool) -> int:
@@ -135,6 +136,13 @@ class SqlSource:
         with self.engine.begin() as conn:
             return sql_backend.match_into(conn, self.table, policies, as_of, out_table,
                                           include_not_eligible=include_not_eligible)
+
+    def counts_in(self, out_table: str, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
+        """(policy, status, n, amount_fen) of a results table written by results_into."""
+        from . import sql_backend
+
+        with self.engine.connect() as conn:
+            return sql_backend.counts(conn, out_table, policies, as_of)
 
 
 class SparkSource:

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 EPOCH = dt.date(1970, 1, 1)
-RESULT_COLUMNS = ("credit_code", "policy", "version", "status", "amount_fen", "missing")
 
 
 def _F() -> Any:

@@ -4,6 +4,7 @@ as the default path (the sample data in this process)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from rules_engine.ledger.db import open_ledger
 from rules_engine.loader import load_library
 from rules_engine.sources import FrameSource, SparkSource, SqlSource, backend_of
 from rules_engine.tags import load_dictionary
-from tests.conftest import PG_URL, fresh_url
+from tests.conftest import BACKENDS, PG_URL, fresh_url
 from tests.test_crash import snapshot
 
 AS_OF = dt.date(2026, 6, 30)
@@ -73,9 +74,10 @@ def test_cli_batch_run_reads_a_database_table(tmp_path: Path) -> None:
     assert len(default) > 3000 and sql == default
 
 
-def test_cli_match_writes_results_into_the_database(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", BACKENDS)
+def test_cli_match_writes_results_into_the_database(database: str, tmp_path: Path) -> None:
     runner = CliRunner()
-    url = f"sqlite:///{tmp_path / 'platform.db'}"
+    url = fresh_url(database, tmp_path)
     assert runner.invoke(app, ["data-export", "--to", url]).exit_code == 0
     r = runner.invoke(app, ["match", "--data", url, "--as-of", "2026-06-30", "--out-table", "results"])
     assert r.exit_code == 0, r.output
@@ -87,7 +89,21 @@ def test_cli_match_writes_results_into_the_database(tmp_path: Path) -> None:
     with sa.create_engine(url).connect() as conn:
         got = pd.read_sql(sa.text("SELECT credit_code, policy, status, amount_fen, missing FROM results"), conn)
     assert len(got) == len(expected) > 4000
-    assert got["amount_fen"].sum() == expected["amount_fen"].astype(int).sum()
+    assert f"wrote {len(got)} rows to table results" in r.output
+    # the summary, counted inside the database, is the in-process one
+    totals = re.compile(r"eligible \d+, undetermined \d+; total [\d,.]+ yuan")
+    assert totals.findall(r.output) == totals.findall(vec.output) != []
+    # the same date again replaces its rows (SQLite once stored the date as the integer 2026,
+    # so the replace missed them)
+    again = runner.invoke(app, ["match", "--data", url, "--as-of", "2026-06-30", "--out-table", "results"])
+    assert again.exit_code == 0 and f"wrote {len(got)} rows" in again.output, again.output
+    with sa.create_engine(url).connect() as conn:
+        assert conn.execute(sa.text("SELECT DISTINCT as_of FROM results")).scalars().all() in (
+            ["2026-06-30"], [dt.date(2026, 6, 30)])
+    key = ["credit_code", "policy"]
+    got = got.astype({"amount_fen": "int64"}).sort_values(key).reset_index(drop=True)
+    expected = expected[list(got.columns)].astype({"amount_fen": "int64"}).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
 
 
 def test_bad_backend_choices_are_clear_errors(sample: tuple[Any, Any, Any], tmp_path: Path) -> None:

@@ -356,11 +356,46 @@ def test_explanation_inputs_are_the_natural_values() -> None:
     from rules_engine.ledger.batch import Inputs
 
     inputs = Inputs(DS.frame, D)
+    at = list(range(0, len(DS.frame), 97))
     for p in LIB.active()[:10]:
-        for i in range(0, len(DS.frame), 97):
+        got = inputs.of(p, at)
+        assert len(got) == len(at)
+        for i, values in zip(at, got, strict=True):
             expected = {}
             for t in ir.policy_tags(p):
                 if t in DS.frame:
                     v = natural(D[t].type, DS.frame[t].iat[i])
                     expected[t] = None if v is None else str(v)
-            assert inputs.of(p, i) == expected, (p.id, i)
+            assert values == expected, (p.id, i)
+
+
+def test_insert_many_writes_what_sqlalchemy_would(ledger_url: str) -> None:
+    """db.insert_many (one driver executemany, processors per column) against SQLAlchemy's
+    own executemany: the same rows read back, JSON with Chinese text, NULLs and timestamps."""
+    from rules_engine.ledger.db import insert_many
+
+    _, sf = open_ledger(ledger_url)
+    now = dt.datetime(2026, 7, 1, 9, 30, 15, 123456)
+
+    def rows(prefix: str) -> list[dict]:
+        return [dict(policy_id="p", policy_version=1, credit_code=f"{prefix}{i:04d}", period="2026",
+                     benefit_year=2026, exclusive_group=None if i % 2 else "组", amount_fen=i * 101 - 7,
+                     status="candidate", batch_id=None, source="batch",
+                     enterprise_name=None if i % 3 == 0 else f"企业'{i}\"\\%s", region="340104", bank_account=None,
+                     explanation={"title": "稳岗返还", "inputs": {"n": str(i), "x": None}, "list": [1, "二"]},
+                     created_at=now, updated_at=now + dt.timedelta(seconds=i)) for i in range(50)]
+
+    table = Payout.__table__
+    with sf.begin() as s:
+        insert_many(s.connection(), table, rows("A"))  # type: ignore[arg-type]
+        s.connection().execute(sa.insert(table), rows("B"))
+
+    def read(prefix: str) -> list[tuple]:
+        with sf() as s:
+            got = s.scalars(select(Payout).where(Payout.credit_code.startswith(prefix)).order_by(Payout.credit_code))
+            return [(p.credit_code[1:], p.exclusive_group, p.amount_fen, p.enterprise_name, p.explanation,
+                     p.created_at, p.updated_at, p.bank_account) for p in got]
+
+    a, b = read("A"), read("B")
+    assert len(a) == 50 and a == b
+    assert a[1][5] == now and a[1][6] == now + dt.timedelta(seconds=1)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -52,3 +53,31 @@ def open_ledger(url: str | None = None) -> tuple[Engine, sessionmaker[Session]]:
     engine = make_engine(url)
     upgrade(engine)
     return engine, sessions(engine)
+
+
+def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT many rows with one driver executemany. Each column's bind processor (JSON, SQLite
+    datetimes) runs column by column; SQLAlchemy's own executemany builds and processes every
+    row's parameters one at a time, which took 1.45 s of 2.0 s for 10^5 payouts on SQLite.
+    The statement is SQLAlchemy's compiled INSERT: no SQL text is put together here."""
+    if not rows:
+        return
+    names = list(rows[0])
+    dialect = conn.dialect
+    compiled = table.insert().compile(dialect=dialect, column_keys=names)
+    columns: dict[str, list[Any]] = {}
+    for name in names:
+        values = [r[name] for r in rows]
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is None:
+            columns[name] = values
+        elif all(v is values[0] for v in values):  # a batch's timestamps: processed once
+            columns[name] = [process(values[0])] * len(values)
+        else:
+            columns[name] = [process(v) for v in values]
+    if compiled.positional:
+        order = compiled.positiontup or []
+        params: list[Any] = list(zip(*(columns[n] for n in order), strict=True))
+    else:
+        params = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    conn.exec_driver_sql(compiled.string, params)

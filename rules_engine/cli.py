@@ -287,16 +287,15 @@ def match(
             if out_table is not None:
                 assert isinstance(source, SqlSource)  # refused above for other backends
                 n_written = source.results_into(active, when, out_table, all_rows)
-                # the summary is counted in the database too: no result row leaves it
+                # the summary is counted in the database too; --out reads the table back
                 counts = source.counts_in(out_table, active, when)
                 _summary(counts, active, source.count, when, load_s, time.perf_counter() - t1)
                 console.print(f"wrote {n_written} rows to table {out_table}")
-                if out is None:
-                    return
-            result = source.results(active, when, include_not_eligible=all_rows)
-            if out_table is None:
+                result = source.read_results(out_table, active, when) if out is not None else None
+            else:
+                result = source.results(active, when, include_not_eligible=all_rows)
                 _summary(_counts(result), active, source.count, when, load_s, time.perf_counter() - t1)
-            if out is not None:
+            if out is not None and result is not None:
                 write_results(result, out)
                 console.print(f"wrote {len(result)} rows to {out}")
             return

@@ -148,6 +148,13 @@ class SqlSource:
         with self.engine.connect() as conn:
             return sql_backend.counts(conn, out_table, policies, as_of)
 
+    def read_results(self, out_table: str, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
+        """The tidy rows results_into wrote, read back rather than matched again."""
+        from . import sql_backend
+
+        with self.engine.connect() as conn:
+            return sql_backend.read_results(conn, out_table, policies, as_of)
+
 
 class SparkSource:
     """Storage-format Parquet (file or directory) or a catalog table, read by Spark."""

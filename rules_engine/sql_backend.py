@@ -376,6 +376,14 @@ def match_into(conn: sa.Connection, table: sa.Table, policies: list[ir.Policy], 
         target.c.as_of == as_of, target.c.policy.in_([p.id for p in policies]))).scalar_one())
 
 
+def read_results(conn: sa.Connection, out: str, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
+    """The tidy rows match_into wrote for one date (no match is run again)."""
+    t = results_table(out)
+    q = (sa.select(*(t.c[c] for c in ir.RESULT_COLUMNS))
+         .where(t.c.as_of == as_of, t.c.policy.in_([p.id for p in policies])).order_by(t.c.policy, t.c.credit_code))
+    return pd.DataFrame(conn.execute(q).all(), columns=list(ir.RESULT_COLUMNS))
+
+
 def counts(conn: sa.Connection, out: str, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
     """(policy, status, n, amount_fen) of the results table `out` for one date, counted in the database."""
     t = results_table(out)

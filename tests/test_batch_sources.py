@@ -95,7 +95,8 @@ def test_cli_match_writes_results_into_the_database(database: str, tmp_path: Pat
     assert totals.findall(r.output) == totals.findall(vec.output) != []
     # the same date again replaces its rows (SQLite once stored the date as the integer 2026,
     # so the replace missed them)
-    again = runner.invoke(app, ["match", "--data", url, "--as-of", "2026-06-30", "--out-table", "results"])
+    again = runner.invoke(app, ["match", "--data", url, "--as-of", "2026-06-30", "--out-table", "results",
+                                "--out", str(tmp_path / "back.csv")])
     assert again.exit_code == 0 and f"wrote {len(got)} rows" in again.output, again.output
     with sa.create_engine(url).connect() as conn:
         assert conn.execute(sa.text("SELECT DISTINCT as_of FROM results")).scalars().all() in (
@@ -104,6 +105,10 @@ def test_cli_match_writes_results_into_the_database(database: str, tmp_path: Pat
     got = got.astype({"amount_fen": "int64"}).sort_values(key).reset_index(drop=True)
     expected = expected[list(got.columns)].astype({"amount_fen": "int64"}).sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected)
+    # --out with --out-table reads the table back: the same rows as the in-process match
+    back = pd.read_csv(tmp_path / "back.csv", dtype=str, keep_default_na=False)[list(got.columns)]
+    back = back.astype({"amount_fen": "int64"}).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(back, expected)
 
 
 def test_bad_backend_choices_are_clear_errors(sample: tuple[Any, Any, Any], tmp_path: Path) -> None:

@@ -260,13 +260,12 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
         existing = load_existing(s)
         cands, frame, rows = candidates(source, policies, as_of)
         outcome = allocate(cands, existing, as_of)
-        names = frame["name"].to_numpy(dtype=object) if "name" in frame else None
-        regions = frame["region"].astype(object).to_numpy() if "region" in frame else None
-        accounts = frame["bank_account"].to_numpy(dtype=object) if "bank_account" in frame else None
+        names, regions, accounts = (_nulls_as_none(frame[c]) if c in frame else None
+                                    for c in ("name", "region", "bank_account"))
         inputs = Inputs(frame, dictionary)
 
         def text(arr: np.ndarray | None, i: int) -> str | None:
-            return None if arr is None or pd.isna(arr[i]) else str(arr[i])
+            return None if arr is None or arr[i] is None else str(arr[i])
 
         at = [rows[(c.policy.id, c.credit_code)] for c in outcome.granted]
         read: list[dict[str, Any]] = [{} for _ in at]

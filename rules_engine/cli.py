@@ -366,6 +366,11 @@ def data_export(
         d = load_dictionary(tags)
         ds = _dataset(data, d)
         if "://" in to:
+            from .ledger.models import Base
+
+            if table.lower() in {t.lower() for t in Base.metadata.tables} | {"alembic_version"}:
+                raise EngineError(f"{table} 是兑现台账自己的表，企业数据不能写入（否则会覆盖台账或审计日志）；"
+                                  "请用 --table 另取表名")
             try:
                 engine = sa.create_engine(to)
                 with engine.begin() as conn:
@@ -419,6 +424,10 @@ def write_results(result: pd.DataFrame, out: Path) -> None:
     frame.insert(at, "amount_yuan", [fmt_yuan(int(f), grouped=False) for f in fen])
     frame["status"] = frame["status"].astype(str)
     suffix = out.suffix.lower()
+    if suffix in (".csv", ".xlsx"):
+        from .exporting import safe_frame
+
+        frame = safe_frame(frame)  # names and texts come from department data: no live formulas
     if suffix == ".csv":
         frame.to_csv(out, index=False, encoding="utf-8")
     elif suffix == ".parquet":
@@ -454,8 +463,9 @@ def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTION
         s.add_row(str(r.file), str(r.source), str(r.as_of), str(r.age_days), str(r.rows), str(r.rejected))
     console.print(s)
     for rj in ds.rejects:
-        console.print(f"reject {rj.file}:{rj.row} {rj.credit_code}: {rj.reason}", highlight=False, markup=False)
-    console.print(f"{len(ds.rejects)} rejected rows, {len(ds.conflicts)} conflicts")
+        where = f"{rj.file}:{rj.row}" + (f" 列 {rj.column}（原值 {rj.raw!r}）" if rj.column else "")
+        console.print(f"拒收 {where} {rj.credit_code}：{rj.reason}", highlight=False, markup=False)
+    console.print(f"拒收 {len(ds.rejects)} 处（行或单元格），冲突 {len(ds.conflicts)} 处", highlight=False)
 
 
 @app.command()

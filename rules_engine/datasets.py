@@ -49,11 +49,15 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Reject:
+    """A row (bad key, duplicate) or a single cell that could not be used. A bad cell costs
+    only itself: it becomes a missing value and the rest of its row loads."""
+
     file: str
     row: int  # 1-based line/row number in the file, header included
     credit_code: str
     reason: str
-
+    column: str = ""  # the file's column, for a cell reject
+    raw: str = ""  # the cell's text as delivered
 
 @dataclass(frozen=True)
 class Conflict:
@@ -235,7 +239,6 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
             rejects.append(Reject(f.name, rowno, code, f"credit_code: {why}"))
             continue
         values: dict[str, object] = {}
-        reason = ""
         for col, (key, mult) in cols:
             if key == KEY:
                 continue
@@ -244,12 +247,10 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
                 if mult != 1 and str(raw).strip():
                     raw = parse_decimal(raw) * mult
                 values[key] = coerce(dictionary[key].type, raw)
-            except ValueError as exc:
-                reason = f"{key} ({dictionary[key].label}): {exc}"
-                break
-        if reason:
-            rejects.append(Reject(f.name, rowno, code, reason))
-            continue
+            except (ValueError, ArithmeticError) as exc:
+                values[key] = None
+                rejects.append(Reject(f.name, rowno, code, f"{key}（{dictionary[key].label}）：{exc}", str(col),
+                                      str(cells[col])[:200]))
         if code in rows:
             same = rows[code] == values
             rejects.append(Reject(

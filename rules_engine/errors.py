@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 
 class EngineError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    `code` is stable and machine-readable (the HTTP API returns it); the message is what a
+    user reads."""
+
+    code = "error"
 
 
 class ExpressionError(EngineError):
@@ -91,3 +96,29 @@ class UnsupportedConstruct(EngineError, NotImplementedError):
 
 class DataError(EngineError):
     """An enterprise data file cannot be read as what it claims to be."""
+
+    code = "bad_data"
+
+
+class Forbidden(EngineError):
+    """The actor may not do this, or not to this enterprise."""
+
+    code = "forbidden"
+
+
+class NotFound(EngineError):
+    """The thing named does not exist (or is not visible to the actor)."""
+
+    code = "not_found"
+
+
+class Conflict(EngineError):
+    """Someone else changed the same record first (a compare-and-set lost); nothing was done."""
+
+    code = "conflict"
+
+
+class Invalid(EngineError):
+    """The request itself is malformed or not allowed in the current state."""
+
+    code = "invalid"

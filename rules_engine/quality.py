@@ -15,7 +15,7 @@ from .tags import TagDictionary
 class QualityReport:
     coverage: pd.DataFrame  # tag, label, source, filled, coverage
     sources: pd.DataFrame  # file, source, as_of, age_days, rows, rejected
-    rejects: pd.DataFrame  # file, row, credit_code, reason
+    rejects: pd.DataFrame  # file, row, credit_code, column, raw, reason (column empty: the row)
     conflicts: pd.DataFrame  # credit_code, tag, kept, kept_from, dropped, dropped_from
 
 
@@ -33,7 +33,7 @@ def quality_report(ds: Dataset, dictionary: TagDictionary, as_of: dt.date) -> Qu
     return QualityReport(
         pd.DataFrame(cov),
         pd.DataFrame(src),
-        pd.DataFrame([r.__dict__ for r in ds.rejects], columns=["file", "row", "credit_code", "reason"]),
+        pd.DataFrame([r.__dict__ for r in ds.rejects], columns=["file", "row", "credit_code", "column", "raw", "reason"]),
         pd.DataFrame([c.__dict__ for c in ds.conflicts],
                      columns=["credit_code", "tag", "kept", "kept_from", "dropped", "dropped_from"]),
     )

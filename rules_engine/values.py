@@ -7,6 +7,7 @@ Conversion is exact or it fails with a reason; nothing is silently coerced.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 from .ir import Kind, TagType, decimal_scale
@@ -16,31 +17,72 @@ FALSE_WORDS = {"false", "0", "no", "n", "否", "无", "f"}
 SCALE_SUFFIX = {"万": Decimal(10000), "亿": Decimal(100000000)}
 
 
+MAX_ABS = Decimal(10) ** 15  # 10^15 yuan is 10^17 fen, far inside int64: no amount overflows downstream
+MAX_DIGITS = 28  # Decimal's default precision: more significant digits would round silently
+GROUPED = re.compile(r"[+-]?\d{1,3}([,，]\d{3})+(\.\d+)?")
+
+
 def parse_decimal(raw: object) -> Decimal:
-    """A Decimal from text or a number, accepting 万/亿 and thousands separators."""
+    """A Decimal from text or a number, accepting 万/亿, a trailing % and correctly placed thousands
+    separators. Refused with a reason: underscores, misplaced separators, non-finite values,
+    more than 28 significant digits, magnitudes of 10^15 or more."""
     if isinstance(raw, bool):
-        raise ValueError("expected a number, found true/false")
+        raise ValueError("应为数值，而不是 true/false")
     if isinstance(raw, Decimal):
-        return raw
-    if isinstance(raw, int):
-        return Decimal(raw)
-    if isinstance(raw, float):
+        value = raw
+    elif isinstance(raw, int):
+        value = Decimal(raw)
+    elif isinstance(raw, float):
         # repr gives the shortest text that round-trips, so 0.1 stays 0.1
-        return Decimal(repr(raw))
-    text = str(raw).strip().replace(",", "").replace("，", "")
-    mult = Decimal(1)
-    if text.endswith("%"):
-        text, mult = text[:-1], Decimal("0.01")
-    if text and text[-1] in SCALE_SUFFIX:
-        mult *= SCALE_SUFFIX[text[-1]]
-        text = text[:-1]
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"expected a number, found {raw!r}") from None
+        value = Decimal(repr(raw))
+    else:
+        text = str(raw).strip()
+        mult = Decimal(1)
+        if text.endswith("%"):  # a rate in a policy file: 10% is 0.10 (tag values: see coerce)
+            text, mult = text[:-1].strip(), Decimal("0.01")
+        if text and text[-1] in SCALE_SUFFIX:
+            mult *= SCALE_SUFFIX[text[-1]]
+            text = text[:-1].strip()
+        if GROUPED.fullmatch(text):
+            text = text.replace(",", "").replace("，", "")
+        if "_" in text or "," in text or "，" in text:
+            raise ValueError(f"应为数值（千分位逗号须每三位一组），而不是 {_quote(raw)}")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"应为数值，而不是 {_quote(raw)}") from None
+        if value.is_finite() and len(value.as_tuple().digits) > MAX_DIGITS:
+            raise ValueError(f"有效数字超过 {MAX_DIGITS} 位，无法精确表示：{_quote(raw)}")
+        if value.is_finite() and abs(value) < MAX_ABS:
+            value = value * mult
     if not value.is_finite():
-        raise ValueError(f"expected a finite number, found {raw!r}")
-    return value * mult
+        raise ValueError(f"应为有限数值，而不是 {_quote(raw)}")
+    if abs(value) >= MAX_ABS:
+        raise ValueError(f"数值超出可处理范围（绝对值须小于 10^15）：{_quote(raw)}")
+    return value
+
+
+def _quote(raw: object) -> str:
+    text = str(raw)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def parse_money_fen(raw: object) -> int:
+    """An amount in yuan (at most two decimals, positive) as integer fen."""
+    from .errors import Invalid
+
+    try:
+        value = parse_decimal(raw)
+    except ValueError as exc:
+        raise Invalid(f"金额{exc}") from None
+    if value <= 0 or decimal_scale(value) > 2:
+        raise Invalid(f"金额应为正数且最多两位小数（分），而不是 {_quote(raw)}")
+    return int(value * 100)
+
+
+FULL_WIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} |
+                           {chr(0xFF21 + i): chr(ord("A") + i) for i in range(26)})
+DATE_TEXT = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?")
 
 
 def coerce(ttype: TagType, raw: object) -> object:
@@ -51,9 +93,13 @@ def coerce(ttype: TagType, raw: object) -> object:
         return None
     kind = ttype.kind
     if kind in (Kind.NUMBER, Kind.MONEY):
+        if isinstance(raw, str) and raw.strip().endswith("%"):
+            if ttype.unit != "%":  # '5%' of a money or head-count tag is a mistake, not 0.05
+                raise ValueError(f"该标签单位为{ttype.unit or '数值'}，不能填百分数：{_quote(raw)}")
+            raw = raw.strip()[:-1]
         value = parse_decimal(raw)
         if decimal_scale(value) > ttype.scale:
-            raise ValueError(f"{value} has more than {ttype.scale} decimal places")
+            raise ValueError(f"小数位数超过 {ttype.scale} 位：{_quote(raw)}")
         return value
     if kind is Kind.DATE:
         if isinstance(raw, dt.datetime):
@@ -62,11 +108,13 @@ def coerce(ttype: TagType, raw: object) -> object:
             return raw
         if hasattr(raw, "date") and callable(raw.date):  # pandas Timestamp
             return raw.date()
-        text = str(raw).strip().replace("/", "-")
+        m = DATE_TEXT.fullmatch(str(raw).strip().replace("/", "-"))
         try:
-            return dt.date.fromisoformat(text[:10])
+            if m is None:
+                raise ValueError
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
-            raise ValueError(f"expected a date YYYY-MM-DD, found {raw!r}") from None
+            raise ValueError(f"应为日期 YYYY-MM-DD，而不是 {_quote(raw)}") from None
     if kind is Kind.BOOL:
         if isinstance(raw, bool):
             return raw
@@ -75,19 +123,20 @@ def coerce(ttype: TagType, raw: object) -> object:
             return True
         if word in FALSE_WORDS:
             return False
-        raise ValueError(f"expected true/false (是/否), found {raw!r}")
+        raise ValueError(f"应为 是/否（true/false），而不是 {_quote(raw)}")
     text = str(raw).strip()
     if kind is Kind.CATEGORY and text not in ttype.values:
-        raise ValueError(f"{text!r} is not one of {', '.join(ttype.values)}")
+        raise ValueError(f"{_quote(text)} 不是可选值（{'、'.join(ttype.values)}）之一")
     if kind is Kind.CODE:
         if isinstance(raw, (int, Decimal)) or (isinstance(raw, float) and raw.is_integer()):
             text = str(int(raw))
-        if ttype.hierarchy == "region" and not (len(text) == 6 and text.isdigit()):
-            raise ValueError(f"expected a 6-digit region code, found {raw!r}")
+        text = text.translate(FULL_WIDTH)  # ３４０１０４ typed on a Chinese keyboard is 340104
+        if ttype.hierarchy == "region" and not (len(text) == 6 and text.isascii() and text.isdigit()):
+            raise ValueError(f"应为 6 位行政区划代码，而不是 {_quote(raw)}")
         if ttype.hierarchy == "industry" and not (
-            text[:1].isalpha() and text[:1].isupper() and text[1:].isdigit() and len(text) <= 5
+            text.isascii() and text[:1].isalpha() and text[:1].isupper() and text[1:].isdigit() and len(text) <= 5
         ):
-            raise ValueError(f"expected an industry code such as C3911, found {raw!r}")
+            raise ValueError(f"应为国民经济行业代码（如 C3911），而不是 {_quote(raw)}")
     return text
 
 

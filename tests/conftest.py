@@ -29,3 +29,12 @@ def fresh_url(backend: str, tmp_path: Path) -> str:
 @pytest.fixture(params=BACKENDS)
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield fresh_url(request.param, tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def audit_anchor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test signs its audit checkpoints with its own key, into its own file."""
+    where = tmp_path / "anchor"
+    monkeypatch.setenv("MIANSHEN_AUDIT_KEY", str(where / "audit-ed25519.pem"))
+    monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINTS", str(where / "checkpoints.jsonl"))
+    return where

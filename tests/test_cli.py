@@ -86,7 +86,7 @@ def test_explain_one_enterprise() -> None:
 def test_data_report_shows_rejects() -> None:
     result = runner.invoke(app, ["data-report"])
     assert result.exit_code == 0
-    assert "tax.csv" in result.output and "3 rejected rows" in result.output
+    assert "tax.csv" in result.output and "拒收 3 处" in result.output
 
 
 def test_generate_department_files_and_parquet(tmp_path: Path) -> None:
@@ -124,19 +124,27 @@ def test_ledger_commands_end_to_end(tmp_path: Path) -> None:
     r = runner.invoke(app, ["batch", "run", "--actor", "张三", *db])
     assert r.exit_code == 0, r.output
     assert "new candidates" in r.output
-    assert runner.invoke(app, ["payouts", "publish", "--actor", "李四", "--start", "2026-07-01", *db]).exit_code == 0
+    # the notice cannot start in the past by the server's clock; MIANSHEN_CLOCK is the explicit test setting
+    r = runner.invoke(app, ["payouts", "publish", "--actor", "李四", "--start", "2026-07-01", *db])
+    assert r.exit_code == 1 and "早于今天" in r.output
+    on = {"MIANSHEN_CLOCK": "2026-07-01"}
+    assert runner.invoke(app, ["payouts", "publish", "--actor", "李四", *db], env=on).exit_code == 0
     r = runner.invoke(app, ["payouts", "notice", str(tmp_path / "n.csv"), "--actor", "李四", *db])
     assert r.exit_code == 0 and (tmp_path / "n.csv").exists()
     r = runner.invoke(app, ["payouts", "approve", "--actor", "王五", "--today", "2026-07-08", *db])
-    assert "approved" in r.output and not r.output.startswith("0 ")
+    assert r.exit_code == 2  # no option moves the date approval is judged by
+    r = runner.invoke(app, ["payouts", "approve", "--actor", "王五", *db], env={"MIANSHEN_CLOCK": "2026-07-07"})
+    assert r.exit_code == 0 and r.output.startswith("0 笔审批通过"), r.output  # still on notice
+    r = runner.invoke(app, ["payouts", "approve", "--actor", "王五", *db], env={"MIANSHEN_CLOCK": "2026-07-08"})
+    assert "笔审批通过" in r.output and not r.output.startswith("0 "), r.output
     r = runner.invoke(app, ["payment", "export", str(tmp_path / "p.xlsx"), "--actor", "财务", *db])
-    assert r.exit_code == 0 and "payments, total" in r.output
+    assert r.exit_code == 0 and "支付文件 PF00000001" in r.output
     r = runner.invoke(app, ["outbox", "dispatch", "--sender", f"file:{tmp_path / 'n.jsonl'}", *db])
-    assert r.exit_code == 0 and "0 pending" in r.output
+    assert r.exit_code == 0 and "待发送 0" in r.output
     r = runner.invoke(app, ["payouts", "withdraw", "MS0000000001", "--actor", "李四", "--reason", "异议", *db])
-    assert r.exit_code == 1 and "is approved; it can move to failed, paid, not withdrawn" in r.output
+    assert r.exit_code == 1 and "当前为「已审批」，只能转为支付失败、已支付，不能转为「已撤回」" in r.output
     r = runner.invoke(app, ["audit", "verify", *db])
-    assert r.exit_code == 0 and "0 problems" in r.output
+    assert r.exit_code == 0 and "发现问题 0 处" in r.output, r.output
     r = runner.invoke(app, ["payouts", "list", "--status", "approved", *db])
     assert r.exit_code == 0 and "total" in r.output
     r = runner.invoke(app, ["payouts", "list", "--by", "region", *db], env={"COLUMNS": "120"})

@@ -47,10 +47,16 @@ def test_csv_rows_are_validated_and_good_rows_load(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     ds = load_dataset([src(tmp_path / "tax.csv")], D)
-    assert list(ds.frame["credit_code"]) == [A]
-    assert ds.frame["revenue"].iloc[0] == 123456789  # fen, exactly
-    reasons = {(r.row, r.reason.split(":")[0]) for r in ds.rejects}
-    assert reasons == {(3, "credit_code"), (4, "revenue (上年营业收入)"), (5, "revenue (上年营业收入)"), (6, "duplicate of row 2 (identical)")}
+    # a bad key or a duplicate rejects the row; a bad cell rejects only itself: the row loads
+    # with that value missing, and its other cells (the credit rating here) are kept
+    f = ds.frame.set_index("credit_code").loc[[A, B, C]]
+    assert len(ds.frame) == 3
+    assert f["revenue"].iloc[0] == 123456789  # fen, exactly
+    assert f["revenue"].iloc[1:].isna().all()
+    assert list(f["tax_credit_rating"].astype(str)) == ["A", "B", "B"]
+    reasons = {(r.row, r.column, r.raw, r.reason.split("：")[0].split(":")[0]) for r in ds.rejects}
+    assert reasons == {(3, "", "", "credit_code"), (4, "revenue", "一百万", "revenue（上年营业收入）"),
+                       (5, "revenue", "100.123", "revenue（上年营业收入）"), (6, "", "", "duplicate of row 2 (identical)")}
 
 
 def test_gbk_csv_gets_one_clear_message(tmp_path: Path) -> None:
@@ -200,4 +206,4 @@ def test_units_stated_in_headers(tmp_path: Path) -> None:
     assert ds.frame["revenue"].iloc[0] == 1
     (tmp_path / "toofine.csv").write_text(f"credit_code,上年营业收入（万元）\n{A},0.0000001\n", encoding="utf-8")
     ds = load_dataset([src(tmp_path / "toofine.csv")], D)
-    assert "more than 2 decimal places" in ds.rejects[0].reason
+    assert "小数位数超过 2 位" in ds.rejects[0].reason

@@ -21,7 +21,9 @@ from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.ledger import audit, lifecycle
 from rules_engine.ledger.batch import BatchLocked, acquire_lock, release_lock, run_batch
 from rules_engine.ledger.db import make_engine, open_ledger
-from rules_engine.ledger.exports import import_bank_results, notice_list, payment_file
+from rules_engine import service
+from rules_engine.ledger.exports import notice_list
+from rules_engine.service import Actor
 from rules_engine.ledger.models import AuditEntry, Base, BatchLock, Clawback, OutboxMessage, Payout
 from rules_engine.ledger.outbox import MAX_ATTEMPTS, FileSender, WebhookSender, dispatch
 from rules_engine.loader import load_library
@@ -101,20 +103,20 @@ def test_lifecycle_and_illegal_transitions(ledger_url: str) -> None:
     pid = payout(sf).id
     with sf.begin() as s:
         p = s.get(Payout, pid)
-        with pytest.raises(lifecycle.TransitionError, match="can move to publicized, withdrawn, not approved"):
+        with pytest.raises(lifecycle.TransitionError, match="当前为「待公示」，只能转为公示中、已撤回，不能转为「已审批」"):
             lifecycle.approve(s, p, "王五", dt.date(2026, 8, 1))
-        with pytest.raises(lifecycle.TransitionError, match="named actor"):
+        with pytest.raises(lifecycle.TransitionError, match="记录操作人"):
             lifecycle.publish(s, p, " ", dt.date(2026, 7, 1))
         lifecycle.publish(s, p, "李四", dt.date(2026, 7, 3))  # a Friday
         assert p.notice_end == dt.date(2026, 7, 9)  # 5 working days: Fri, Mon, Tue, Wed, Thu
-        with pytest.raises(lifecycle.TransitionError, match="on notice until 2026-07-09"):
+        with pytest.raises(lifecycle.TransitionError, match="公示期至 2026-07-09"):
             lifecycle.approve(s, p, "王五", dt.date(2026, 7, 9))
         lifecycle.approve(s, p, "王五", dt.date(2026, 7, 10))
         assert s.scalars(select(OutboxMessage).where(OutboxMessage.payout_id == pid)).one().status == "pending"
         lifecycle.mark_failed(s, p, "银行", "账户冻结")
         lifecycle.retry(s, p, "财务", "更正账户后重新支付")
         lifecycle.mark_paid(s, p, "银行", "B2026071000001")
-        with pytest.raises(lifecycle.TransitionError, match="can move to revoked, not withdrawn"):
+        with pytest.raises(lifecycle.TransitionError, match="只能转为已追回，不能转为「已撤回」"):
             lifecycle.withdraw(s, p, "李四", "异议")
         c = lifecycle.revoke(s, p, "审计", "骗取补贴，追回", clawback_fen=100)
         assert p.status == "revoked" and c.amount_fen == 100
@@ -140,41 +142,64 @@ def test_objection_withdraws_and_the_key_is_never_paid_again(ledger_url: str) ->
         assert s.scalars(select(Payout).where(Payout.credit_code == code)).one().status == "withdrawn"
 
 
+OFFICIAL = Actor("李四", "official")
+FINANCE = Actor("财务", "finance")
+
+
+def bank_answer(pay: Path, results: dict[int, tuple[str, str, str]] | None = None) -> pd.DataFrame:
+    """The bank's answer to a payment file: every line paid, unless `results` says otherwise
+    for a row index (result, bank reference, message)."""
+    rows = pd.read_csv(pay, dtype=str) if pay.suffix == ".csv" else pd.read_excel(pay, dtype=str)
+    import hashlib
+
+    digest = hashlib.sha256(pay.read_bytes()).hexdigest()
+    out = pd.DataFrame({"支付文件编号": rows["支付文件编号"], "支付文件SHA256": digest, "兑现编号": rows["兑现编号"],
+                        "金额（元）": rows["金额（元）"], "收款账号": rows["收款账号"], "结果": "成功",
+                        "银行流水号": [f"B{pay.stem[-4:]}{i:06d}" for i in range(len(rows))], "说明": ""})
+    for i, (result, ref, msg) in (results or {}).items():
+        out.loc[i, ["结果", "银行流水号", "说明"]] = [result, ref, msg]
+    return out
+
+
 def test_notice_list_payment_file_and_bank_results(ledger_url: str, tmp_path: Path) -> None:
-    _, sf = open_ledger(ledger_url)
+    sf = service.open_ledger(ledger_url)
     run_batch(sf, DS.frame, [LIB.get("faming-zhuanli"), LIB.get("nongye-longtou")], AS_OF, "张三", D)
     with sf.begin() as s:
         for p in s.scalars(select(Payout)):
             lifecycle.publish(s, p, "李四", dt.date(2026, 7, 1))
-        n = notice_list(s, tmp_path / "notice.xlsx", "李四")
+        data, n = notice_list(s, "xlsx")
+    (tmp_path / "notice.xlsx").write_bytes(data)
     notice = pd.read_excel(tmp_path / "notice.xlsx", dtype=str)
     assert len(notice) == n > 0
-    assert "account" not in " ".join(notice.columns) and "账户" not in " ".join(notice.columns)
+    assert "账" not in " ".join(notice.columns) and "account" not in " ".join(notice.columns)
     with sf.begin() as s:
         for p in s.scalars(select(Payout)):
             lifecycle.approve(s, p, "王五", dt.date(2026, 7, 9))
-        pf = payment_file(s, tmp_path / "pay.csv", "财务")
-        again = payment_file(s, tmp_path / "pay2.csv", "财务")  # nothing is exported twice
-    assert pf.count + len(pf.missing_account) == n and again.count == 0
-    rows = pd.read_csv(tmp_path / "pay.csv", dtype=str)
+    pf = service.export_payment_file(sf, FINANCE, "csv")
+    again = service.export_payment_file(sf, FINANCE, "csv")  # nothing is exported twice
+    assert pf.file.count + len(pf.missing_account) == n and again.file.count == 0
+    pay = tmp_path / "pay.csv"
+    pay.write_bytes(pf.file.content)
+    (tmp_path / "pay.control.csv").write_bytes(pf.control)
+    rows = pd.read_csv(pay, dtype=str)
     control = pd.read_csv(tmp_path / "pay.control.csv", dtype=str).iloc[0]
-    assert int(control["count"]) == len(rows) == pf.count
-    assert sum(Decimal(a) for a in rows["amount"]) == Decimal(control["total"]) == Decimal(pf.total_fen) / 100
+    assert int(control["笔数"]) == len(rows) == pf.file.count
+    assert sum(Decimal(a) for a in rows["金额（元）"]) == Decimal(control["合计金额（元）"]) == Decimal(pf.file.total_fen) / 100
+    assert control["SHA256"] == pf.file.sha256
     # the bank pays all but the first; the file is applied twice; a bad row is reported, the rest apply
-    result = rows[["reference"]].assign(result="成功", bank_reference=[f"B{i:06d}" for i in range(len(rows))],
-                                        message="")
-    result.loc[0, ["result", "message"]] = ["失败", "户名不符"]
-    bad = pd.DataFrame([{"reference": "MS9999999999", "result": "成功", "bank_reference": "X", "message": ""}])
+    result = bank_answer(pay, {0: ("失败", "", "户名不符")})
+    bad = result.iloc[[1]].assign(兑现编号="MS9999999999")
     pd.concat([result, bad]).to_csv(tmp_path / "bank.csv", index=False)
-    with sf.begin() as s:
-        r = import_bank_results(s, tmp_path / "bank.csv", "财务")
-    assert (r.paid, r.failed, r.problems) == (len(rows) - 1, 1, [f"row {len(rows) + 2}: no payout MS9999999999"])
-    with sf.begin() as s:
-        r = import_bank_results(s, tmp_path / "bank.csv", "财务")
-        assert (r.paid, r.failed, r.unchanged) == (0, 0, len(rows))
-        failed = s.scalars(select(Payout).where(Payout.status == "failed")).one()
-        lifecycle.retry(s, failed, "财务", "核对户名后重新支付")
-        assert payment_file(s, tmp_path / "pay3.xlsx", "财务").count == 1  # the retried one, once
+    r = service.import_bank_results(sf, FINANCE, (tmp_path / "bank.csv").read_bytes())
+    assert (r.paid, r.failed) == (len(rows) - 1, 1)
+    assert r.problems == [f"第 {len(rows) + 2} 行：支付文件 {pf.file.reference} 中没有兑现记录 'MS9999999999'，该行未入账"]
+    r = service.import_bank_results(sf, FINANCE, (tmp_path / "bank.csv").read_bytes())
+    assert (r.paid, r.failed, r.unchanged) == (0, 0, len(rows))
+    failed = service.list_payouts(sf, FINANCE, service.PayoutFilter(("failed",)))
+    assert len(failed) == 1
+    service.retry(sf, FINANCE, failed[0].reference, "核对户名后重新支付")
+    assert service.export_payment_file(sf, FINANCE, "xlsx").file.count == 1  # the retried one, once
+    assert service.verify_audit(sf, Actor("审计", "auditor")).problems == []
 
 
 def test_outbox_file_sender_delivers_once(ledger_url: str, tmp_path: Path) -> None:
@@ -267,13 +292,13 @@ def _chain(ledger_url: str, n: int = 6) -> None:
 def test_audit_verify_names_edited_entries(ledger_url: str) -> None:
     _chain(ledger_url)
     assert tamper(ledger_url, "UPDATE audit_log SET details = '{\"i\": 99}' WHERE seq = 3") == [
-        "entry 3: its content does not match its hash (edited)"]
+        "第 3 条：内容与其哈希不符（被修改）"]
 
 
 def test_audit_verify_names_deleted_entries(ledger_url: str) -> None:
     _chain(ledger_url)
     assert tamper(ledger_url, "DELETE FROM audit_log WHERE seq = 4") == [
-        "entry 5: follows entry 3: entries 4..4 are missing (deleted)"]
+        "第 5 条：紧接第 3 条：第 4～4 条缺失（被删除）"]
 
 
 def test_audit_verify_names_inserted_and_reordered_entries(ledger_url: str) -> None:
@@ -289,8 +314,8 @@ def test_audit_verify_names_inserted_and_reordered_entries(ledger_url: str) -> N
         forged = dict(seq=3, at=e2.at, actor="x", action="forged", subject="s", details="{}", prev_hash=e2.hash)
         s.add(AuditEntry(**forged, hash=audit.entry_hash(**forged)))
     problems = tamper(ledger_url, "SELECT 1")
-    assert problems[0].startswith("entry 4: its content does not match its hash")  # renumbered entry
-    assert any(p.startswith("entry 4: does not chain to entry 3") for p in problems)
+    assert problems[0].startswith("第 4 条：内容与其哈希不符")  # renumbered entry
+    assert any(p.startswith("第 4 条：与第 3 条链接不上") for p in problems)
     # swap two entries' positions
     _, sf = open_ledger(ledger_url)
     with sf.begin() as s:
@@ -298,8 +323,8 @@ def test_audit_verify_names_inserted_and_reordered_entries(ledger_url: str) -> N
     _chain(ledger_url)
     problems = tamper(ledger_url, "UPDATE audit_log SET seq = 100 WHERE seq = 2; UPDATE audit_log SET seq = 2 "
                                   "WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = 100")
-    assert "entry 2: its content does not match its hash (edited)" in problems
-    assert "entry 2: does not chain to entry 1 (inserted, reordered, or entry 1 was replaced)" in problems
+    assert "第 2 条：内容与其哈希不符（被修改）" in problems
+    assert "第 2 条：与第 1 条链接不上（被插入、调换顺序，或第 1 条被替换）" in problems
 
 
 def test_lock_refuses_a_second_run_and_takes_over_a_dead_one(ledger_url: str) -> None:

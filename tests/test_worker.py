@@ -60,7 +60,7 @@ def test_parse_event_reasons() -> None:
         json.dumps({"credit_code": HEFEI, "tag": "enterprise_size", "value": "小型", "as_of": "2026-01-01",
                     "source": "stats"}): "derived",
         json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "很多", "as_of": "2026-01-01",
-                    "source": "tax"}): "expected a number",
+                    "source": "tax"}): "应为数值",
         json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "1", "as_of": "2026-01-01",
                     "source": "moon"}): "unknown source",
     }

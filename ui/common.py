@@ -19,6 +19,7 @@ from rules_engine.datasets import SAMPLE_MANIFEST, Dataset, load_dataset, masked
 from rules_engine.ir import Policy
 from rules_engine.ledger.db import default_url, open_ledger
 from rules_engine.loader import Library, load_library
+from rules_engine.service import Actor
 from rules_engine.tags import TagDictionary, load_dictionary
 from rules_engine.values import fmt_yuan
 
@@ -88,6 +89,29 @@ def user() -> Account:
     u = st.session_state.get("user")
     assert isinstance(u, Account), "pages are only rendered for a signed-in account"
     return u
+
+
+def actor() -> Actor:
+    """The signed-in account as the service layer's actor."""
+    u = user()
+    return Actor(u.username, u.role, u.credit_code)
+
+
+def md(text: object) -> str:
+    """Department data as literal text inside Markdown: every Markdown and HTML metacharacter
+    escaped, so a name like ![x](http://…) or [点击领取](http://…) shows as typed and fetches nothing."""
+    out = []
+    for ch in str(text):
+        if ch in MD_SPECIAL:
+            out.append("\\" + ch)
+        elif ch in "\r\n":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:&=\"'")
 
 
 def yuan(fen: int) -> str:

@@ -2,8 +2,9 @@
 
 Each entry's hash is SHA-256 over its own fields and the previous entry's hash, so
 editing, deleting, inserting or reordering any entry breaks the chain at that entry.
-(Cutting entries off the end is detectable only against a head hash kept elsewhere:
-every batch run records the head in its summary.)
+Cutting entries off the end, or recomputing the whole chain, is caught against the signed
+checkpoints kept outside the database (anchor.py); `verify_ledger` also checks that the
+payouts table is what the log says it is.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, update
 from sqlalchemy.orm import Session
 
 from .models import AuditEntry
@@ -31,9 +32,24 @@ def entry_hash(seq: int, at: str, actor: str, action: str, subject: str, details
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+AUDIT_LOCK = 727_001  # the PostgreSQL advisory lock that serialises appends
+
+
+def _serialise(session: Session) -> None:
+    """Hold the right to append until the caller's transaction ends, so that two transactions
+    never read the same head and then collide on the next seq (an IntegrityError, once a
+    traceback for the loser of two concurrent approvals)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK)))
+    else:  # SQLite: a write statement takes the database's write lock (it matches no row)
+        session.execute(update(AuditEntry).where(false()).values(seq=AuditEntry.seq)
+                        .execution_options(synchronize_session=False))
+
+
 def append(session: Session, actor: str, action: str, subject: str, details: dict[str, Any] | None = None,
            at: dt.datetime | None = None) -> AuditEntry:
     """Add one entry inside the caller's transaction."""
+    _serialise(session)
     last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     when = (at or dt.datetime.now()).isoformat(timespec="microseconds")
@@ -56,7 +72,7 @@ class Break:
     problem: str
 
     def __str__(self) -> str:
-        return f"entry {self.seq}: {self.problem}"
+        return f"第 {self.seq} 条：{self.problem}" if self.seq else self.problem
 
 
 def verify(session: Session) -> tuple[int, list[Break]]:
@@ -68,13 +84,11 @@ def verify(session: Session) -> tuple[int, list[Break]]:
         n += 1
         own = entry_hash(e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash)
         if own != e.hash:
-            breaks.append(Break(e.seq, "its content does not match its hash (edited)"))
+            breaks.append(Break(e.seq, "内容与其哈希不符（被修改）"))
         if e.seq != prev_seq + 1:
-            breaks.append(Break(e.seq, f"follows entry {prev_seq}: entries {prev_seq + 1}..{e.seq - 1} are missing "
-                                       "(deleted)"))
+            breaks.append(Break(e.seq, f"紧接第 {prev_seq} 条：第 {prev_seq + 1}～{e.seq - 1} 条缺失（被删除）"))
         elif e.prev_hash != prev_hash:
-            breaks.append(Break(e.seq, f"does not chain to entry {prev_seq} (inserted, reordered, or entry "
-                                       f"{prev_seq} was replaced)"))
+            breaks.append(Break(e.seq, f"与第 {prev_seq} 条链接不上（被插入、调换顺序，或第 {prev_seq} 条被替换）"))
         prev_hash, prev_seq = e.hash, e.seq
     return n, breaks
 

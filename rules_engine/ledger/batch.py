@@ -35,6 +35,7 @@ from .allocation import Candidate, Existing, allocate, period
 from .db import insert_many
 from .lifecycle import ACTIVE
 from .models import BatchLock, BatchRun, Payout, PayoutEvent
+from .verify import payout_line, payouts_digest
 
 
 class BatchLocked(EngineError):
@@ -296,8 +297,9 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
                              literal(f"batch run {run.id}"), literal(now)).where(Payout.batch_id == run.id)
             s.execute(insert(PayoutEvent).from_select(
                 ["payout_id", "from_status", "to_status", "actor", "reason", "at"], created))
-        digest = hashlib.sha256("\n".join(f"{p['policy_id']}|{p['credit_code']}|{p['period']}|{p['amount_fen']}"
-                                          for p in rows_out).encode()).hexdigest()
+        # in id order (the insertion order), so that `audit verify` can recompute it from the table
+        digest = payouts_digest([payout_line(p["policy_id"], p["credit_code"], p["period"], p["amount_fen"],
+                                             p["bank_account"]) for p in rows_out])
         skipped: dict[str, int] = {}
         for _, why in outcome.skipped:
             key = why.split(":")[0]

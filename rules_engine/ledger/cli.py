@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -12,13 +13,15 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import service
+from ..service.actors import Actor
 from ..values import fmt_yuan
-from . import audit, lifecycle
+from . import lifecycle
 from .db import default_url, open_ledger
-from .models import BatchRun, OutboxMessage, Payout, payout_id
+from .models import BatchRun, OutboxMessage, Payout
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="Ledger database URL (default: $MIANSHEN_DB or sqlite:///out/ledger.db).")]
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who does this (recorded in the audit log).")]
@@ -33,18 +36,6 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 
 def _sf(db: str | None) -> sessionmaker[Session]:
     return open_ledger(db or default_url())[1]
-
-
-def _payout(s: Session, ref: str) -> Payout:
-    from ..errors import EngineError
-
-    pid = payout_id(ref)
-    if pid is None:
-        raise EngineError(f"{ref!r} is not a payout reference (MS followed by digits)")
-    p = s.get(Payout, pid)
-    if p is None:
-        raise EngineError(f"no payout {ref}")
-    return p
 
 
 GROUPINGS = {"policy": Payout.policy_id, "region": Payout.region, "status": Payout.status}
@@ -171,63 +162,70 @@ def payouts_list(
                               f"{p.status}", highlight=False)
 
 
+def _actor(name: str, role: str = "official") -> Actor:
+    from ..cli import domain_errors
+
+    with domain_errors():
+        return Actor(name, role)
+
+
 @payouts_app.command("publish")
 def payouts_publish(
     actor: ActorOpt, db: DbOpt = None,
-    start: Annotated[str | None, typer.Option(help="First day of the notice (default: today).")] = None,
+    start: Annotated[str | None, typer.Option(help="First day of the notice: today (default) or later.")] = None,
     policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
 ) -> None:
     """Put every candidate on the 公示 list for 5 working days."""
-    day = dt.date.fromisoformat(start) if start else dt.date.today()
-    with _sf(db).begin() as s:
-        q = select(Payout).where(Payout.status == "candidate")
-        if policy:
-            q = q.where(Payout.policy_id == policy)
-        n = 0
-        for p in s.scalars(q):
-            lifecycle.publish(s, p, actor, day)
-            n += 1
-    console.print(f"{n} payouts on notice from {day}")
+    from ..cli import domain_errors
+
+    with domain_errors():
+        day = _date(start) if start else None
+        n, first, last = service.publish_candidates(_sf(db), _actor(actor), policy, day)
+    console.print(f"{n} 笔列入公示，公示期 {first} 至 {last}", highlight=False)
 
 
 @payouts_app.command("approve")
 def payouts_approve(
     actor: ActorOpt, db: DbOpt = None,
-    today: Annotated[str | None, typer.Option(help="Judge the notice period as of this day (default: today).")] = None,
     policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
 ) -> None:
-    """Approve every publicized payout whose notice period has ended; queue the notifications."""
-    day = dt.date.fromisoformat(today) if today else dt.date.today()
-    with _sf(db).begin() as s:
-        q = select(Payout).where(Payout.status == "publicized", Payout.notice_end < day)
-        if policy:
-            q = q.where(Payout.policy_id == policy)
-        n = 0
-        for p in s.scalars(q):
-            lifecycle.approve(s, p, actor, day)
-            n += 1
-    console.print(f"{n} payouts approved; notifications queued")
-
-
-def _one(db: str | None, ref: str, action: str, actor: str, reason: str, **kw: object) -> None:
+    """Approve every publicized payout whose notice period ended before today (the server's
+    date: no option can move it) and queue the notifications."""
     from ..cli import domain_errors
 
-    with domain_errors(), _sf(db).begin() as s:
-        p = _payout(s, ref)
-        getattr(lifecycle, action)(s, p, actor, reason=reason, **kw)
-        console.print(f"{p.reference}: {p.status}")
+    with domain_errors():
+        n = service.approve_due(_sf(db), _actor(actor), policy)
+    console.print(f"{n} 笔审批通过，已排队通知企业", highlight=False)
+
+
+def _date(text: str) -> dt.date:
+    from ..errors import Invalid
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"日期应为 YYYY-MM-DD，而不是 {text!r}") from None
+
+
+def _one(ref: str, act: Callable[[], object]) -> None:
+    from ..cli import domain_errors
+
+    with domain_errors():
+        p = act()
+    assert isinstance(p, Payout)
+    console.print(f"{p.reference}：{lifecycle.STATUS_ZH.get(p.status, p.status)}", highlight=False)
 
 
 @payouts_app.command("withdraw")
 def payouts_withdraw(ref: str, actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None) -> None:
     """Withdraw a candidate or publicized payout (an objection upheld, or no longer eligible)."""
-    _one(db, ref, "withdraw", actor, reason)
+    _one(ref, lambda: service.withdraw(_sf(db), _actor(actor), ref, reason))
 
 
 @payouts_app.command("retry")
 def payouts_retry(ref: str, actor: ActorOpt, reason: ReasonOpt = "重新发起支付", db: DbOpt = None) -> None:
     """Return a failed payment to approved, to go into the next payment file."""
-    _one(db, ref, "retry", actor, reason)
+    _one(ref, lambda: service.retry(_sf(db), _actor(actor), ref, reason))
 
 
 @payouts_app.command("revoke")
@@ -236,21 +234,21 @@ def payouts_revoke(
     amount: Annotated[str | None, typer.Option(help="Clawback in yuan (default: the whole amount).")] = None,
 ) -> None:
     """Revoke a paid payout and record the clawback."""
-    from ..values import parse_decimal
+    from ..values import parse_money_fen
 
-    fen = int(parse_decimal(amount) * 100) if amount else None
-    _one(db, ref, "revoke", actor, reason, clawback_fen=fen)
+    _one(ref, lambda: service.revoke(_sf(db), _actor(actor), ref, reason, parse_money_fen(amount) if amount else None))
 
 
 @payouts_app.command("notice")
 def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """Export the 公示 list (.xlsx or .csv), personal data masked."""
     from ..cli import domain_errors
-    from .exports import notice_list
+    from ..exporting import fmt_of, write_atomic
 
-    with domain_errors(), _sf(db).begin() as s:
-        n = notice_list(s, out, actor)
-    console.print(f"wrote {n} rows to {out}")
+    with domain_errors():
+        data, n = service.export_notice(_sf(db), _actor(actor), fmt_of(out))
+        write_atomic(out, data)
+    console.print(f"公示名单 {n} 笔，已写入 {out}", highlight=False)
 
 
 # ------------------------------------------------------------------ payment
@@ -258,29 +256,54 @@ def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
 
 @payment_app.command("export")
 def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
-    """Write approved payouts not yet sent to a payment file (.csv or .xlsx) with control totals."""
+    """Record a payment file (.csv or .xlsx) of the approved payouts not yet sent, then write it.
+    The ledger commits first: a file on disk is always one it knows (`payment download` gets
+    a file again if this process dies before writing it)."""
     from ..cli import domain_errors
-    from .exports import payment_file
+    from ..exporting import fmt_of, write_atomic
 
-    with domain_errors(), _sf(db).begin() as s:
-        pf = payment_file(s, out, actor)
-    console.print(f"{out}: {pf.count} payments, total {fmt_yuan(pf.total_fen)} yuan, sha256 {pf.sha256[:16]}…")
-    if pf.missing_account:
-        err.print(f"{len(pf.missing_account)} approved payouts have no bank account on file and were left out: "
-                  + ", ".join(pf.missing_account[:10]))
+    with domain_errors():
+        issued = service.export_payment_file(_sf(db), _actor(actor), fmt_of(out))
+        write_atomic(out, issued.file.content)
+        if out.suffix.lower() == ".csv":
+            write_atomic(out.with_suffix(".control.csv"), issued.control)
+    f = issued.file
+    console.print(f"{out}：支付文件 {f.reference}，{f.count} 笔，合计 {fmt_yuan(f.total_fen)} 元，SHA-256 {f.sha256}",
+                  highlight=False)
+    if issued.missing_account:
+        err.print(f"{len(issued.missing_account)} 笔已审批的兑现记录没有备案银行账号，未列入：" +
+                  "、".join(issued.missing_account[:10]), highlight=False)
+
+
+@payment_app.command("download")
+def payment_download(ref: str, out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
+    """Write an issued payment file again, byte for byte (checked against its recorded hash)."""
+    from ..cli import domain_errors
+    from ..exporting import write_atomic
+
+    with domain_errors():
+        f = service.payment_file(_sf(db), _actor(actor), ref)
+        write_atomic(out, f.content)
+    console.print(f"{out}：支付文件 {f.reference}，SHA-256 {f.sha256}", highlight=False)
 
 
 @payment_app.command("import")
 def payment_import(path: Path, actor: ActorOpt, db: DbOpt = None) -> None:
-    """Apply the bank's result file: mark payouts paid (with the bank reference) or failed."""
+    """Apply the bank's result file. Each line must answer an open line of the payment file it
+    names (file id and SHA-256, reference, amount, account); other lines are refused."""
     from ..cli import domain_errors
-    from .exports import import_bank_results
+    from ..errors import DataError
 
-    with domain_errors(), _sf(db).begin() as s:
-        r = import_bank_results(s, path, actor)
-    console.print(f"paid {r.paid}, failed {r.failed}, already applied {r.unchanged}")
-    for p in r.problems or []:
-        err.print(p, markup=False)
+    with domain_errors():
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"{path}：无法读取银行回单（{exc.strerror}）") from None
+        r = service.import_bank_results(_sf(db), _actor(actor), data)
+    console.print(f"支付成功 {r.paid} 笔，支付失败 {r.failed} 笔，此前已入账 {r.unchanged} 笔，拒收 {len(r.problems)} 行",
+                  highlight=False)
+    for p in r.problems:
+        err.print(p, markup=False, highlight=False)
     if r.problems:
         raise typer.Exit(1)
 
@@ -302,19 +325,24 @@ def outbox_dispatch(
         r = dispatch(sf, sender_from(sender))
     with sf() as s:
         pending = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending"))
-    console.print(f"sent {r.sent}, to retry {r.retried}, dead {r.dead}; {pending} pending")
+    console.print(f"已发送 {r.sent}，待重试 {r.retried}，放弃 {r.dead}；待发送 {pending}", highlight=False)
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOpt = None) -> None:
-    """Check the audit chain; name every edited, deleted, inserted or reordered entry."""
-    with _sf(db)() as s:
-        n, breaks = audit.verify(s)
-        seq, head = audit.head(s)
-    for b in breaks:
-        err.print(str(b), markup=False)
-    console.print(f"{n} entries, head {seq}:{head[:16]}…, {len(breaks)} problems")
-    if breaks:
+def audit_verify(actor: Annotated[str, typer.Option("--actor", help="Who verifies.")] = "审计核验",
+                 db: DbOpt = None) -> None:
+    """Check the audit chain, the signed checkpoints outside the database, and the ledger
+    against the log; name every problem found."""
+    from ..cli import domain_errors
+
+    with domain_errors():
+        r = service.verify_audit(_sf(db), Actor(actor, "auditor"))
+    for p in r.problems:
+        err.print(p, markup=False, highlight=False)
+    seq, head = r.head
+    console.print(f"审计日志 {r.entries} 条，链头 {seq}:{head[:16]}…，签名锚点 {r.checkpoints} 个，"
+                  f"发现问题 {len(r.problems)} 处", highlight=False)
+    if r.problems:
         raise typer.Exit(1)
 
 

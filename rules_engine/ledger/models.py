@@ -6,7 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -74,6 +86,48 @@ def payout_id(reference: str) -> int | None:
         return None
     n = int(ref[2:])
     return n if 0 < n <= MAX_ID else None
+
+
+class PaymentFile(Base):
+    """A payment file as issued: its exact bytes, their hash and control totals. It is recorded
+    and committed before the file is written anywhere, so every file on disk is known here,
+    and a lost file can be downloaded again byte for byte."""
+
+    __tablename__ = "payment_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(8))  # csv | xlsx
+    sha256: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    @property
+    def reference(self) -> str:
+        return f"PF{self.id:08d}"
+
+
+class PaymentLine(Base):
+    """One payout in one payment file. A bank result applies only to an open line of the file it
+    names, with the same amount and account; once answered, a line is never answered again."""
+
+    __tablename__ = "payment_lines"
+    __table_args__ = (
+        UniqueConstraint("file_id", "payout_id", name="uq_payment_line"),
+        UniqueConstraint("bank_reference", name="uq_payment_line_bank_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("payment_files.id"), index=True)
+    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    account: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))  # open | paid | failed
+    bank_reference: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class PayoutEvent(Base):

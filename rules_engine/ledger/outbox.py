@@ -7,9 +7,12 @@ as the Idempotency-Key header), so a message delivered twice after a crash shows
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import http.client
 import json
-import urllib.error
-import urllib.request
+import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,24 +55,42 @@ class FileSender:
 
 
 class WebhookSender:
-    """POSTs the payload as JSON with an Idempotency-Key header; any non-2xx is a failure."""
+    """POSTs the payload as JSON with an Idempotency-Key header. Only a 2xx answer to the POST
+    itself counts as delivered: a redirect is not followed (urllib would turn the POST into a
+    GET and report success with nothing delivered), and a malformed answer, a timeout or a
+    reset connection are failures to retry like any other. With a secret, the body is signed
+    (HMAC-SHA256, header X-Mianshen-Signature: sha256=<hex>) so the receiver can verify it."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise EngineError(f"a webhook URL starts with http:// or https://, not {url!r}")
+    def __init__(self, url: str, timeout: float = 10.0, secret: str | None = None) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise EngineError(f"webhook 地址应以 http:// 或 https:// 开头，而不是 {url!r}")
         self.url = url
+        self.parts = parts
         self.timeout = timeout
+        self.secret = secret if secret is not None else os.environ.get("MIANSHEN_WEBHOOK_SECRET")
 
     def send(self, payload: dict[str, Any]) -> None:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        req = urllib.request.Request(self.url, data=body, method="POST", headers={  # noqa: S310 - scheme checked
-            "Content-Type": "application/json; charset=utf-8", "Idempotency-Key": payload["dedupe_key"]})
+        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": str(payload["dedupe_key"])}
+        if self.secret:
+            mac = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-Mianshen-Signature"] = f"sha256={mac}"
+        cls = http.client.HTTPSConnection if self.parts.scheme == "https" else http.client.HTTPConnection
+        conn = cls(self.parts.hostname or "", self.parts.port, timeout=self.timeout)
+        path = self.parts.path or "/"
+        if self.parts.query:
+            path += "?" + self.parts.query
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - scheme checked above
-                if not 200 <= resp.status < 300:
-                    raise SendError(f"HTTP {resp.status}")
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            raise SendError(str(exc)) from exc
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read(65536)
+            if not 200 <= resp.status < 300:
+                raise SendError(f"HTTP {resp.status}")
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            raise SendError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            conn.close()
 
 
 def sender_from(spec: str) -> Sender:

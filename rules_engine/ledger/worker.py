@@ -43,6 +43,7 @@ from . import audit, lifecycle
 from .allocation import Candidate, period
 from .batch import BatchLocked, acquire_lock, explanation, release_lock
 from .models import DeadLetter, OutboxMessage, Payout, PayoutEvent, TagEvent, TagOverride, WorkerOffset
+from .verify import account_digest
 
 ACTOR = "event-worker"
 
@@ -302,7 +303,7 @@ class Worker:
                           reason=f"{self.d[ev.tag].label} 更新（{self.d.sources[ev.source].label}，{ev.as_of}）", at=now))
         audit.append(s, ACTOR, "event_candidate", p.reference,
                      {"policy": policy.key, "credit_code": ev.credit_code, "period": per, "amount_fen": fen,
-                      "trigger": ev.tag}, at=now)
+                      "account": account_digest(p.bank_account), "trigger": ev.tag}, at=now)
         key = f"eligible:{policy.id}:{ev.credit_code}:{per}"
         amount = fmt_yuan(fen)
         s.add(OutboxMessage(payout_id=p.id, kind="eligible", dedupe_key=key, status="pending", attempts=0,
@@ -348,6 +349,11 @@ class Worker:
             time.sleep(poll_s)
         return stats
 
+    def _dead(self, s: Session, source: Any, position: int, raw: Any, reason: str, stats: WorkerStats) -> None:
+        s.add(DeadLetter(source=f"{source.name}#{position}", raw=_raw_text(raw).strip()[:4000], reason=reason[:2000],
+                         at=dt.datetime.now()))
+        stats.dead += 1
+
     def _commit(self, source: Any, batch: list[tuple[int, Any]], stats: WorkerStats) -> None:
         """One transaction: the events' effects and the new offset, under the batch lock."""
         while True:
@@ -364,13 +370,17 @@ class Worker:
                         received = dt.datetime.fromisoformat(raw.pop("_received_at"))
                     try:
                         ev = parse_event(raw, self.d)
-                    except ValueError as exc:
-                        text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
-                        s.add(DeadLetter(source=f"{source.name}#{position}", raw=text.strip()[:4000],
-                                         reason=str(exc), at=dt.datetime.now()))
-                        stats.dead += 1
+                    except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
+                        self._dead(s, source, position, raw, str(exc), stats)
                         continue
-                    self.apply(s, ev, received, stats)
+                    # a savepoint per event: one event that fails to apply becomes a dead letter
+                    # instead of rolling back its chunk and crashing every restart on it again
+                    try:
+                        with s.begin_nested():
+                            self.apply(s, ev, received, stats)
+                    except (ArithmeticError, ValueError, TypeError, KeyError, RecursionError) as exc:
+                        self._dead(s, source, position, raw, f"处理失败：{type(exc).__name__}: {exc}", stats)
+                        continue
                     stats.events += 1
                 last = batch[-1][0]
                 off = s.get(WorkerOffset, source.name)
@@ -380,6 +390,15 @@ class Worker:
                     off.position, off.updated_at = last, dt.datetime.now()
         finally:
             release_lock(self.sf)
+
+
+def _raw_text(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw
+    try:
+        return json.dumps(raw, ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError):
+        return repr(raw)[:4000]
 
 
 def _text(v: object) -> str | None:

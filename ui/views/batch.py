@@ -1,137 +1,110 @@
 """兑现批次: run a batch, review candidates, 公示, approve, payment file, ledger, audit verification.
-Auditors see the ledger and the audit verification, read-only."""
+Auditors see the ledger and the audit verification, read-only. Every operation is a call to the
+service layer, the same function the CLI and the API call."""
 
 from __future__ import annotations
 
-import datetime as dt
-import tempfile
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
 
+from rules_engine import service
 from rules_engine.datasets import mask_text
 from rules_engine.errors import EngineError
-from rules_engine.ledger import audit, exports, lifecycle
-from rules_engine.ledger.batch import run_batch
-from rules_engine.ledger.models import BatchRun, Payout
+from rules_engine.service import clock
+from rules_engine.service.ledger import batch_runs
 from ui import common
 
 
-def _run_batch() -> None:
-    me = common.user()
+def _run_batch() -> str:
     cd = common.data()
     lib = common.current_library()
-    bar = st.progress(0, text="准备数据与政策…")
-    bar.progress(20, text=f"匹配 {len(cd.dataset.frame)} 家企业 × {len(lib.active())} 项政策，分配预算…")
-    try:
-        r = run_batch(common.ledger(), cd.dataset.frame, lib.policies, cd.as_of, me.username, common.dictionary())
-    except EngineError as exc:
-        bar.empty()
-        st.error(f"批次未能运行：{exc}")
-        return
-    bar.progress(100, text="完成")
+    with st.spinner(f"正在匹配 {len(cd.dataset.frame)} 家企业 × {len(lib.active())} 项政策并分配预算…"):
+        r = service.run_batch(common.ledger(), common.actor(), cd.dataset.frame, lib.policies, cd.as_of,
+                              common.dictionary())
     skipped = "，".join(f"{k} {v}" for k, v in r.skipped.items()) or "无"
-    st.session_state["batch_msg"] = (f"批次 {r.batch_id} 完成：新增待公示 {r.created} 笔，合计 "
-                                     f"{common.yuan(r.created_fen)}；未生成：{skipped}")
+    return f"批次 {r.batch_id} 完成：新增待公示 {r.created} 笔，合计 {common.yuan(r.created_fen)}；未生成：{skipped}"
 
 
-def _download(label: str, build, name: str, key: str) -> None:  # type: ignore[no-untyped-def]
-    """Build an export into a temporary file (the library writes files and audits them) and offer it."""
-    if st.button(label, key=f"build_{key}"):
-        with tempfile.TemporaryDirectory() as tmp, common.ledger().begin() as s:
-            out = Path(tmp) / name
-            result = build(s, out)
-            st.session_state[f"file_{key}"] = (out.read_bytes(), result)
-    if f"file_{key}" in st.session_state:
-        data, result = st.session_state[f"file_{key}"]
-        st.caption(result)
-        st.download_button(f"下载 {name}", data, file_name=name, key=f"dl_{key}")
+def _act(label: str, do) -> None:  # type: ignore[no-untyped-def]
+    """Run one service call; its domain error becomes a message, never a traceback."""
+    try:
+        st.session_state["batch_msg"] = do()
+    except EngineError as exc:
+        st.session_state["batch_err"] = f"{label}未执行：{exc}"
 
 
 def _ledger_frame(status: list[str], policy: str, region: str) -> pd.DataFrame:
-    with common.ledger()() as s:
-        q = select(Payout).order_by(Payout.id)
-        if status:
-            q = q.where(Payout.status.in_(status))
-        if policy:
-            q = q.where(Payout.policy_id == policy)
-        if region:
-            q = q.where(Payout.region.startswith(region))
-        rows = s.scalars(q.limit(5000)).all()
-        return pd.DataFrame([{
-            "编号": p.reference, "政策": (p.explanation or {}).get("title", p.policy_id), "版本": p.policy_version,
-            "统一社会信用代码": p.credit_code, "企业名称": p.enterprise_name, "地区": p.region,
-            "金额（元）": p.amount_fen / 100, "状态": common.PAYOUT_ZH.get(p.status, p.status),
-            "银行账号": mask_text(p.bank_account) if p.bank_account else "",
-            "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else "", "批次": p.batch_id,
-        } for p in rows])
-
-
-def _transition(status: str, action: str, on_date: dt.date) -> None:
-    me = common.user()
-    done, refused = 0, []
-    with common.ledger().begin() as s:
-        for p in s.scalars(select(Payout).where(Payout.status == status).order_by(Payout.id)):
-            try:
-                if action == "publish":
-                    lifecycle.publish(s, p, me.username, on_date)
-                else:
-                    lifecycle.approve(s, p, me.username, on_date)
-                done += 1
-            except lifecycle.TransitionError as exc:
-                refused.append(str(exc))
-    st.session_state["batch_msg"] = f"{'列入公示' if action == 'publish' else '审批通过'} {done} 笔" + (
-        f"；{len(refused)} 笔未处理（例：{refused[0]}）" if refused else "")
+    rows = service.list_payouts(common.ledger(), common.actor(),
+                                service.PayoutFilter(tuple(status), policy or None, region or None))
+    return pd.DataFrame([{
+        "编号": p.reference, "政策": (p.explanation or {}).get("title", p.policy_id), "版本": p.policy_version,
+        "统一社会信用代码": p.credit_code, "企业名称": p.enterprise_name, "地区": p.region,
+        "金额（元）": common.yuan(p.amount_fen).removesuffix(" 元"), "状态": common.PAYOUT_ZH.get(p.status, p.status),
+        "银行账号": mask_text(p.bank_account) if p.bank_account else "",
+        "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else "", "批次": p.batch_id,
+    } for p in rows])
 
 
 def render() -> None:
-    me = common.user()
+    me = common.actor()
     official = me.role == "official"
+    sf = common.ledger()
     st.header("兑现批次")
     if msg := st.session_state.pop("batch_msg", None):
         st.success(msg)
-    with common.ledger()() as s:
-        counts = dict(s.execute(select(Payout.status, func.count()).group_by(Payout.status)).all())  # type: ignore[arg-type]
-        runs = s.scalars(select(BatchRun).order_by(BatchRun.id.desc()).limit(10)).all()
-        last_end = s.execute(select(func.max(Payout.notice_end)).where(Payout.status == "publicized")).scalar()
+    if msg := st.session_state.pop("batch_err", None):
+        st.error(msg)
+    counts = service.status_counts(sf, me)
+    runs = batch_runs(sf, me, 10)
     cols = st.columns(len(common.PAYOUT_ZH))
     for col, (k, zh) in zip(cols, common.PAYOUT_ZH.items()):
         col.metric(zh, counts.get(k, 0))
     if official:
+        today = clock.today()
         st.subheader("1. 运行批次")
         cd = common.data()
         st.caption(f"数据：{cd.label}（评估日期 {cd.as_of}）；同一政策、企业、期间只会生成一次，重复运行不会重复兑现。")
         if st.button("开始批次", type="primary"):
-            _run_batch()
+            _act("批次", _run_batch)
             st.rerun()
         st.subheader("2. 审核与公示")
-        start = st.date_input("公示开始日期", dt.date.today(), key="notice_start")
+        start = st.date_input("公示开始日期（不早于今天）", today, min_value=today, key="notice_start")
         a, b = st.columns(2)
         if a.button(f"全部待公示（{counts.get('candidate', 0)} 笔）列入公示", disabled=not counts.get("candidate")):
-            _transition("candidate", "publish", start)
+            def publish() -> str:
+                n, first, last = service.publish_candidates(sf, me, start=start)
+                return f"列入公示 {n} 笔，公示期 {first} 至 {last}"
+            with st.spinner("正在列入公示…"):
+                _act("列入公示", publish)
             st.rerun()
         with b:
-            _download("生成公示名单", lambda s, out: f"公示名单 {exports.notice_list(s, out, me.username)} 笔",
-                      "公示名单.xlsx", "notice")
+            if st.button("生成公示名单"):
+                _act("生成公示名单", lambda: _keep("notice", "公示名单.xlsx", *service.export_notice(sf, me)))
+                st.rerun()
+            _offer("notice")
         st.subheader("3. 审批与支付")
-        day = st.date_input("审批日期（公示期满后）", (last_end + dt.timedelta(days=1)) if last_end else dt.date.today(),
-                            key=f"approve_day_{last_end}")
+        st.caption(f"今天是 {today}（以服务器时间为准）：只审批公示期已满的记录。")
         c, d = st.columns(2)
-        if c.button(f"公示期满的（{counts.get('publicized', 0)} 笔）审批通过", disabled=not counts.get("publicized")):
-            _transition("publicized", "approve", day)
+        if c.button(f"公示期满的记录审批通过（公示中共 {counts.get('publicized', 0)} 笔）",
+                    disabled=not counts.get("publicized")):
+            with st.spinner("正在审批…"):
+                _act("审批", lambda: f"审批通过 {service.approve_due(sf, me)} 笔（公示期未满的不审批）")
             st.rerun()
-
-        def pay(s, out):  # type: ignore[no-untyped-def]
-            f = exports.payment_file(s, out, me.username)
-            return f"支付文件 {f.count} 笔，合计 {common.yuan(f.total_fen)}，SHA-256 {f.sha256[:16]}…" + (
-                f"；{len(f.missing_account)} 笔缺少银行账号未列入" if f.missing_account else "")
         with d:
-            _download("生成支付文件", pay, "支付文件.xlsx", "payment")
+            if st.button("生成支付文件"):
+                def pay() -> str:
+                    issued = service.export_payment_file(sf, me, "xlsx")
+                    f = issued.file
+                    note = (f"支付文件 {f.reference}：{f.count} 笔，合计 {common.yuan(f.total_fen)}，SHA-256 {f.sha256[:16]}…"
+                            + (f"；{len(issued.missing_account)} 笔缺少银行账号未列入" if issued.missing_account else ""))
+                    return _keep("payment", f.name, f.content, f.count, note)
+                _act("生成支付文件", pay)
+                st.rerun()
+            _offer("payment")
     st.subheader("兑现台账")
     f1, f2, f3 = st.columns(3)
-    status = f1.multiselect("状态", list(common.PAYOUT_ZH), format_func=lambda k: common.PAYOUT_ZH[k], key="lg_status")
+    status = f1.multiselect("状态", list(common.PAYOUT_ZH), format_func=lambda k: common.PAYOUT_ZH[k], key="lg_status",
+                            placeholder="全部状态")
     policy = f2.selectbox("政策", [""] + [p.id for p in common.current_library().policies], key="lg_policy",
                           format_func=lambda i: i or "全部")
     region = f3.text_input("地区代码前缀", key="lg_region")
@@ -140,17 +113,28 @@ def render() -> None:
     common.show_frame(df, height=320)
     st.subheader("审计核验")
     if st.button("核验审计链"):
-        with common.ledger()() as s:
-            n, breaks = audit.verify(s)
-        if breaks:
-            st.error(f"审计链有 {len(breaks)} 处异常：")
-            for b_ in breaks:
-                st.code(str(b_), language=None)
+        r = service.verify_audit(sf, me)
+        if r.problems:
+            st.error(f"发现 {len(r.problems)} 处问题：")
+            for p in r.problems[:200]:
+                st.code(p, language=None)
         else:
-            st.success(f"审计链完整：{n} 条记录逐条核验通过")
+            st.success(f"审计日志完整：{r.entries} 条记录逐条核验通过，签名锚点 {r.checkpoints} 个，兑现台账与日志一致")
     if runs:
         st.subheader("批次记录")
         common.show_frame(pd.DataFrame([{
             "批次": r.id, "开始": r.started_at.strftime("%Y-%m-%d %H:%M"), "操作人": r.started_by,
-            "评估日期": r.as_of, "状态": r.status, "新增": (r.summary or {}).get("created", 0),
-            "金额（元）": (r.summary or {}).get("created_fen", 0) / 100} for r in runs]))
+            "评估日期": r.as_of, "状态": {"completed": "已完成", "running": "运行中"}.get(r.status, r.status),
+            "新增": (r.summary or {}).get("created", 0),
+            "金额（元）": common.yuan((r.summary or {}).get("created_fen", 0)).removesuffix(" 元")} for r in runs]))
+
+
+def _keep(key: str, name: str, data: bytes, n: int, note: str | None = None) -> str:
+    st.session_state[f"file_{key}"] = (name, data)
+    return note or f"{name}：{n} 笔，已生成，可下载"
+
+
+def _offer(key: str) -> None:
+    if f"file_{key}" in st.session_state:
+        name, data = st.session_state[f"file_{key}"]
+        st.download_button(f"下载 {name}", data, file_name=name, key=f"dl_{key}")

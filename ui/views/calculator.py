@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import io
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import select
 
+from rules_engine import service
 from rules_engine.errors import EngineError
 from rules_engine.explain import CheckUp, Explanation, Provenance, check_up
+from rules_engine.exporting import table_bytes
 from rules_engine.frame import KEY, row_of
 from rules_engine.ir import Kind
-from rules_engine.ledger.models import Payout
 from rules_engine.values import coerce
 from ui import common
 
@@ -126,14 +125,11 @@ def report_tables(cu: CheckUp) -> dict[str, pd.DataFrame]:
 
 
 def excel_report(title: str, cu: CheckUp) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        pd.DataFrame([{"企业": title, "评估日期": cu.as_of.isoformat(), "符合政策数": len(cu.eligible),
-                       "合计金额（元）": common.yuan(cu.total_fen).removesuffix(" 元")}]).to_excel(
-            xw, sheet_name="概要", index=False)
-        for name, df in report_tables(cu).items():
-            df.to_excel(xw, sheet_name=name, index=False)
-    return buf.getvalue()
+    """Text cells neutralised against formula injection (the name comes from department data)."""
+    summary = pd.DataFrame([{"企业": title, "评估日期": cu.as_of.isoformat(), "符合政策数": len(cu.eligible),
+                             "合计金额（元）": common.yuan(cu.total_fen).removesuffix(" 元")}])
+    return table_bytes(summary, "xlsx", sheets={name: (df, ()) for name, df in report_tables(cu).items()},
+                       main_sheet="概要")
 
 
 def html_report(title: str, cu: CheckUp) -> bytes:
@@ -150,11 +146,10 @@ def html_report(title: str, cu: CheckUp) -> bytes:
 
 
 def _own_payouts(code: str) -> None:
-    with common.ledger()() as s:
-        rows = s.scalars(select(Payout).where(Payout.credit_code == code).order_by(Payout.id)).all()
-        data = [{"政策": (p.explanation or {}).get("title", p.policy_id), "金额": common.yuan(p.amount_fen),
-                 "状态": common.PAYOUT_ZH.get(p.status, p.status),
-                 "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else ""} for p in rows]
+    rows = service.list_payouts(common.ledger(), common.actor(), service.PayoutFilter(credit_code=code))
+    data = [{"政策": (p.explanation or {}).get("title", p.policy_id), "金额": common.yuan(p.amount_fen),
+             "状态": common.PAYOUT_ZH.get(p.status, p.status),
+             "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else ""} for p in rows]
     st.subheader("兑现记录")
     if data:
         common.show_frame(pd.DataFrame(data))
@@ -196,7 +191,7 @@ def render() -> None:
         if row is None:
             return
     cu = check_up(lib.active(), row, cd.as_of, common.dictionary(), prov)
-    st.subheader(title)
+    st.subheader(common.md(title))
     st.caption(f"评估日期 {cd.as_of.isoformat()}；数据：{cd.label}")
     a, b, c, d_ = st.columns(4)
     a.metric("符合政策", f"{len(cu.eligible)} 项")

@@ -18,7 +18,7 @@ def _report(ds, as_of: dt.date) -> None:  # type: ignore[no-untyped-def]
     a, b, c, d = st.columns(4)
     a.metric("企业数", f"{len(ds.frame)}")
     b.metric("来源文件", f"{len(rep.sources)}")
-    c.metric("拒收行", f"{len(rep.rejects)}")
+    c.metric("拒收（行或单元格）", f"{len(rep.rejects)}")
     d.metric("冲突值", f"{len(rep.conflicts)}")
     st.markdown("**来源与时效**")
     common.show_frame(rep.sources.rename(columns={"file": "文件", "source": "部门", "as_of": "数据日期",
@@ -26,7 +26,7 @@ def _report(ds, as_of: dt.date) -> None:  # type: ignore[no-untyped-def]
     st.markdown("**拒收的行**（其余行照常使用）")
     if len(rep.rejects):
         common.show_frame(rep.rejects.rename(columns={"file": "文件", "row": "行号", "credit_code": "信用代码",
-                                                      "reason": "原因"}))
+                                                      "column": "列", "raw": "原值", "reason": "原因"}))
     else:
         st.caption("无")
     st.markdown("**标签覆盖率**")

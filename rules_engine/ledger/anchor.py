@@ -1,0 +1,130 @@
+"""Anchor the audit chain outside the database.
+
+The hash chain shows an edit, deletion or insertion in the middle of the log, but not a
+rewritten tail or a whole chain recomputed by someone with write access to the database. So
+after every operation that moves money the head (seq, hash) is signed with an Ed25519 key that
+is not in the database and the checkpoint is appended to a file outside it; payment files and
+batch reports carry a signed checkpoint too, so the finance system holds copies.
+`audit verify` checks the log against every checkpoint: a checkpointed entry that is gone or
+different is reported, whatever the database now says.
+
+MIANSHEN_AUDIT_KEY: the private key (PEM; created with mode 0600 on first use).
+MIANSHEN_AUDIT_CHECKPOINTS: the append-only checkpoint file (JSON lines).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ..errors import EngineError
+
+KEY_ENV = "MIANSHEN_AUDIT_KEY"
+CHECKPOINTS_ENV = "MIANSHEN_AUDIT_CHECKPOINTS"
+PURPOSE = "mianshen-audit-checkpoint-v1"
+
+
+def key_path() -> Path:
+    return Path(os.environ.get(KEY_ENV, "out/keys/audit-ed25519.pem"))
+
+
+def checkpoints_path() -> Path:
+    return Path(os.environ.get(CHECKPOINTS_ENV, "out/audit-checkpoints.jsonl"))
+
+
+def signing_key() -> Ed25519PrivateKey:
+    path = key_path()
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise EngineError(f"{path}：审计签名密钥应为 Ed25519 私钥")
+        return key
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    path.with_suffix(".pub").write_bytes(pub)
+    return key
+
+
+def public_key() -> Ed25519PublicKey:
+    return signing_key().public_key()
+
+
+def _message(seq: int, head: str, at: str) -> bytes:
+    return f"{PURPOSE}\n{seq}\n{head}\n{at}".encode()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    hash: str
+    at: str
+    signature: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "at": self.at, "signature": self.signature}
+
+
+def sign(seq: int, head: str, at: dt.datetime | None = None) -> Checkpoint:
+    when = (at or dt.datetime.now()).isoformat(timespec="seconds")
+    sig = signing_key().sign(_message(seq, head, when))
+    return Checkpoint(seq, head, when, base64.b64encode(sig).decode())
+
+
+def valid(c: Checkpoint, key: Ed25519PublicKey | None = None) -> bool:
+    try:
+        (key or public_key()).verify(base64.b64decode(c.signature), _message(c.seq, c.hash, c.at))
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def record(seq: int, head: str) -> Checkpoint:
+    """Sign the head and append it to the checkpoint file (after the transaction committed:
+    a checkpoint never names an entry that was rolled back)."""
+    c = sign(seq, head)
+    path = checkpoints_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(c.as_dict()) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return c
+
+
+def read() -> tuple[list[Checkpoint], list[str]]:
+    """The checkpoints whose signature is valid, and a problem for every line that is not."""
+    path = checkpoints_path()
+    if not path.exists():
+        return [], []
+    good: list[Checkpoint] = []
+    bad: list[str] = []
+    key = public_key()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            c = Checkpoint(int(raw["seq"]), str(raw["hash"]), str(raw["at"]), str(raw["signature"]))
+        except (ValueError, KeyError, TypeError):
+            bad.append(f"锚点文件第 {n} 行格式不对")
+            continue
+        if valid(c, key):
+            good.append(c)
+        else:
+            bad.append(f"锚点文件第 {n} 行签名无效（被篡改或并非本平台密钥所签）")
+    return good, bad

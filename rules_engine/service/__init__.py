@@ -1,0 +1,29 @@
+"""The service layer: one function per user operation. It checks who may do it, owns the
+transaction, audits, and anchors the audit head after every write. The CLI, the web UI and
+the HTTP API call these functions and nothing below them."""
+
+from .actors import Actor, require
+from .ledger import (
+    PayoutFilter,
+    approve_due,
+    export_notice,
+    export_payment_file,
+    import_bank_results,
+    list_payouts,
+    open_ledger,
+    payment_file,
+    publish_candidates,
+    retry,
+    revoke,
+    run_batch,
+    status_counts,
+    summary,
+    verify_audit,
+    withdraw,
+)
+
+__all__ = [
+    "Actor", "require", "PayoutFilter", "approve_due", "export_notice", "export_payment_file", "import_bank_results",
+    "list_payouts", "open_ledger", "payment_file", "publish_candidates", "retry", "revoke", "run_batch",
+    "status_counts", "summary", "verify_audit", "withdraw",
+]

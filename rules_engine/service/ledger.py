@@ -1,0 +1,236 @@
+"""Ledger operations: batch runs, 公示, approval, withdrawal, retry, revocation, the notice list,
+payment files, bank results and audit verification."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .. import ir
+from ..errors import Invalid, NotFound
+from ..ledger import anchor, audit, exports, lifecycle, payments
+from ..ledger import batch as batch_mod
+from ..ledger import db as ledger_db
+from ..ledger.models import BatchRun, PaymentFile, Payout, payout_id
+from ..ledger.verify import Report, verify_ledger
+from ..sources import MatchSource
+from ..tags import TagDictionary
+from . import clock
+from .actors import Actor, require
+
+Progress = Callable[[int, int], None]
+
+
+def open_ledger(url: str | None = None) -> sessionmaker[Session]:
+    return ledger_db.open_ledger(url)[1]
+
+
+@contextmanager
+def _writing(sf: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction; after it commits, the audit head is signed and anchored outside the
+    database (a checkpoint never names an entry that was rolled back)."""
+    with sf.begin() as s:
+        yield s
+        seq, head = audit.head(s)
+    if seq:
+        anchor.record(seq, head)
+
+
+def _payout(s: Session, ref: str) -> Payout:
+    pid = payout_id(ref)
+    p = s.get(Payout, pid) if pid is not None else None
+    if p is None:
+        raise NotFound(f"没有兑现记录 {ref!r}（编号为 MS 加数字）")
+    return p
+
+
+# ------------------------------------------------------------------ batch
+
+
+def run_batch(sf: sessionmaker[Session], actor: Actor, data: pd.DataFrame | MatchSource, policies: list[ir.Policy],
+              as_of: dt.date, dictionary: TagDictionary) -> batch_mod.BatchResult:
+    require(actor, "batch.run")
+    r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary)
+    with sf() as s:
+        seq, head = audit.head(s)
+    anchor.record(seq, head)
+    return r
+
+
+# ------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True)
+class PayoutFilter:
+    status: tuple[str, ...] = ()
+    policy: str | None = None
+    region_prefix: str | None = None
+    credit_code: str | None = None
+
+    def apply(self, q: Any) -> Any:
+        if self.status:
+            q = q.where(Payout.status.in_(self.status))
+        if self.policy:
+            q = q.where(Payout.policy_id == self.policy)
+        if self.region_prefix:
+            q = q.where(Payout.region.startswith(self.region_prefix, autoescape=True))
+        if self.credit_code:
+            q = q.where(Payout.credit_code == self.credit_code)
+        return q
+
+
+def _visible(actor: Actor, f: PayoutFilter) -> PayoutFilter:
+    """An enterprise sees its own payouts, whatever filter it asked for."""
+    if actor.role == "enterprise":
+        require(actor, "payout.read", actor.credit_code)
+        return PayoutFilter(f.status, f.policy, f.region_prefix, actor.credit_code)
+    require(actor, "payout.read")
+    return f
+
+
+def list_payouts(sf: sessionmaker[Session], actor: Actor, f: PayoutFilter = PayoutFilter(),
+                 limit: int | None = 5000) -> list[Payout]:
+    f = _visible(actor, f)
+    with sf() as s:
+        q = f.apply(select(Payout)).order_by(Payout.id)
+        return list(s.scalars(q.limit(limit) if limit else q))
+
+
+GROUPINGS = {"policy": Payout.policy_id, "region": Payout.region, "status": Payout.status}
+
+
+def summary(sf: sessionmaker[Session], actor: Actor, by: tuple[str, ...] = ("policy", "status"),
+            f: PayoutFilter = PayoutFilter()) -> list[tuple[Any, ...]]:
+    """(group keys..., count, fen) rows, grouped by any of policy, region, status."""
+    bad = [b for b in by if b not in GROUPINGS]
+    if bad or not by:
+        raise Invalid(f"分组只能是 policy、region、status，而不是 {','.join(bad) or '空'}")
+    f = _visible(actor, f)
+    cols = [GROUPINGS[b] for b in by]
+    with sf() as s:
+        q = f.apply(select(*cols, func.count(), func.coalesce(func.sum(Payout.amount_fen), 0))).group_by(*cols)
+        return [tuple(r) for r in s.execute(q.order_by(*cols))]
+
+
+def status_counts(sf: sessionmaker[Session], actor: Actor) -> dict[str, int]:
+    return {status: n for status, n, _ in summary(sf, actor, ("status",))}
+
+
+def batch_runs(sf: sessionmaker[Session], actor: Actor, limit: int = 50) -> list[BatchRun]:
+    require(actor, "payout.read")
+    with sf() as s:
+        return list(s.scalars(select(BatchRun).order_by(BatchRun.id.desc()).limit(limit)))
+
+
+# ------------------------------------------------------------------ transitions
+
+
+def publish_candidates(sf: sessionmaker[Session], actor: Actor, policy: str | None = None,
+                       start: dt.date | None = None, progress: Progress | None = None) -> tuple[int, dt.date, dt.date]:
+    """Put every candidate (of one policy, or all) on the 公示 list from `start` (today by the
+    server's clock; a later day may be chosen, an earlier one not) for 5 working days."""
+    require(actor, "payout.publish")
+    today = clock.today()
+    start = start or today
+    if start < today:
+        raise Invalid(f"公示开始日期 {start} 早于今天（{today}），公示期不能倒签")
+    with _writing(sf) as s:
+        ids = list(s.scalars(PayoutFilter(("candidate",), policy).apply(select(Payout.id)).with_for_update()))
+        n = lifecycle.publish_many(s, ids, actor.name, start, now=clock.now(), details=clock.stamp())
+    first, last = lifecycle.notice_period(start)
+    if progress:
+        progress(n, n)
+    return n, first, last
+
+
+def approve_due(sf: sessionmaker[Session], actor: Actor, policy: str | None = None,
+                progress: Progress | None = None) -> int:
+    """Approve every publicized payout whose notice period ended before today (the server's
+    date) and queue its notification. The same function serves the CLI, the UI and the API."""
+    require(actor, "payout.approve")
+    today = clock.today()
+    with _writing(sf) as s:
+        q = PayoutFilter(("publicized",), policy).apply(select(Payout)).where(Payout.notice_end < today)
+        due = list(s.scalars(q.order_by(Payout.id).with_for_update()))
+        n = lifecycle.approve_many(s, due, actor.name, today, now=clock.now(), details=clock.stamp())
+    if progress:
+        progress(n, n)
+    return n
+
+
+def _one(sf: sessionmaker[Session], actor: Actor, operation: str, ref: str,
+         act: Callable[[Session, Payout], Any]) -> Payout:
+    require(actor, operation)
+    with _writing(sf) as s:
+        p = _payout(s, ref)
+        act(s, p)
+    return p
+
+
+def withdraw(sf: sessionmaker[Session], actor: Actor, ref: str, reason: str) -> Payout:
+    return _one(sf, actor, "payout.withdraw", ref,
+                lambda s, p: lifecycle.withdraw(s, p, actor.name, reason, now=clock.now(), details=clock.stamp()))
+
+
+def retry(sf: sessionmaker[Session], actor: Actor, ref: str, reason: str = "重新发起支付") -> Payout:
+    return _one(sf, actor, "payout.retry", ref,
+                lambda s, p: lifecycle.retry(s, p, actor.name, reason, now=clock.now(), details=clock.stamp()))
+
+
+def revoke(sf: sessionmaker[Session], actor: Actor, ref: str, reason: str, clawback_fen: int | None = None) -> Payout:
+    return _one(sf, actor, "payout.revoke", ref,
+                lambda s, p: lifecycle.revoke(s, p, actor.name, reason, clawback_fen, now=clock.now(),
+                                              details=clock.stamp()))
+
+
+# ------------------------------------------------------------------ files
+
+
+def export_notice(sf: sessionmaker[Session], actor: Actor, fmt: str = "xlsx") -> tuple[bytes, int]:
+    """The 公示 list; the export is audited with the file's hash."""
+    import hashlib
+
+    require(actor, "notice.export")
+    with _writing(sf) as s:
+        data, n = exports.notice_list(s, fmt)
+        audit.append(s, actor.name, "export_notice_list", f"公示名单.{fmt}",
+                     {"rows": n, "sha256": hashlib.sha256(data).hexdigest()}, at=clock.now())
+    return data, n
+
+
+def export_payment_file(sf: sessionmaker[Session], actor: Actor, fmt: str = "xlsx") -> payments.Issued:
+    """Record a payment file of every approved payout not yet in one; the caller writes
+    `issued.file.content` to disk only after this returns (the ledger has committed it)."""
+    require(actor, "payment.export")
+    with _writing(sf) as s:
+        return payments.issue(s, actor.name, fmt, clock.now())
+
+
+def payment_file(sf: sessionmaker[Session], actor: Actor, ref: str) -> PaymentFile:
+    """An issued payment file again, byte for byte (say, after a crash before it was saved)."""
+    require(actor, "payment.read")
+    with _writing(sf) as s:
+        f = payments.find(s, ref)
+        audit.append(s, actor.name, "download_payment_file", f.reference, {"sha256": f.sha256}, at=clock.now())
+    return f
+
+
+def import_bank_results(sf: sessionmaker[Session], actor: Actor, data: bytes) -> payments.ImportResult:
+    """Apply the bank's result file line by line; lines that do not answer an open line of an
+    issued file are refused and reported, the others applied, all in one transaction."""
+    require(actor, "payment.import")
+    with _writing(sf) as s:
+        return payments.apply_results(s, data, actor.name, clock.now())
+
+
+def verify_audit(sf: sessionmaker[Session], actor: Actor) -> Report:
+    require(actor, "audit.verify")
+    with sf() as s:
+        return verify_ledger(s)

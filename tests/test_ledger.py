@@ -15,18 +15,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from rules_engine import ir
+from rules_engine import ir, service
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.ledger import audit, lifecycle
 from rules_engine.ledger.batch import BatchLocked, acquire_lock, release_lock, run_batch
 from rules_engine.ledger.db import make_engine, open_ledger
-from rules_engine import service
 from rules_engine.ledger.exports import notice_list
-from rules_engine.service import Actor
 from rules_engine.ledger.models import AuditEntry, Base, BatchLock, Clawback, OutboxMessage, Payout
 from rules_engine.ledger.outbox import MAX_ATTEMPTS, FileSender, WebhookSender, dispatch
 from rules_engine.loader import load_library
+from rules_engine.service import Actor
 from rules_engine.tags import load_dictionary
 
 D = load_dictionary()

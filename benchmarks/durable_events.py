@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from policysets import policy_set
+from sqlalchemy import insert
 
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset

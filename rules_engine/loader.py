@@ -388,7 +388,7 @@ class _PolicyReader:
 
     def version(self, m: dict[str, Any]) -> int:
         raw = _text(self.f, m, "version", "")
-        if not raw.isdigit() or int(raw) < 1:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
             raise self.f.invalid(m["version"][1], "version", f"expected a whole number ≥ 1, found {raw!r}")
         return int(raw)
 
@@ -434,7 +434,7 @@ class _PolicyReader:
         em = _mapping(self.f, m["exclusive"][1], "exclusive")
         group = _text(self.f, em, "group", "exclusive.")
         prec = _text(self.f, em, "precedence", "exclusive.", required=False)
-        if prec and not prec.lstrip("-").isdigit():
+        if prec and not re.fullmatch(r"-?[0-9]{1,9}", prec):
             raise self.f.invalid(em["precedence"][1], "exclusive.precedence", "expected a whole number")
         return ir.Exclusive(group, int(prec) if prec else None)
 
@@ -461,16 +461,80 @@ class _PolicyReader:
 # ------------------------------------------------------------------ entry points
 
 
-def load_policy_text(text: str, dictionary: TagDictionary, path: str = "<text>") -> ir.Policy:
-    """Load one policy from YAML text; raise PolicyLoadError listing every problem."""
-    f = _File(path, text.splitlines())
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+MAX_FILE_BYTES = 256 * 1024  # the largest real policy file is ~3 KB
+MAX_YAML_DEPTH = 32  # nesting of mappings and lists
+MAX_IR_DEPTH = 64  # nesting of a condition or formula once parsed
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe composer, refusing aliases (a 2 KB file could expand to 2^20 nodes) and
+    nesting deeper than MAX_YAML_DEPTH (deep nesting exhausted the interpreter's stack)."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a policy file",
+                                              event.start_mark)
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _yaml_problem(path: str, f: _File, exc: yaml.YAMLError) -> Problem:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark, what = exc.problem_mark, exc.problem
+    elif isinstance(exc, yaml.reader.ReaderError):  # a control character or a bad byte
+        before = "\n".join(f.lines)[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
         src = f.lines[line - 1] if 0 < line <= len(f.lines) else ""
-        raise PolicyLoadError([Problem(path, line, col, "yaml", f"not valid YAML: {exc.problem}", src)]) from None
+        return Problem(path, line, col, "yaml", f"not valid YAML: character {exc.character!r} is not allowed", src)
+    else:
+        mark, what = None, str(exc)
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    src = f.lines[line - 1] if 0 < line <= len(f.lines) else ""
+    return Problem(path, line, col, "yaml", f"not valid YAML: {what}", src)
+
+
+def _ir_depth(node: object) -> int:
+    """The deepest nesting of IR nodes below `node`, without recursion."""
+    import dataclasses
+
+    deepest = 0
+    stack: list[tuple[object, int]] = [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_IR_DEPTH:
+            break
+        if dataclasses.is_dataclass(n) and not isinstance(n, type):
+            kids: list[object] = [getattr(n, fl.name) for fl in dataclasses.fields(n)]
+        elif isinstance(n, (list, tuple)):
+            kids = list(n)
+        else:
+            continue
+        for k in kids:
+            if dataclasses.is_dataclass(k) or isinstance(k, (list, tuple)):
+                stack.append((k, d + 1 if dataclasses.is_dataclass(k) else d))
+    return deepest
+
+
+def load_policy_text(text: str, dictionary: TagDictionary, path: str = "<text>") -> ir.Policy:
+    """Load one policy from YAML text; raise PolicyLoadError listing every problem. Whatever the
+    text, the only exception is PolicyLoadError, each problem located in the file."""
+    f = _File(path, text.splitlines())
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise PolicyLoadError([Problem(path, 1, 1, "", f"the file is larger than {MAX_FILE_BYTES // 1024} KB")])
+    try:
+        root = yaml.compose(text, Loader=_BoundedLoader)
+    except yaml.YAMLError as exc:
+        raise PolicyLoadError([_yaml_problem(path, f, exc)]) from None
     if root is None:
         raise PolicyLoadError([Problem(path, 1, 1, "", "the file is empty")])
     try:
@@ -478,6 +542,13 @@ def load_policy_text(text: str, dictionary: TagDictionary, path: str = "<text>")
     except _Invalid as exc:
         f.problems.append(exc.problem)
         policy = None
+    except RecursionError:
+        f.problems.append(Problem(path, 1, 1, "", f"a condition or formula is nested too deeply "
+                                                  f"(at most {MAX_IR_DEPTH} levels)"))
+        policy = None
+    if policy is not None and not f.problems and _ir_depth(policy) > MAX_IR_DEPTH:
+        f.problems.append(Problem(path, 1, 1, "", f"a condition or formula is nested deeper than {MAX_IR_DEPTH} "
+                                                  "levels; split it into named conditions"))
     if f.problems or policy is None:
         raise PolicyLoadError(sorted(f.problems, key=lambda p: (p.line, p.column)))
     return policy
@@ -489,6 +560,8 @@ def load_policy_file(path: Path | str, dictionary: TagDictionary) -> ir.Policy:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyLoadError([Problem(str(path), 1, 1, "", f"not UTF-8 text ({exc.reason})")]) from None
+    except OSError as exc:
+        raise PolicyLoadError([Problem(str(path), 1, 1, "", f"cannot read the file ({exc.strerror})")]) from None
     return load_policy_text(text, dictionary, str(path))
 
 

@@ -145,7 +145,7 @@ def test_concurrent_imports_of_one_file_apply_each_line_once(ledger_url: str, tm
     bank_answer(pay).to_csv(tmp_path / "r.csv", index=False)
     runs = [_import(ledger_url, tmp_path / "r.csv") for _ in range(3)]
     outs = [p.communicate(timeout=120) for p in runs]
-    for (out, err), p in zip(outs, runs):
+    for (_out, err), p in zip(outs, runs):
         assert "Traceback" not in err and "IntegrityError" not in err, err
         assert p.returncode in (0, 1), err
         if p.returncode == 1:  # the loser of a race: a clear message and nothing done
@@ -428,8 +428,8 @@ def test_worker_poison_pills_become_dead_letters(tmp_path: Path) -> None:
     code = "91340102000395962B"
     events = [{"credit_code": code, "tag": "revenue", "value": v, "as_of": "2026-06-01", "source": "tax"}
               for v in ("1e309", "Infinity", "99999999999999999999", "-1e400", "NaN")]
-    lines = [json.dumps(e) for e in events] + ['{"credit_code": "%s", "tag": "revenue", "value": 1e309, '
-                                               '"as_of": "2026-06-01", "source": "tax"}' % code, "[" * 100000]
+    raw_float = '{"credit_code": "CODE", "tag": "revenue", "value": 1e309, "as_of": "2026-06-01", "source": "tax"}'
+    lines = [json.dumps(e) for e in events] + [raw_float.replace("CODE", code), "[" * 100000]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     url = f"sqlite:///{tmp_path / 'l.db'}"

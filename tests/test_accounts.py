@@ -18,7 +18,10 @@ def test_hash_round_trip_and_salt() -> None:
     assert not check_password("s3cret ", h1) and not check_password("x", "not-a-hash")
 
 
-def test_the_demo_accounts_sign_in_and_wrong_passwords_do_not() -> None:
+def test_the_demo_accounts_sign_in_only_in_demo_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MIANSHEN_DEMO", raising=False)
+    assert load_accounts() == {}  # published passwords are off unless MIANSHEN_DEMO=1
+    monkeypatch.setenv("MIANSHEN_DEMO", "1")
     accounts = load_accounts()
     assert authenticate(accounts, "qiye01", "qiye01-demo").credit_code == "91340124MA7112976A"  # type: ignore[union-attr]
     assert authenticate(accounts, "qiye01", "guanyuan-demo") is None
@@ -45,3 +48,61 @@ def test_cli_hash_makes_a_hash_that_checks(tmp_path: Path) -> None:
     f.write_text(f"accounts:\n  - {{username: zs, role: auditor, password: '{r.output.strip()}'}}\n")
     listed = CliRunner().invoke(app, ["accounts", "check", str(f)])
     assert listed.exit_code == 0 and "zs\tauditor" in listed.output and "scrypt" not in listed.output
+
+
+def _timed(fn, n: int = 5) -> float:  # type: ignore[no-untyped-def]
+    import time
+
+    best = float("inf")
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def test_unknown_names_cost_what_known_names_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: 289 ms for an unknown name against 186 ms for a known one (two scrypts against one)."""
+    monkeypatch.setenv("MIANSHEN_DEMO", "1")
+    accounts = load_accounts()
+    known = _timed(lambda: authenticate(accounts, "guanyuan", "wrong"))
+    unknown = _timed(lambda: authenticate(accounts, "nobody-here", "wrong"))
+    assert 0.7 < unknown / known < 1.4, (known, unknown)
+
+
+def test_sign_in_backs_off_and_locks_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: 129 wrong passwords, then the right one still worked."""
+    import datetime as dt
+
+    from rules_engine import service
+    from rules_engine.service import auth
+
+    monkeypatch.setenv("MIANSHEN_DEMO", "1")
+    accounts = load_accounts()
+    sf = service.open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    t = dt.datetime(2026, 11, 23, 9, 0)
+    for i in range(auth.MAX_FAILURES):
+        with pytest.raises(auth.SignInRefused, match="用户名或密码错误"):
+            auth.sign_in(sf, accounts, "guanyuan", f"guess{i}", "10.0.0.9", now=t)
+    with pytest.raises(auth.SignInRefused, match="请 15 分钟后再试"):  # the right password, refused while locked
+        auth.sign_in(sf, accounts, "guanyuan", "guanyuan-demo", "10.0.0.7", now=t)
+    with pytest.raises(auth.SignInRefused, match="分钟后再试"):  # the address is locked too, for every name
+        auth.sign_in(sf, accounts, "qiye01", "qiye01-demo", "10.0.0.9", now=t)
+    later = t + dt.timedelta(minutes=16)
+    assert auth.sign_in(sf, accounts, "guanyuan", "guanyuan-demo", "10.0.0.7", now=later).role == "official"
+    # unknown names are throttled the same way and refused with the same words
+    for i in range(auth.MAX_FAILURES):
+        with pytest.raises(auth.SignInRefused, match="用户名或密码错误"):
+            auth.sign_in(sf, accounts, "ghost", "x", f"10.1.0.{i}", now=later)
+    with pytest.raises(auth.SignInRefused, match="分钟后再试"):
+        auth.sign_in(sf, accounts, "ghost", "x", "10.2.0.1", now=later)
+    # a second lockout lasts twice as long
+    for i in range(auth.MAX_FAILURES):
+        with pytest.raises(auth.SignInRefused):
+            auth.sign_in(sf, accounts, "shenji", f"g{i}", None, now=later)
+    again = later + dt.timedelta(minutes=16)
+    for i in range(auth.MAX_FAILURES):
+        with pytest.raises(auth.SignInRefused):
+            auth.sign_in(sf, accounts, "shenji", f"h{i}", None, now=again)
+    with pytest.raises(auth.SignInRefused, match="请 30 分钟后再试"):
+        auth.sign_in(sf, accounts, "shenji", "shenji-demo", None, now=again)

@@ -39,7 +39,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("ui")
     shutil.copytree(ROOT / "policies", tmp / "policies")
     port = _free_port()
-    env = {**os.environ, "MIANSHEN_DB": f"sqlite:///{tmp / 'ledger.db'}", "MIANSHEN_POLICIES": str(tmp / "policies")}
+    env = {**os.environ, "MIANSHEN_DB": f"sqlite:///{tmp / 'ledger.db'}", "MIANSHEN_POLICIES": str(tmp / "policies"),
+           "MIANSHEN_DEMO": "1"}
     log = open(tmp / "streamlit.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
                              "--server.headless", "true", "--server.address", "127.0.0.1",
@@ -134,7 +135,10 @@ def test_batch_path(server: str, browser: Any) -> None:
         page.get_by_role("button", name="下载 公示名单.xlsx").click()
     assert Path(dl.value.path()).stat().st_size > 10_000
     page.get_by_role("button", name="核验审计链").click()
-    page.get_by_text("审计链完整").wait_for()
+    try:
+        page.get_by_text("审计日志完整").wait_for()
+    finally:
+        page.screenshot(path=str(SHOTS / "batch.png"), full_page=True)
     page.screenshot(path=str(SHOTS / "batch.png"), full_page=True)
 
 
@@ -147,3 +151,39 @@ def test_an_enterprise_cannot_reach_another_enterprise(server: str, browser: Any
     page.get_by_label("用户名").wait_for()
     assert QIYE02 not in page.locator("body").inner_text()
     page.screenshot(path=str(SHOTS / "enterprise.png"), full_page=True)
+
+
+def test_a_reconnecting_connection_never_inherits_a_signed_in_session(server: str, browser: Any) -> None:
+    """Was: the session id survived login and logout, and a second connection presenting it got
+    the official's session with 兑现批次 and 生成支付文件. Dropping the WebSocket makes the browser
+    reconnect with the same session id: it must get a fresh, signed-out session."""
+    page = login(browser, server, "guanyuan", "guanyuan-demo")
+    open_page(page, "兑现批次")
+    page.context.set_offline(True)
+    page.wait_for_timeout(3000)
+    page.context.set_offline(False)
+    page.get_by_label("用户名").wait_for(timeout=60_000)
+    assert "生成支付文件" not in page.locator("body").inner_text()
+    page.close()
+
+
+def test_downloads_leave_media_once_taken_and_the_developer_menu_is_hidden(server: str, browser: Any) -> None:
+    """Was: files stayed at /media/<id> for anyone with the URL, after logout too; the developer
+    menu (Clear cache, Deploy) was shown to every user."""
+    import urllib.error
+    import urllib.request
+
+    page = login(browser, server, "guanyuan", "guanyuan-demo")
+    open_page(page, "兑现批次")
+    page.get_by_role("button", name="生成公示名单").click()
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="下载 公示名单.xlsx").click()
+    url = dl.value.url
+    assert "/media/" in url and Path(dl.value.path()).stat().st_size > 1000
+    page.get_by_role("button", name="下载 公示名单.xlsx").wait_for(state="detached")
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen(url, timeout=10)  # noqa: S310 - the test server on 127.0.0.1
+    assert gone.value.code == 404
+    body = page.locator("body").inner_text()
+    assert "Deploy" not in body and not page.locator("[data-testid='stMainMenu']").count()
+    page.close()

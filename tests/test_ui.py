@@ -19,6 +19,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh ledger and a copy of the policy library per test: publishing must not touch the repo."""
     shutil.copytree(ROOT / "policies", tmp_path / "policies")
     monkeypatch.setenv("MIANSHEN_DB", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("MIANSHEN_DEMO", "1")
     monkeypatch.setenv("MIANSHEN_POLICIES", str(tmp_path / "policies"))
     return tmp_path
 
@@ -129,20 +130,26 @@ def test_sandbox_form_edits_the_yaml_and_publishes(isolated: Path) -> None:
     assert any("已发布" in s.value for s in at.success)
 
 
-def test_batch_console_runs_publishes_approves_and_verifies() -> None:
+def test_batch_console_runs_publishes_approves_and_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
     at = goto(signed_in("guanyuan"), "batch")
     next(b for b in at.button if b.label == "开始批次").click().run()
     msg = " ".join(s.value for s in at.success)
     assert "新增待公示 3542 笔" in msg, msg
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-01")  # the server's clock, set explicitly for the test
+    at.run()
     next(b for b in at.button if b.label.startswith("全部待公示")).click().run()
-    assert "列入公示 3542 笔" in " ".join(s.value for s in at.success)
+    assert "列入公示 3542 笔，公示期 2026-07-01 至 2026-07-07" in " ".join(s.value for s in at.success)
+    next(b for b in at.button if b.label.startswith("公示期满的")).click().run()
+    assert "审批通过 0 笔" in " ".join(s.value for s in at.success)  # still on notice: nothing approved
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-08")
+    at.run()
     next(b for b in at.button if b.label.startswith("公示期满的")).click().run()
     assert "审批通过 3542 笔" in " ".join(s.value for s in at.success)
     next(b for b in at.button if b.label == "生成支付文件").click().run()
-    assert any("支付文件 " in c.value for c in at.caption)
-    assert any(d.label == "下载 支付文件.xlsx" for d in at.get("download_button"))
+    assert any("支付文件 PF00000001" in s.value for s in at.success)
+    assert any(d.label == "下载 支付文件-PF00000001.xlsx" for d in at.get("download_button"))
     next(b for b in at.button if b.label == "核验审计链").click().run()
-    assert any("审计链完整" in s.value for s in at.success)
+    assert any("审计日志完整" in s.value for s in at.success), [e.value for e in at.error]
     # a second run creates nothing: exactly once
     next(b for b in at.button if b.label == "开始批次").click().run()
     assert "新增待公示 0 笔" in " ".join(s.value for s in at.success)
@@ -155,7 +162,7 @@ def test_auditor_reads_the_ledger_but_cannot_act() -> None:
     labels = [b.label for b in at.button]
     assert "开始批次" not in labels and "核验审计链" in labels
     goto(at, "data")
-    assert next(m for m in at.metric if m.label == "拒收行").value == "3"
+    assert next(m for m in at.metric if m.label == "拒收（行或单元格）").value == "3"
     assert not [b for b in at.button if b.label == "导入并检查"]
 
 

@@ -114,6 +114,18 @@ def md(text: object) -> str:
 MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:&=\"'")
 
 
+def offer_download(label: str, name: str, data: bytes, key: str, mime: str | None = None) -> None:
+    """A download that is audited (who, when, the file's hash) and offered once: after the
+    click the bytes leave the session, so the next run drops them from Streamlit's /media."""
+    from rules_engine.service.ledger import record_download
+
+    def taken() -> None:
+        record_download(ledger(), actor(), name, data)
+        st.session_state.pop(f"file_{key}", None)
+
+    st.download_button(label, data, file_name=name, key=f"dl_{key}", on_click=taken, mime=mime)
+
+
 def yuan(fen: int) -> str:
     return f"{fmt_yuan(int(fen))} 元"
 

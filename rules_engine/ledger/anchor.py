@@ -9,13 +9,15 @@ batch reports carry a signed checkpoint too, so the finance system holds copies.
 different is reported, whatever the database now says.
 
 MIANSHEN_AUDIT_KEY: the private key (PEM; created with mode 0600 on first use).
-MIANSHEN_AUDIT_CHECKPOINTS: the append-only checkpoint file (JSON lines).
+MIANSHEN_AUDIT_CHECKPOINTS: the append-only checkpoint file (JSON lines). Without it, each
+ledger gets its own file under out/audit-checkpoints/, named by a hash of its database URL.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -37,8 +39,13 @@ def key_path() -> Path:
     return Path(os.environ.get(KEY_ENV, "out/keys/audit-ed25519.pem"))
 
 
-def checkpoints_path() -> Path:
-    return Path(os.environ.get(CHECKPOINTS_ENV, "out/audit-checkpoints.jsonl"))
+def checkpoints_path(ledger: str) -> Path:
+    """`ledger` names the database (its URL, password hidden): checkpoints of one ledger are
+    never compared with another's."""
+    if os.environ.get(CHECKPOINTS_ENV):
+        return Path(os.environ[CHECKPOINTS_ENV])
+    name = hashlib.sha256(ledger.encode()).hexdigest()[:16]
+    return Path("out/audit-checkpoints") / f"{name}.jsonl"
 
 
 def signing_key() -> Ed25519PrivateKey:
@@ -93,11 +100,11 @@ def valid(c: Checkpoint, key: Ed25519PublicKey | None = None) -> bool:
         return False
 
 
-def record(seq: int, head: str) -> Checkpoint:
+def record(ledger: str, seq: int, head: str) -> Checkpoint:
     """Sign the head and append it to the checkpoint file (after the transaction committed:
     a checkpoint never names an entry that was rolled back)."""
     c = sign(seq, head)
-    path = checkpoints_path()
+    path = checkpoints_path(ledger)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(c.as_dict()) + "\n")
@@ -106,9 +113,9 @@ def record(seq: int, head: str) -> Checkpoint:
     return c
 
 
-def read() -> tuple[list[Checkpoint], list[str]]:
+def read(ledger: str) -> tuple[list[Checkpoint], list[str]]:
     """The checkpoints whose signature is valid, and a problem for every line that is not."""
-    path = checkpoints_path()
+    path = checkpoints_path(ledger)
     if not path.exists():
         return [], []
     good: list[Checkpoint] = []

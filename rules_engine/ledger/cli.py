@@ -84,7 +84,7 @@ def batch_run(
     from ..datasets import SAMPLE_MANIFEST
     from ..sources import FrameSource, MatchSource, backend_of
     from ..tags import load_dictionary
-    from .batch import file_digest, run_batch
+    from .batch import file_digest
 
     where = data or str(SAMPLE_MANIFEST)
     with domain_errors():
@@ -103,7 +103,7 @@ def batch_run(
             when = _as_of(as_of, Path(where) if kind == "spark" else Path("-"))
         sf = _sf(db)
         with console.status(f"matching ({kind}) and allocating..."):
-            r = run_batch(sf, source, lib.policies, when, actor, d)
+            r = service.run_batch(sf, Actor(actor, "official"), source, lib.policies, when, d)
         with sf() as s:
             console.print(summary_table(s, f"batch {r.batch_id}: candidates by policy", batch_id=r.batch_id))
     console.print(f"batch {r.batch_id}: {r.created} new candidates, {fmt_yuan(r.created_fen)} yuan; "

@@ -238,3 +238,16 @@ class TagOverride(Base):
     as_of: Mapped[dt.date] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per account and per address: back-off and lockout survive a restart
+    and hold across the UI and API processes."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "user:NAME" or "addr:IP"
+    failures: Mapped[int] = mapped_column(Integer)
+    lockouts: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -57,13 +57,20 @@ def verify_ledger(s: Session) -> Report:
     r.entries, r.chain = audit.verify(s)
     r.head = audit.head(s)
     entries = {e.seq: e for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))}
-    r.anchors, r.checkpoints = _against_checkpoints(entries)
+    r.anchors, r.checkpoints = _against_checkpoints(ledger_name(s), entries)
     r.ledger = _replay(s, list(entries.values()))
     return r
 
 
-def _against_checkpoints(entries: dict[int, AuditEntry]) -> tuple[list[str], int]:
-    checkpoints, problems = anchor.read()
+def ledger_name(s: Session) -> str:
+    return s.get_bind().engine.url.render_as_string(hide_password=True)
+
+
+def _against_checkpoints(ledger: str, entries: dict[int, AuditEntry]) -> tuple[list[str], int]:
+    checkpoints, problems = anchor.read(ledger)
+    if entries and not checkpoints:
+        problems.append(f"审计日志有 {len(entries)} 条记录，但没有找到签名锚点（{anchor.checkpoints_path(ledger)}）："
+                        "无法证明日志没有被整体改写或截断")
     for c in checkpoints:
         e = entries.get(c.seq)
         if e is None:

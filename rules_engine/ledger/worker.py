@@ -39,11 +39,11 @@ from ..frame import KEY, row_of
 from ..reference import evaluate
 from ..tags import TagDictionary
 from ..values import coerce, fmt_yuan
-from . import audit, lifecycle
+from . import anchor, audit, lifecycle
 from .allocation import Candidate, period
 from .batch import BatchLocked, acquire_lock, explanation, release_lock
 from .models import DeadLetter, OutboxMessage, Payout, PayoutEvent, TagEvent, TagOverride, WorkerOffset
-from .verify import account_digest
+from .verify import account_digest, ledger_name
 
 ACTOR = "event-worker"
 
@@ -388,6 +388,10 @@ class Worker:
                     s.add(WorkerOffset(source=source.name, position=last, updated_at=dt.datetime.now()))
                 else:
                     off.position, off.updated_at = last, dt.datetime.now()
+                seq, head = audit.head(s)
+                ledger = ledger_name(s)
+            if seq:
+                anchor.record(ledger, seq, head)  # after the commit: never a rolled-back head
         finally:
             release_lock(self.sf)
 

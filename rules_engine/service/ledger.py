@@ -19,7 +19,7 @@ from ..ledger import anchor, audit, exports, lifecycle, payments
 from ..ledger import batch as batch_mod
 from ..ledger import db as ledger_db
 from ..ledger.models import BatchRun, PaymentFile, Payout, payout_id
-from ..ledger.verify import Report, verify_ledger
+from ..ledger.verify import Report, ledger_name, verify_ledger
 from ..sources import MatchSource
 from ..tags import TagDictionary
 from . import clock
@@ -39,8 +39,9 @@ def _writing(sf: sessionmaker[Session]) -> Iterator[Session]:
     with sf.begin() as s:
         yield s
         seq, head = audit.head(s)
+        name = ledger_name(s)
     if seq:
-        anchor.record(seq, head)
+        anchor.record(name, seq, head)
 
 
 def _payout(s: Session, ref: str) -> Payout:
@@ -60,7 +61,8 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: pd.DataFrame | Matc
     r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary)
     with sf() as s:
         seq, head = audit.head(s)
-    anchor.record(seq, head)
+        name = ledger_name(s)
+    anchor.record(name, seq, head)
     return r
 
 
@@ -234,3 +236,12 @@ def verify_audit(sf: sessionmaker[Session], actor: Actor) -> Report:
     require(actor, "audit.verify")
     with sf() as s:
         return verify_ledger(s)
+
+
+def record_download(sf: sessionmaker[Session], actor: Actor, name: str, data: bytes) -> None:
+    """A file handed to a browser: who, when, which bytes."""
+    import hashlib
+
+    with _writing(sf) as s:
+        audit.append(s, actor.name, "download", name[:128], {"sha256": hashlib.sha256(data).hexdigest(),
+                                                             "bytes": len(data), "role": actor.role}, at=clock.now())

@@ -68,7 +68,7 @@ def render() -> None:
             _act("批次", _run_batch)
             st.rerun()
         st.subheader("2. 审核与公示")
-        start = st.date_input("公示开始日期（不早于今天）", today, min_value=today, key="notice_start")
+        start = st.date_input("公示开始日期（不早于今天）", today, min_value=today, key=f"notice_start_{today}")
         a, b = st.columns(2)
         if a.button(f"全部待公示（{counts.get('candidate', 0)} 笔）列入公示", disabled=not counts.get("candidate")):
             def publish() -> str:
@@ -137,4 +137,4 @@ def _keep(key: str, name: str, data: bytes, n: int, note: str | None = None) -> 
 def _offer(key: str) -> None:
     if f"file_{key}" in st.session_state:
         name, data = st.session_state[f"file_{key}"]
-        st.download_button(f"下载 {name}", data, file_name=name, key=f"dl_{key}")
+        common.offer_download(f"下载 {name}", name, data, key)

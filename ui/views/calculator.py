@@ -215,9 +215,11 @@ def render() -> None:
         _explanation_block(next(e for e in explained if e.policy.id == pick))
     stamp = dt.date.today().strftime("%Y%m%d")
     x, y = st.columns(2)
-    x.download_button("下载报告（Excel）", excel_report(title, cu), file_name=f"政策体检_{code or '模拟'}_{stamp}.xlsx",
-                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    y.download_button("下载报告（HTML）", html_report(title, cu), file_name=f"政策体检_{code or '模拟'}_{stamp}.html",
-                      mime="text/html")
+    with x:
+        common.offer_download("下载报告（Excel）", f"政策体检_{code or '模拟'}_{stamp}.xlsx", excel_report(title, cu),
+                              "report_xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    with y:
+        common.offer_download("下载报告（HTML）", f"政策体检_{code or '模拟'}_{stamp}.html", html_report(title, cu),
+                              "report_html", "text/html")
     if code:
         _own_payouts(code)

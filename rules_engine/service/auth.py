@@ -1,0 +1,67 @@
+"""Signing in: password check with back-off and lockout per account and per address.
+
+After MAX_FAILURES wrong passwords in a row for an account (or from an address), both are
+locked for LOCK_MINUTES, doubling with each further lockout; while locked even the right
+password is refused. The refusal reads the same for an unknown name as for a known one, and
+both cost one scrypt, so names cannot be enumerated by message or by timing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..accounts import Account, authenticate
+from ..errors import EngineError
+from ..ledger import audit
+from ..ledger.models import LoginThrottle
+
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+
+
+class SignInRefused(EngineError):
+    code = "sign_in_refused"
+
+
+def _keys(username: str, address: str | None) -> list[str]:
+    return [f"user:{username.strip().lower()}"[:200]] + ([f"addr:{address}"[:200]] if address else [])
+
+
+def sign_in(sf: sessionmaker[Session], accounts: dict[str, Account], username: str, password: str,
+            address: str | None, now: dt.datetime | None = None) -> Account:
+    now = now or dt.datetime.now()
+    keys = _keys(username, address)
+    with sf.begin() as s:
+        rows = {k: s.get(LoginThrottle, k, with_for_update=True) for k in keys}
+        locked = [r.locked_until for r in rows.values() if r is not None and r.locked_until and r.locked_until > now]
+        if locked:
+            minutes = max(1, -int(-(max(locked) - now).total_seconds() // 60))
+            audit.append(s, username.strip()[:64] or "（空）", "sign_in_locked", address or "", {}, at=now)
+            raise SignInRefused(f"登录失败次数过多，账户或来源地址已临时锁定，请 {minutes} 分钟后再试")
+    account = authenticate(accounts, username, password)
+    with sf.begin() as s:
+        rows = {k: s.get(LoginThrottle, k, with_for_update=True) for k in keys}
+        if account is not None:
+            for r in rows.values():
+                if r is not None:
+                    s.delete(r)
+            audit.append(s, account.username, "sign_in", address or "", {"role": account.role}, at=now)
+            return account
+        for k, r in rows.items():
+            if r is None:
+                r = LoginThrottle(key=k, failures=0, lockouts=0, last_failure_at=now, locked_until=None)
+                s.add(r)
+            r.failures += 1
+            r.last_failure_at = now
+            if r.failures >= MAX_FAILURES:
+                r.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES * 2 ** min(r.lockouts, 6))
+                r.lockouts += 1
+                r.failures = 0
+        audit.append(s, username.strip()[:64] or "（空）", "sign_in_failed", address or "", {}, at=now)
+    raise SignInRefused("用户名或密码错误")
+
+
+def signed_out(sf: sessionmaker[Session], account: Account, address: str | None, why: str) -> None:
+    with sf.begin() as s:
+        audit.append(s, account.username, "sign_out", address or "", {"why": why})

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "out" / "screenshots"
 QIYE01, QIYE02 = "91340124MA7112976A", "91340102000395962B"
+LOGS: dict[str, Path] = {}  # server URL -> its log (session ids are logged at debug level)
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (scripts/sysdeps.sh installs it)")
@@ -43,7 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
            "MIANSHEN_DEMO": "1"}
     log = open(tmp / "streamlit.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
-                             "--server.headless", "true", "--server.address", "127.0.0.1",
+                             "--server.headless", "true", "--server.address", "127.0.0.1", "--logger.level", "debug",
                              "--server.port", str(port), "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
@@ -56,6 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         proc.kill()
         pytest.fail(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()}")
+    LOGS[f"http://127.0.0.1:{port}"] = tmp / "streamlit.log"
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=20)
@@ -153,17 +155,47 @@ def test_an_enterprise_cannot_reach_another_enterprise(server: str, browser: Any
     page.screenshot(path=str(SHOTS / "enterprise.png"), full_page=True)
 
 
-def test_a_reconnecting_connection_never_inherits_a_signed_in_session(server: str, browser: Any) -> None:
+def _session_ids(log: Path) -> list[str]:
+    import re
+
+    return re.findall(r"Session ID: ([0-9a-f-]{36})", log.read_text(encoding="utf-8", errors="replace"))
+
+
+def _connect_as(server: str, session_id: str) -> bytes:
+    """A second connection presenting `session_id` (as Streamlit's client does when it
+    reconnects): ask for a run and return everything the server sends back."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from websockets.sync.client import connect
+
+    ws_url = server.replace("http://", "ws://") + "/_stcore/stream"
+    blob = b""
+    with connect(ws_url, subprotocols=["streamlit", "x", session_id],  # type: ignore[list-item]
+                 additional_headers={"Origin": server}, open_timeout=20) as ws:
+        msg = BackMsg()
+        msg.rerun_script.query_string = ""
+        ws.send(msg.SerializeToString())
+        deadline = time.time() + 20
+        while time.time() < deadline and "登录".encode() not in blob:
+            try:
+                blob += ws.recv(timeout=2)  # type: ignore[operator]
+            except TimeoutError:
+                continue
+    return blob
+
+
+def test_a_stolen_session_id_opens_a_signed_out_session(server: str, browser: Any) -> None:
     """Was: the session id survived login and logout, and a second connection presenting it got
-    the official's session with 兑现批次 and 生成支付文件. Dropping the WebSocket makes the browser
-    reconnect with the same session id: it must get a fresh, signed-out session."""
+    the official's session, including 兑现批次 and 生成支付文件."""
+    log = LOGS[server]
     page = login(browser, server, "guanyuan", "guanyuan-demo")
     open_page(page, "兑现批次")
-    page.context.set_offline(True)
-    page.wait_for_timeout(3000)
-    page.context.set_offline(False)
-    page.get_by_label("用户名").wait_for(timeout=60_000)
-    assert "生成支付文件" not in page.locator("body").inner_text()
+    stolen = _session_ids(log)[-1]
+    blob = _connect_as(server, stolen)
+    assert "用户名".encode() in blob and "生成支付文件".encode() not in blob and "退出登录".encode() not in blob
+    page.get_by_role("button", name="退出登录").click()
+    page.get_by_label("用户名").wait_for()
+    blob = _connect_as(server, stolen)
+    assert "生成支付文件".encode() not in blob
     page.close()
 
 
@@ -181,6 +213,8 @@ def test_downloads_leave_media_once_taken_and_the_developer_menu_is_hidden(serve
     url = dl.value.url
     assert "/media/" in url and Path(dl.value.path()).stat().st_size > 1000
     page.get_by_role("button", name="下载 公示名单.xlsx").wait_for(state="detached")
+    page.get_by_role("button", name="核验审计链").click()  # any next run of the page
+    page.get_by_text("审计日志完整").wait_for()
     with pytest.raises(urllib.error.HTTPError) as gone:
         urllib.request.urlopen(url, timeout=10)  # noqa: S310 - the test server on 127.0.0.1
     assert gone.value.code == 404

@@ -53,6 +53,16 @@ def _address() -> str | None:
     return ip if isinstance(ip, str) else None
 
 
+def _drop_orphaned_downloads() -> None:
+    """Streamlit keeps a download it no longer shows for one more clean-up pass (reachable by
+    URL at /media meanwhile); two passes remove it now."""
+    from streamlit.runtime import exists, get_instance
+
+    if exists():
+        get_instance().media_file_mgr.remove_orphaned_files()
+        get_instance().media_file_mgr.remove_orphaned_files()
+
+
 def _retire_session() -> None:
     """Make this session id unusable for any later connection and drop its files from /media."""
     from streamlit.runtime import get_instance
@@ -138,6 +148,7 @@ def main() -> None:
             sign_out("用户退出")
             st.rerun()
     st.query_params["page"] = page
+    _drop_orphaned_downloads()
     PAGES[page][1]()
 
 

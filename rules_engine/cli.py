@@ -496,6 +496,79 @@ def generate(
     console.print(f"wrote {n} enterprises to {out} in chunks of {chunk}")
 
 
+api_keys_app = typer.Typer(help="API keys of other systems (enterprise portal, finance, budget).", no_args_is_help=True)
+app.add_typer(api_keys_app, name="api-keys")
+KeyActor = Annotated[str, typer.Option("--actor", help="Who does this (recorded in the audit log).")]
+KeyDb = Annotated[str | None, typer.Option("--db", help="Ledger database URL (default: $MIANSHEN_DB).")]
+
+
+def _key_ledger(db: str | None):  # type: ignore[no-untyped-def]
+    from .service import open_ledger
+
+    return open_ledger(db)
+
+
+@api_keys_app.command("create")
+def api_keys_create(
+    name: Annotated[str, typer.Option(help="The calling system, e.g. 财政涉企支付系统.")],
+    role: Annotated[str, typer.Option(help="enterprise, official, auditor, finance or budget.")],
+    actor: KeyActor, db: KeyDb = None,
+    credit_code: Annotated[str | None, typer.Option(help="For an enterprise key: its credit code.")] = None,
+) -> None:
+    """Make a key; it is printed once and stored only as a hash."""
+    from .service import Actor, keys
+
+    with domain_errors():
+        k = keys.create_key(_key_ledger(db), Actor(actor, "official"), name, role, credit_code)
+    console.print(f"密钥 {k.id}（{k.name}，{k.role}）：{k.key}", highlight=False, soft_wrap=True)
+    err.print("请立即妥善保存：密钥只显示这一次。", highlight=False)
+
+
+@api_keys_app.command("rotate")
+def api_keys_rotate(key_id: int, actor: KeyActor, db: KeyDb = None) -> None:
+    """Give a key a new secret; the old one stops working at once."""
+    from .service import Actor, keys
+
+    with domain_errors():
+        k = keys.rotate_key(_key_ledger(db), Actor(actor, "official"), key_id)
+    console.print(f"密钥 {k.id}（{k.name}）已更换：{k.key}", highlight=False, soft_wrap=True)
+
+
+@api_keys_app.command("revoke")
+def api_keys_revoke(key_id: int, actor: KeyActor, db: KeyDb = None) -> None:
+    """Revoke a key for good."""
+    from .service import Actor, keys
+
+    with domain_errors():
+        keys.revoke_key(_key_ledger(db), Actor(actor, "official"), key_id)
+    console.print(f"密钥 {key_id} 已吊销", highlight=False)
+
+
+@api_keys_app.command("list")
+def api_keys_list(actor: KeyActor, db: KeyDb = None) -> None:
+    from .service import Actor, keys
+
+    with domain_errors():
+        rows = keys.list_keys(_key_ledger(db), Actor(actor, "official"))
+    for k in rows:
+        state = f"已吊销 {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "有效"
+        console.print(f"{k.id}\t{k.name}\t{k.role}\t{k.credit_code or ''}\t{state}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json) on uvicorn. The data, the
+    policies and the ledger come from MIANSHEN_DATA, MIANSHEN_POLICIES and MIANSHEN_DB."""
+    import uvicorn
+
+    uvicorn.run("rules_engine.api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+                server_header=False, proxy_headers=False)
+
+
 def main() -> None:
     app()
 

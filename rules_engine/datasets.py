@@ -81,10 +81,16 @@ class Dataset:
     read_rows: dict[str, int] = field(default_factory=dict)
 
     def index_of(self, credit_code: str) -> int:
-        hits = np.flatnonzero(self.frame[KEY].to_numpy(dtype=object) == credit_code)
-        if not len(hits):
-            raise KeyError(credit_code)
-        return int(hits[0])
+        """Row position of a credit code (a dict built on first use: the calculator and the API
+        look enterprises up one at a time)."""
+        index = self.__dict__.get("_index")
+        if index is None or len(index) > len(self.frame):
+            keys = self.frame[KEY].to_numpy(dtype=object)
+            index = {}
+            for n, k in enumerate(keys):
+                index.setdefault(k, n)
+            self.__dict__["_index"] = index
+        return int(index[credit_code])
 
     def provenance_of(self, i: int) -> dict[str, tuple[str, dt.date]]:
         out = {}

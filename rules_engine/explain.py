@@ -62,6 +62,27 @@ class Explanation:
     def status(self) -> Status:
         return self.decision.status
 
+    def to_dict(self) -> dict[str, object]:
+        """The explanation as one JSON-ready record (API, ledger, exports): every word Chinese,
+        money in integer fen, dates ISO."""
+        p, d = self.policy, self.decision
+        return {
+            "policy": {"id": p.id, "version": p.version, "title": p.title, "tier": p.tier.value,
+                       "department": p.department, "contact": p.contact or "",
+                       "basis": {"document": p.basis.document, "number": p.basis.number, "article": p.basis.article}},
+            "status": d.status.label, "status_zh": d.status.zh,
+            "amount_fen": d.amount_fen if d.status is Status.ELIGIBLE else 0,
+            "as_of": self.as_of.isoformat(), "reason": self.reason,
+            "missing": list(d.missing),
+            "conditions": [{
+                "id": c.id, "text": c.label or c.zh, "article": c.article or p.basis.article,
+                "outcome": c.outcome, "gap": c.gap, "missing": list(c.missing),
+                "values": [{"tag": v.tag, "label": v.label, "value": v.display, "source": v.source,
+                            "as_of": v.as_of.isoformat() if v.as_of else None} for v in c.values],
+            } for c in self.conditions],
+            "amount_steps": list(self.amount_steps),
+        }
+
     def to_text(self) -> str:
         p, d = self.policy, self.decision
         lines = [

@@ -82,7 +82,7 @@ MAX_ID = 2**31 - 1
 def payout_id(reference: str) -> int | None:
     """The payout id a reference names, or None if it cannot name one."""
     ref = reference.strip()
-    if not (ref.startswith("MS") and ref[2:].isdigit()):
+    if not (ref.startswith("MS") and ref[2:].isascii() and ref[2:].isdigit() and len(ref) <= 20):
         return None
     n = int(ref[2:])
     return n if 0 < n <= MAX_ID else None
@@ -251,3 +251,47 @@ class LoginThrottle(Base):
     lockouts: Mapped[int] = mapped_column(Integer)
     last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ApiKey(Base):
+    """A key for another system (the enterprise portal, the finance or the budget system). Only
+    a hash of the secret is stored; the key is shown once when it is made or rotated."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ApiSession(Base):
+    """A person's API session (after signing in with a password); the token is stored hashed."""
+
+    __tablename__ = "api_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class BudgetIndicator(Base):
+    """A budgeted policy's indicator (预算指标) from the integrated budget system, or from the
+    policy file until the budget system sets it."""
+
+    __tablename__ = "budget_indicators"
+
+    policy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(32))  # policy | budget_system
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)

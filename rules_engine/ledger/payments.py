@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import DataError, Invalid, NotFound
 from ..exporting import table_bytes, yuan
 from . import anchor, audit, lifecycle
 from .db import insert_many
-from .models import PaymentFile, PaymentLine, Payout, payout_id
+from .models import MAX_ID, BudgetIndicator, PaymentFile, PaymentLine, Payout, payout_id
 
 COLUMNS = ["支付文件编号", "兑现编号", "统一社会信用代码", "收款单位", "收款账号", "金额（元）", "政策", "政策版本"]
 RESULT_COLUMNS = {  # the bank's result file: Chinese headers, or the English ones machines send
@@ -68,6 +68,7 @@ def issue(s: Session, actor: str, fmt: str, now: dt.datetime) -> Issued:
     rows = list(s.scalars(q.with_for_update()))
     ready = [p for p in rows if p.bank_account]
     missing = [p.reference for p in rows if not p.bank_account]
+    _within_budget(s, ready)
     f = PaymentFile(name="", format=fmt, sha256="", count=len(ready), total_fen=sum(p.amount_fen for p in ready),
                     created_at=now.replace(microsecond=0), created_by=actor, content=b"")
     s.add(f)
@@ -99,9 +100,32 @@ def issue(s: Session, actor: str, fmt: str, now: dt.datetime) -> Issued:
     return Issued(f, missing)
 
 
+def _within_budget(s: Session, ready: list[Payout]) -> None:
+    """Refuse the whole file if, for any policy with a budget indicator, what is paid, what is
+    in earlier files awaiting the bank, and this file together exceed the indicator."""
+    limits = {b.policy_id: b.total_fen for b in s.scalars(select(BudgetIndicator))}
+    in_file: dict[str, int] = {}
+    for p in ready:
+        if p.policy_id in limits:
+            in_file[p.policy_id] = in_file.get(p.policy_id, 0) + p.amount_fen
+    if not in_file:
+        return
+    q = (select(Payout.policy_id, func.sum(Payout.amount_fen))
+         .where(Payout.policy_id.in_(list(in_file)),
+                or_(Payout.status == "paid", and_(Payout.status == "approved", Payout.payment_file.is_not(None))))
+         .group_by(Payout.policy_id))
+    out = dict(s.execute(q).all())
+    over = [f"{pid}（指标 {yuan(limits[pid])} 元，已支付及在途 {yuan(int(out.get(pid) or 0))} 元，本次 {yuan(fen)} 元）"
+            for pid, fen in sorted(in_file.items()) if int(out.get(pid) or 0) + fen > limits[pid]]
+    if over:
+        raise Invalid("支付文件未生成：以下政策将超出可用预算指标：" + "；".join(over))
+
+
 def find(s: Session, ref: str) -> PaymentFile:
     ref = ref.strip().upper()
-    f = s.get(PaymentFile, int(ref[2:])) if ref.startswith("PF") and ref[2:].isdigit() else None
+    digits = ref[2:]
+    ok = ref.startswith("PF") and digits.isascii() and digits.isdigit() and 0 < int(digits) <= MAX_ID
+    f = s.get(PaymentFile, int(digits)) if ok else None
     if f is None:
         raise NotFound(f"没有支付文件 {ref}")
     return f

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from ..errors import Forbidden
 
-ROLES = ("enterprise", "official", "auditor", "finance", "system")
-ROLE_ZH = {"enterprise": "企业", "official": "政策管理人员", "auditor": "审计人员", "finance": "财政支付系统",
-           "system": "系统"}
+ROLES = ("enterprise", "official", "auditor", "finance", "budget", "system")
+ROLE_ZH = {"enterprise": "企业", "official": "政策管理人员", "auditor": "审计人员", "finance": "财政涉企支付系统",
+           "budget": "预算管理一体化系统", "system": "系统"}
 
 # operation -> roles allowed. Reading one enterprise's data is also allowed to that enterprise.
 PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
@@ -26,6 +26,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "payment.import": ("official", "finance"),
     "audit.verify": ("official", "auditor"),
     "audit.checkpoint": ("official", "system"),
+    "enterprise.read": ("official", "auditor"),
+    "enterprise.search": ("official",),
+    "policy.read": ("enterprise", "official", "auditor", "finance", "budget"),
+    "budget.read": ("official", "auditor", "finance", "budget"),
+    "budget.set": ("budget",),
+    "apikey.manage": ("official", "system"),
 }.items()}
 
 
@@ -46,8 +52,9 @@ class Actor:
 
 def require(actor: Actor, operation: str, credit_code: str | None = None) -> None:
     """Raise Forbidden unless `actor` may perform `operation` (on `credit_code`'s data)."""
-    if actor.role == "enterprise" and credit_code is not None and credit_code == actor.credit_code \
-            and operation.endswith(".read"):
-        return
+    if actor.role == "enterprise" and operation.endswith(".read") and credit_code is not None:
+        if credit_code == actor.credit_code:
+            return
+        raise Forbidden("企业账户只能查看本企业的数据")
     if actor.role not in PERMISSIONS.get(operation, frozenset()):
         raise Forbidden(f"{ROLE_ZH.get(actor.role, actor.role)}（{actor.name}）无权执行此操作")

@@ -58,6 +58,10 @@ def _payout(s: Session, ref: str) -> Payout:
 def run_batch(sf: sessionmaker[Session], actor: Actor, data: pd.DataFrame | MatchSource, policies: list[ir.Policy],
               as_of: dt.date, dictionary: TagDictionary) -> batch_mod.BatchResult:
     require(actor, "batch.run")
+    from .budget import sync_from_policies
+
+    with sf.begin() as s:
+        sync_from_policies(s, [p for p in policies if p.status == "active"], actor.name)
     r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary)
     with sf() as s:
         seq, head = audit.head(s)

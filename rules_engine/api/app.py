@@ -1,0 +1,370 @@
+"""FastAPI application. Errors are JSON {"code": stable machine code, "message": Chinese text};
+no route answers 500 for any input (schemathesis checks it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from .. import service
+from ..accounts import AccountError, load_accounts
+from ..errors import EngineError
+from ..service import auth, budget, enterprise, keys
+from ..service.actors import Actor
+from ..service.platform import Platform
+
+log = logging.getLogger("mianshen.api")
+
+STATUS = {"forbidden": 403, "unauthenticated": 401, "not_found": 404, "conflict": 409, "illegal_transition": 409,
+          "invalid": 422, "bad_data": 422, "sign_in_refused": 401}
+
+
+class Problem(BaseModel):
+    code: str = Field(description="稳定的机器可读错误码")
+    message: str = Field(description="中文说明")
+
+
+class ValueOut(BaseModel):
+    tag: str
+    label: str
+    value: str
+    source: str
+    as_of: str | None
+
+
+class ConditionOut(BaseModel):
+    id: str
+    text: str
+    article: str
+    outcome: bool | None
+    gap: str
+    missing: list[str]
+    values: list[ValueOut]
+
+
+class PolicyRef(BaseModel):
+    id: str
+    version: int
+    title: str
+    tier: str
+    department: str
+    contact: str
+    basis: dict[str, str]
+
+
+class ExplanationOut(BaseModel):
+    policy: PolicyRef
+    status: str
+    status_zh: str
+    amount_fen: int
+    as_of: str
+    reason: str
+    missing: list[str]
+    conditions: list[ConditionOut]
+    amount_steps: list[str]
+
+
+class NearMissOut(BaseModel):
+    policy_id: str
+    title: str
+    condition: str
+    gap: str
+    potential_fen: int
+
+
+class CheckUpOut(BaseModel):
+    credit_code: str
+    as_of: str
+    total_fen: int
+    eligible: list[ExplanationOut]
+    undetermined: list[ExplanationOut]
+    near_misses: list[NearMissOut]
+
+
+class PayoutOut(BaseModel):
+    reference: str
+    policy_id: str
+    policy_version: int
+    credit_code: str
+    enterprise_name: str | None
+    period: str
+    amount_fen: int
+    status: str
+    notice_start: dt.date | None
+    notice_end: dt.date | None
+    payment_file: str | None
+    bank_reference: str | None
+
+
+class PaymentFileOut(BaseModel):
+    reference: str
+    name: str
+    count: int
+    total_fen: int
+    sha256: str
+    created_at: dt.datetime
+    created_by: str
+    missing_account: list[str] = []
+
+
+class BankLine(BaseModel):
+    file: str = Field(description="支付文件编号，如 PF00000001", max_length=20)
+    file_sha256: str = Field(max_length=64)
+    reference: str = Field(description="兑现编号，如 MS0000000001", max_length=20)
+    amount: str = Field(description="金额（元），两位小数", max_length=24)
+    account: str = Field(max_length=40)
+    result: str = Field(description="成功 或 失败", max_length=10)
+    bank_reference: str = Field("", max_length=64)
+    message: str = Field("", max_length=200)
+
+
+class BankResults(BaseModel):
+    lines: list[BankLine] = Field(max_length=100000)
+
+
+class ImportOut(BaseModel):
+    paid: int
+    failed: int
+    unchanged: int
+    problems: list[str]
+
+
+class IndicatorOut(BaseModel):
+    policy_id: str
+    total_fen: int
+    committed_fen: int
+    paid_fen: int
+    available_fen: int
+    source: str
+
+
+class IndicatorIn(BaseModel):
+    total_fen: int = Field(ge=0, lt=10**17)
+
+
+class SignIn(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+class SessionOut(BaseModel):
+    token: str
+    role: str
+    credit_code: str | None
+    expires_in_s: int
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CountOut(BaseModel):
+    count: int
+    notice_start: dt.date | None = None
+    notice_end: dt.date | None = None
+
+
+class VerifyOut(BaseModel):
+    entries: int
+    checkpoints: int
+    problems: list[str]
+
+
+def _payout(p: Any) -> PayoutOut:
+    return PayoutOut(reference=p.reference, policy_id=p.policy_id, policy_version=p.policy_version,
+                     credit_code=p.credit_code, enterprise_name=p.enterprise_name, period=p.period,
+                     amount_fen=p.amount_fen, status=p.status, notice_start=p.notice_start, notice_end=p.notice_end,
+                     payment_file=p.payment_file, bank_reference=p.bank_reference)
+
+
+def _file(f: Any, missing: list[str] | None = None) -> PaymentFileOut:
+    return PaymentFileOut(reference=f.reference, name=f.name, count=f.count, total_fen=f.total_fen, sha256=f.sha256,
+                          created_at=f.created_at, created_by=f.created_by, missing_account=missing or [])
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 404, 409, 422)}
+
+
+def current_actor(request: Request,
+                  authorization: Annotated[str | None, Header(description="Bearer <API 密钥或会话令牌>")] = None) -> Actor:
+    token = authorization.removeprefix("Bearer ").strip() if authorization else None
+    return keys.actor_for(request.app.state.platform().ledger, token)
+
+
+Who = Annotated[Actor, Depends(current_actor)]
+Code = Annotated[str, Path(description="统一社会信用代码", min_length=1, max_length=40)]
+Ref = Annotated[str, Path(description="编号", min_length=1, max_length=40)]
+
+
+def create_app(platform: Platform | Callable[[], Platform] | None = None) -> FastAPI:
+    app = FastAPI(title="免申即享 政策兑现平台 API", version="1.0.0",
+                  description="企业服务空间、财政涉企支付系统、预算管理一体化系统与政策管理人员使用的接口。"
+                              "所有写操作记入审计日志。错误返回 {code, message}。",
+                  docs_url="/api/v1/docs", redoc_url=None, openapi_url="/api/v1/openapi.json")
+    state: dict[str, Platform] = {}
+
+    def plat() -> Platform:
+        if "p" not in state:
+            state["p"] = platform() if callable(platform) else platform or Platform.from_env()
+        return state["p"]
+
+    @app.exception_handler(EngineError)
+    async def domain_error(_: Request, exc: EngineError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "message": str(exc)}, status_code=STATUS.get(exc.code, 400))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        where = "；".join(".".join(str(x) for x in e.get("loc", ())[1:]) or "请求" for e in exc.errors()[:5])
+        return JSONResponse({"code": "invalid_request", "message": f"请求格式不正确：{where}"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse({"code": "internal", "message": "服务器内部错误，已记录，请稍后重试"}, status_code=500)
+
+    app.state.platform = plat
+
+    # ---------------------------------------------------------------- sessions
+
+    @app.post("/api/v1/sessions", response_model=SessionOut, responses=ERRORS, tags=["会话"])
+    def sign_in(body: SignIn, request: Request) -> SessionOut:
+        """人员登录：返回会话令牌（8 小时有效）。连续失败会被限速并临时锁定。"""
+        try:
+            accounts = load_accounts()
+        except AccountError as exc:
+            raise EngineError(f"账户配置有误：{exc}") from None
+        a = auth.sign_in(plat().ledger, accounts, body.username, body.password,
+                         request.client.host if request.client else None)
+        return SessionOut(token=keys.open_session(plat().ledger, a), role=a.role, credit_code=a.credit_code,
+                          expires_in_s=keys.SESSION_HOURS * 3600)
+
+    @app.delete("/api/v1/sessions", status_code=204, responses=ERRORS, tags=["会话"])
+    def sign_out(who: Who, authorization: Annotated[str | None, Header()] = None) -> Response:
+        """退出登录：令牌立即失效。"""
+        keys.close_session(plat().ledger, (authorization or "").removeprefix("Bearer ").strip())
+        return Response(status_code=204)
+
+    # ---------------------------------------------------------------- enterprise portal
+
+    @app.get("/api/v1/enterprises/{credit_code}/policies", response_model=CheckUpOut, responses=ERRORS,
+             tags=["企业服务空间"])
+    def enterprise_policies(credit_code: Code, who: Who) -> CheckUpOut:
+        """政策体检：符合、待补充数据与差一项的政策，逐条说明条件、取值、来源与依据。企业只能查询本企业。"""
+        cu = enterprise.check_enterprise(plat(), who, credit_code)
+        return CheckUpOut(
+            credit_code=credit_code.strip().upper(), as_of=cu.as_of.isoformat(), total_fen=cu.total_fen,
+            eligible=[ExplanationOut.model_validate(e.to_dict()) for e in cu.eligible],
+            undetermined=[ExplanationOut.model_validate(e.to_dict()) for e in cu.undetermined],
+            near_misses=[NearMissOut(policy_id=n.policy.id, title=n.policy.title,
+                                     condition=n.condition.label or n.condition.zh, gap=n.condition.gap,
+                                     potential_fen=n.potential_fen) for n in cu.near_misses])
+
+    @app.get("/api/v1/enterprises/{credit_code}/payouts", response_model=list[PayoutOut], responses=ERRORS,
+             tags=["企业服务空间"])
+    def enterprise_payouts(credit_code: Code, who: Who) -> list[PayoutOut]:
+        """企业的兑现记录与进度。企业只能查询本企业。"""
+        code = credit_code.strip().upper()
+        if who.role == "enterprise" and code != who.credit_code:
+            service.require(who, "payout.read", code)
+        rows = service.list_payouts(plat().ledger, who, service.PayoutFilter(credit_code=code))
+        return [_payout(p) for p in rows]
+
+    # ---------------------------------------------------------------- officials
+
+    @app.get("/api/v1/payouts", response_model=list[PayoutOut], responses=ERRORS, tags=["政策管理"])
+    def payouts(who: Who, status: Annotated[list[str] | None, Query(max_length=10)] = None,
+                policy: Annotated[str | None, Query(max_length=64)] = None,
+                region: Annotated[str | None, Query(max_length=6)] = None,
+                limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> list[PayoutOut]:
+        """兑现台账（企业身份只返回本企业）。"""
+        f = service.PayoutFilter(tuple(status or ()), policy, region)
+        return [_payout(p) for p in service.list_payouts(plat().ledger, who, f, limit)]
+
+    @app.post("/api/v1/payouts/publish", response_model=CountOut, responses=ERRORS, tags=["政策管理"])
+    def publish(who: Who, policy: Annotated[str | None, Query(max_length=64)] = None) -> CountOut:
+        """全部待公示的记录列入公示，公示期自今天（服务器时间）起 5 个工作日。"""
+        n, first, last = service.publish_candidates(plat().ledger, who, policy)
+        return CountOut(count=n, notice_start=first, notice_end=last)
+
+    @app.post("/api/v1/payouts/approve", response_model=CountOut, responses=ERRORS, tags=["政策管理"])
+    def approve(who: Who, policy: Annotated[str | None, Query(max_length=64)] = None) -> CountOut:
+        """公示期满（按服务器日期）的记录审批通过，并排队通知企业。"""
+        return CountOut(count=service.approve_due(plat().ledger, who, policy))
+
+    @app.post("/api/v1/payouts/{reference}/withdraw", response_model=PayoutOut, responses=ERRORS, tags=["政策管理"])
+    def withdraw(reference: Ref, body: Reason, who: Who) -> PayoutOut:
+        return _payout(service.withdraw(plat().ledger, who, reference, body.reason))
+
+    @app.post("/api/v1/payouts/{reference}/retry", response_model=PayoutOut, responses=ERRORS, tags=["政策管理"])
+    def retry(reference: Ref, body: Reason, who: Who) -> PayoutOut:
+        return _payout(service.retry(plat().ledger, who, reference, body.reason))
+
+    @app.get("/api/v1/audit/verify", response_model=VerifyOut, responses=ERRORS, tags=["审计"])
+    def verify(who: Who) -> VerifyOut:
+        """核验审计链、签名锚点与台账。"""
+        r = service.verify_audit(plat().ledger, who)
+        return VerifyOut(entries=r.entries, checkpoints=r.checkpoints, problems=r.problems)
+
+    # ---------------------------------------------------------------- finance system
+
+    @app.post("/api/v1/payment-files", response_model=PaymentFileOut, responses=ERRORS, tags=["财政涉企支付系统"])
+    def issue_file(who: Who) -> PaymentFileOut:
+        """把已审批、尚未进入支付文件的记录生成一份支付文件（超出预算指标则拒绝）。"""
+        issued = service.export_payment_file(plat().ledger, who, "csv")
+        return _file(issued.file, issued.missing_account)
+
+    @app.get("/api/v1/payment-files/{reference}", response_model=PaymentFileOut, responses=ERRORS,
+             tags=["财政涉企支付系统"])
+    def file_info(reference: Ref, who: Who) -> PaymentFileOut:
+        """支付文件的控制合计与 SHA-256。"""
+        return _file(service.payment_file(plat().ledger, who, reference))
+
+    @app.get("/api/v1/payment-files/{reference}/content", responses={200: {"content": {"text/csv": {}}}, **ERRORS},
+             tags=["财政涉企支付系统"])
+    def file_content(reference: Ref, who: Who) -> Response:
+        """支付文件原文（与登记的 SHA-256 一致；每次下载记入审计日志）。"""
+        f = service.payment_file(plat().ledger, who, reference)
+        media = "text/csv; charset=utf-8" if f.format == "csv" else \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return Response(f.content, media_type=media, headers={"X-Content-SHA256": f.sha256,
+                                                              "Content-Disposition": f"attachment; filename={f.reference}.{f.format}"})
+
+    @app.post("/api/v1/bank-results", response_model=ImportOut, responses=ERRORS, tags=["财政涉企支付系统"])
+    def bank_results(body: BankResults, who: Who) -> ImportOut:
+        """银行回单：逐行须对应已导出支付文件中的一笔（文件编号与哈希、兑现编号、金额、账号）。按银行流水号幂等。"""
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["file", "file_sha256", "reference", "amount", "account", "result", "bank_reference", "message"])
+        for x in body.lines:
+            w.writerow([x.file, x.file_sha256, x.reference, x.amount, x.account, x.result, x.bank_reference, x.message])
+        r = service.import_bank_results(plat().ledger, who, buf.getvalue().encode("utf-8"))
+        return ImportOut(paid=r.paid, failed=r.failed, unchanged=r.unchanged, problems=r.problems)
+
+    # ---------------------------------------------------------------- budget system
+
+    @app.get("/api/v1/budgets", response_model=list[IndicatorOut], responses=ERRORS, tags=["预算管理一体化系统"])
+    def budgets(who: Who) -> list[IndicatorOut]:
+        """各预算政策的指标：总额、已承诺、已支付、可用。"""
+        return [IndicatorOut(policy_id=i.policy_id, total_fen=i.total_fen, committed_fen=i.committed_fen,
+                             paid_fen=i.paid_fen, available_fen=i.available_fen, source=i.source)
+                for i in budget.indicators(plat().ledger, who)]
+
+    @app.put("/api/v1/budgets/{policy_id}", response_model=IndicatorOut, responses=ERRORS, tags=["预算管理一体化系统"])
+    def set_budget(policy_id: Annotated[str, Path(min_length=1, max_length=64)], body: IndicatorIn,
+                   who: Who) -> IndicatorOut:
+        """预算系统下达或调整一项政策的指标（不得低于已承诺与已支付之和）。"""
+        i = budget.set_indicator(plat().ledger, who, policy_id, body.total_fen)
+        return IndicatorOut(policy_id=i.policy_id, total_fen=i.total_fen, committed_fen=i.committed_fen,
+                            paid_fen=i.paid_fen, available_fen=i.available_fen, source=i.source)
+
+    return app

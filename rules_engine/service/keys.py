@@ -1,0 +1,129 @@
+"""Who is calling the API: per-system keys and per-person sessions.
+
+A key is `msk_<id>_<secret>`; a session token is `mss_<secret>`. Only SHA-256 hashes of the
+secrets are stored (they are 256-bit random, so no slow hash is needed), compared in constant
+time. Keys are scoped by their role (the service layer's permissions), an enterprise key or
+session to its own credit code. Keys can be rotated (new secret, the old one stops at once)
+and revoked; making, rotating and revoking a key is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..accounts import Account
+from ..errors import EngineError, Invalid, NotFound
+from ..ledger import audit
+from ..ledger.models import ApiKey, ApiSession
+from .actors import ROLES, Actor, require
+
+SESSION_HOURS = 8
+
+
+class Unauthenticated(EngineError):
+    code = "unauthenticated"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: int
+    name: str
+    role: str
+    key: str  # shown once
+
+
+def create_key(sf: sessionmaker[Session], actor: Actor, name: str, role: str,
+               credit_code: str | None = None) -> IssuedKey:
+    require(actor, "apikey.manage")
+    if role not in ROLES or role == "system":
+        raise Invalid(f"角色应为 {'、'.join(r for r in ROLES if r != 'system')} 之一，而不是 {role!r}")
+    Actor(name or "?", role, credit_code)  # the same checks as any actor (an enterprise key needs its code)
+    secret = secrets.token_urlsafe(32)
+    with sf.begin() as s:
+        k = ApiKey(name=name[:100], role=role, credit_code=credit_code, secret_hash=_hash(secret),
+                   created_at=dt.datetime.now(), created_by=actor.name, revoked_at=None, last_used_at=None)
+        s.add(k)
+        s.flush()
+        audit.append(s, actor.name, "api_key_create", f"key {k.id}", {"name": name, "role": role,
+                                                                      "credit_code": credit_code})
+        return IssuedKey(k.id, k.name, role, f"msk_{k.id}_{secret}")
+
+
+def rotate_key(sf: sessionmaker[Session], actor: Actor, key_id: int) -> IssuedKey:
+    require(actor, "apikey.manage")
+    secret = secrets.token_urlsafe(32)
+    with sf.begin() as s:
+        k = s.get(ApiKey, key_id, with_for_update=True)
+        if k is None or k.revoked_at is not None:
+            raise NotFound(f"没有可用的 API 密钥 {key_id}")
+        k.secret_hash = _hash(secret)
+        audit.append(s, actor.name, "api_key_rotate", f"key {k.id}", {"name": k.name})
+        return IssuedKey(k.id, k.name, k.role, f"msk_{k.id}_{secret}")
+
+
+def revoke_key(sf: sessionmaker[Session], actor: Actor, key_id: int) -> None:
+    require(actor, "apikey.manage")
+    with sf.begin() as s:
+        k = s.get(ApiKey, key_id, with_for_update=True)
+        if k is None:
+            raise NotFound(f"没有 API 密钥 {key_id}")
+        k.revoked_at = k.revoked_at or dt.datetime.now()
+        audit.append(s, actor.name, "api_key_revoke", f"key {k.id}", {"name": k.name})
+
+
+def list_keys(sf: sessionmaker[Session], actor: Actor) -> list[ApiKey]:
+    require(actor, "apikey.manage")
+    with sf() as s:
+        return list(s.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def open_session(sf: sessionmaker[Session], account: Account) -> str:
+    """A token for a person who has just signed in (service.auth.sign_in)."""
+    token = "mss_" + secrets.token_urlsafe(32)
+    now = dt.datetime.now()
+    with sf.begin() as s:
+        s.add(ApiSession(token_hash=_hash(token), username=account.username, role=account.role,
+                         credit_code=account.credit_code, created_at=now,
+                         expires_at=now + dt.timedelta(hours=SESSION_HOURS), revoked_at=None))
+    return token
+
+
+def close_session(sf: sessionmaker[Session], token: str) -> None:
+    with sf.begin() as s:
+        row = s.get(ApiSession, _hash(token))
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = dt.datetime.now()
+            audit.append(s, row.username, "sign_out", "api", {})
+
+
+def actor_for(sf: sessionmaker[Session], bearer: str | None) -> Actor:
+    """The actor a bearer credential stands for; Unauthenticated if it stands for nobody."""
+    if not bearer:
+        raise Unauthenticated("缺少身份凭证：请在 Authorization 头中提供 Bearer API 密钥或会话令牌")
+    now = dt.datetime.now()
+    if bearer.startswith("msk_"):
+        _, _, rest = bearer.partition("_")
+        kid, _, secret = rest.partition("_")
+        if kid.isascii() and kid.isdigit() and len(kid) < 10 and secret:
+            with sf.begin() as s:
+                k = s.get(ApiKey, int(kid))
+                if k is not None and k.revoked_at is None and hmac.compare_digest(k.secret_hash, _hash(secret)):
+                    if k.last_used_at is None or now - k.last_used_at > dt.timedelta(minutes=1):
+                        k.last_used_at = now  # at most once a minute: no write per request
+                    return Actor(f"api:{k.name}", k.role, k.credit_code)
+    elif bearer.startswith("mss_"):
+        with sf() as s:
+            row = s.get(ApiSession, _hash(bearer))
+            if row is not None and row.revoked_at is None and row.expires_at > now:
+                return Actor(row.username, row.role, row.credit_code)
+    raise Unauthenticated("身份凭证无效、已过期或已吊销")

@@ -1,0 +1,232 @@
+"""The HTTP API against a real uvicorn server on 127.0.0.1, on SQLite and PostgreSQL: the three
+external systems' paths, the authorisation matrix, schemathesis over the OpenAPI document, and
+the committed OpenAPI document itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from rules_engine import service
+from rules_engine.cli import DEFAULT_POLICIES
+from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.loader import load_library
+from rules_engine.service import Actor, keys
+from rules_engine.tags import load_dictionary
+from tests.conftest import fresh_url
+
+ROOT = Path(__file__).resolve().parent.parent
+D = load_dictionary()
+LIB = load_library(DEFAULT_POLICIES, D)
+DS = load_dataset(SAMPLE_MANIFEST, D)
+QIYE01, QIYE02 = "91340124MA7112976A", "91340102000395962B"
+OFFICIAL = Actor("李四", "official")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Api:
+    def __init__(self, url: str, db: str, tokens: dict[str, str]) -> None:
+        self.url, self.db, self.tokens = url, db, tokens
+
+    def __call__(self, method: str, path: str, who: str | None = None, **kw: object) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return httpx.request(method, self.url + path, headers=headers, timeout=60, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    tmp = tmp_path_factory.mktemp(f"api-{request.param}")
+    anchor = {"MIANSHEN_AUDIT_KEY": str(tmp / "k.pem"), "MIANSHEN_AUDIT_CHECKPOINTS": str(tmp / "c.jsonl")}
+    os.environ.update(anchor)  # this process writes to the same ledger: the same anchor
+    db = fresh_url(request.param, tmp)
+    sf = service.open_ledger(db)
+    # a batch, published on 2026-07-01: the server runs on 2026-07-09, after the notice
+    os.environ["MIANSHEN_CLOCK"] = "2026-07-01"
+    service.run_batch(sf, OFFICIAL, DS.frame, [LIB.get("faming-zhuanli"), LIB.get("keji-zhongxiao")],
+                      dt.date(2026, 6, 30), D)
+    service.publish_candidates(sf, OFFICIAL)
+    del os.environ["MIANSHEN_CLOCK"]
+    tokens = {role: keys.create_key(sf, OFFICIAL, name, role, code).key for role, name, code in [
+        ("finance", "财政涉企支付系统", None), ("budget", "预算管理一体化系统", None),
+        ("enterprise", "皖企通-金中制造", QIYE01), ("official", "政策管理脚本", None), ("auditor", "审计", None)]}
+    revoked = keys.create_key(sf, OFFICIAL, "旧密钥", "finance")
+    keys.revoke_key(sf, OFFICIAL, revoked.id)
+    tokens["revoked"] = revoked.key
+    rotated = keys.create_key(sf, OFFICIAL, "轮换密钥", "finance")
+    tokens["rotated_old"] = rotated.key
+    tokens["rotated_new"] = keys.rotate_key(sf, OFFICIAL, rotated.id).key
+    tokens["garbage"] = "msk_1_not-the-secret"
+    port = _free_port()
+    env = {**os.environ, "MIANSHEN_DB": db, "MIANSHEN_DEMO": "1", "MIANSHEN_CLOCK": "2026-07-09", **anchor}
+    log = open(tmp / "api.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "rules_engine", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/api/v1/openapi.json", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail((tmp / "api.log").read_text())
+    a = Api(url, db, tokens)
+    r = a("POST", "/api/v1/sessions", json={"username": "guanyuan", "password": "guanyuan-demo"})
+    assert r.status_code == 200, r.text
+    tokens["official_session"] = r.json()["token"]
+    r = a("POST", "/api/v1/sessions", json={"username": "qiye02", "password": "qiye02-demo"})
+    tokens["enterprise_session"] = r.json()["token"]
+    yield a
+    proc.terminate()
+    proc.wait(timeout=20)
+    for k in anchor:
+        os.environ.pop(k, None)
+
+
+def test_enterprise_portal_sees_its_own_policies_and_payouts_only(api: Api) -> None:
+    r = api("GET", f"/api/v1/enterprises/{QIYE01}/policies", "enterprise")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["eligible"]) == 8 and body["total_fen"] > 0
+    e = body["eligible"][0]
+    assert e["policy"]["basis"]["number"] and e["conditions"][0]["values"][0]["source"]
+    assert all(c["outcome"] is True for c in e["conditions"])
+    # another enterprise's data: refused, whatever the path says
+    for path in (f"/api/v1/enterprises/{QIYE02}/policies", f"/api/v1/enterprises/{QIYE02}/payouts"):
+        r = api("GET", path, "enterprise")
+        assert r.status_code == 403 and r.json()["code"] == "forbidden" and "本企业" in r.json()["message"]
+    r = api("GET", "/api/v1/payouts", "enterprise")  # the ledger, filtered to itself
+    assert r.status_code == 200 and {p["credit_code"] for p in r.json()} <= {QIYE01}
+    r = api("GET", f"/api/v1/enterprises/{QIYE02}/policies", "enterprise_session")  # a person's session too
+    assert r.status_code == 200
+    assert api("GET", f"/api/v1/enterprises/{QIYE01}/policies", "enterprise_session").status_code == 403
+
+
+def test_finance_pulls_a_payment_file_and_pushes_bank_results_idempotently(api: Api) -> None:
+    r = api("POST", "/api/v1/payouts/approve", "official_session")
+    assert r.status_code == 200 and r.json()["count"] > 0, r.text
+    r = api("POST", "/api/v1/payment-files", "finance")
+    assert r.status_code == 200, r.text
+    f = r.json()
+    content = api("GET", f"/api/v1/payment-files/{f['reference']}/content", "finance")
+    assert hashlib.sha256(content.content).hexdigest() == f["sha256"] == content.headers["X-Content-SHA256"]
+    rows = pd.read_csv(pd.io.common.BytesIO(content.content), dtype=str)
+    assert len(rows) == f["count"]
+    lines = [{"file": f["reference"], "file_sha256": f["sha256"], "reference": x["兑现编号"], "amount": x["金额（元）"],
+              "account": x["收款账号"], "result": "成功", "bank_reference": f"B{i:08d}"} for i, x in rows.iterrows()]
+    r = api("POST", "/api/v1/bank-results", "finance", json={"lines": lines})
+    assert r.status_code == 200 and r.json()["paid"] == len(lines), r.text
+    r = api("POST", "/api/v1/bank-results", "finance", json={"lines": lines})  # pushed again: nothing changes
+    assert r.json() == {"paid": 0, "failed": 0, "unchanged": len(lines), "problems": []}
+    forged = [{**lines[0], "reference": "MS0000099999", "bank_reference": "X1"}]
+    r = api("POST", "/api/v1/bank-results", "finance", json={"lines": forged})
+    assert r.json()["paid"] == 0 and "没有兑现记录" in r.json()["problems"][0]
+    r = api("GET", "/api/v1/audit/verify", "auditor")
+    assert r.status_code == 200 and r.json()["problems"] == [], r.json()
+
+
+def test_budget_system_reads_and_sets_indicators(api: Api) -> None:
+    r = api("GET", "/api/v1/budgets", "budget")
+    assert r.status_code == 200, r.text
+    ind = {i["policy_id"]: i for i in r.json()}
+    k = ind["keji-zhongxiao"]
+    assert k["total_fen"] == 200000000 and k["available_fen"] == k["total_fen"] - k["committed_fen"] - k["paid_fen"]
+    r = api("PUT", "/api/v1/budgets/keji-zhongxiao", "budget", json={"total_fen": 1})
+    assert r.status_code == 422 and "不能低于" in r.json()["message"]
+    r = api("PUT", "/api/v1/budgets/keji-zhongxiao", "budget", json={"total_fen": k["total_fen"] + 100})
+    assert r.status_code == 200 and r.json()["source"] == "budget_system"
+    assert api("PUT", "/api/v1/budgets/keji-zhongxiao", "finance", json={"total_fen": 5}).status_code == 403
+
+
+# endpoint -> the roles allowed (everyone else: 403; no or bad credential: 401)
+MATRIX = {
+    ("GET", f"/api/v1/enterprises/{QIYE01}/policies"): {"official", "auditor", "enterprise", "official_session"},
+    ("GET", f"/api/v1/enterprises/{QIYE01}/payouts"): {"official", "auditor", "finance", "enterprise",
+                                                       "official_session"},
+    ("GET", "/api/v1/payouts"): {"official", "auditor", "finance", "enterprise", "official_session",
+                                 "enterprise_session", "rotated_new"},
+    ("POST", "/api/v1/payouts/publish"): {"official", "official_session"},
+    ("GET", "/api/v1/audit/verify"): {"official", "auditor", "official_session"},
+    ("GET", "/api/v1/budgets"): {"official", "auditor", "finance", "budget", "official_session", "rotated_new"},
+    ("POST", "/api/v1/payouts/MS0000000001/withdraw"): {"official", "official_session"},
+}
+WHO = ["finance", "budget", "enterprise", "official", "auditor", "official_session", "enterprise_session",
+       "revoked", "rotated_old", "rotated_new", "garbage", None]
+
+
+def test_authorisation_matrix(api: Api) -> None:
+    """Every endpoint × every role and key. 403 and 401 say why, in Chinese, with a code."""
+    problems = []
+    for (method, path), allowed in MATRIX.items():
+        for who in WHO:
+            kw = {"json": {"reason": "测试"}} if path.endswith("withdraw") else {}
+            r = api(method, path, who, **kw)
+            if who in (None, "revoked", "rotated_old", "garbage"):
+                want = {401}
+            elif who in allowed or (who == "rotated_new" and "finance" in allowed):
+                want = {200, 404, 409, 422}  # allowed through; the operation itself may refuse
+            else:
+                want = {403}
+            if r.status_code not in want:
+                problems.append((method, path, who, r.status_code, r.text[:100]))
+            if r.status_code in (401, 403):
+                body = r.json()
+                assert body["code"] in ("unauthenticated", "forbidden") and body["message"], body
+    assert problems == []
+
+
+def test_no_generated_input_makes_the_server_fail(api: Api) -> None:
+    """schemathesis over the OpenAPI document: whatever it sends, never a 500."""
+    import schemathesis
+    from hypothesis import HealthCheck, settings
+
+    schema = schemathesis.openapi.from_url(api.url + "/api/v1/openapi.json")
+    r = api("POST", "/api/v1/sessions", json={"username": "guanyuan", "password": "guanyuan-demo"})
+    token = r.json()["token"]  # its own session: DELETE /sessions among the cases ends it
+    from hypothesis import given
+
+    failures: list[tuple[str, int, str]] = []
+    calls: list[str] = []
+    def fuzz(operation) -> None:  # type: ignore[no-untyped-def]
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(operation.as_strategy())
+        def check(case) -> None:  # type: ignore[no-untyped-def]
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+            r = case.call(base_url=api.url, timeout=30)
+            calls.append(operation.label)
+            if r.status_code >= 500:
+                failures.append((operation.label, r.status_code, r.text[:200]))
+
+        check()
+
+    for op in schema.get_all_operations():
+        fuzz(op.ok())
+    assert failures == []
+    assert len(set(calls)) == len(list(schema.get_all_operations())) >= 15 and len(calls) > 100  # every operation
+
+
+def test_the_committed_openapi_document_matches_the_code() -> None:
+    from rules_engine.api import create_app
+
+    committed = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
+    assert create_app(platform=lambda: None).openapi() == committed, \
+        "docs/openapi.json is stale: run `.venv/bin/python scripts/openapi.py`"  # type: ignore[arg-type]

@@ -8,43 +8,33 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import typer
-import yaml
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import ir
-from .datasets import SAMPLE_MANIFEST, Dataset, load_dataset
-from .errors import EngineError, PolicyLoadError
+from .cli_common import DEFAULT_POLICIES, ROOT, _as_of, _dataset, _library, console, domain_errors, err, open_source
+from .datasets import SAMPLE_MANIFEST
+from .errors import EngineError
 from .explain import Explainer, Provenance, check_up
 from .frame import row_of
-from .loader import Library, load_library
+from .loader import load_library
 from .render_zh import Renderer
-from .tags import DEFAULT_DICTIONARY, TagDictionary, load_dictionary
+from .tags import DEFAULT_DICTIONARY, load_dictionary
 from .values import fmt_yuan
 
-if TYPE_CHECKING:  # sources imports the engines; the CLI loads them only when a command needs them
-    from .sources import SparkSource, SqlSource
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_POLICIES = ROOT / "policies"
+__all__ = ["DEFAULT_POLICIES", "ROOT", "app", "main", "open_source"]
 
 app = typer.Typer(
     help="免申即享 policy-matching engine: validate and test policies, match enterprises, explain decisions.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
-
 PoliciesOpt = Annotated[Path, typer.Option("--policies", "-p", help="Policy file or directory.")]
 TagsOpt = Annotated[Path, typer.Option("--tags", help="Tag dictionary (YAML).")]
 DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Dataset manifest (YAML) or a Parquet/CSV/XLSX file.")]
@@ -57,55 +47,6 @@ BackendOpt = Annotated[str | None, typer.Option(
 TableOpt = Annotated[str, typer.Option("--table", help="Enterprise table (sql backend; spark: table:NAME as --data).")]
 PartitionsOpt = Annotated[int | None, typer.Option("--partitions", help="Spark: local[N] cores and partitions.")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluation date YYYY-MM-DD (default: the dataset's).")]
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    try:
-        yield
-    except PolicyLoadError as exc:
-        for p in exc.problems:
-            err.print(str(p), markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    except EngineError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-
-
-def _library(policies: Path, d: TagDictionary, strict: bool = False) -> Library:
-    lib = load_library(policies, d)
-    if lib.problems:
-        for p in lib.problems:
-            err.print(str(p), markup=False, highlight=False, soft_wrap=True)
-        if strict:
-            raise typer.Exit(1)
-        err.print(f"[yellow]{len(lib.problems)} problem(s); continuing with {len(lib.policies)} policies[/]")
-    return lib
-
-
-def _dataset(data: Path, d: TagDictionary) -> Dataset:
-    """A manifest of department files, storage-format Parquet, or one file in natural units."""
-    from .datasets import SourceFile, is_storage_parquet, load_storage_parquet
-
-    if data.suffix in (".yaml", ".yml"):
-        return load_dataset(data, d)
-    if (data.is_dir() or data.suffix == ".parquet") and data.exists() and is_storage_parquet(data):
-        return load_storage_parquet(data, d)
-    return load_dataset([SourceFile(data.name, "derived", dt.date.today(), path=data)], d)
-
-
-def _as_of(as_of: str | None, data: Path) -> dt.date:
-    if as_of:
-        try:
-            return dt.date.fromisoformat(as_of)
-        except ValueError:
-            err.print(f"error: --as-of expects YYYY-MM-DD, got {as_of!r}")
-            raise typer.Exit(2) from None
-    if data.suffix in (".yaml", ".yml") and data.exists():
-        raw = yaml.safe_load(data.read_text(encoding="utf-8")) or {}
-        if raw.get("as_of"):
-            return dt.date.fromisoformat(str(raw["as_of"]))
-    return dt.date.today()
 
 
 @app.command()
@@ -234,20 +175,6 @@ def explain(
     for nm in cu.near_misses:
         console.print(f"差一项：【{nm.policy.title}】{nm.condition.label or nm.condition.zh}"
                       + (f"；{nm.condition.gap}" if nm.condition.gap else ""), highlight=False, markup=False)
-
-
-def open_source(kind: str, data: str, table: str, partitions: int | None, d: TagDictionary
-                ) -> SqlSource | SparkSource:
-    """The match source for a non-default backend (see sources.py)."""
-    from .sources import SparkSource, SqlSource
-
-    if kind == "sql":
-        return SqlSource(data, table, d)
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise EngineError("the spark backend needs PySpark: pip install -e '.[spark]'") from None
-    return SparkSource(data, d, partitions)
 
 
 @app.command()

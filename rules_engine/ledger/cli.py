@@ -80,7 +80,7 @@ def batch_run(
 
     The match runs where the data is: in this process, inside the database (sql) or on Spark;
     only the candidates' rows come back to write the ledger."""
-    from ..cli import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
+    from ..cli_common import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
     from ..datasets import SAMPLE_MANIFEST
     from ..sources import FrameSource, MatchSource, backend_of
     from ..tags import load_dictionary
@@ -163,7 +163,7 @@ def payouts_list(
 
 
 def _actor(name: str, role: str = "official") -> Actor:
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
 
     with domain_errors():
         return Actor(name, role)
@@ -176,7 +176,7 @@ def payouts_publish(
     policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
 ) -> None:
     """Put every candidate on the 公示 list for 5 working days."""
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
 
     with domain_errors():
         day = _date(start) if start else None
@@ -191,7 +191,7 @@ def payouts_approve(
 ) -> None:
     """Approve every publicized payout whose notice period ended before today (the server's
     date: no option can move it) and queue the notifications."""
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
 
     with domain_errors():
         n = service.approve_due(_sf(db), _actor(actor), policy)
@@ -208,7 +208,7 @@ def _date(text: str) -> dt.date:
 
 
 def _one(ref: str, act: Callable[[], object]) -> None:
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
 
     with domain_errors():
         p = act()
@@ -242,7 +242,7 @@ def payouts_revoke(
 @payouts_app.command("notice")
 def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """Export the 公示 list (.xlsx or .csv), personal data masked."""
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
     from ..exporting import fmt_of, write_atomic
 
     with domain_errors():
@@ -259,7 +259,7 @@ def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """Record a payment file (.csv or .xlsx) of the approved payouts not yet sent, then write it.
     The ledger commits first: a file on disk is always one it knows (`payment download` gets
     a file again if this process dies before writing it)."""
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
     from ..exporting import fmt_of, write_atomic
 
     with domain_errors():
@@ -278,7 +278,7 @@ def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
 @payment_app.command("download")
 def payment_download(ref: str, out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """Write an issued payment file again, byte for byte (checked against its recorded hash)."""
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
     from ..exporting import write_atomic
 
     with domain_errors():
@@ -291,7 +291,7 @@ def payment_download(ref: str, out: Path, actor: ActorOpt, db: DbOpt = None) -> 
 def payment_import(path: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """Apply the bank's result file. Each line must answer an open line of the payment file it
     names (file id and SHA-256, reference, amount, account); other lines are refused."""
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
     from ..errors import DataError
 
     with domain_errors():
@@ -317,7 +317,7 @@ def outbox_dispatch(
     db: DbOpt = None,
 ) -> None:
     """Send every due notification once (retries back off: 30 s, 1 min, 2 min, ...)."""
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
     from .outbox import dispatch, sender_from
 
     with domain_errors():
@@ -333,7 +333,7 @@ def audit_verify(actor: Annotated[str, typer.Option("--actor", help="Who verifie
                  db: DbOpt = None) -> None:
     """Check the audit chain, the signed checkpoints outside the database, and the ledger
     against the log; name every problem found."""
-    from ..cli import domain_errors
+    from ..cli_common import domain_errors
 
     with domain_errors():
         r = service.verify_audit(_sf(db), Actor(actor, "auditor"))
@@ -366,7 +366,7 @@ def worker_run(
     after committing the events in hand; a restart resumes after the last committed event."""
     import signal
 
-    from ..cli import DEFAULT_POLICIES, _dataset, _library, domain_errors
+    from ..cli_common import DEFAULT_POLICIES, _dataset, _library, domain_errors
     from ..datasets import SAMPLE_MANIFEST
     from ..tags import load_dictionary
     from .worker import Worker, source_from

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, literal, select, update
@@ -142,21 +143,56 @@ def withdraw(session: Session, p: Payout, actor: str, reason: str, now: dt.datet
     _move(session, p, "withdrawn", actor, reason, now or dt.datetime.now(), details)
 
 
-def _on_notice(p: Payout, today: dt.date) -> bool:
+def _on_notice(p: Due, today: dt.date) -> bool:
     return p.status == "publicized" and p.notice_end is not None and today <= p.notice_end
+
+
+@dataclass(frozen=True)
+class Due:
+    """What approval needs of a payout: read as plain columns, so that approving 10^4 payouts
+    does not build 10^4 ORM objects or decode 10^4 explanations."""
+
+    id: int
+    policy_id: str
+    credit_code: str
+    period: str
+    amount_fen: int
+    enterprise_name: str | None
+    status: str
+    notice_end: dt.date | None
+    title: str | None
+    department: str | None
+    contact: str | None
+
+    @property
+    def reference(self) -> str:
+        return f"MS{self.id:010d}"
+
+    @classmethod
+    def columns(cls) -> tuple[Any, ...]:
+        return (Payout.id, Payout.policy_id, Payout.credit_code, Payout.period, Payout.amount_fen,
+                Payout.enterprise_name, Payout.status, Payout.notice_end,
+                Payout.explanation["title"].as_string(), Payout.explanation["department"].as_string(),
+                Payout.explanation["contact"].as_string())
+
+    @classmethod
+    def of(cls, p: Payout) -> Due:
+        e = p.explanation or {}
+        return cls(p.id, p.policy_id, p.credit_code, p.period, p.amount_fen, p.enterprise_name, p.status,
+                   p.notice_end, e.get("title"), e.get("department"), e.get("contact"))
 
 
 def approve(session: Session, p: Payout, actor: str, today: dt.date, reason: str = "公示期满无异议，审批通过",
             now: dt.datetime | None = None, details: dict[str, Any] | None = None) -> None:
     """`today` is the server's date (service.clock), never a user's."""
-    if _on_notice(p, today):
+    if _on_notice(Due.of(p), today):
         raise TransitionError(f"兑现记录 {p.reference} 公示期至 {p.notice_end}，公示期满后方可审批")
     now = now or dt.datetime.now()
     _move(session, p, "approved", actor, reason, now, details)
-    session.add(OutboxMessage(**approval_notice(p, now)))
+    session.add(OutboxMessage(**approval_notice(Due.of(p), now)))
 
 
-def approve_many(session: Session, payouts: Sequence[Payout], actor: str, today: dt.date,
+def approve_many(session: Session, payouts: Sequence[Due], actor: str, today: dt.date,
                  reason: str = "公示期满无异议，审批通过", now: dt.datetime | None = None,
                  details: dict[str, Any] | None = None) -> int:
     """Approve many publicized payouts whose notice has ended, with their notifications, set-based."""
@@ -202,12 +238,11 @@ def revoke(session: Session, p: Payout, actor: str, reason: str, clawback_fen: i
     return c
 
 
-def approval_notice(p: Payout, now: dt.datetime) -> dict[str, Any]:
+def approval_notice(p: Due, now: dt.datetime) -> dict[str, Any]:
     """The transactional outbox row: the notice is queued in the approval's own transaction."""
-    exp = p.explanation or {}
-    title = exp.get("title", p.policy_id)
-    dept = exp.get("department", "主管部门")
-    contact = exp.get("contact") or "政务服务热线12345"
+    title = p.title or p.policy_id
+    dept = p.department or "主管部门"
+    contact = p.contact or "政务服务热线12345"
     amount = fmt_yuan(p.amount_fen)
     text = (f"【免申即享】{p.enterprise_name or p.credit_code}：贵单位符合《{title}》兑现条件，"
             f"经公示无异议并审批通过，拟兑现 {amount} 元，资金将直接拨付至贵单位备案的对公账户。"

@@ -163,8 +163,9 @@ def approve_due(sf: sessionmaker[Session], actor: Actor, policy: str | None = No
     require(actor, "payout.approve")
     today = clock.today()
     with _writing(sf) as s:
-        q = PayoutFilter(("publicized",), policy).apply(select(Payout)).where(Payout.notice_end < today)
-        due = list(s.scalars(q.order_by(Payout.id).with_for_update()))
+        q = PayoutFilter(("publicized",), policy).apply(select(*lifecycle.Due.columns())).where(
+            Payout.notice_end < today)
+        due = [lifecycle.Due(*row) for row in s.execute(q.order_by(Payout.id).with_for_update())]
         n = lifecycle.approve_many(s, due, actor.name, today, now=clock.now(), details=clock.stamp())
     if progress:
         progress(n, n)
@@ -249,3 +250,20 @@ def record_download(sf: sessionmaker[Session], actor: Actor, name: str, data: by
     with _writing(sf) as s:
         audit.append(s, actor.name, "download", name[:128], {"sha256": hashlib.sha256(data).hexdigest(),
                                                              "bytes": len(data), "role": actor.role}, at=clock.now())
+
+
+def overview_rows(sf: sessionmaker[Session], actor: Actor) -> pd.DataFrame:
+    """Every payout's policy, title, region, status, amount and month (the paid month for paid
+    ones, the month created for the rest): what the 总览 charts are drawn from."""
+    from ..ledger.models import PayoutEvent
+
+    require(actor, "payout.read")
+    with sf() as s:
+        rows = s.execute(select(Payout.id, Payout.policy_id, Payout.region, Payout.status, Payout.amount_fen,
+                                Payout.created_at, Payout.explanation["title"].as_string())).all()
+        paid_at = dict(s.execute(select(PayoutEvent.payout_id, PayoutEvent.at)
+                                 .where(PayoutEvent.to_status == "paid")).all())  # type: ignore[arg-type]
+    df = pd.DataFrame(rows, columns=["id", "policy", "region", "status", "fen", "created_at", "title"])
+    df["month"] = pd.to_datetime(pd.Series([paid_at.get(i, c) for i, c in zip(df["id"], df["created_at"])],
+                                           index=df.index, dtype=object)).dt.strftime("%Y-%m")
+    return df

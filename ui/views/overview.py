@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
-from sqlalchemy import select
 
-from rules_engine.ledger.models import Payout, PayoutEvent
+from rules_engine.service.ledger import overview_rows
 from ui import common
 
 PENDING = ("candidate", "publicized", "approved", "failed")
@@ -14,15 +12,10 @@ PENDING = ("candidate", "publicized", "approved", "failed")
 
 def render() -> None:
     st.header("总览")
-    with common.ledger()() as s:
-        rows = s.execute(select(Payout.id, Payout.policy_id, Payout.region, Payout.status, Payout.amount_fen,
-                                Payout.created_at, Payout.explanation["title"].as_string())).all()
-        paid_at = dict(s.execute(select(PayoutEvent.payout_id, PayoutEvent.at)
-                                 .where(PayoutEvent.to_status == "paid")).all())  # type: ignore[arg-type]
-    if not rows:
+    df = overview_rows(common.ledger(), common.actor())
+    if df.empty:
         st.info("台账中还没有兑现记录：请在“兑现批次”页面运行批次。")
         return
-    df = pd.DataFrame(rows, columns=["id", "policy", "region", "status", "fen", "created_at", "title"])
     df["类别"] = df["status"].map(lambda x: "已支付" if x == "paid" else ("待兑现" if x in PENDING else "其他"))
     df["金额（元）"] = df["fen"] / 100
     paid, pending = df[df["类别"] == "已支付"], df[df["类别"] == "待兑现"]
@@ -42,6 +35,5 @@ def render() -> None:
         st.bar_chart(shown.pivot_table(index="地区", columns="类别", values="金额（元）", aggfunc="sum", fill_value=0))
     with right:
         st.subheader("按月份（已支付按支付月，待兑现按生成月）")
-        when = [paid_at.get(i, c) for i, c in zip(shown["id"], shown["created_at"])]
-        shown = shown.assign(月份=pd.to_datetime(pd.Series(when, index=shown.index)).dt.strftime("%Y-%m"))
+        shown = shown.assign(月份=shown["month"])
         st.bar_chart(shown.pivot_table(index="月份", columns="类别", values="金额（元）", aggfunc="sum", fill_value=0))

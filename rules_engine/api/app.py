@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -209,10 +210,15 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
                               "所有写操作记入审计日志。错误返回 {code, message}。",
                   docs_url="/api/v1/docs", redoc_url=None, openapi_url="/api/v1/openapi.json")
     state: dict[str, Platform] = {}
+    loading = threading.Lock()
 
     def plat() -> Platform:
+        """Loaded once, by the first request (requests run on a thread pool: one loads, the
+        others wait; two migrations at once would break Alembic)."""
         if "p" not in state:
-            state["p"] = platform() if callable(platform) else platform or Platform.from_env()
+            with loading:
+                if "p" not in state:
+                    state["p"] = platform() if callable(platform) else platform or Platform.from_env()
         return state["p"]
 
     @app.exception_handler(EngineError)
@@ -253,18 +259,28 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
 
     # ---------------------------------------------------------------- enterprise portal
 
+    answers: dict[str, bytes] = {}
+
     @app.get("/api/v1/enterprises/{credit_code}/policies", response_model=CheckUpOut, responses=ERRORS,
              tags=["企业服务空间"])
-    def enterprise_policies(credit_code: Code, who: Who) -> CheckUpOut:
+    def enterprise_policies(credit_code: Code, who: Who) -> Response:
         """政策体检：符合、待补充数据与差一项的政策，逐条说明条件、取值、来源与依据。企业只能查询本企业。"""
-        cu = enterprise.check_enterprise(plat(), who, credit_code)
-        return CheckUpOut(
-            credit_code=credit_code.strip().upper(), as_of=cu.as_of.isoformat(), total_fen=cu.total_fen,
-            eligible=[ExplanationOut.model_validate(e.to_dict()) for e in cu.eligible],
-            undetermined=[ExplanationOut.model_validate(e.to_dict()) for e in cu.undetermined],
-            near_misses=[NearMissOut(policy_id=n.policy.id, title=n.policy.title,
-                                     condition=n.condition.label or n.condition.zh, gap=n.condition.gap,
-                                     potential_fen=n.potential_fen) for n in cu.near_misses])
+        p = plat()
+        cu = enterprise.check_enterprise(p, who, credit_code)  # authorisation first, every time
+        code = credit_code.strip().upper()
+        body = answers.get(code) if p.checkups.get(code) is cu else None
+        if body is None:
+            out = CheckUpOut(
+                credit_code=credit_code.strip().upper(), as_of=cu.as_of.isoformat(), total_fen=cu.total_fen,
+                eligible=[ExplanationOut.model_validate(e.to_dict()) for e in cu.eligible],
+                undetermined=[ExplanationOut.model_validate(e.to_dict()) for e in cu.undetermined],
+                near_misses=[NearMissOut(policy_id=n.policy.id, title=n.policy.title,
+                                         condition=n.condition.label or n.condition.zh, gap=n.condition.gap,
+                                         potential_fen=n.potential_fen) for n in cu.near_misses])
+            body = out.model_dump_json().encode()
+            if p.checkups.get(code) is cu:
+                answers[code] = body  # the platform keeps this check-up for its lifetime: keep its JSON too
+        return Response(body, media_type="application/json")
 
     @app.get("/api/v1/enterprises/{credit_code}/payouts", response_model=list[PayoutOut], responses=ERRORS,
              tags=["企业服务空间"])

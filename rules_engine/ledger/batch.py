@@ -34,8 +34,11 @@ from . import audit
 from .allocation import Candidate, Existing, allocate, period
 from .db import insert_many
 from .lifecycle import ACTIVE
-from .models import BatchLock, BatchRun, Payout, PayoutEvent
+from .models import BatchLock, BatchRun, Invitation, Payout, PayoutEvent
 from .verify import payout_line, payouts_digest
+from .workdays import add_working_days
+
+INVITATION_WORKING_DAYS = 60  # 即申即享: how long an invitation waits for the enterprise
 
 
 class BatchLocked(EngineError):
@@ -120,15 +123,20 @@ class BatchResult:
     created_fen: int
     skipped: dict[str, int]
     by_policy: dict[str, dict[str, int]]
+    invited: int = 0  # 即申即享 invitations written instead of payouts
 
 
 def load_existing(s: Session) -> Existing:
+    """Payouts, and invitations not yet confirmed: an open invitation holds its budget and its
+    exclusivity like a candidate; a declined or expired one, like a withdrawn payout, keeps its key."""
     ex = Existing()
     rows = s.execute(select(Payout.policy_id, Payout.credit_code, Payout.period, Payout.status,
                             Payout.exclusive_group, Payout.benefit_year, Payout.amount_fen))
-    for pid, code, per, status, group, year, fen in rows:
+    invitations = s.execute(select(Invitation.policy_id, Invitation.credit_code, Invitation.period, Invitation.status,
+                                   Invitation.exclusive_group, Invitation.benefit_year, Invitation.amount_fen))
+    for pid, code, per, status, group, year, fen in [*rows, *invitations]:
         ex.keys.add((pid, code, per))
-        if status in ACTIVE:
+        if status in ACTIVE or status == "open":
             if group:
                 ex.group_years.add((group, code, year))
             ex.committed_fen[pid] = ex.committed_fen.get(pid, 0) + fen
@@ -242,7 +250,8 @@ def run_batch(sf: sessionmaker[Session], data: pd.DataFrame | MatchSource, polic
     if not actor.strip():
         raise EngineError("a batch run needs a named actor")
     source = FrameSource(data) if isinstance(data, pd.DataFrame) else data
-    in_force = [p for p in policies if p.status == "active" and p.in_force(as_of)]
+    # 申报 policies are never matched into money: the enterprise applies and an official decides
+    in_force = [p for p in policies if p.status == "active" and p.in_force(as_of) and p.tier is not ir.Tier3.APPLY]
     acquire_lock(sf, f"batch by {actor}")
     try:
         return _run(sf, source, in_force, as_of, actor, dictionary, data_hash or source.digest(),
@@ -279,7 +288,18 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
                 read[n] = values
         parts = {p.key: explanation_policy_part(p, as_of) for p in policies}
         rows_out: list[dict[str, Any]] = []
+        invited: list[dict[str, Any]] = []
+        expires = add_working_days(now.date(), INVITATION_WORKING_DAYS)
         for c, i, values in zip(outcome.granted, at, read, strict=True):
+            if c.policy.tier is ir.Tier3.CONFIRM:  # 即申即享: an invitation, paid only once confirmed
+                invited.append(dict(
+                    policy_id=c.policy.id, policy_version=c.policy.version, credit_code=c.credit_code,
+                    period=period(c.policy, as_of), benefit_year=as_of.year, exclusive_group=c.group,
+                    amount_fen=c.granted_fen, status="open", batch_id=run.id, enterprise_name=text(names, i),
+                    region=text(regions, i), bank_account=text(accounts, i),
+                    explanation=explanation(c, values, as_of, parts[c.policy.key]), created_at=now,
+                    expires_on=expires, decided_at=None, decided_by=None, payout_id=None))
+                continue
             rows_out.append(dict(
                 policy_id=c.policy.id, policy_version=c.policy.version, credit_code=c.credit_code,
                 period=period(c.policy, as_of), benefit_year=as_of.year, exclusive_group=c.group,
@@ -298,6 +318,8 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
             s.execute(insert(PayoutEvent).from_select(
                 ["payout_id", "from_status", "to_status", "actor", "reason", "at"], created))
         # in id order (the insertion order), so that `audit verify` can recompute it from the table
+        if invited:
+            insert_many(s.connection(), cast(Table, Invitation.__table__), invited)
         digest = payouts_digest([payout_line(p["policy_id"], p["credit_code"], p["period"], p["amount_fen"],
                                              p["bank_account"]) for p in rows_out])
         skipped: dict[str, int] = {}
@@ -313,12 +335,13 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
         entry = audit.append(s, actor, "batch_run", f"batch {run.id}", {
             "as_of": as_of.isoformat(), "data_hash": data_hash, "policies": run.policies,
             "created": len(rows_out), "created_fen": created_fen, "payouts_digest": digest,
+            "invited": len(invited), "invited_fen": sum(x["amount_fen"] for x in invited),
         }, at=now)
         run.status = "completed"
         run.finished_at = dt.datetime.now()
-        run.summary = {"created": len(rows_out), "created_fen": created_fen, "skipped": skipped,
+        run.summary = {"created": len(rows_out), "created_fen": created_fen, "invited": len(invited), "skipped": skipped,
                        "by_policy": by_policy, "payouts_digest": digest, "audit_head": [entry.seq, entry.hash]}
-        return BatchResult(run.id, len(rows_out), created_fen, skipped, by_policy)
+        return BatchResult(run.id, len(rows_out), created_fen, skipped, by_policy, len(invited))
 
 
 def ledger_counts(s: Session) -> dict[str, int]:

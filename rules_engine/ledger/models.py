@@ -295,3 +295,127 @@ class BudgetIndicator(Base):
     source: Mapped[str] = mapped_column(String(32))  # policy | budget_system
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Invitation(Base):
+    """即申即享: a match that waits for the enterprise to confirm (确认享受) or decline. Only a
+    confirmation creates the payout candidate, keyed like any payout (policy, enterprise, period)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("policy_id", "credit_code", "period", name="uq_invitation_key"),
+                      Index("ix_invitations_enterprise", "credit_code"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    policy_version: Mapped[int] = mapped_column(Integer)
+    credit_code: Mapped[str] = mapped_column(String(18))
+    period: Mapped[str] = mapped_column(String(16))
+    benefit_year: Mapped[int] = mapped_column(Integer)
+    exclusive_group: Mapped[str | None] = mapped_column(String(128))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # open | confirmed | declined | expired
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batch_runs.id"))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(6))
+    bank_account: Mapped[str | None] = mapped_column(String(40))
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
+
+    @property
+    def reference(self) -> str:
+        return f"YQ{self.id:010d}"
+
+
+class Application(Base):
+    """申报: the enterprise applies (a form pre-filled from its archive, answers for what the data
+    cannot prove, evidence files); an official accepts, returns for correction, or rejects."""
+
+    __tablename__ = "applications"
+    __table_args__ = (UniqueConstraint("policy_id", "credit_code", "period", name="uq_application_key"),
+                      Index("ix_applications_enterprise", "credit_code"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    policy_version: Mapped[int] = mapped_column(Integer)
+    credit_code: Mapped[str] = mapped_column(String(18))
+    period: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # submitted | returned | accepted | rejected
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)  # tag -> value as text (what the data could not prove)
+    statement: Mapped[str] = mapped_column(Text)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
+
+    @property
+    def reference(self) -> str:
+        return f"SB{self.id:010d}"
+
+
+class SuppliedValue(Base):
+    """待补充数据 closed by the enterprise: a self-declared value with its statement and evidence,
+    kept apart from department data and used for that enterprise only once verified."""
+
+    __tablename__ = "supplied_values"
+    __table_args__ = (Index("ix_supplied_enterprise", "credit_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18))
+    tag: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)  # as typed; the tag dictionary types it
+    statement: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # submitted | verified | rejected
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def reference(self) -> str:
+        return f"BC{self.id:010d}"
+
+
+class Attachment(Base):
+    """An evidence file (an application's, a supplied value's or an objection's), stored with its
+    hash; it is served only to the enterprise it belongs to and to officials."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_owner", "owner_kind", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_kind: Mapped[str] = mapped_column(String(16))  # application | supplied | objection
+    owner_id: Mapped[int] = mapped_column(Integer)
+    credit_code: Mapped[str] = mapped_column(String(18))
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Objection(Base):
+    """An enterprise's objection to a decision or a payout, or its rating after payment (评价);
+    an official answers, and the enterprise sees the answer."""
+
+    __tablename__ = "objections"
+    __table_args__ = (Index("ix_objections_enterprise", "credit_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # objection | rating
+    credit_code: Mapped[str] = mapped_column(String(18))
+    subject: Mapped[str] = mapped_column(String(64))  # a payout reference or a policy id
+    text: Mapped[str] = mapped_column(Text)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # open | answered
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

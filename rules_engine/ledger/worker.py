@@ -258,6 +258,8 @@ class Worker:
 
     def decide(self, s: Session, policy: ir.Policy, prof: dict[str, object], ev: TagUpdate,
                received_at: dt.datetime, stats: WorkerStats, held: dict[tuple[str, str], Payout]) -> None:
+        if policy.tier is not ir.Tier3.AUTO:
+            return  # 即申即享 invitations come from batch runs, 申报 payouts from accepted applications
         as_of = self.as_of()
         d = self.engine.decide(policy, prof, as_of, sid=ev.credit_code)
         stats.evaluations += 1

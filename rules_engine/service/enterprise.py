@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import NotFound
-from ..explain import CheckUp, Provenance, check_up
-from ..frame import KEY, row_of
+from ..explain import CheckUp, check_up
+from ..frame import KEY
 from ..ir import Policy
 from .actors import Actor, require
 from .platform import Platform
@@ -21,14 +20,10 @@ def check_enterprise(p: Platform, actor: Actor, credit_code: str) -> CheckUp:
     cached = p.checkups.get(code)
     if isinstance(cached, CheckUp):
         return cached
-    ds = p.data.dataset
-    try:
-        i = ds.index_of(code)
-    except KeyError:
-        raise NotFound(f"档案中没有统一社会信用代码为 {code[:18]!r} 的企业") from None
-    d = p.dictionary
-    prov = {k: Provenance(d.sources[s].label, a) for k, (s, a) in ds.provenance_of(i).items()}
-    cu = check_up(p.library.active(), row_of(ds.frame, i, d), p.data.as_of, d, prov)
+    from .tiers import profile
+
+    row, prov = profile(p, code)  # the archive, with verified self-declared values
+    cu = check_up(p.library.active(), row, p.data.as_of, p.dictionary, prov)
     if len(p.checkups) < 200_000:
         p.checkups[code] = cu
     return cu

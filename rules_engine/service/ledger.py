@@ -59,9 +59,12 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: pd.DataFrame | Matc
               as_of: dt.date, dictionary: TagDictionary) -> batch_mod.BatchResult:
     require(actor, "batch.run")
     from .budget import sync_from_policies
+    from .tiers import overlay_frame
 
     with sf.begin() as s:
         sync_from_policies(s, [p for p in policies if p.status == "active"], actor.name)
+    if isinstance(data, pd.DataFrame):  # verified self-declared values fill what departments did not deliver
+        data = overlay_frame(data, sf, dictionary)
     r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary)
     with sf() as s:
         seq, head = audit.head(s)

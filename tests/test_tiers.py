@@ -1,0 +1,180 @@
+"""Each delivery tier follows its own path on the same ledger (issue #14): 免申即享 pays after
+公示; 即申即享 waits for the enterprise's confirmation; 申报 waits for an application and an
+official's review; 待补充数据 is closed by a verified self-declared value. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from rules_engine import ir, service
+from rules_engine.datasets import SAMPLE_MANIFEST
+from rules_engine.errors import Conflict, Forbidden, Invalid
+from rules_engine.ledger.models import Invitation, Payout
+from rules_engine.loader import load_library
+from rules_engine.service import Actor, tiers
+from rules_engine.service.enterprise import check_enterprise
+from rules_engine.service.platform import Platform, load_data
+from rules_engine.tags import load_dictionary
+
+ROOT = Path(__file__).resolve().parent.parent
+D = load_dictionary()
+LIB = load_library(ROOT / "policies", D)
+DATA = load_data(Path(SAMPLE_MANIFEST), D)
+OFFICIAL = Actor("李四", "official")
+
+
+@pytest.fixture
+def platform(ledger_url: str) -> Platform:
+    return Platform(D, LIB, DATA, service.open_ledger(ledger_url))
+
+
+def batch(p: Platform) -> service.ledger.batch_mod.BatchResult:  # type: ignore[name-defined]
+    return service.run_batch(p.ledger, OFFICIAL, p.data.dataset.frame, p.library.policies, p.data.as_of, D)
+
+
+def test_each_tier_follows_its_own_path_in_a_batch(platform: Platform) -> None:
+    """Was: jishu-gaizao (申报) produced 18 payouts worth 21,211,979.09 yuan with no application."""
+    r = batch(platform)
+    with platform.ledger() as s:
+        paid_policies = set(s.scalars(select(Payout.policy_id).distinct()))
+        invited = set(s.scalars(select(Invitation.policy_id).distinct()))
+    tier = {x.id: x.tier for x in LIB.policies}
+    assert paid_policies and all(tier[x] is ir.Tier3.AUTO for x in paid_policies)
+    assert "jishu-gaizao" not in paid_policies
+    assert invited and all(tier[x] is ir.Tier3.CONFIRM for x in invited)
+    assert r.invited > 0 and r.created > 0
+    again = batch(platform)  # exactly once, invitations included
+    assert (again.created, again.invited) == (0, 0)
+
+
+def test_an_invitation_pays_only_once_confirmed(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    batch(platform)
+    with platform.ledger() as s:
+        invs = list(s.scalars(select(Invitation).order_by(Invitation.id)))
+    a, b = invs[0], next(i for i in invs if i.credit_code != invs[0].credit_code)
+    me = Actor("企业", "enterprise", a.credit_code)
+    assert tiers.invitations(platform, me, a.credit_code)[0].status == "open"
+    with pytest.raises(Forbidden):
+        tiers.decide_invitation(platform, me, b.reference, True)  # another enterprise's invitation
+    # a confirmation killed halfway (after the invitation moved, before the payout) leaves nothing
+    real = tiers._payout
+    monkeypatch.setattr(tiers, "_payout", lambda *a, **k: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError):
+        tiers.decide_invitation(platform, me, a.reference, True)
+    monkeypatch.setattr(tiers, "_payout", real)
+    with platform.ledger() as s:
+        assert s.get(Invitation, a.id).status == "open"
+        assert s.scalar(select(func.count()).select_from(Payout).where(Payout.credit_code == a.credit_code,
+                                                                       Payout.policy_id == a.policy_id)) == 0
+    done = tiers.decide_invitation(platform, me, a.reference, True)
+    assert done.status == "confirmed" and done.payout_id is not None
+    with pytest.raises(Conflict, match="已确认"):
+        tiers.decide_invitation(platform, me, a.reference, True)  # a second click pays nothing more
+    with platform.ledger() as s:
+        p = s.get(Payout, done.payout_id)
+        assert (p.status, p.amount_fen, p.source) == ("candidate", a.amount_fen, "invitation")
+    other = Actor("企业", "enterprise", b.credit_code)
+    assert tiers.decide_invitation(platform, other, b.reference, False).status == "declined"
+    with pytest.raises(Conflict, match="已放弃"):
+        tiers.decide_invitation(platform, other, b.reference, True)  # declined stays declined
+    monkeypatch.setenv("MIANSHEN_CLOCK", (dt.date.today() + dt.timedelta(days=200)).isoformat())
+    n = tiers.expire_invitations(platform, OFFICIAL)
+    assert n == len(invs) - 2
+    assert service.verify_audit(platform.ledger, Actor("审计", "auditor")).problems == []
+
+
+def test_an_application_is_reviewed_before_it_pays(platform: Platform) -> None:
+    policy = LIB.get("jishu-gaizao")
+    code = "91340124MA7112976A"  # eligible for it on the archive alone
+    me = Actor("金中制造", "enterprise", code)
+    form = tiers.application_form(platform, me, code, policy.id)
+    assert form and all(f.known is not None for f in form if f.tag in ("region", "industry"))
+    with pytest.raises(Invalid, match="申报说明"):
+        tiers.submit_application(platform, me, code, policy.id, {}, " ", [])
+    app = tiers.submit_application(platform, me, code, policy.id, {}, "承诺所填内容真实", [("发票.pdf", b"%PDF-1.4 x")])
+    assert app.status == "submitted"
+    with pytest.raises(Forbidden):
+        tiers.review_application(platform, me, app.reference, "accept", "自己批准自己")
+    back = tiers.review_application(platform, OFFICIAL, app.reference, "return", "请补充设备发票清单")
+    assert back.status == "returned"
+    again = tiers.submit_application(platform, me, code, policy.id, {}, "已补充发票清单", [("清单.xlsx", b"PK..")])
+    assert again.status == "submitted"
+    ok = tiers.review_application(platform, OFFICIAL, app.reference, "accept", "材料齐全，核定通过")
+    assert ok.status == "accepted" and ok.amount_fen and ok.payout_id
+    with platform.ledger() as s:
+        assert s.get(Payout, ok.payout_id).amount_fen == ok.amount_fen
+    with pytest.raises(Conflict):
+        tiers.submit_application(platform, me, code, policy.id, {}, "再来一次", [])
+
+
+def test_supplied_data_closes_an_undetermined_pair_once_verified(platform: Platform) -> None:
+    # an enterprise undetermined on a 免申即享 policy for want of exactly one tag
+    official = OFFICIAL
+    target = None
+    for code in DATA.dataset.frame["credit_code"].astype(str).head(600):
+        cu = check_enterprise(platform, official, code)
+        for e in cu.undetermined:
+            if e.policy.tier is ir.Tier3.AUTO and len(e.decision.missing) == 1:
+                target = (code, e.policy, e.decision.missing[0])
+                break
+        if target:
+            break
+    assert target, "the sample has undetermined pairs missing one tag"
+    code, policy, tag = target
+    me = Actor("企业", "enterprise", code)
+    t = D[tag].type
+    value = {"bool": "是", "date": "2026-01-15", "category": (t.values or ("A",))[0]}.get(t.kind.value, "999999")
+    with pytest.raises(Invalid, match="证明材料"):
+        tiers.supply_value(platform, me, code, tag, value, "以税务系统截图为准", [])
+    v = tiers.supply_value(platform, me, code, tag, value, "以附件为准", [("证明.png", b"\x89PNG")])
+    still = {e.policy.id for e in check_enterprise(platform, me, code).undetermined}
+    assert policy.id in still  # not used until verified
+    r = tiers.verify_supplied(platform, official, v.reference, True, "与原件核对一致")
+    assert r.before[policy.id] == "undetermined" and r.after[policy.id] == "eligible", (policy.id, tag, value)
+    now = {e.policy.id: e for e in check_enterprise(platform, me, code).eligible}
+    src = [val.source for e in now.values() for c in e.conditions for val in c.values if val.tag == tag]
+    if r.after[policy.id] == "eligible":
+        assert policy.id in now and src and all(x == tiers.SELF_DECLARED for x in src)
+        batch(platform)  # the batch uses the verified value too
+        with platform.ledger() as s:
+            assert s.scalar(select(func.count()).select_from(Payout).where(
+                Payout.credit_code == code, Payout.policy_id == policy.id)) == 1
+    # a department file that later disagrees is a conflict, not an overwrite
+    frame = DATA.dataset.frame.copy()
+    i = DATA.dataset.index_of(code)
+    from rules_engine.frame import to_storage
+    from rules_engine.values import coerce
+
+    other = {"bool": "否", "date": "2025-01-01", "category": (t.values or ("A", "B"))[-1]}.get(t.kind.value, "1")
+    values = frame[tag].astype(object).to_numpy(copy=True)
+    values[i] = to_storage(t, coerce(t, other))
+    frame[tag] = values
+    frame[tag] = frame[tag].astype(DATA.dataset.frame[tag].dtype)
+    ds2 = type(DATA.dataset)(frame, DATA.dataset.files, DATA.dataset.provenance)  # type: ignore[call-arg]
+    p2 = Platform(D, LIB, type(DATA)(ds2, DATA.as_of, "新数据"), platform.ledger)
+    found = tiers.conflicts(p2, official)
+    if coerce(t, other) != coerce(t, value):
+        assert [(c.credit_code, c.tag) for c in found] == [(code, tag)]
+
+
+def test_objections_are_answered_and_the_enterprise_sees_the_answer(platform: Platform) -> None:
+    batch(platform)
+    with platform.ledger() as s:
+        p = s.scalars(select(Payout).order_by(Payout.id)).first()
+    me = Actor("企业", "enterprise", p.credit_code)
+    with pytest.raises(Invalid):
+        tiers.raise_objection(platform, me, p.credit_code, p.reference, " ", [])
+    o = tiers.raise_objection(platform, me, p.credit_code, p.reference, "金额计算有误", [("说明.pdf", b"%PDF")])
+    with pytest.raises(Forbidden):
+        tiers.answer_objection(platform, me, o.id, "自答")
+    tiers.answer_objection(platform, OFFICIAL, o.id, "经复核，金额按第五条计算无误")
+    seen = tiers.objections(platform, me, p.credit_code)
+    assert seen[0].answer == "经复核，金额按第五条计算无误" and seen[0].status == "answered"
+    r = tiers.raise_objection(platform, me, p.credit_code, p.reference, "办理很快", [], rating=5)
+    assert r.kind == "rating" and r.rating == 5
+    with pytest.raises(Forbidden):
+        tiers.objections(platform, Actor("企业", "enterprise", "91340102000395962B"), p.credit_code)

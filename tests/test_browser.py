@@ -24,6 +24,8 @@ CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "out" / "screenshots"
 QIYE01, QIYE02 = "91340124MA7112976A", "91340102000395962B"
 LOGS: dict[str, Path] = {}  # server URL -> its log (session ids are logged at debug level)
+DBS: dict[str, str] = {}  # server URL -> its ledger
+QIYE03 = "9134010201465016X1"  # undetermined for 超比例安排残疾人就业奖励: disabled_staff_ratio is missing
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (scripts/sysdeps.sh installs it)")
@@ -40,8 +42,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("ui")
     shutil.copytree(ROOT / "policies", tmp / "policies")
     port = _free_port()
+    from rules_engine.accounts import hash_password
+
+    accounts = (ROOT / "ui" / "accounts.yaml").read_text(encoding="utf-8") + (
+        f"  - {{username: qiye03, demo: true, role: enterprise, name: 待补数据企业, credit_code: '{QIYE03}', "
+        f"password: '{hash_password('qiye03-test')}'}}\n")
+    (tmp / "accounts.yaml").write_text(accounts, encoding="utf-8")
     env = {**os.environ, "MIANSHEN_DB": f"sqlite:///{tmp / 'ledger.db'}", "MIANSHEN_POLICIES": str(tmp / "policies"),
-           "MIANSHEN_DEMO": "1"}
+           "MIANSHEN_DEMO": "1", "MIANSHEN_ACCOUNTS": str(tmp / "accounts.yaml")}
+    DBS[f"http://127.0.0.1:{port}"] = env["MIANSHEN_DB"]
     log = open(tmp / "streamlit.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
                              "--server.headless", "true", "--server.address", "127.0.0.1", "--logger.level", "debug",
@@ -221,3 +230,74 @@ def test_downloads_leave_media_once_taken_and_the_developer_menu_is_hidden(serve
     body = page.locator("body").inner_text()
     assert "Deploy" not in body and not page.locator("[data-testid='stMainMenu']").count()
     page.close()
+
+
+def test_each_tier_walked_through_by_an_enterprise_and_an_official(server: str, browser: Any) -> None:
+    """An enterprise confirms an invitation (即申即享), applies with an attached file (申报) and
+    supplies a missing value (待补充数据); an official accepts the application and verifies the
+    value. Screenshots at desktop and phone size."""
+    from rules_engine import service
+    from rules_engine.service import Actor
+    from rules_engine.service.platform import Platform
+
+    os.environ["MIANSHEN_DB"] = DBS[server]
+    p = Platform.from_env()
+    service.run_batch(p.ledger, Actor("批处理", "official"), p.data.dataset.frame, p.library.policies, p.data.as_of,
+                      p.dictionary)
+    evidence = Path(DBS[server].removeprefix("sqlite:///")).parent / "发票.pdf"
+    evidence.write_bytes(b"%PDF-1.4 evidence")
+
+    page = login(browser, server, "qiye01", "qiye01-demo")
+    page.set_viewport_size({"width": 390, "height": 844})  # the enterprise space is used on phones
+    page.get_by_text("我的办理事项").wait_for()
+    page.get_by_role("button", name="确认享受").first.click()
+    page.get_by_text("已确认享受").wait_for()
+    page.get_by_label("申报说明与承诺").fill("本单位承诺所填内容真实、准确")
+    page.locator("section[data-testid='stFileUploaderDropzone'] input[type='file']").first.set_input_files(str(evidence))
+    page.get_by_text("发票.pdf").first.wait_for()
+    page.get_by_role("button", name="提交申报").click()
+    page.get_by_text("申报已提交").wait_for()
+    _full_page(page, "enterprise-tasks-phone.png")
+    page.close()
+
+    page = login(browser, server, "qiye03", "qiye03-test")
+    page.get_by_text("待补充数据：补充后可重新判定").wait_for()
+    page.get_by_label("研发").count()  # the form is generated from the tag dictionary
+    page.locator("input[aria-label*='残疾']").first.fill("2.5")
+    page.get_by_label("数据来源说明与承诺").fill("以残联年审结果为准")
+    page.locator("section[data-testid='stFileUploaderDropzone'] input[type='file']").first.set_input_files(str(evidence))
+    page.get_by_text("发票.pdf").first.wait_for()
+    page.get_by_role("button", name="提交补充数据").click()
+    page.get_by_text("主管部门核验后将重新判定").wait_for()
+    page.close()
+
+    page = login(browser, server, "guanyuan", "guanyuan-demo")
+    open_page(page, "受理审核")
+    page.get_by_label("审核意见").fill("材料齐全，核定通过")
+    page.get_by_role("button", name="通过", exact=True).click()
+    page.get_by_text("通过").first.wait_for()
+    page.get_by_role("tab", name="补充数据核验（1）").click()
+    page.get_by_label("核验意见").fill("与残联年审结果一致")
+    page.get_by_role("button", name="核验通过").click()
+    page.get_by_text("已核验；重新判定").wait_for()
+    _full_page(page, "review.png")
+    page.close()
+    from sqlalchemy import select
+
+    from rules_engine.ledger.models import Application, Invitation, SuppliedValue
+
+    with p.ledger() as s:
+        assert s.scalars(select(Invitation).where(Invitation.credit_code == QIYE01,
+                                                  Invitation.status == "confirmed")).first().payout_id
+        assert s.scalars(select(Application).where(Application.credit_code == QIYE01)).one().status == "accepted"
+        assert s.scalars(select(SuppliedValue).where(SuppliedValue.credit_code == QIYE03)).one().status == "verified"
+
+
+def _full_page(page: Any, name: str) -> None:
+    """Streamlit scrolls inside its own container: grow the viewport to the content first."""
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('section, div')]"
+                           ".map(e => e.scrollHeight))")
+    width = page.viewport_size["width"] if page.viewport_size else 1400
+    page.set_viewport_size({"width": width, "height": min(int(height) + 50, 12000)})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SHOTS / name), full_page=True)

@@ -423,3 +423,19 @@ def test_insert_many_writes_what_sqlalchemy_would(ledger_url: str) -> None:
     a, b = read("A"), read("B")
     assert len(a) == 50 and a == b
     assert a[1][5] == now and a[1][6] == now + dt.timedelta(seconds=1)
+
+
+def test_notice_periods_follow_the_official_calendar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: only weekends counted unless someone wrote a holiday file by hand, so a notice from
+    2026-09-30 ended on 10-06, in the middle of the National Day holiday."""
+    from rules_engine.ledger.workdays import add_working_days, coverage, working_days_between
+
+    monkeypatch.delenv("MIANSHEN_HOLIDAYS", raising=False)
+    # 09-30, then 10-01..10-07 off, 10-08, 10-09, 10-10 (a Saturday made a working day, 调休), 10-12
+    assert add_working_days(dt.date(2026, 9, 30), 4) == dt.date(2026, 10, 12)
+    assert working_days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 12)) == 4
+    assert coverage(2026)
+    local = tmp_path / "holidays.txt"
+    local.write_text("2026-10-12 holiday  # a local day off\n2026-10-11 workday\n", encoding="utf-8")
+    monkeypatch.setenv("MIANSHEN_HOLIDAYS", str(local))
+    assert add_working_days(dt.date(2026, 9, 30), 4) == dt.date(2026, 10, 11)

@@ -25,13 +25,14 @@ from rules_engine.accounts import ROLE_ZH, AccountError, load_accounts  # noqa: 
 from rules_engine.errors import EngineError  # noqa: E402
 from rules_engine.service import auth  # noqa: E402
 from ui import common  # noqa: E402
-from ui.views import batch, calculator, data, overview, sandbox  # noqa: E402
+from ui.views import batch, calculator, data, overview, review, sandbox  # noqa: E402
 
 # page key -> (title, render, roles that may open it)
 PAGES = {
     "overview": ("总览", overview.render, {"official", "auditor"}),
     "calculator": ("政策计算器 / 政策体检", calculator.render, {"enterprise", "official"}),
     "policies": ("政策管理与沙盘", sandbox.render, {"official"}),
+    "review": ("受理审核", review.render, {"official", "auditor"}),
     "batch": ("兑现批次", batch.render, {"official", "auditor"}),
     "data": ("数据", data.render, {"official", "auditor"}),
 }

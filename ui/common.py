@@ -3,23 +3,21 @@ account, and small display helpers. Only the library's public API is used."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from rules_engine.accounts import Account
-from rules_engine.datasets import SAMPLE_MANIFEST, Dataset, load_dataset, masked
+from rules_engine.datasets import SAMPLE_MANIFEST, masked
 from rules_engine.ir import Policy
 from rules_engine.ledger.db import default_url, open_ledger
 from rules_engine.loader import Library, load_library
 from rules_engine.service import Actor
+from rules_engine.service.platform import CurrentData, Platform, load_data
 from rules_engine.tags import TagDictionary, load_dictionary
 from rules_engine.values import fmt_yuan
 
@@ -55,21 +53,10 @@ def current_library() -> Library:
     return library(str(policies_dir()))
 
 
-@dataclass
-class CurrentData:
-    """The enterprise data every page works on; the 数据 page can replace it for everyone."""
-
-    dataset: Dataset
-    as_of: dt.date
-    label: str
-
-
 @st.cache_resource(show_spinner="正在加载企业数据…")
 def current_data(path: str) -> CurrentData:
-    p = Path(path)
-    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {} if p.suffix in (".yaml", ".yml") else {}
-    as_of = dt.date.fromisoformat(str(raw["as_of"])) if raw.get("as_of") else dt.date.today()
-    return CurrentData(load_dataset(p, dictionary()), as_of, p.name)
+    """The enterprise data every page works on; the 数据 page can replace it for everyone."""
+    return load_data(Path(path), dictionary())
 
 
 def data() -> CurrentData:
@@ -83,6 +70,11 @@ def _ledger(url: str) -> sessionmaker[Session]:
 
 def ledger() -> sessionmaker[Session]:
     return _ledger(ledger_url())
+
+
+def platform() -> Platform:
+    """The service layer's view of what this page works on."""
+    return Platform(dictionary(), current_library(), data(), ledger())
 
 
 def user() -> Account:

@@ -556,3 +556,45 @@ def attachment(p: Platform, actor: Actor, attachment_id: int) -> Attachment:
 
 STATUS_LABELS = {"payout": STATUS_ZH, "invitation": INVITATION_ZH, "application": APPLICATION_ZH,
                  "supplied": SUPPLIED_ZH}
+
+
+# ------------------------------------------------------------------ data requests
+
+
+def data_requests(p: Platform, actor: Actor) -> pd.DataFrame:
+    """Per department and tag: how many (enterprise, policy) decisions wait for it, how many
+    enterprises, and the benefit it would unlock, estimated as each policy's median eligible
+    amount (估算: an undetermined amount is not known) — which data request to send first."""
+    from ..sources import FrameSource
+
+    if actor.role not in ("official", "auditor"):
+        raise Forbidden("只有政策管理人员和审计人员可以查看")
+    d = p.dictionary
+    res = FrameSource(p.data.dataset.frame).results(p.library.active(), p.data.as_of, False)
+    status = res["status"].astype(str)
+    median = res[status == "eligible"].groupby("policy")["amount_fen"].median().to_dict()
+    und = res[status == "undetermined"]
+    rows: dict[str, dict[str, Any]] = {}
+    for code, pid, missing in zip(und["credit_code"], und["policy"], und["missing"]):
+        for tag in str(missing or "").split(","):
+            if not tag or tag not in d or d[tag].derived:
+                continue
+            r = rows.setdefault(tag, {"pairs": 0, "codes": set(), "fen": 0})
+            r["pairs"] += 1
+            r["codes"].add(code)
+            r["fen"] += int(median.get(pid, 0) or 0)
+    out = [{"部门": d.sources[d[t].source].label, "数据项": d[t].label, "标签": t, "待定判定数": r["pairs"],
+            "涉及企业数": len(r["codes"]), "可释放金额（估算，元）": r["fen"] / 100} for t, r in rows.items()]
+    cols = ["部门", "数据项", "标签", "待定判定数", "涉及企业数", "可释放金额（估算，元）"]
+    return pd.DataFrame(out, columns=cols).sort_values(["可释放金额（估算，元）", "待定判定数"], ascending=False,
+                                                       ignore_index=True)
+
+
+def attachments_of(p: Platform, actor: Actor, kind: str, owner: int) -> list[tuple[int, str, int]]:
+    """(id, name, size) of the evidence files of one application, supplied value or objection."""
+    if actor.role not in ("official", "auditor", "enterprise"):
+        raise Forbidden("无权查看材料")
+    with p.ledger() as s:
+        rows = s.execute(select(Attachment.id, Attachment.name, Attachment.size, Attachment.credit_code).where(
+            Attachment.owner_kind == kind, Attachment.owner_id == owner).order_by(Attachment.id)).all()
+    return [(i, n, z) for i, n, z, code in rows if actor.role != "enterprise" or code == actor.credit_code]

@@ -13,23 +13,14 @@ from rules_engine import service
 from rules_engine.errors import EngineError
 from rules_engine.explain import CheckUp, Explanation, Provenance, check_up
 from rules_engine.exporting import table_bytes
-from rules_engine.frame import KEY, row_of
+from rules_engine.frame import KEY
 from rules_engine.ir import Kind
+from rules_engine.service.enterprise import check_enterprise
 from rules_engine.values import coerce
 from ui import common
+from ui.views import tasks
 
 UNKNOWN = "（未知）"
-
-
-def _subject_from_archive(code: str) -> tuple[dict[str, Any], dict[str, Provenance]] | None:
-    cd = common.data()
-    d = common.dictionary()
-    try:
-        i = cd.dataset.index_of(code)
-    except KeyError:
-        return None
-    prov = {k: Provenance(d.sources[s].label, a) for k, (s, a) in cd.dataset.provenance_of(i).items()}
-    return row_of(cd.dataset.frame, i, d), prov
 
 
 def _search(query: str) -> pd.DataFrame:
@@ -178,19 +169,22 @@ def render() -> None:
             options = found[KEY].astype(str).tolist()
             names = dict(zip(options, found["name"].astype(str)))
             code = st.selectbox("企业", options, format_func=lambda c: f"{names[c]}（{c}）", key="calc_code")
-        got = _subject_from_archive(code)
-        if got is None:
-            st.error("档案中没有该企业的数据。")
+        try:
+            cu = check_enterprise(common.platform(), common.actor(), code)  # archive + verified supplied values
+        except EngineError as exc:
+            st.error(str(exc))
             return
-        row, prov = got
-        title = f"{row.get('name') or ''}（{code}）"
+        name = common.data().dataset.frame["name"].iloc[common.data().dataset.index_of(code)]
+        title = f"{name if isinstance(name, str) else ''}（{code}）"
+        row = None
     else:
         row = _form_row()
         title = "模拟测算（表单填写）"
         code = ""
         if row is None:
             return
-    cu = check_up(lib.active(), row, cd.as_of, common.dictionary(), prov)
+    if row is not None:
+        cu = check_up(lib.active(), row, cd.as_of, common.dictionary(), prov)
     st.subheader(common.md(title))
     st.caption(f"评估日期 {cd.as_of.isoformat()}；数据：{cd.label}")
     a, b, c, d_ = st.columns(4)
@@ -223,3 +217,5 @@ def render() -> None:
                               "report_html", "text/html")
     if code:
         _own_payouts(code)
+        if me.role == "enterprise":
+            tasks.render(code, cu)

@@ -1,0 +1,107 @@
+"""受理审核 (officials): applications to review, supplied data to verify, objections to answer,
+conflicts between self-declared and department data, and the data requests that would unlock
+the most pending benefit. Auditors see the same lists, read-only."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from rules_engine.errors import EngineError
+from rules_engine.exporting import table_bytes
+from rules_engine.service import tiers
+from ui import common
+
+
+def _do(label: str, action) -> None:  # type: ignore[no-untyped-def]
+    try:
+        st.session_state["review_msg"] = action()
+    except EngineError as exc:
+        st.session_state["review_err"] = f"{label}未完成：{exc}"
+    st.rerun()
+
+
+def _attachments(p, me, kind: str, owner: int) -> None:  # type: ignore[no-untyped-def]
+    for aid, name, size in tiers.attachments_of(p, me, kind, owner):
+        a = tiers.attachment(p, me, aid)
+        common.offer_download(f"{name}（{size // 1024 + 1} KB）", name, a.content, f"att_{aid}")
+
+
+def render() -> None:
+    p = common.platform()
+    me = common.actor()
+    can_act = me.role == "official"
+    st.header("受理审核")
+    if msg := st.session_state.pop("review_msg", None):
+        st.success(msg)
+    if msg := st.session_state.pop("review_err", None):
+        st.error(msg)
+    apps = tiers.applications(p, me, status="submitted")
+    sup = tiers.supplied(p, me, status="submitted")
+    objs = [o for o in tiers.objections(p, me) if o.status == "open"]
+    t1, t2, t3, t4, t5 = st.tabs([f"申报审核（{len(apps)}）", f"补充数据核验（{len(sup)}）", f"异议处理（{len(objs)}）",
+                                  "数据冲突", "缺数清单"])
+    d = common.dictionary()
+    with t1:
+        if not apps:
+            st.caption("没有待审核的申报。")
+        for a in apps:
+            with st.expander(f"{a.reference}　{a.policy_id}　{a.credit_code}", expanded=len(apps) == 1):
+                st.write("申报说明：", a.statement)
+                if a.answers:
+                    common.show_frame(pd.DataFrame([{"数据": d[t].label if t in d else t, "申报值": v}
+                                                    for t, v in a.answers.items()]))
+                _attachments(p, me, "application", a.id)
+                if can_act:
+                    reason = st.text_input("审核意见", key=f"ar_{a.id}")
+                    x, y, z = st.columns(3)
+                    for col, (label, decision) in zip((x, y, z), (("通过", "accept"), ("退回补正", "return"),
+                                                                   ("不予通过", "reject"))):
+                        if col.button(label, key=f"a_{decision}_{a.id}"):
+                            _do(label, lambda a=a, dec=decision, lab=label, why=reason: (
+                                tiers.review_application(p, me, a.reference, dec, why), f"{a.reference} {lab}")[1])
+    with t2:
+        if not sup:
+            st.caption("没有待核验的补充数据。")
+        for v in sup:
+            label = d[v.tag].label if v.tag in d else v.tag
+            with st.expander(f"{v.reference}　{v.credit_code}　{label} = {v.value}", expanded=len(sup) == 1):
+                st.write("说明：", v.statement)
+                _attachments(p, me, "supplied", v.id)
+                if can_act:
+                    reason = st.text_input("核验意见", key=f"sr_{v.id}")
+                    x, y = st.columns(2)
+                    if x.button("核验通过", key=f"s_ok_{v.id}"):
+                        def ok(v=v, why=reason) -> str:  # type: ignore[no-untyped-def]
+                            r = tiers.verify_supplied(p, me, v.reference, True, why)
+                            changed = [f"{k}：{r.before[k]}→{r.after[k]}" for k in r.after if r.after[k] != r.before[k]]
+                            return f"{v.reference} 已核验；重新判定：" + ("；".join(changed) or "结果无变化")
+                        _do("核验", ok)
+                    if y.button("不予采信", key=f"s_no_{v.id}"):
+                        _do("核验", lambda v=v, why=reason: (tiers.verify_supplied(p, me, v.reference, False, why),
+                                               f"{v.reference} 不予采信")[1])
+    with t3:
+        if not objs:
+            st.caption("没有待答复的异议。")
+        for o in objs:
+            with st.expander(f"{o.credit_code}　{o.subject}", expanded=len(objs) == 1):
+                st.write(o.text)
+                _attachments(p, me, "objection", o.id)
+                if can_act:
+                    answer = st.text_area("答复", key=f"oa_{o.id}")
+                    if st.button("答复", key=f"ob_{o.id}"):
+                        _do("答复", lambda o=o, ans=answer: (tiers.answer_objection(p, me, o.id, ans), "已答复")[1])
+    with t4:
+        found = tiers.conflicts(p, me)
+        if found:
+            common.show_frame(pd.DataFrame([{"统一社会信用代码": c.credit_code, "数据": d[c.tag].label,
+                                             "企业自报（已核验）": c.supplied, "部门数据": c.delivered,
+                                             "来源": c.source} for c in found]))
+        else:
+            st.caption("企业自报数据与部门数据没有冲突。")
+    with t5:
+        st.caption("各部门缺哪些数据会让最多的待兑现金额无法判定：据此发出数据共享需求。金额为估算。")
+        req = tiers.data_requests(p, me)
+        common.show_frame(req.head(50))
+        common.offer_download("下载缺数清单（Excel）", "缺数清单.xlsx",
+                              table_bytes(req, "xlsx", money=["可释放金额（估算，元）"]), "requests")

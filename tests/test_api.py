@@ -230,3 +230,43 @@ def test_the_committed_openapi_document_matches_the_code() -> None:
     committed = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
     assert create_app(platform=lambda: None).openapi() == committed, \
         "docs/openapi.json is stale: run `.venv/bin/python scripts/openapi.py`"  # type: ignore[arg-type]
+
+
+def test_the_enterprise_acts_on_each_tier_through_the_api(api: Api) -> None:
+    import base64
+
+    from rules_engine.ledger.models import Invitation
+
+    sf = service.open_ledger(api.db)
+    service.run_batch(sf, OFFICIAL, DS.frame, LIB.policies, dt.date(2026, 6, 30), D)  # invitations for 即申即享
+    invs = api("GET", f"/api/v1/enterprises/{QIYE01}/invitations", "enterprise").json()
+    mine = [i for i in invs if i["status"] == "open"]
+    assert mine, invs
+    from sqlalchemy import select
+
+    with sf() as s:
+        other = s.scalars(select(Invitation).where(Invitation.credit_code != QIYE01)).first()
+    r = api("POST", f"/api/v1/invitations/{other.reference}/confirm", "enterprise")
+    assert r.status_code == 403  # another enterprise's invitation
+    r = api("POST", f"/api/v1/invitations/{mine[0]['reference']}/confirm", "enterprise")
+    assert r.status_code == 200 and r.json()["status"] == "confirmed" and r.json()["payout_reference"]
+    assert api("POST", f"/api/v1/invitations/{mine[0]['reference']}/confirm", "enterprise").status_code == 409
+    form = api("GET", f"/api/v1/enterprises/{QIYE01}/application-form?policy=jishu-gaizao", "enterprise").json()
+    assert form and any(f["known"] for f in form)
+    pdf = {"name": "发票.pdf", "content_base64": base64.b64encode(b"%PDF-1.4").decode()}
+    r = api("POST", f"/api/v1/enterprises/{QIYE01}/applications", "enterprise",
+            json={"policy_id": "jishu-gaizao", "statement": "承诺真实", "files": [pdf]})
+    assert r.status_code == 200 and r.json()["status"] == "submitted", r.text
+    ref = r.json()["reference"]
+    assert api("POST", f"/api/v1/applications/{ref}/review", "enterprise",
+               json={"decision": "accept", "reason": "x"}).status_code == 403
+    r = api("POST", f"/api/v1/applications/{ref}/review", "official_session",
+            json={"decision": "accept", "reason": "材料齐全"})
+    assert r.status_code == 200 and r.json()["status"] == "accepted" and r.json()["amount_fen"] > 0, r.text
+    bad = {"name": "x.pdf", "content_base64": "不是base64"}
+    r = api("POST", f"/api/v1/enterprises/{QIYE01}/objections", "enterprise",
+            json={"subject": "jishu-gaizao", "text": "请复核", "files": [bad]})
+    assert r.status_code == 400 and "Base64" in r.json()["message"]
+    r = api("POST", f"/api/v1/enterprises/{QIYE01}/objections", "enterprise",
+            json={"subject": "jishu-gaizao", "text": "请复核", "files": [pdf]})
+    assert r.status_code == 200 and r.json()["status"] == "open"

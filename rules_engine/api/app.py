@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from .. import service
 from ..accounts import AccountError, load_accounts
-from ..errors import EngineError
-from ..service import auth, budget, enterprise, keys
+from ..errors import EngineError, Forbidden
+from ..service import auth, budget, enterprise, keys, tiers
 from ..service.actors import Actor
 from ..service.platform import Platform
 
@@ -176,6 +176,124 @@ class VerifyOut(BaseModel):
     entries: int
     checkpoints: int
     problems: list[str]
+
+
+class FileIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    content_base64: str = Field(max_length=14_000_000, description="文件内容（Base64），不超过 10 MB")
+
+
+class InvitationOut(BaseModel):
+    reference: str
+    policy_id: str
+    title: str
+    amount_fen: int
+    status: str
+    status_zh: str
+    expires_on: dt.date
+    payout_reference: str | None
+
+
+class ApplicationIn(BaseModel):
+    policy_id: str = Field(min_length=1, max_length=64)
+    answers: dict[str, str] = Field(default_factory=dict, max_length=100)
+    statement: str = Field(max_length=4000)
+    files: list[FileIn] = Field(default_factory=list, max_length=5)
+
+
+class ApplicationOut(BaseModel):
+    reference: str
+    policy_id: str
+    status: str
+    status_zh: str
+    amount_fen: int | None
+    reason: str | None
+
+
+class FormFieldOut(BaseModel):
+    tag: str
+    label: str
+    unit: str
+    known: str | None
+    source: str | None
+
+
+class SupplyIn(BaseModel):
+    tag: str = Field(min_length=1, max_length=64)
+    value: str = Field(max_length=200)
+    statement: str = Field(max_length=2000)
+    files: list[FileIn] = Field(default_factory=list, max_length=5)
+
+
+class SuppliedOut(BaseModel):
+    reference: str
+    tag: str
+    value: str
+    status: str
+    status_zh: str
+    reason: str | None
+
+
+class ReviewIn(BaseModel):
+    decision: str = Field(pattern="^(accept|return|reject)$")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class VerifyIn(BaseModel):
+    accept: bool
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ObjectionIn(BaseModel):
+    subject: str = Field(min_length=1, max_length=64, description="兑现编号（MS…）或政策编号")
+    text: str = Field(max_length=4000)
+    rating: int | None = Field(None, ge=1, le=5)
+    files: list[FileIn] = Field(default_factory=list, max_length=5)
+
+
+class ObjectionOut(BaseModel):
+    id: int
+    kind: str
+    subject: str
+    text: str
+    rating: int | None
+    status: str
+    answer: str | None
+
+
+def _decoded(files: list[FileIn]) -> list[tuple[str, bytes]]:
+    import base64
+    import binascii
+
+    out = []
+    for f in files:
+        try:
+            out.append((f.name, base64.b64decode(f.content_base64, validate=True)))
+        except (binascii.Error, ValueError):
+            raise EngineError(f"{f.name}：文件内容不是有效的 Base64") from None
+    return out
+
+
+def _inv(i: Any) -> InvitationOut:
+    return InvitationOut(reference=i.reference, policy_id=i.policy_id, title=(i.explanation or {}).get("title", ""),
+                         amount_fen=i.amount_fen, status=i.status, status_zh=tiers.INVITATION_ZH.get(i.status, i.status),
+                         expires_on=i.expires_on, payout_reference=f"MS{i.payout_id:010d}" if i.payout_id else None)
+
+
+def _app(a: Any) -> ApplicationOut:
+    return ApplicationOut(reference=a.reference, policy_id=a.policy_id, status=a.status,
+                          status_zh=tiers.APPLICATION_ZH.get(a.status, a.status), amount_fen=a.amount_fen,
+                          reason=a.reason)
+
+
+def _sup(v: Any) -> SuppliedOut:
+    return SuppliedOut(reference=v.reference, tag=v.tag, value=v.value, status=v.status,
+                       status_zh=tiers.SUPPLIED_ZH.get(v.status, v.status), reason=v.reason)
+
+
+def _obj(o: Any) -> ObjectionOut:
+    return ObjectionOut(id=o.id, kind=o.kind, subject=o.subject, text=o.text, rating=o.rating, status=o.status,
+                        answer=o.answer)
 
 
 def _payout(p: Any) -> PayoutOut:
@@ -382,5 +500,80 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
         i = budget.set_indicator(plat().ledger, who, policy_id, body.total_fen)
         return IndicatorOut(policy_id=i.policy_id, total_fen=i.total_fen, committed_fen=i.committed_fen,
                             paid_fen=i.paid_fen, available_fen=i.available_fen, source=i.source)
+
+    # ---------------------------------------------------------------- delivery tiers
+
+    @app.get("/api/v1/enterprises/{credit_code}/invitations", response_model=list[InvitationOut], responses=ERRORS,
+             tags=["企业服务空间"])
+    def invitations(credit_code: Code, who: Who) -> list[InvitationOut]:
+        """即申即享：本企业的邀约（待确认、已确认、已放弃、已过期）。"""
+        if who.role == "enterprise" and credit_code.strip().upper() != who.credit_code:
+            raise Forbidden("企业账户只能查看本企业的数据")
+        if who.role not in ("enterprise", "official", "auditor"):
+            raise Forbidden("无权查看邀约")
+        return [_inv(i) for i in tiers.invitations(plat(), who, credit_code)]
+
+    @app.post("/api/v1/invitations/{reference}/confirm", response_model=InvitationOut, responses=ERRORS,
+              tags=["企业服务空间"])
+    def confirm(reference: Ref, who: Who) -> InvitationOut:
+        """确认享受：生成兑现记录，进入公示。"""
+        return _inv(tiers.decide_invitation(plat(), who, reference, True))
+
+    @app.post("/api/v1/invitations/{reference}/decline", response_model=InvitationOut, responses=ERRORS,
+              tags=["企业服务空间"])
+    def decline(reference: Ref, who: Who) -> InvitationOut:
+        """放弃：本期不再邀约。"""
+        return _inv(tiers.decide_invitation(plat(), who, reference, False))
+
+    @app.get("/api/v1/enterprises/{credit_code}/application-form", response_model=list[FormFieldOut],
+             responses=ERRORS, tags=["企业服务空间"])
+    def application_form(credit_code: Code, who: Who,
+                         policy: Annotated[str, Query(min_length=1, max_length=64)]) -> list[FormFieldOut]:
+        """申报表单：档案已有的数据自动带入（known），其余为需填写的项目。"""
+        return [FormFieldOut(**f.__dict__) for f in tiers.application_form(plat(), who, credit_code, policy)]
+
+    @app.post("/api/v1/enterprises/{credit_code}/applications", response_model=ApplicationOut, responses=ERRORS,
+              tags=["企业服务空间"])
+    def apply(credit_code: Code, body: ApplicationIn, who: Who) -> ApplicationOut:
+        """提交申报（或退回补正后再次提交），可附证明材料。"""
+        return _app(tiers.submit_application(plat(), who, credit_code, body.policy_id, body.answers, body.statement,
+                                             _decoded(body.files)))
+
+    @app.get("/api/v1/enterprises/{credit_code}/applications", response_model=list[ApplicationOut],
+             responses=ERRORS, tags=["企业服务空间"])
+    def my_applications(credit_code: Code, who: Who) -> list[ApplicationOut]:
+        return [_app(a) for a in tiers.applications(plat(), who, credit_code)]
+
+    @app.post("/api/v1/enterprises/{credit_code}/supplied-values", response_model=SuppliedOut, responses=ERRORS,
+              tags=["企业服务空间"])
+    def supply(credit_code: Code, body: SupplyIn, who: Who) -> SuppliedOut:
+        """补充缺失数据（附说明与证明材料）；主管部门核验后才用于判定。"""
+        return _sup(tiers.supply_value(plat(), who, credit_code, body.tag, body.value, body.statement,
+                                       _decoded(body.files)))
+
+    @app.post("/api/v1/enterprises/{credit_code}/objections", response_model=ObjectionOut, responses=ERRORS,
+              tags=["企业服务空间"])
+    def object_(credit_code: Code, body: ObjectionIn, who: Who) -> ObjectionOut:
+        """提出异议，或兑现后评价（rating 1–5）。"""
+        return _obj(tiers.raise_objection(plat(), who, credit_code, body.subject, body.text, _decoded(body.files),
+                                          body.rating))
+
+    @app.get("/api/v1/enterprises/{credit_code}/objections", response_model=list[ObjectionOut], responses=ERRORS,
+             tags=["企业服务空间"])
+    def my_objections(credit_code: Code, who: Who) -> list[ObjectionOut]:
+        """本企业的异议与评价，含主管部门的答复。"""
+        return [_obj(o) for o in tiers.objections(plat(), who, credit_code)]
+
+    @app.post("/api/v1/applications/{reference}/review", response_model=ApplicationOut, responses=ERRORS,
+              tags=["政策管理"])
+    def review(reference: Ref, body: ReviewIn, who: Who) -> ApplicationOut:
+        """审核申报：accept（核定金额并生成兑现记录）、return（退回补正）或 reject，须写明理由。"""
+        return _app(tiers.review_application(plat(), who, reference, body.decision, body.reason))
+
+    @app.post("/api/v1/supplied-values/{reference}/verify", response_model=SuppliedOut, responses=ERRORS,
+              tags=["政策管理"])
+    def verify_value(reference: Ref, body: VerifyIn, who: Who) -> SuppliedOut:
+        """核验企业补充的数据；通过后用于该企业的判定。"""
+        return _sup(tiers.verify_supplied(plat(), who, reference, body.accept, body.reason).value)
 
     return app

@@ -333,6 +333,7 @@ class Policy:
     contact: str = ""
     cases: tuple[PolicyCase, ...] = ()
     source: str = ""  # file the policy was loaded from
+    time_limit: int | None = None  # 兑现时限: working days from eligibility (or confirmation, or application) to payment
 
     @property
     def key(self) -> str:

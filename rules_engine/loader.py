@@ -30,7 +30,7 @@ STATUS_ALIASES = {"符合": "eligible", "不符合": "not_eligible", "待补充"
 MAX_TAGS_PER_POLICY = 63  # missing-tag sets are 64-bit masks in the vectorized backend
 TOP_KEYS = {
     "id", "version", "title", "department", "summary", "contact", "basis", "tier", "valid_from",
-    "valid_to", "status", "regions", "conditions", "benefit", "exclusive", "limit", "budget", "tests",
+    "valid_to", "status", "regions", "conditions", "benefit", "exclusive", "limit", "budget", "tests", "time_limit",
 }
 FORMULA_KEYS = ("fixed", "per_unit", "percent", "tiers", "cases", "sum")
 
@@ -365,13 +365,23 @@ class _PolicyReader:
             valid_from=valid_from, valid_to=valid_to, regions=tuple(regions), conditions=conditions,
             benefit=benefit, exclusive=exclusive, limit=limit, budget=budget, status=status,
             summary=_text(f, m, "summary", "", required=False), contact=_text(f, m, "contact", "", required=False),
-            cases=cases, source=f.path,
+            cases=cases, source=f.path, time_limit=self.time_limit(m),
         )
         n_tags = len(ir.policy_tags(policy))
         if n_tags > MAX_TAGS_PER_POLICY:
             f.problems.append(f.problem(root, "conditions", f"reads {n_tags} tags; at most {MAX_TAGS_PER_POLICY}"))
             return None
         return policy
+
+    def time_limit(self, m: dict[str, Any]) -> int | None:
+        raw = _text(self.f, m, "time_limit", "", required=False)
+        if not raw:
+            return None
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 365):
+            self.f.problems.append(self.f.problem(m["time_limit"][1], "time_limit",
+                                                  f"expected a whole number of working days from 1 to 365, found {raw!r}"))
+            return None
+        return int(raw)
 
     def date_field(self, m: dict[str, Any], root: yaml.Node, key: str, required: bool) -> dt.date | None:
         if key not in m or _is_null(m[key][1]):

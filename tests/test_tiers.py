@@ -178,3 +178,32 @@ def test_objections_are_answered_and_the_enterprise_sees_the_answer(platform: Pl
     assert r.kind == "rating" and r.rating == 5
     with pytest.raises(Forbidden):
         tiers.objections(platform, Actor("企业", "enterprise", "91340102000395962B"), p.credit_code)
+
+
+def test_time_limits_are_counted_in_working_days_and_overdue_items_listed(platform: Platform) -> None:
+    from rules_engine.ledger import lifecycle
+    from rules_engine.ledger.workdays import add_working_days
+    from rules_engine.service.ledger import timeliness
+
+    batch(platform)
+    with platform.ledger.begin() as s:
+        p = s.scalars(select(Payout).where(Payout.policy_id == "wengang-fanhuan").order_by(Payout.id)).first()
+        start = p.created_at.date()
+        t = dt.datetime.combine(add_working_days(start, 12), dt.time(10))
+        lifecycle.publish(s, p, "李四", start, now=t)
+        lifecycle.approve(s, p, "王五", add_working_days(start, 12), now=t)
+        lifecycle.mark_paid(s, p, "银行", "B1", now=t)
+        paid_ref = p.reference
+    assert LIB.get("wengang-fanhuan").time_limit == 30
+    per, summary = timeliness(platform.ledger, OFFICIAL, LIB.policies, today=add_working_days(start, 10))
+    assert not per["超期"].any()
+    per, summary = timeliness(platform.ledger, OFFICIAL, LIB.policies, today=add_working_days(start, 31))
+    late = per[per["超期"]]
+    assert set(late["政策"]) >= {"wengang-fanhuan"} and paid_ref not in set(late["编号"])
+    assert set(late["时限（工作日）"]) <= {20, 30, 60}
+    row = per[per["编号"] == paid_ref].iloc[0]
+    assert row["已用工作日"] == 12 and row["已支付"]
+    auto = summary.set_index("兑现方式").loc["免申即享"]
+    assert auto["已支付笔数"] == 1 and auto["支付用时中位数（工作日）"] == 12 and auto["超期笔数"] == int(
+        late[late["兑现方式"] == "免申即享"].shape[0])
+    assert auto["待公示金额（分）"] > 0

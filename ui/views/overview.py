@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rules_engine.service.ledger import overview_rows
+from rules_engine.service.ledger import overview_rows, timeliness
 from ui import common
 
 PENDING = ("candidate", "publicized", "approved", "failed")
@@ -37,3 +37,16 @@ def render() -> None:
         st.subheader("按月份（已支付按支付月，待兑现按生成月）")
         shown = shown.assign(月份=shown["month"])
         st.bar_chart(shown.pivot_table(index="月份", columns="类别", values="金额（元）", aggfunc="sum", fill_value=0))
+
+    st.subheader("兑现时限（工作日，按国家法定节假日与调休计算）")
+    per, summary = timeliness(common.ledger(), common.actor(), common.current_library().policies)
+    shown_summary = summary.copy()
+    for col in [c for c in shown_summary.columns if c.endswith("金额（分）")]:
+        shown_summary[col.replace("（分）", "（元）")] = [common.yuan(int(v)).removesuffix(" 元") for v in shown_summary[col]]
+        del shown_summary[col]
+    common.show_frame(shown_summary)
+    late = per[per["超期"]]
+    st.caption(f"超期未兑现 {len(late)} 笔")
+    if len(late):
+        common.show_frame(late.assign(金额=[common.yuan(int(v)) for v in late["金额（分）"]])
+                          .drop(columns=["金额（分）", "超期", "已支付"]).head(500))

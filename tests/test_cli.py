@@ -123,7 +123,7 @@ def test_ledger_commands_end_to_end(tmp_path: Path) -> None:
     db = ["--db", f"sqlite:///{tmp_path / 'l.db'}"]
     r = runner.invoke(app, ["batch", "run", "--actor", "张三", *db])
     assert r.exit_code == 0, r.output
-    assert "new candidates" in r.output
+    assert "新增待公示" in r.output
     # the notice cannot start in the past by the server's clock; MIANSHEN_CLOCK is the explicit test setting
     r = runner.invoke(app, ["payouts", "publish", "--actor", "李四", "--start", "2026-07-01", *db])
     assert r.exit_code == 1 and "早于今天" in r.output
@@ -146,6 +146,6 @@ def test_ledger_commands_end_to_end(tmp_path: Path) -> None:
     r = runner.invoke(app, ["audit", "verify", *db])
     assert r.exit_code == 0 and "发现问题 0 处" in r.output, r.output
     r = runner.invoke(app, ["payouts", "list", "--status", "approved", *db])
-    assert r.exit_code == 0 and "total" in r.output
+    assert r.exit_code == 0 and "合计" in r.output
     r = runner.invoke(app, ["payouts", "list", "--by", "region", *db], env={"COLUMNS": "120"})
     assert r.exit_code == 0 and "340104" in r.output

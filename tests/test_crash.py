@@ -80,10 +80,10 @@ def test_two_runs_at_once_never_duplicate(backend: str, tmp_path: Path) -> None:
     codes = sorted([a.returncode, b.returncode])
     outputs = out_a + err_a + out_b + err_b
     if codes == [0, 1]:
-        assert "another batch run is in progress" in outputs  # one refused, clearly
+        assert "另一批次正在运行" in outputs  # one refused, clearly
     else:
         assert codes == [0, 0]  # or they did not overlap: then the second created nothing
-        assert "0 new candidates" in outputs
+        assert "新增待公示 0 笔" in outputs
     _, sf = open_ledger(url)
     with sf() as s:
         n = s.scalar(select(func.count()).select_from(Payout))
@@ -104,4 +104,4 @@ def test_a_run_refuses_while_another_holds_the_lock(tmp_path: Path) -> None:
     finally:
         release_lock(sf)
     assert p.returncode == 1
-    assert "another batch run is in progress: batch by 另一位操作员" in errs
+    assert "另一批次正在运行：batch by 另一位操作员" in errs

@@ -331,7 +331,7 @@ def test_lock_refuses_a_second_run_and_takes_over_a_dead_one(ledger_url: str) ->
     acquire_lock(sf, "first")
     with sf.begin() as s:  # pretend another live process on this host holds it
         s.execute(sa.update(BatchLock).values(pid=1))
-    with pytest.raises(BatchLocked, match="another batch run is in progress: first .pid 1 on"):
+    with pytest.raises(BatchLocked, match="另一批次正在运行：first（进程 1，主机"):
         run_batch(sf, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, "张三", D)
     with sf.begin() as s:  # a pid that cannot exist: the holder died
         s.execute(sa.update(BatchLock).values(pid=2**22 + 12345))

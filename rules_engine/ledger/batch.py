@@ -82,8 +82,8 @@ def acquire_lock(sf: sessionmaker[Session], holder: str) -> None:
                 audit.append(s, holder, "lock_taken_over", "batch_lock",
                              {"dead_holder": lock.holder, "dead_pid": lock.pid})
                 return
-        raise BatchLocked(f"another batch run is in progress: {lock.holder} (pid {lock.pid} on {lock.host}, "
-                          f"since {lock.acquired_at:%Y-%m-%d %H:%M:%S}); try again when it has finished")
+        raise BatchLocked(f"另一批次正在运行：{lock.holder}（进程 {lock.pid}，主机 {lock.host}，"
+                          f"开始于 {lock.acquired_at:%Y-%m-%d %H:%M:%S}）；请在其结束后再试")
 
 
 def release_lock(sf: sessionmaker[Session]) -> None:

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import service
@@ -18,7 +17,7 @@ from ..service.actors import Actor
 from ..values import fmt_yuan
 from . import lifecycle
 from .db import default_url, open_ledger
-from .models import BatchRun, OutboxMessage, Payout
+from .models import Payout
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -38,25 +37,22 @@ def _sf(db: str | None) -> sessionmaker[Session]:
     return open_ledger(db or default_url())[1]
 
 
-GROUPINGS = {"policy": Payout.policy_id, "region": Payout.region, "status": Payout.status}
+HEADS = {"policy": "政策", "region": "地区", "status": "状态"}
 
 
-def summary_table(s: Session, title: str, by: tuple[str, ...] = ("policy", "status"), **filters: object) -> Table:
-    """Counts and totals grouped by any of policy, region, status."""
-    cols = [GROUPINGS[b] for b in by]
-    q = select(*cols, func.count(), func.sum(Payout.amount_fen)).group_by(*cols).order_by(*cols)
-    for k, v in filters.items():
-        if v is not None:
-            q = q.where(getattr(Payout, k) == v)
+def summary_table(rows: list[tuple[object, ...]], title: str, by: tuple[str, ...]) -> Table:
+    """Counts and totals (from service.summary) as a table."""
     t = Table(title=title)
-    for c in (*by, "count", "amount (yuan)"):
-        t.add_column(c, justify="right" if c in ("count", "amount (yuan)") else "left")
+    for c in (*(HEADS[b] for b in by), "笔数", "金额（元）"):
+        t.add_column(c, justify="right" if c in ("笔数", "金额（元）") else "left")
     total_n, total_fen = 0, 0
-    for *keys, n, fen in s.execute(q):
-        t.add_row(*(str(k) if k is not None else "（无）" for k in keys), str(n), fmt_yuan(int(fen or 0)))
-        total_n += n
-        total_fen += int(fen or 0)
-    t.add_row("[bold]total[/]", *[""] * (len(by) - 1), str(total_n), fmt_yuan(total_fen))
+    for *keys, n, fen in rows:
+        label = [lifecycle.STATUS_ZH.get(str(k), str(k)) if b == "status" else ("（无）" if k is None else str(k))
+                 for b, k in zip(by, keys)]
+        t.add_row(*label, str(n), fmt_yuan(int(fen or 0)))  # type: ignore[call-overload]
+        total_n += int(n)  # type: ignore[call-overload]
+        total_fen += int(fen or 0)  # type: ignore[call-overload]
+    t.add_row("[bold]合计[/]", *[""] * (len(by) - 1), str(total_n), fmt_yuan(total_fen))
     return t
 
 
@@ -102,26 +98,29 @@ def batch_run(
             source = open_source(kind, where, table, partitions, d)
             when = _as_of(as_of, Path(where) if kind == "spark" else Path("-"))
         sf = _sf(db)
-        with console.status(f"matching ({kind}) and allocating..."):
+        with console.status(f"正在匹配（{kind}）并分配预算…"):
             r = service.run_batch(sf, Actor(actor, "official"), source, lib.policies, when, d)
-        with sf() as s:
-            console.print(summary_table(s, f"batch {r.batch_id}: candidates by policy", batch_id=r.batch_id))
-    console.print(f"batch {r.batch_id}: {r.created} new candidates, {fmt_yuan(r.created_fen)} yuan; "
-                  f"not created: " + (", ".join(f"{k} {v}" for k, v in r.skipped.items()) or "none"), highlight=False)
+        rows = service.summary(sf, Actor(actor, "official"), ("policy",), service.PayoutFilter(batch_id=r.batch_id))
+        console.print(summary_table(rows, f"批次 {r.batch_id}：按政策的待公示记录", ("policy",)))
+    console.print(f"批次 {r.batch_id}：新增待公示 {r.created} 笔，合计 {fmt_yuan(r.created_fen)} 元；"
+                  f"即申即享邀约 {r.invited} 笔；未生成：" + ("，".join(f"{k} {v}" for k, v in r.skipped.items()) or "无"),
+                  highlight=False)
 
 
 @batch_app.command("list")
 def batch_list(db: DbOpt = None) -> None:
     """Past batch runs with their inputs and results."""
-    with _sf(db)() as s:
-        t = Table(title="batch runs")
-        for c in ("id", "started", "by", "as_of", "status", "created", "amount (yuan)", "data hash"):
-            t.add_column(c)
-        for b in s.scalars(select(BatchRun).order_by(BatchRun.id)):
-            sm = b.summary or {}
-            t.add_row(str(b.id), f"{b.started_at:%Y-%m-%d %H:%M}", b.started_by, str(b.as_of), b.status,
-                      str(sm.get("created", "")), fmt_yuan(int(sm.get("created_fen", 0))), b.data_hash[:12])
-        console.print(t)
+    from ..service.ledger import batch_runs
+
+    t = Table(title="批次记录")
+    for c in ("批次", "开始", "操作人", "评估日期", "状态", "新增", "金额（元）", "邀约", "数据哈希"):
+        t.add_column(c)
+    for b in sorted(batch_runs(_sf(db), Actor("命令行", "official"), 10_000), key=lambda b: b.id):
+        sm = b.summary or {}
+        t.add_row(str(b.id), f"{b.started_at:%Y-%m-%d %H:%M}", b.started_by, str(b.as_of),
+                  {"completed": "已完成", "running": "运行中"}.get(b.status, b.status), str(sm.get("created", "")),
+                  fmt_yuan(int(sm.get("created_fen", 0))), str(sm.get("invited", 0)), b.data_hash[:12])
+    console.print(t)
 
 
 @batch_app.command("unlock")
@@ -130,7 +129,7 @@ def batch_unlock(actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None) -> None:
     from .batch import force_unlock
 
     force_unlock(_sf(db), actor, reason)
-    console.print("batch lock cleared")
+    console.print("批次锁已清除")
 
 
 # ------------------------------------------------------------------ payouts
@@ -146,20 +145,20 @@ def payouts_list(
     by: Annotated[str, typer.Option(help="Group totals by: comma-separated policy, region, status.")] = "policy,status",
 ) -> None:
     """Counts and totals grouped by policy, region and/or status (filtered), optionally each payout."""
+    from ..cli_common import domain_errors
+
     groups = tuple(b.strip() for b in by.split(",") if b.strip())
-    if not groups or any(g not in GROUPINGS for g in groups):
-        err.print(f"error: --by takes policy, region and/or status, not {by!r}")
+    if not groups or any(g not in HEADS for g in groups):
+        err.print(f"错误：--by 只能是 policy、region、status 的组合，而不是 {by!r}")
         raise typer.Exit(2)
-    with _sf(db)() as s:
-        console.print(summary_table(s, "payouts", by=groups, status=status, policy_id=policy, region=region))
+    me = Actor("命令行", "official")
+    f = service.PayoutFilter((status,) if status else (), policy, region)
+    with domain_errors():
+        console.print(summary_table(service.summary(_sf(db), me, groups, f), "兑现记录", groups))
         if rows:
-            q = select(Payout).order_by(Payout.id)
-            for k, v in (("status", status), ("policy_id", policy), ("region", region)):
-                if v is not None:
-                    q = q.where(getattr(Payout, k) == v)
-            for p in s.scalars(q):
+            for p in service.list_payouts(_sf(db), me, f, limit=None):
                 console.print(f"{p.reference} {p.policy_id} {p.credit_code} {p.period} {fmt_yuan(p.amount_fen)} "
-                              f"{p.status}", highlight=False)
+                              f"{lifecycle.STATUS_ZH.get(p.status, p.status)}", highlight=False)
 
 
 def _actor(name: str, role: str = "official") -> Actor:
@@ -318,13 +317,10 @@ def outbox_dispatch(
 ) -> None:
     """Send every due notification once (retries back off: 30 s, 1 min, 2 min, ...)."""
     from ..cli_common import domain_errors
-    from .outbox import dispatch, sender_from
+    from ..service.ledger import dispatch_outbox
 
     with domain_errors():
-        sf = _sf(db)
-        r = dispatch(sf, sender_from(sender))
-    with sf() as s:
-        pending = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending"))
+        r, pending = dispatch_outbox(_sf(db), Actor("命令行", "official"), sender)
     console.print(f"已发送 {r.sent}，待重试 {r.retried}，放弃 {r.dead}；待发送 {pending}", highlight=False)
 
 
@@ -401,26 +397,21 @@ def events_add(
     db: DbOpt = None,
 ) -> None:
     """Queue one tag update in the tag_events table (for `worker run --source table`)."""
-    from .models import TagEvent
+    from ..service.ledger import queue_tag_event
 
-    with _sf(db).begin() as s:
-        e = TagEvent(credit_code=credit_code, tag=tag, value=value, as_of=as_of, source=source,
-                     received_at=dt.datetime.now())
-        s.add(e)
-        s.flush()
-        console.print(f"event {e.id} queued")
+    n = queue_tag_event(_sf(db), Actor("命令行", "official"), credit_code, tag, value, as_of, source)
+    console.print(f"事件 {n} 已排队", highlight=False)
 
 
 @events_app.command("dead-letters")
 def events_dead_letters(db: DbOpt = None) -> None:
     """Events the worker could not use, with the reason."""
-    from .models import DeadLetter
+    from ..service.ledger import dead_letters
 
-    with _sf(db)() as s:
-        rows = list(s.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+    rows = dead_letters(_sf(db), Actor("命令行", "official"))
     for r in rows:
         console.print(f"{r.source}: {r.reason}  {r.raw[:120]}", highlight=False, markup=False)
-    console.print(f"{len(rows)} dead letters")
+    console.print(f"死信 {len(rows)} 条", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

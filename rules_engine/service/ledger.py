@@ -82,6 +82,7 @@ class PayoutFilter:
     policy: str | None = None
     region_prefix: str | None = None
     credit_code: str | None = None
+    batch_id: int | None = None
 
     def apply(self, q: Any) -> Any:
         if self.status:
@@ -92,6 +93,8 @@ class PayoutFilter:
             q = q.where(Payout.region.startswith(self.region_prefix, autoescape=True))
         if self.credit_code:
             q = q.where(Payout.credit_code == self.credit_code)
+        if self.batch_id is not None:
+            q = q.where(Payout.batch_id == self.batch_id)
         return q
 
 
@@ -99,7 +102,7 @@ def _visible(actor: Actor, f: PayoutFilter) -> PayoutFilter:
     """An enterprise sees its own payouts, whatever filter it asked for."""
     if actor.role == "enterprise":
         require(actor, "payout.read", actor.credit_code)
-        return PayoutFilter(f.status, f.policy, f.region_prefix, actor.credit_code)
+        return PayoutFilter(f.status, f.policy, f.region_prefix, actor.credit_code, f.batch_id)
     require(actor, "payout.read")
     return f
 
@@ -320,3 +323,38 @@ def timeliness(sf: sessionmaker[Session], actor: Actor, policies: list[ir.Policy
             row[f"{lifecycle.STATUS_ZH[st]}金额（分）"] = int(g.loc[g["状态"] == st, "金额（分）"].sum())
         summary.append(row)
     return per, pd.DataFrame(summary)
+
+
+def dispatch_outbox(sf: sessionmaker[Session], actor: Actor, sender: str) -> tuple[Any, int]:
+    """Send every due notification once; returns the result and how many are still pending."""
+    from ..ledger.models import OutboxMessage
+    from ..ledger.outbox import dispatch, sender_from
+
+    require(actor, "audit.checkpoint" if actor.role == "system" else "payout.approve")
+    r = dispatch(sf, sender_from(sender))
+    with sf() as s:
+        pending = int(s.scalar(select(func.count()).select_from(OutboxMessage)
+                               .where(OutboxMessage.status == "pending")) or 0)
+    return r, pending
+
+
+def queue_tag_event(sf: sessionmaker[Session], actor: Actor, credit_code: str, tag: str, value: str, as_of: str,
+                    source: str) -> int:
+    """One inbound tag update for the worker's table source."""
+    from ..ledger.models import TagEvent
+
+    require(actor, "payout.withdraw")
+    with sf.begin() as s:
+        e = TagEvent(credit_code=credit_code[:64], tag=tag[:64], value=value, as_of=as_of[:32], source=source[:32],
+                     received_at=dt.datetime.now())
+        s.add(e)
+        s.flush()
+        return e.id
+
+
+def dead_letters(sf: sessionmaker[Session], actor: Actor) -> list[Any]:
+    from ..ledger.models import DeadLetter
+
+    require(actor, "payout.read")
+    with sf() as s:
+        return list(s.scalars(select(DeadLetter).order_by(DeadLetter.id)))

@@ -207,3 +207,47 @@ def test_time_limits_are_counted_in_working_days_and_overdue_items_listed(platfo
     assert auto["已支付笔数"] == 1 and auto["支付用时中位数（工作日）"] == 12 and auto["超期笔数"] == int(
         late[late["兑现方式"] == "免申即享"].shape[0])
     assert auto["待公示金额（分）"] > 0
+
+
+def test_the_cli_reaches_the_same_tier_operations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from rules_engine.cli import app
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    monkeypatch.setenv("MIANSHEN_DB", url)
+    p = Platform(D, LIB, DATA, service.open_ledger(url))
+    batch(p)
+    code = "91340124MA7112976A"
+    run = CliRunner().invoke
+    r = run(app, ["tiers", "invitations", code])
+    assert r.exit_code == 0 and "待确认" in r.output, r.output
+    ref = r.output.split()[0]
+    r = run(app, ["tiers", "confirm", ref, "--actor", "窗口代办", "--credit-code", "91340102000395962B"])
+    assert r.exit_code == 1 and "本企业" in r.output  # acting for another enterprise is refused
+    r = run(app, ["tiers", "confirm", ref, "--actor", "窗口代办", "--credit-code", code])
+    assert r.exit_code == 0 and "已确认" in r.output, r.output
+    a = tiers.submit_application(p, Actor("企业", "enterprise", code), code, "jishu-gaizao", {}, "承诺真实", [])
+    r = run(app, ["tiers", "applications"])
+    assert a.reference in r.output
+    r = run(app, ["tiers", "review", a.reference, "accept", "--actor", "李四", "--reason", "材料齐全"])
+    assert r.exit_code == 0 and "核定" in r.output, r.output
+    r = run(app, ["tiers", "data-requests", "--out", str(tmp_path / "req.xlsx")])
+    assert r.exit_code == 0 and (tmp_path / "req.xlsx").exists() and "家企业" in r.output
+
+
+def test_a_verification_killed_halfway_changes_nothing(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rules_engine.service import tiers as t
+
+    code = "9134010201465016X1"
+    v = t.supply_value(platform, Actor("企业", "enterprise", code), code, "disabled_staff_ratio", "2.5", "年审结果",
+                       [("年审.pdf", b"%PDF")])
+    real = t.audit.append
+    monkeypatch.setattr(t.audit, "append", lambda *a, **k: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError):
+        t.verify_supplied(platform, OFFICIAL, v.reference, True, "核对一致")
+    monkeypatch.setattr(t.audit, "append", real)
+    assert t.supplied(platform, OFFICIAL, code)[0].status == "submitted"
+    assert "canji-jiuye" in {e.policy.id for e in check_enterprise(platform, OFFICIAL, code).undetermined}
+    r = t.verify_supplied(platform, OFFICIAL, v.reference, True, "核对一致")
+    assert r.after["canji-jiuye"] == "eligible" and t.supplied(platform, OFFICIAL, code)[0].status == "verified"

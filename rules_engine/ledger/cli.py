@@ -415,6 +415,7 @@ def events_dead_letters(db: DbOpt = None) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    app.add_typer(tiers_app, name="tiers")
     app.add_typer(worker_app, name="worker")
     app.add_typer(events_app, name="events")
     app.add_typer(batch_app, name="batch")
@@ -422,3 +423,121 @@ def register(app: typer.Typer) -> None:
     app.add_typer(payment_app, name="payment")
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(audit_app, name="audit")
+
+
+# ------------------------------------------------------------------ delivery tiers
+
+tiers_app = typer.Typer(help="即申即享 invitations, 申报 applications, supplied data (待补充数据), objections.",
+                        no_args_is_help=True)
+
+
+def _platform():  # type: ignore[no-untyped-def]
+    from ..service.platform import Platform
+
+    return Platform.from_env()
+
+
+@tiers_app.command("invitations")
+def tiers_invitations(credit_code: str) -> None:
+    """An enterprise's invitations (即申即享) and their states."""
+    from ..cli_common import domain_errors
+    from ..service import tiers
+
+    with domain_errors():
+        rows = tiers.invitations(_platform(), Actor("命令行", "official"), credit_code)
+    for i in rows:
+        console.print(f"{i.reference} {i.policy_id} {fmt_yuan(i.amount_fen)} 元 {tiers.INVITATION_ZH[i.status]} "
+                      f"截止 {i.expires_on}", highlight=False)
+
+
+@tiers_app.command("confirm")
+def tiers_confirm(ref: str, actor: ActorOpt, credit_code: Annotated[str, typer.Option(help="The enterprise.")],
+                  decline: Annotated[bool, typer.Option("--decline", help="Decline instead.")] = False) -> None:
+    """Confirm (确认享受) or decline an invitation on the enterprise's behalf (a counter clerk)."""
+    from ..cli_common import domain_errors
+    from ..service import tiers
+
+    with domain_errors():
+        inv = tiers.decide_invitation(_platform(), Actor(actor, "enterprise", credit_code), ref, not decline)
+    console.print(f"{inv.reference}：{tiers.INVITATION_ZH[inv.status]}", highlight=False)
+
+
+@tiers_app.command("expire")
+def tiers_expire(actor: ActorOpt) -> None:
+    """Open invitations past their date become expired (run daily)."""
+    from ..cli_common import domain_errors
+    from ..service import tiers
+
+    with domain_errors():
+        n = tiers.expire_invitations(_platform(), Actor(actor, "official"))
+    console.print(f"{n} 个邀约已过期", highlight=False)
+
+
+@tiers_app.command("applications")
+def tiers_applications(status: Annotated[str | None, typer.Option(help="submitted, returned, accepted, rejected.")]
+                       = "submitted") -> None:
+    """申报 applications (default: those waiting for review)."""
+    from ..cli_common import domain_errors
+    from ..service import tiers
+
+    with domain_errors():
+        rows = tiers.applications(_platform(), Actor("命令行", "official"), status=status)
+    for a in rows:
+        console.print(f"{a.reference} {a.policy_id} {a.credit_code} {tiers.APPLICATION_ZH[a.status]} {a.statement[:40]}",
+                      highlight=False, markup=False)
+
+
+@tiers_app.command("review")
+def tiers_review(ref: str, decision: Annotated[str, typer.Argument(help="accept, return or reject")],
+                 actor: ActorOpt, reason: ReasonOpt) -> None:
+    """Review an application: accept (the amount is computed), return for correction, reject."""
+    from ..cli_common import domain_errors
+    from ..service import tiers
+
+    with domain_errors():
+        a = tiers.review_application(_platform(), Actor(actor, "official"), ref, decision, reason)
+    console.print(f"{a.reference}：{tiers.APPLICATION_ZH[a.status]}"
+                  + (f"，核定 {fmt_yuan(a.amount_fen)} 元" if a.amount_fen else ""), highlight=False)
+
+
+@tiers_app.command("supplied")
+def tiers_supplied(status: Annotated[str | None, typer.Option(help="submitted, verified, rejected.")] = "submitted"
+                   ) -> None:
+    """Values enterprises supplied for 待补充数据 (default: those waiting for verification)."""
+    from ..cli_common import domain_errors
+    from ..service import tiers
+
+    with domain_errors():
+        rows = tiers.supplied(_platform(), Actor("命令行", "official"), status=status)
+    for v in rows:
+        console.print(f"{v.reference} {v.credit_code} {v.tag}={v.value} {tiers.SUPPLIED_ZH[v.status]}",
+                      highlight=False, markup=False)
+
+
+@tiers_app.command("verify")
+def tiers_verify(ref: str, actor: ActorOpt, reason: ReasonOpt,
+                 refuse: Annotated[bool, typer.Option("--refuse", help="Refuse the value instead.")] = False) -> None:
+    """Verify (or refuse) a supplied value; prints what it changes for the enterprise."""
+    from ..cli_common import domain_errors
+    from ..service import tiers
+
+    with domain_errors():
+        r = tiers.verify_supplied(_platform(), Actor(actor, "official"), ref, not refuse, reason)
+    changed = [f"{k}：{r.before[k]}→{r.after[k]}" for k in r.after if r.after[k] != r.before[k]]
+    console.print(f"{r.value.reference}：{tiers.SUPPLIED_ZH[r.value.status]}；重新判定：{'；'.join(changed) or '无变化'}",
+                  highlight=False)
+
+
+@tiers_app.command("data-requests")
+def tiers_data_requests(out: Annotated[Path | None, typer.Option("--out", help="Write .xlsx or .csv.")] = None) -> None:
+    """Which data, from which department, would unlock the most pending benefit."""
+    from ..cli_common import domain_errors
+    from ..exporting import fmt_of, table_bytes, write_atomic
+    from ..service import tiers
+
+    with domain_errors():
+        df = tiers.data_requests(_platform(), Actor("命令行", "official"))
+        if out:
+            write_atomic(out, table_bytes(df, fmt_of(out), money=["可释放金额（估算，元）"]))
+    for r in df.head(20).itertuples(index=False):
+        console.print(f"{r[0]}　{r[1]}：待定 {r[3]} 项，{r[4]} 家企业，约 {r[5]:,.2f} 元", highlight=False)

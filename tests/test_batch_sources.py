@@ -38,7 +38,7 @@ def ledger_from(source: Any, url: str, sample: tuple[Any, Any, Any]) -> set[tupl
     d, policies, _ = sample
     _, sf = open_ledger(url)
     r = run_batch(sf, source, policies, AS_OF, "tester", d, now=NOW)
-    assert r.created > 3000
+    assert r.created > 2000
     return snapshot(url)
 
 
@@ -71,7 +71,7 @@ def test_cli_batch_run_reads_a_database_table(tmp_path: Path) -> None:
                                 "--as-of", "2026-06-30", *data])
         assert r.exit_code == 0, r.output
     default, sql = snapshot(f"sqlite:///{tmp_path / 'default.db'}"), snapshot(f"sqlite:///{tmp_path / 'sql.db'}")
-    assert len(default) > 3000 and sql == default
+    assert len(default) > 2000 and sql == default
 
 
 @pytest.mark.parametrize("database", BACKENDS)

@@ -138,9 +138,9 @@ def test_batch_path(server: str, browser: Any) -> None:
     page = login(browser, server, "guanyuan", "guanyuan-demo")
     open_page(page, "兑现批次")
     page.get_by_role("button", name="开始批次").click()
-    page.get_by_text("新增待公示 3542 笔", exact=False).wait_for(timeout=120_000)
-    page.get_by_role("button", name="全部待公示（3542 笔）列入公示").click()
-    page.get_by_text("列入公示 3542 笔").wait_for()
+    page.get_by_text("新增待公示 2155 笔", exact=False).wait_for(timeout=120_000)
+    page.get_by_role("button", name="全部待公示（2155 笔）列入公示").click()
+    page.get_by_text("列入公示 2155 笔").wait_for()
     page.get_by_role("button", name="生成公示名单").click()
     with page.expect_download() as dl:
         page.get_by_role("button", name="下载 公示名单.xlsx").click()

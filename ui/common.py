@@ -32,7 +32,10 @@ def policies_dir() -> Path:
 
 
 def data_path() -> Path:
-    return Path(os.environ.get("MIANSHEN_DATA", SAMPLE_MANIFEST))
+    """MIANSHEN_DATA, else the data an official activated (persisted), else the sample."""
+    from rules_engine.service.data import current_manifest
+
+    return current_manifest(Path(os.environ.get("MIANSHEN_DATA", SAMPLE_MANIFEST)))
 
 
 def ledger_url() -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import streamlit as st
 
-from rules_engine.datasets import SourceFile, load_dataset, load_manifest
 from rules_engine.errors import EngineError
 from rules_engine.quality import quality_report
+from rules_engine.service import data as data_service
 from ui import common
 
 
@@ -51,31 +50,32 @@ def render() -> None:
             d = common.dictionary()
             files = st.file_uploader("数据文件（CSV、XLSX）", type=["csv", "xlsx"], accept_multiple_files=True)
             source = st.selectbox("提供部门", list(d.sources), format_func=lambda k: d.sources[k].label)
+            encoding = st.selectbox("文件编码", list(data_service.ENCODINGS),
+                                    format_func=lambda e: {"utf-8": "UTF-8（含带 BOM）", "gb18030": "GBK / GB18030"}[e])
             as_of = st.date_input("数据日期", cd.as_of)
             go = st.form_submit_button("导入并检查")
         if go and files:
-            folder = common.ROOT / "out" / "uploads" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            folder.mkdir(parents=True, exist_ok=True)
-            new = []
-            for f in files:
-                path = folder / os.path.basename(f.name)
-                path.write_bytes(f.getvalue())
-                new.append(SourceFile(path.name, source, as_of, path=path))
             try:
-                base = load_manifest(common.data_path()) if common.data_path().suffix in (".yaml", ".yml") else []
-                ds = load_dataset([*base, *new], d)
+                ds, new = data_service.stage(common.actor(), d, common.data_path(),
+                                             [(f.name, f.getvalue()) for f in files], source, as_of, encoding)
             except EngineError as exc:
                 st.error(f"导入失败：{exc}")
             else:
-                st.session_state["staged"] = (ds, [f.name for f in new])
+                st.session_state["staged"] = (ds, new, data_service.source_mismatch(d, new))
         if "staged" in st.session_state:
-            ds, names = st.session_state["staged"]
-            st.info(f"已检查 {', '.join(names)}：见下方报告。确认后替换当前数据。")
+            ds, new, warnings = st.session_state["staged"]
+            for w in warnings:
+                st.warning(w)
+            st.info(f"已检查 {'、'.join(f.name for f in new)}：见下方报告。确认后在当前数据之上生效（持久保存并记入审计日志）。")
             if st.button("设为当前数据", type="primary"):
-                cd.dataset = ds
-                cd.label = f"{cd.label} + {', '.join(names)}"
+                try:
+                    data_service.activate(common.ledger(), common.actor(), common.data_path(), new, cd.as_of)
+                except EngineError as exc:
+                    st.session_state["data_msg"] = f"未生效：{exc}"
+                else:
+                    common.current_data.clear()
+                    st.session_state["data_msg"] = "已生效：当前数据已更新"
                 del st.session_state["staged"]
-                st.session_state["data_msg"] = "已替换当前数据"
                 st.rerun()
             _report(ds, cd.as_of)
             return

@@ -3,7 +3,6 @@ errors, run its cases, and see a draft's reach and cost on the current data befo
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,11 @@ import streamlit as st
 import yaml
 
 from rules_engine import ir, vectorized
-from rules_engine.errors import PolicyLoadError
+from rules_engine.errors import EngineError, PolicyLoadError
 from rules_engine.frame import KEY
-from rules_engine.ledger import audit
 from rules_engine.loader import load_policy_text
 from rules_engine.policytests import run_policy_tests
+from rules_engine.service.policies import publish_policy
 from ui import common
 
 FORM_FIELDS = [("version", "版本号"), ("title", "政策名称"), ("department", "主管部门"), ("summary", "政策摘要"),
@@ -182,15 +181,15 @@ def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
         st.caption("草稿与已发布版本对当前数据的结果相同。")
 
 
-def _publish(draft: ir.Policy, text: str, source: Path) -> None:
-    me = common.user()
-    source.write_text(text, encoding="utf-8")
-    with common.ledger().begin() as s:
-        audit.append(s, me.username, "policy_published", f"{draft.id} v{draft.version}",
-                     {"file": source.name, "sha256": hashlib.sha256(text.encode()).hexdigest()})
+def _publish(text: str, source: Path) -> None:
+    try:
+        msg = publish_policy(common.ledger(), common.actor(), common.dictionary(), text, source)
+    except EngineError as exc:
+        st.session_state["publish_err"] = f"未发布：{exc}"
+        return
     common.library.clear()
     st.session_state.pop(f"yaml::{source}", None)
-    st.session_state["published"] = f"已发布 {draft.title}（v{draft.version}）"
+    st.session_state["published"] = msg
 
 
 def render() -> None:
@@ -198,6 +197,8 @@ def render() -> None:
     lib = common.current_library()
     if msg := st.session_state.pop("published", None):
         st.success(msg)
+    if msg := st.session_state.pop("publish_err", None):
+        st.error(msg)
     query = st.text_input("搜索政策（编号、名称、部门）", key="lib_query")
     common.show_frame(_library_table(lib.policies, query), height=260)
     if lib.problems:
@@ -228,5 +229,5 @@ def render() -> None:
         st.info(f"修改后请递增版本号（当前 v{published.version}）：已兑现的记录按版本留痕。")
     if st.button("发布", type="primary", disabled=bool(failed) or unchanged or draft.version == published.version,
                  help="写入政策库文件，并记入审计日志" if not unchanged else "草稿与已发布版本相同"):
-        _publish(draft, text, source)
+        _publish(text, source)
         st.rerun()

@@ -275,7 +275,9 @@ def test_each_tier_walked_through_by_an_enterprise_and_an_official(server: str, 
     open_page(page, "受理审核")
     page.get_by_label("审核意见").fill("材料齐全，核定通过")
     page.get_by_role("button", name="通过", exact=True).click()
-    page.get_by_text("通过").first.wait_for()
+    import re
+
+    page.get_by_text(re.compile(r"SB\d{10} 通过")).wait_for()  # the page has rerun with the result
     page.get_by_role("tab", name="补充数据核验（1）").click()
     page.get_by_label("核验意见").fill("与残联年审结果一致")
     page.get_by_role("button", name="核验通过").click()

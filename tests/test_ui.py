@@ -59,8 +59,8 @@ def test_login_refuses_a_wrong_password_and_shows_pages_by_role() -> None:
     assert "用户名或密码错误" in [e.value for e in at.error]
     assert not at.sidebar.radio
     pages = {u: signed_in(u).sidebar.radio[0].options for u in ("guanyuan", "shenji", "qiye01")}
-    assert pages["guanyuan"] == ["总览", "政策计算器 / 政策体检", "政策管理与沙盘", "兑现批次", "数据"]
-    assert pages["shenji"] == ["总览", "兑现批次", "数据"]
+    assert pages["guanyuan"] == ["总览", "政策计算器 / 政策体检", "政策管理与沙盘", "受理审核", "兑现批次", "数据"]
+    assert pages["shenji"] == ["总览", "受理审核", "兑现批次", "数据"]
     assert pages["qiye01"] == ["政策计算器 / 政策体检"]
 
 

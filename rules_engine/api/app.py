@@ -311,8 +311,10 @@ def _file(f: Any, missing: list[str] | None = None) -> PaymentFileOut:
 ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 404, 409, 422)}
 
 
-def current_actor(request: Request,
-                  authorization: Annotated[str | None, Header(description="Bearer <API 密钥或会话令牌>")] = None) -> Actor:
+async def current_actor(request: Request, authorization: Annotated[
+        str | None, Header(description="Bearer <API 密钥或会话令牌>")] = None) -> Actor:
+    """Async: a credential seen in the last seconds is a dict lookup (service.keys), not worth a
+    hop to the thread pool; a miss costs one primary-key read."""
     token = authorization.removeprefix("Bearer ").strip() if authorization else None
     return keys.actor_for(request.app.state.platform().ledger, token)
 
@@ -381,7 +383,7 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
 
     @app.get("/api/v1/enterprises/{credit_code}/policies", response_model=CheckUpOut, responses=ERRORS,
              tags=["企业服务空间"])
-    def enterprise_policies(credit_code: Code, who: Who) -> Response:
+    async def enterprise_policies(credit_code: Code, who: Who) -> Response:
         """政策体检：符合、待补充数据与差一项的政策，逐条说明条件、取值、来源与依据。企业只能查询本企业。"""
         p = plat()
         cu = enterprise.check_enterprise(p, who, credit_code)  # authorisation first, every time

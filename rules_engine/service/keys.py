@@ -68,7 +68,9 @@ def rotate_key(sf: sessionmaker[Session], actor: Actor, key_id: int) -> IssuedKe
             raise NotFound(f"没有可用的 API 密钥 {key_id}")
         k.secret_hash = _hash(secret)
         audit.append(s, actor.name, "api_key_rotate", f"key {k.id}", {"name": k.name})
-        return IssuedKey(k.id, k.name, k.role, f"msk_{k.id}_{secret}")
+        issued = IssuedKey(k.id, k.name, k.role, f"msk_{k.id}_{secret}")
+    forget()
+    return issued
 
 
 def revoke_key(sf: sessionmaker[Session], actor: Actor, key_id: int) -> None:
@@ -79,6 +81,7 @@ def revoke_key(sf: sessionmaker[Session], actor: Actor, key_id: int) -> None:
             raise NotFound(f"没有 API 密钥 {key_id}")
         k.revoked_at = k.revoked_at or dt.datetime.now()
         audit.append(s, actor.name, "api_key_revoke", f"key {k.id}", {"name": k.name})
+    forget()
 
 
 def list_keys(sf: sessionmaker[Session], actor: Actor) -> list[ApiKey]:
@@ -104,12 +107,37 @@ def close_session(sf: sessionmaker[Session], token: str) -> None:
         if row is not None and row.revoked_at is None:
             row.revoked_at = dt.datetime.now()
             audit.append(s, row.username, "sign_out", "api", {})
+    forget()
+
+
+CACHE_S = 2.0  # a revocation or sign-out in another process takes effect within this
+_seen: dict[str, tuple[float, Actor]] = {}
+
+
+def forget() -> None:
+    _seen.clear()
 
 
 def actor_for(sf: sessionmaker[Session], bearer: str | None) -> Actor:
-    """The actor a bearer credential stands for; Unauthenticated if it stands for nobody."""
+    """The actor a bearer credential stands for; Unauthenticated if it stands for nobody. A
+    credential checked in the last CACHE_S seconds is not looked up again (the enterprise
+    portal asks many times a second); revoking or rotating in this process forgets at once."""
+    import time
+
     if not bearer:
         raise Unauthenticated("缺少身份凭证：请在 Authorization 头中提供 Bearer API 密钥或会话令牌")
+    key = _hash(bearer)
+    hit = _seen.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_S:
+        return hit[1]
+    actor = _lookup(sf, bearer)
+    if len(_seen) > 100_000:
+        _seen.clear()
+    _seen[key] = (time.monotonic(), actor)
+    return actor
+
+
+def _lookup(sf: sessionmaker[Session], bearer: str) -> Actor:
     now = dt.datetime.now()
     if bearer.startswith("msk_"):
         _, _, rest = bearer.partition("_")

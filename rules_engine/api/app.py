@@ -296,6 +296,31 @@ def _obj(o: Any) -> ObjectionOut:
                         answer=o.answer)
 
 
+class PolicyOut(BaseModel):
+    id: str
+    version: int
+    title: str
+    tier: str
+    department: str
+    status: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+    time_limit: int | None
+
+
+class BatchOut(BaseModel):
+    batch_id: int
+    created: int
+    created_fen: int
+    invited: int
+    skipped: dict[str, int]
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    clawback_fen: int | None = Field(None, gt=0, lt=10**17)
+
+
 def _payout(p: Any) -> PayoutOut:
     return PayoutOut(reference=p.reference, policy_id=p.policy_id, policy_version=p.policy_version,
                      credit_code=p.credit_code, enterprise_name=p.enterprise_name, period=p.period,
@@ -577,5 +602,38 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
     def verify_value(reference: Ref, body: VerifyIn, who: Who) -> SuppliedOut:
         """核验企业补充的数据；通过后用于该企业的判定。"""
         return _sup(tiers.verify_supplied(plat(), who, reference, body.accept, body.reason).value)
+
+    # ---------------------------------------------------------------- policies and batches
+
+    @app.get("/api/v1/policies", response_model=list[PolicyOut], responses=ERRORS, tags=["政策管理"])
+    def policies(who: Who, q: Annotated[str, Query(max_length=100)] = "") -> list[PolicyOut]:
+        """政策库：按编号或标题查找。"""
+        return [PolicyOut(id=x.id, version=x.version, title=x.title, tier=x.tier.value, department=x.department,
+                          status=x.status, valid_from=x.valid_from, valid_to=x.valid_to, time_limit=x.time_limit)
+                for x in enterprise.list_policies(plat(), who, q)]
+
+    @app.post("/api/v1/batches", response_model=BatchOut, responses=ERRORS, tags=["政策管理"])
+    def run_batch(who: Who) -> BatchOut:
+        """对当前数据运行一次批次：免申即享生成待公示记录，即申即享生成邀约；同一政策、企业、期间只生成一次。"""
+        p = plat()
+        r = service.run_batch(p.ledger, who, p.data.dataset.frame, p.library.policies, p.data.as_of, p.dictionary)
+        p.checkups.clear()
+        answers.clear()
+        return BatchOut(batch_id=r.batch_id, created=r.created, created_fen=r.created_fen, invited=r.invited,
+                        skipped=r.skipped)
+
+    @app.post("/api/v1/payouts/{reference}/revoke", response_model=PayoutOut, responses=ERRORS, tags=["政策管理"])
+    def revoke(reference: Ref, body: RevokeIn, who: Who) -> PayoutOut:
+        """追回已支付的兑现（记录追回金额，默认全额）。"""
+        return _payout(service.revoke(plat().ledger, who, reference, body.reason, body.clawback_fen))
+
+    @app.get("/api/v1/notice-list", responses={200: {"content": {"application/vnd.openxmlformats-officedocument"
+                                                                 ".spreadsheetml.sheet": {}}}, **ERRORS},
+             tags=["政策管理"])
+    def notice_list(who: Who) -> Response:
+        """公示名单（Excel，不含银行账号与个人信息；导出记入审计日志）。"""
+        data, _ = service.export_notice(plat().ledger, who, "xlsx")
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": "attachment; filename=notice.xlsx"})
 
     return app

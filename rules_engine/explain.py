@@ -18,6 +18,10 @@ from .values import fmt_value
 
 OUTCOME_ZH = {True: "满足", False: "不满足", None: "无法判断（缺数据）"}
 NOT_FIXABLE = {"region_scope", ir.NOT_IN_FORCE}
+# facts an enterprise cannot change by what it does next: where and when it was registered, its
+# sector and ownership. A condition that reads only these is no near miss ("register 745 days
+# later" or "become a farm" is no advice).
+IMMUTABLE_TAGS = frozenset({"region", "industry", "registration_date", "ownership", "independent_legal_person"})
 
 
 @dataclass(frozen=True)
@@ -267,5 +271,11 @@ def near_miss(e: Explanation, row: Row, as_of: dt.date) -> NearMiss | None:
         return None
     if any(c.outcome is None for c in e.conditions):
         return None
+    cond = next(c for c in e.policy.conditions if c.id == failed[0].id)
+    if set(ir.tags_of(cond.pred)) <= IMMUTABLE_TAGS:
+        return None
     amount, _ = Evaluator(row, as_of).amount(e.policy.benefit)
-    return NearMiss(e.policy, failed[0], int(max(amount, Decimal(0)) * 100) if amount is not None else 0)
+    fen = int(max(amount, Decimal(0)) * 100) if amount is not None else 0
+    if fen <= 0:
+        return None  # meeting the condition would pay nothing: not worth the enterprise's effort
+    return NearMiss(e.policy, failed[0], fen)

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.explain import Explainer, Provenance, check_up
+from rules_engine import ir
 from rules_engine.ir import Status
 from rules_engine.loader import load_library
 from rules_engine.tags import load_dictionary
@@ -63,3 +64,22 @@ def test_personal_values_are_masked_in_explanations() -> None:
     e = Explainer(D).explain(p, {**ROW, "legal_rep_id": "340202199001011234"}, AS_OF)
     assert "340202199001011234" not in e.to_text()
     assert "340***********1234" in e.to_text()
+
+
+def test_immutable_facts_and_zero_amounts_are_no_near_misses() -> None:
+    """Was: 「注册成立不满365天（相差 745 天）」 and 「属于农、林、牧、渔业」 for a manufacturer were
+    offered as near misses, and so were policies worth 0.00."""
+    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.explain import IMMUTABLE_TAGS
+    from rules_engine.frame import row_of
+
+    ds = load_dataset(SAMPLE_MANIFEST, D)
+    seen = 0
+    for i in range(0, 3000, 7):
+        cu = check_up(LIB.active(), row_of(ds.frame, i, D), AS_OF, D)
+        for nm in cu.near_misses:
+            seen += 1
+            cond = next(c for c in nm.policy.conditions if c.id == nm.condition.id)
+            assert not set(ir.tags_of(cond.pred)) <= IMMUTABLE_TAGS, (nm.policy.id, nm.condition.id)
+            assert nm.potential_fen > 0, nm.policy.id
+    assert seen > 50  # near misses are still found: only the impossible ones are gone

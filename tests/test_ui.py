@@ -184,3 +184,33 @@ def test_an_enterprise_account_sees_only_its_own_data() -> None:
         assert QIYE02 not in str(d.proto)
     other = signed_in("qiye02")
     assert QIYE02 in texts(other) and QIYE01 not in texts(other)
+
+
+def test_the_auditor_reads_filters_and_verifies_the_audit_log_itself(isolated: Path) -> None:
+    """Was: only a count (「审计链完整：7089 条」)."""
+    import sqlalchemy as sa
+
+    from rules_engine import service
+    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.loader import load_library
+    from rules_engine.service import Actor
+    from rules_engine.tags import load_dictionary
+
+    d = load_dictionary()
+    sf = service.open_ledger(f"sqlite:///{isolated / 'ledger.db'}")
+    lib = load_library(isolated / "policies", d)
+    service.run_batch(sf, Actor("张三", "official"), load_dataset(SAMPLE_MANIFEST, d).frame,
+                      [lib.get("faming-zhuanli")], __import__("datetime").date(2026, 6, 30), d)
+    at = goto(signed_in("shenji"), "batch")
+    log = next(df.value for df in at.dataframe if "核验" in df.value.columns)
+    assert {"运行批次", "登录"} <= set(log["动作"]) and set(log["核验"]) == {"通过"}
+    at.text_input(key="al_who").input("张三").run()
+    log = next(df.value for df in at.dataframe if "核验" in df.value.columns)
+    assert set(log["操作人"]) == {"张三"}
+    assert any(d.label == "导出审计日志（Excel）" for d in at.get("download_button"))
+    engine = sa.create_engine(f"sqlite:///{isolated / 'ledger.db'}")
+    with engine.begin() as conn:  # a database administrator edits an entry
+        conn.execute(sa.text("UPDATE audit_log SET details = '{}' WHERE action = 'batch_run'"))
+    at.run()
+    log = next(df.value for df in at.dataframe if "核验" in df.value.columns)
+    assert "内容与其哈希不符" in " ".join(log["核验"])

@@ -358,3 +358,53 @@ def dead_letters(sf: sessionmaker[Session], actor: Actor) -> list[Any]:
     require(actor, "payout.read")
     with sf() as s:
         return list(s.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+
+
+ACTION_ZH = {
+    "batch_run": "运行批次", "publish": "列入公示", "publish_many": "批量列入公示", "approve": "审批通过",
+    "approve_many": "批量审批通过", "withdraw": "撤回", "mark_paid": "支付成功", "mark_failed": "支付失败",
+    "retry": "重新支付", "revoke": "追回", "event_candidate": "生成待公示记录", "export_notice_list": "导出公示名单",
+    "export_payment_file": "生成支付文件", "download_payment_file": "下载支付文件", "import_bank_results": "导入银行回单",
+    "download": "下载文件", "sign_in": "登录", "sign_in_failed": "登录失败", "sign_in_locked": "登录被锁定",
+    "sign_out": "退出登录", "api_key_create": "创建接口密钥", "api_key_rotate": "更换接口密钥",
+    "api_key_revoke": "吊销接口密钥", "budget_indicator_set": "下达预算指标", "policy_published": "发布政策",
+    "data_activated": "启用数据", "invitation_confirmed": "确认享受", "invitation_declined": "放弃享受",
+    "invitations_expired": "邀约过期", "application_submit": "提交申报", "application_accepted": "申报通过",
+    "application_returned": "申报退回补正", "application_rejected": "申报不予通过", "supply_value": "补充数据",
+    "supplied_verified": "核验补充数据", "supplied_rejected": "不采信补充数据", "objection_objection": "提出异议",
+    "objection_rating": "服务评价", "objection_answered": "答复异议", "lock_taken_over": "接管批次锁",
+    "lock_cleared": "清除批次锁",
+}
+
+
+def audit_entries(sf: sessionmaker[Session], actor: Actor, who: str = "", action: str = "", subject: str = "",
+                  since: dt.date | None = None, until: dt.date | None = None, limit: int = 5000) -> pd.DataFrame:
+    """The audit log itself for auditors: filtered by actor, action, subject (a policy, an
+    enterprise, a payout reference) and date, each entry with its before/after details and the
+    result of verifying it in the chain."""
+    from ..ledger.models import AuditEntry
+
+    require(actor, "audit.verify")
+    with sf() as s:
+        _, breaks = audit.verify(s)
+        problems: dict[int, list[str]] = {}
+        for b in breaks:
+            problems.setdefault(b.seq, []).append(b.problem)
+        q = select(AuditEntry).order_by(AuditEntry.seq.desc())
+        if who.strip():
+            q = q.where(AuditEntry.actor.contains(who.strip(), autoescape=True))
+        if action:
+            q = q.where(AuditEntry.action == action)
+        if subject.strip():
+            term = subject.strip()
+            q = q.where(AuditEntry.subject.contains(term, autoescape=True)
+                        | AuditEntry.details.contains(term, autoescape=True))
+        if since:
+            q = q.where(AuditEntry.at >= since.isoformat())
+        if until:
+            q = q.where(AuditEntry.at < (until + dt.timedelta(days=1)).isoformat())
+        rows = list(s.scalars(q.limit(limit)))
+    return pd.DataFrame([{"序号": e.seq, "时间": e.at[:19].replace("T", " "), "操作人": e.actor,
+                          "动作": ACTION_ZH.get(e.action, e.action), "对象": e.subject, "详情": e.details[:2000],
+                          "核验": "；".join(problems.get(e.seq, [])) or "通过"} for e in rows],
+                        columns=["序号", "时间", "操作人", "动作", "对象", "详情", "核验"])

@@ -3,9 +3,9 @@
 import datetime as dt
 from decimal import Decimal
 
+from rules_engine import ir
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.explain import Explainer, Provenance, check_up
-from rules_engine import ir
 from rules_engine.ir import Status
 from rules_engine.loader import load_library
 from rules_engine.tags import load_dictionary

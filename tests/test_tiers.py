@@ -251,3 +251,20 @@ def test_a_verification_killed_halfway_changes_nothing(platform: Platform, monke
     assert "canji-jiuye" in {e.policy.id for e in check_enterprise(platform, OFFICIAL, code).undetermined}
     r = t.verify_supplied(platform, OFFICIAL, v.reference, True, "核对一致")
     assert r.after["canji-jiuye"] == "eligible" and t.supplied(platform, OFFICIAL, code)[0].status == "verified"
+
+
+def test_the_enterprise_is_told_why_an_eligible_policy_was_not_paid(platform: Platform) -> None:
+    """Was: 8 eligible policies, 7 payouts, and no reason."""
+    batch(platform)
+    code = "91340124MA7112976A"
+    me = Actor("企业", "enterprise", code)
+    cu = check_enterprise(platform, me, code)
+    why = tiers.delivery_status(platform, me, code, [e.policy for e in cu.eligible])
+    assert set(why) == {e.policy.id for e in cu.eligible}
+    assert why["jishu-gaizao"].startswith("需申报")
+    assert why["gaoqi-shouci"] == "待公示"
+    assert why["kuogang-buzhu"] == "即申即享：待确认"
+    # xina-jiuye (免申即享) lost 就高不重复 to kuogang-buzhu, whose invitation holds the group
+    assert why["xina-jiuye"] == "就高不重复：本年度已享受（或待确认）《一次性扩岗补助》", why["xina-jiuye"]
+    with pytest.raises(Forbidden):
+        tiers.delivery_status(platform, Actor("企业", "enterprise", "91340102000395962B"), code, [])

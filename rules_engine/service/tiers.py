@@ -598,3 +598,46 @@ def attachments_of(p: Platform, actor: Actor, kind: str, owner: int) -> list[tup
         rows = s.execute(select(Attachment.id, Attachment.name, Attachment.size, Attachment.credit_code).where(
             Attachment.owner_kind == kind, Attachment.owner_id == owner).order_by(Attachment.id)).all()
     return [(i, n, z) for i, n, z, code in rows if actor.role != "enterprise" or code == actor.credit_code]
+
+
+def delivery_status(p: Platform, actor: Actor, code: str, policies: list[ir.Policy]) -> dict[str, str]:
+    """For each eligible policy, where its money is, or why it was not paid: its payout's state,
+    its invitation or application, 就高不重复 with the policy that won, an exhausted budget, or
+    not matched yet."""
+    from ..ledger.models import BudgetIndicator
+
+    code = code.strip().upper()
+    if actor.role == "enterprise":
+        _own(actor, code)
+    elif actor.role not in ("official", "auditor"):
+        raise Forbidden("无权查看")
+    titles = {x.id: x.title for x in p.library.policies}
+    with p.ledger() as s:
+        pays = {x.policy_id: x for x in s.scalars(select(Payout).where(Payout.credit_code == code))}
+        invs = {x.policy_id: x for x in s.scalars(select(Invitation).where(Invitation.credit_code == code))}
+        apps = {x.policy_id: x for x in s.scalars(select(Application).where(Application.credit_code == code))}
+        budgets = {b.policy_id: b.total_fen for b in s.scalars(select(BudgetIndicator))}
+        used: dict[str, int] = {}
+        for pid, fen in s.execute(select(Payout.policy_id, Payout.amount_fen).where(
+                Payout.status.in_(("candidate", "publicized", "approved", "paid", "failed")))):
+            used[pid] = used.get(pid, 0) + int(fen)
+    out: dict[str, str] = {}
+    for pol in policies:
+        if pol.id in pays:
+            out[pol.id] = STATUS_ZH.get(pays[pol.id].status, pays[pol.id].status)
+        elif pol.id in invs:
+            out[pol.id] = "即申即享：" + INVITATION_ZH.get(invs[pol.id].status, invs[pol.id].status)
+        elif pol.id in apps:
+            out[pol.id] = "申报：" + APPLICATION_ZH.get(apps[pol.id].status, apps[pol.id].status)
+        elif pol.tier is ir.Tier3.APPLY:
+            out[pol.id] = "需申报：在下方“我的办理事项”提交"
+        elif pol.exclusive and (won := next(
+                (x.policy_id for x in [*pays.values(), *invs.values()] if x.exclusive_group == pol.exclusive.group
+                 and x.status in ("candidate", "publicized", "approved", "paid", "failed", "open", "confirmed")),
+                None)):
+            out[pol.id] = f"就高不重复：本年度已享受（或待确认）《{titles.get(won, won)}》"
+        elif pol.id in budgets and used.get(pol.id, 0) >= budgets[pol.id]:
+            out[pol.id] = "预算指标已用完，本期未能安排"
+        else:
+            out[pol.id] = "尚未兑现：等待下一次批次匹配"
+    return out

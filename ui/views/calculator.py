@@ -193,6 +193,11 @@ def render() -> None:
     c.metric("待补充数据", f"{len(cu.undetermined)} 项")
     d_.metric("差一项即可满足", f"{len(cu.near_misses)} 项")
     tables = report_tables(cu)
+    if code and len(tables["符合"]):
+        from rules_engine.service.tiers import delivery_status
+
+        why = delivery_status(common.platform(), common.actor(), code, [e.policy for e in cu.eligible])
+        tables["符合"] = tables["符合"].assign(兑现情况=[why[e.policy.id] for e in cu.eligible])
     for name, df in tables.items():
         st.markdown(f"#### {name}")
         if len(df):

@@ -392,7 +392,10 @@ def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTION
     for rj in ds.rejects:
         where = f"{rj.file}:{rj.row}" + (f" 列 {rj.column}（原值 {rj.raw!r}）" if rj.column else "")
         console.print(f"拒收 {where} {rj.credit_code}：{rj.reason}", highlight=False, markup=False)
-    console.print(f"拒收 {len(ds.rejects)} 处（行或单元格），冲突 {len(ds.conflicts)} 处", highlight=False)
+    for r in rep.by_column.itertuples(index=False):
+        console.print(f"列 {r.file}:{r.column}：按分归一 {r.normalised}，拒收 {r.rejected}", highlight=False, markup=False)
+    console.print(f"拒收 {len(ds.rejects)} 处（行或单元格），按分归一 {len(ds.normalised)} 处，冲突 {len(ds.conflicts)} 处",
+                  highlight=False)
 
 
 @app.command()

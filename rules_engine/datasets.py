@@ -79,6 +79,7 @@ class Dataset:
     rejects: list[Reject] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     read_rows: dict[str, int] = field(default_factory=dict)
+    normalised: list[Reject] = field(default_factory=list)  # cells read as the nearest fen (reason: to what)
 
     def index_of(self, credit_code: str) -> int:
         """Row position of a credit code (a dict built on first use: the calculator and the API
@@ -228,9 +229,37 @@ def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict
     return mapping
 
 
-def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDictionary
-             ) -> tuple[dict[str, dict[str, object]], list[Reject]]:
-    """Validated rows as {credit_code: {tag: natural value}} and the rejects."""
+FEN_TOLERANCE = Decimal("0.000001")  # yuan: money within this of a fen came through a float pipeline
+
+
+def fen_artefact(raw: object, mult: Decimal) -> Decimal | None:
+    """A money cell with more than two decimals that is within 10^-6 yuan of a fen, such as
+    4999999.99000000022351741790771484375 or 2000000.0099999998 (a spreadsheet's, an ETL
+    tool's or JSON's binary float): the fen it meant. None for anything else. The check is
+    made on the exact text, before any rounding."""
+    from decimal import InvalidOperation, localcontext
+
+    text = str(raw).strip().replace(",", "") if isinstance(raw, str) else repr(raw) if isinstance(raw, float) else None
+    if not text or len(text) > 100:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 120  # exact for any text this long: nothing is rounded before the check
+        try:
+            value = Decimal(text) * mult
+        except (InvalidOperation, ValueError):
+            return None
+        if not value.is_finite() or abs(value) >= Decimal(10) ** 15:
+            return None
+        fen = value.quantize(Decimal("0.01"))
+        if value != fen and abs(value - fen) <= FEN_TOLERANCE:
+            return fen
+    return None
+
+
+def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDictionary,
+             normalised: list[Reject] | None = None) -> tuple[dict[str, dict[str, object]], list[Reject]]:
+    """Validated rows as {credit_code: {tag: natural value}} and the rejects; money cells read
+    as the nearest fen are appended to `normalised`."""
     mapping = _columns(f, df, dictionary)
     rows: dict[str, dict[str, object]] = {}
     first_seen: dict[str, int] = {}
@@ -250,6 +279,11 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
                 continue
             raw = cells[col]
             try:
+                if dictionary[key].type.kind is Kind.MONEY and (fen := fen_artefact(raw, mult)) is not None:
+                    if normalised is not None:
+                        normalised.append(Reject(f.name, rowno, code, f"按最接近的分读作 {fen}", str(col),
+                                                 str(cells[col])[:200]))
+                    raw, mult = fen, Decimal(1)
                 if mult != 1 and str(raw).strip():
                     raw = parse_decimal(raw) * mult
                 values[key] = coerce(dictionary[key].type, raw)
@@ -313,11 +347,12 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
     merged: dict[str, dict[str, object]] = {}
     origin: dict[str, dict[str, int]] = {}
     rejects: list[Reject] = []
+    normalised: list[Reject] = []
     conflicts: list[Conflict] = []
     read_rows: dict[str, int] = {}
     for fi, f in enumerate(files):
         df, first_row = read_table(f, dictionary)
-        rows, bad = validate(f, df, first_row, dictionary)
+        rows, bad = validate(f, df, first_row, dictionary, normalised)
         read_rows[f.name] = len(df)
         rejects += bad
         for code, values in rows.items():
@@ -350,7 +385,7 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
         data[key] = pd.Series(vals, dtype=storage_dtype(t))  # type: ignore[call-overload]
         provenance[key] = np.array([origin[c].get(key, -1) for c in codes], dtype=np.int16)
     frame = pd.DataFrame(data)
-    ds = Dataset(frame, files, provenance, rejects, conflicts, read_rows)
+    ds = Dataset(frame, files, provenance, rejects, conflicts, read_rows, normalised)
     if derive:
         from .derive import enterprise_size
 

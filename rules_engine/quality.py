@@ -17,6 +17,8 @@ class QualityReport:
     sources: pd.DataFrame  # file, source, as_of, age_days, rows, rejected
     rejects: pd.DataFrame  # file, row, credit_code, column, raw, reason (column empty: the row)
     conflicts: pd.DataFrame  # credit_code, tag, kept, kept_from, dropped, dropped_from
+    normalised: pd.DataFrame  # file, row, credit_code, column, raw, reason: money read as the nearest fen
+    by_column: pd.DataFrame  # file, column, normalised, rejected: per column of each file
 
 
 def quality_report(ds: Dataset, dictionary: TagDictionary, as_of: dt.date) -> QualityReport:
@@ -36,4 +38,16 @@ def quality_report(ds: Dataset, dictionary: TagDictionary, as_of: dt.date) -> Qu
         pd.DataFrame([r.__dict__ for r in ds.rejects], columns=["file", "row", "credit_code", "column", "raw", "reason"]),
         pd.DataFrame([c.__dict__ for c in ds.conflicts],
                      columns=["credit_code", "tag", "kept", "kept_from", "dropped", "dropped_from"]),
+        pd.DataFrame([r.__dict__ for r in ds.normalised],
+                     columns=["file", "row", "credit_code", "column", "raw", "reason"]),
+        _by_column(ds),
     )
+
+
+def _by_column(ds: Dataset) -> pd.DataFrame:
+    counts: dict[tuple[str, str], list[int]] = {}
+    for kind, items in ((0, ds.normalised), (1, [r for r in ds.rejects if r.column])):
+        for r in items:
+            counts.setdefault((r.file, r.column), [0, 0])[kind] += 1
+    return pd.DataFrame([{"file": f, "column": c, "normalised": n, "rejected": x} for (f, c), (n, x)
+                         in sorted(counts.items())], columns=["file", "column", "normalised", "rejected"])

@@ -207,3 +207,26 @@ def test_units_stated_in_headers(tmp_path: Path) -> None:
     (tmp_path / "toofine.csv").write_text(f"credit_code,上年营业收入（万元）\n{A},0.0000001\n", encoding="utf-8")
     ds = load_dataset([src(tmp_path / "toofine.csv")], D)
     assert "小数位数超过 2 位" in ds.rejects[0].reason
+
+
+def test_money_through_a_float_pipeline_is_read_as_the_fen_it_meant(tmp_path: Path) -> None:
+    """Was: 4999999.99000000022351741790771484375 and 2000000.0099999998 were refused, and
+    100000.0000000000000000000000001 loaded as 100000 without a word. Now a value within
+    10^-6 yuan of a fen is that fen, counted as normalised per column; anything else with too
+    many decimals is a cell reject quoting the raw text."""
+    from rules_engine.quality import quality_report
+
+    (tmp_path / "tax.csv").write_text(
+        "credit_code,revenue,tax_paid\n"
+        f"{A},4999999.99000000022351741790771484375,2000000.0099999998\n"
+        f"{B},100000.0000000000000000000000001,1.005\n"
+        f"{C},12.34,7\n", encoding="utf-8")
+    ds = load_dataset([src(tmp_path / "tax.csv")], D)
+    f = ds.frame.set_index("credit_code")
+    assert f.loc[A, "revenue"] == 499999999 and f.loc[A, "tax_paid"] == 200000001
+    assert f.loc[B, "revenue"] == 10000000 and pd.isna(f.loc[B, "tax_paid"])
+    assert [(r.credit_code, r.column) for r in ds.rejects] == [(B, "tax_paid")]
+    assert "'1.005'" in ds.rejects[0].reason  # the raw cell, not a rounded number
+    assert sorted((r.credit_code, r.column) for r in ds.normalised) == sorted([(A, "revenue"), (A, "tax_paid"), (B, "revenue")])
+    by = quality_report(ds, D, dt.date(2026, 6, 30)).by_column.set_index("column")
+    assert (by.loc["revenue", "normalised"], by.loc["tax_paid", "normalised"], by.loc["tax_paid", "rejected"]) == (2, 1, 1)

@@ -466,9 +466,12 @@ def test_hostile_and_sloppy_cells_are_cell_rejects_with_the_raw_text(tmp_path: P
     f = ds.frame.set_index("credit_code")
     rejected = {(r.credit_code, r.raw) for r in ds.rejects}
     for code, raw in [(codes[0], "1e309"), (codes[1], "2025-01-01garbage"), (codes[2], "2025-W01-1"),
-                      (codes[3], "1,2,3"), (codes[4], "1_000"), (codes[5], "5%"),
-                      (codes[7], "100000.0000000000000000000000001")]:
+                      (codes[3], "1,2,3"), (codes[4], "1_000"), (codes[5], "5%")]:
         assert (code, raw) in rejected, (raw, ds.rejects)
+    # more than 28 significant digits: never rounded silently; within 10^-6 yuan of a fen it is
+    # read as that fen and counted (issue #16's rule for float pipelines)
+    assert f.loc[codes[7], "revenue"] == 10000000
+    assert [(r.credit_code, r.raw) for r in ds.normalised] == [(codes[7], "100000.0000000000000000000000001")]
     assert f.loc[codes[6], "revenue"] == 1234560  # 12,345.60 yuan, correctly grouped
     assert f.loc[codes[8], "revenue"] == 3000000
     assert str(f.loc[codes[6], "hitech_cert_date"])[:10] == "2025-03-09"

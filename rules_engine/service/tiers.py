@@ -632,8 +632,10 @@ def delivery_status(p: Platform, actor: Actor, code: str, policies: list[ir.Poli
         elif pol.tier is ir.Tier3.APPLY:
             out[pol.id] = "需申报：在下方“我的办理事项”提交"
         elif pol.exclusive and (won := next(
-                (x.policy_id for x in [*pays.values(), *invs.values()] if x.exclusive_group == pol.exclusive.group
-                 and x.status in ("candidate", "publicized", "approved", "paid", "failed", "open", "confirmed")),
+                (pid for pid, group, status in [*((x.policy_id, x.exclusive_group, x.status) for x in pays.values()),
+                                                *((x.policy_id, x.exclusive_group, x.status) for x in invs.values())]
+                 if group == pol.exclusive.group
+                 and status in ("candidate", "publicized", "approved", "paid", "failed", "open", "confirmed")),
                 None)):
             out[pol.id] = f"就高不重复：本年度已享受（或待确认）《{titles.get(won, won)}》"
         elif pol.id in budgets and used.get(pol.id, 0) >= budgets[pol.id]:

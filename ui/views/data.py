@@ -33,6 +33,10 @@ def _report(ds, as_of: dt.date) -> None:  # type: ignore[no-untyped-def]
                                        "coverage": "覆盖率"})
     common.show_frame(cov, column_config={"覆盖率": st.column_config.ProgressColumn(min_value=0, max_value=1,
                                                                                  format="percent")}, height=300)
+    if len(rep.by_column):
+        st.markdown("**按列统计**：按最接近的分读取（浮点导出造成的尾差）与拒收的单元格")
+        common.show_frame(rep.by_column.rename(columns={"file": "文件", "column": "列", "normalised": "按分归一",
+                                                        "rejected": "拒收"}))
     if len(rep.conflicts):
         st.markdown("**冲突值**（较新数据优先）")
         common.show_frame(rep.conflicts)

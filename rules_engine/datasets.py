@@ -387,10 +387,43 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
     frame = pd.DataFrame(data)
     ds = Dataset(frame, files, provenance, rejects, conflicts, read_rows, normalised)
     if derive:
-        from .derive import enterprise_size
-
-        ds.frame["enterprise_size"] = enterprise_size(ds.frame)
+        apply_derivations(ds, dictionary)
     return ds
+
+
+def apply_derivations(ds: Dataset, dictionary: TagDictionary) -> None:
+    """Derived tags (企业划型) are computed only where no source delivered them. A delivered value
+    is kept with its source and date (统计局 often delivers 企业划型); where the derivation
+    disagrees, the tag dictionary's `prefer` decides (delivered by default) and the
+    disagreement is a reported conflict with both values. The event worker applies the same rule."""
+    from .derive import enterprise_size
+
+    derived = pd.Series(enterprise_size(ds.frame), index=ds.frame.index).astype(object)
+    t = dictionary["enterprise_size"]
+    if "enterprise_size" not in ds.frame:
+        ds.frame["enterprise_size"] = enterprise_size(ds.frame)
+        return
+    delivered = ds.frame["enterprise_size"].astype(object)
+    prefer_derived = t.prefer == "derived"
+    out = []
+    codes = ds.frame[KEY].astype(str).tolist()
+    prov = ds.provenance.get("enterprise_size")
+    for i, (got, calc) in enumerate(zip(delivered, derived, strict=True)):
+        got_v = None if got is None or (isinstance(got, float) and got != got) or got is pd.NA else str(got)
+        calc_v = None if calc is None or (isinstance(calc, float) and calc != calc) or calc is pd.NA else str(calc)
+        if got_v is None:
+            out.append(calc_v)
+            continue
+        if calc_v is not None and calc_v != got_v:
+            src = ds.files[int(prov[i])].name if prov is not None and int(prov[i]) >= 0 else "部门数据"
+            kept, dropped = (calc_v, got_v) if prefer_derived else (got_v, calc_v)
+            ds.conflicts.append(Conflict(codes[i], "enterprise_size", kept,
+                                         "平台计算" if prefer_derived else src, dropped,
+                                         src if prefer_derived else "平台计算"))
+            out.append(kept)
+        else:
+            out.append(got_v)
+    ds.frame["enterprise_size"] = pd.Categorical(out, categories=list(t.type.values))
 
 
 # ------------------------------------------------------------------ storage-format Parquet

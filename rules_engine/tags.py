@@ -21,6 +21,12 @@ class Source:
     frequency: str  # how often it refreshes its data
 
 
+def _prefer(value: object) -> str:
+    if value not in ("delivered", "derived"):
+        raise ValueError(f"prefer is delivered or derived, not {value!r}")
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class TagDef:
     key: str
@@ -30,7 +36,8 @@ class TagDef:
     group: str = ""
     description: str = ""
     personal: bool = False  # masked in every output by default
-    derived: bool = False  # computed from other tags, not delivered by a source
+    derived: bool = False  # computed from other tags where no source delivered it
+    prefer: str = "delivered"  # for a derived tag both delivered and computed: which value wins
 
     @property
     def kind(self) -> Kind:
@@ -117,6 +124,7 @@ def load_dictionary(path: Path | str = DEFAULT_DICTIONARY) -> TagDictionary:
                     key=t["key"], label=t["label"], type=ttype, source=t["source"],
                     group=t.get("group", ""), description=t.get("description", ""),
                     personal=bool(t.get("personal", False)), derived=bool(t.get("derived", False)),
+                    prefer=_prefer(t.get("prefer", "delivered")),
                 )
             )
         except (KeyError, ValueError, TypeError) as exc:

@@ -230,3 +230,22 @@ def test_money_through_a_float_pipeline_is_read_as_the_fen_it_meant(tmp_path: Pa
     assert sorted((r.credit_code, r.column) for r in ds.normalised) == sorted([(A, "revenue"), (A, "tax_paid"), (B, "revenue")])
     by = quality_report(ds, D, dt.date(2026, 6, 30)).by_column.set_index("column")
     assert (by.loc["revenue", "normalised"], by.loc["tax_paid", "normalised"], by.loc["tax_paid", "rejected"]) == (2, 1, 1)
+
+
+def test_a_delivered_enterprise_size_is_kept_and_a_disagreement_reported(tmp_path: Path) -> None:
+    """Was: a delivered 企业划型 was overwritten by the derivation, or by nothing when an input
+    was missing."""
+    (tmp_path / "stats.csv").write_text(
+        "credit_code,industry,employees,revenue,total_assets\n"
+        f"{A},C3911,20,3000000,5000000\n", encoding="utf-8")
+    derived_only = load_dataset([src(tmp_path / "stats.csv", "stats")], D)
+    computed = str(derived_only.frame.set_index("credit_code").loc[A, "enterprise_size"])
+    other = next(v for v in ("大型", "中型", "小型", "微型") if v != computed)
+    (tmp_path / "sizes.csv").write_text(
+        f"credit_code,企业划型\n{A},{other}\n{B},中型\n", encoding="utf-8")
+    ds = load_dataset([src(tmp_path / "stats.csv", "stats"), src(tmp_path / "sizes.csv", "stats", "2026-06-01")], D)
+    f = ds.frame.set_index("credit_code")
+    assert str(f.loc[A, "enterprise_size"]) == other  # delivered wins (tags.yaml: prefer: delivered)
+    assert str(f.loc[B, "enterprise_size"]) == "中型"  # no inputs to derive from: the delivered value stays
+    (c,) = [c for c in ds.conflicts if c.tag == "enterprise_size"]
+    assert (c.credit_code, c.kept, c.dropped, c.kept_from, c.dropped_from) == (A, other, computed, "sizes.csv", "平台计算")

@@ -24,7 +24,7 @@ from rules_engine.ledger import lifecycle
 from rules_engine.ledger.batch import run_batch
 from rules_engine.ledger.db import open_ledger
 from rules_engine.ledger.models import DeadLetter, OutboxMessage, Payout, TagEvent, TagOverride, WorkerOffset
-from rules_engine.ledger.worker import FileSource, StdinSource, TableSource, Worker, parse_event
+from rules_engine.ledger.worker import FileSource, StdinSource, TableSource, Worker, WorkerStats, parse_event
 from rules_engine.loader import load_library
 from rules_engine.tags import load_dictionary
 
@@ -57,8 +57,8 @@ def test_parse_event_reasons() -> None:
         json.dumps({"credit_code": HEFEI, "tag": "is_hitech", "as_of": "2026-01-01", "source": "science"}): "value",
         json.dumps({"credit_code": "91350100M000100Y44", "tag": "is_hitech", "value": 1, "as_of": "2026-01-01",
                     "source": "science"}): "wrong check character",
-        json.dumps({"credit_code": HEFEI, "tag": "enterprise_size", "value": "小型", "as_of": "2026-01-01",
-                    "source": "stats"}): "derived",
+        json.dumps({"credit_code": HEFEI, "tag": "enterprise_size", "value": "特大型", "as_of": "2026-01-01",
+                    "source": "stats"}): "不是可选值",
         json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "很多", "as_of": "2026-01-01",
                     "source": "tax"}): "应为数值",
         json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "1", "as_of": "2026-01-01",
@@ -253,3 +253,25 @@ def test_new_enterprises_from_events_alone(ledger_url: str) -> None:
     w = worker(ledger_url)
     stats = w.run(StdinSource(io.StringIO("\n".join(json.dumps(e) for e in events))))
     assert stats.created == 1
+
+
+def test_a_delivered_enterprise_size_survives_later_events_as_in_batches(ledger_url: str) -> None:
+    """Was: an event delivering 企业划型 was dead-lettered ("derived by the platform"), and any
+    later employees/revenue event overwrote the size with the derivation. Now the worker keeps a
+    delivered value, as datasets.apply_derivations does for batches."""
+    w = worker(ledger_url)
+    ok = parse_event(json.dumps({"credit_code": HEFEI, "tag": "enterprise_size", "value": "中型",
+                                 "as_of": "2026-06-01", "source": "stats"}), D)
+    stats = WorkerStats()
+    with w.sf.begin() as s:
+        w.apply(s, ok, dt.datetime.now(), stats)
+        for tag, value in (("employees", "3"), ("revenue", "10")):  # inputs of a 微型 derivation
+            w.apply(s, parse_event(json.dumps({"credit_code": HEFEI, "tag": tag, "value": value,
+                                               "as_of": "2026-06-02", "source": "stats" if tag == "employees"
+                                               else "tax"}), D), dt.datetime.now(), stats)
+    assert w.profile(HEFEI)["enterprise_size"] == "中型"
+    other = F[F.credit_code != HEFEI].credit_code.iloc[0]
+    with w.sf.begin() as s:
+        w.apply(s, parse_event(json.dumps({"credit_code": other, "tag": "employees", "value": "3",
+                                           "as_of": "2026-06-02", "source": "stats"}), D), dt.datetime.now(), stats)
+    assert w.profile(other)["enterprise_size"] in ("微型", "小型", None)  # not delivered: derived as before

@@ -380,7 +380,10 @@ def worker_run(
         lib = _library(policies or DEFAULT_POLICIES, d, strict=True)
         ds = _dataset(data or SAMPLE_MANIFEST, d)
         sf = _sf(db)
-        w = Worker(sf, d, lib.policies, ds.frame, dt.date.fromisoformat(as_of) if as_of else None)
+        delivered = {(str(c), t.key) for t in d if t.derived and t.key in ds.provenance
+                     for c, src in zip(ds.frame["credit_code"], ds.provenance[t.key], strict=True) if src >= 0}
+        w = Worker(sf, d, lib.policies, ds.frame, dt.date.fromisoformat(as_of) if as_of else None,
+                   delivered=delivered)
         src = source_from(source, sf)
         console.print(f"worker: {len(w.policies)} policies, {len(ds.frame)} base enterprises, source {src.name}",
                       highlight=False)

@@ -77,8 +77,6 @@ def parse_event(raw: Any, dictionary: TagDictionary) -> TagUpdate:
     if tdef is None:
         sugg = dictionary.suggest(str(raw["tag"]))
         raise ValueError(f"unknown tag {raw['tag']!r}" + (f" (did you mean {sugg}?)" if sugg else ""))
-    if tdef.derived:
-        raise ValueError(f"{tdef.key} is derived by the platform, not delivered by a source")
     try:
         value = coerce(tdef.type, raw["value"])
         as_of = dt.date.fromisoformat(str(raw["as_of"])[:10])
@@ -185,7 +183,7 @@ class WorkerStats:
 class Worker:
     def __init__(self, sf: sessionmaker[Session], dictionary: TagDictionary, policies: list[ir.Policy],
                  base: pd.DataFrame | None = None, as_of: dt.date | None = None,
-                 engine: DurableEngine | None = None) -> None:
+                 engine: DurableEngine | None = None, delivered: set[tuple[str, str]] | None = None) -> None:
         self.sf = sf
         self.d = dictionary
         self.policies = [p for p in policies if p.status == "active"]
@@ -200,6 +198,9 @@ class Worker:
             {str(c): i for i, c in enumerate(base[KEY])} if base is not None and KEY in base else {})
         self.profiles: dict[str, dict[str, object]] = {}
         self.newest: dict[tuple[str, str], dt.date] = {}
+        # (credit code, derived tag) that a source delivered: the derivation does not overwrite
+        # them unless the dictionary prefers it (the batch's rule: datasets.apply_derivations)
+        self.delivered: set[tuple[str, str]] = set(delivered or ())
         self._load_overrides()
 
     def as_of(self) -> dt.date:
@@ -212,6 +213,8 @@ class Worker:
                 value = json.loads(o.value) if o.value is not None else None
                 prof[o.tag] = coerce(self.d[o.tag].type, value) if value is not None else None
                 self.newest[(o.credit_code, o.tag)] = o.as_of
+                if self.d[o.tag].derived and value is not None:
+                    self.delivered.add((o.credit_code, o.tag))
 
     def profile(self, code: str) -> dict[str, object]:
         prof = self.profiles.get(code)
@@ -229,6 +232,8 @@ class Worker:
         if key in self.newest and ev.as_of < self.newest[key]:
             return  # older than what we hold: the newer value wins, as in batch merges
         prof[ev.tag] = ev.value
+        if self.d[ev.tag].derived:
+            self.delivered.add(key)
         if ev.tag in ("industry", "employees", "revenue", "total_assets"):
             self._derive_size(prof)
         self.newest[key] = ev.as_of
@@ -252,6 +257,9 @@ class Worker:
         from ..derive import enterprise_size
         from ..frame import to_frame
 
+        code = str(prof.get(KEY))
+        if (code, "enterprise_size") in self.delivered and self.d["enterprise_size"].prefer == "delivered":
+            return  # a department delivered it: kept, as in batch merges
         cols = [c for c in ("industry", "employees", "revenue", "total_assets") if c in prof]
         size = enterprise_size(to_frame([prof], self.d, columns=cols)).astype(object)[0]
         prof["enterprise_size"] = size if isinstance(size, str) else None

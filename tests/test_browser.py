@@ -150,6 +150,9 @@ def test_batch_path(server: str, browser: Any) -> None:
         page.get_by_text("审计日志完整").wait_for()
     finally:
         page.screenshot(path=str(SHOTS / "batch.png"), full_page=True)
+    open_page(page, "总览")
+    page.locator("[data-testid='stVegaLiteChart']").nth(2).wait_for()
+    _full_page(page, "overview.png")
     page.screenshot(path=str(SHOTS / "batch.png"), full_page=True)
 
 

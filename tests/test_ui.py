@@ -155,6 +155,12 @@ def test_batch_console_runs_publishes_approves_and_verifies(monkeypatch: pytest.
     assert "新增待公示 0 笔" in " ".join(s.value for s in at.success)
     goto(at, "overview")
     assert next(m for m in at.metric if m.label == "待兑现笔数").value == "2155"
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 3  # by policy, by region (names, top 12 and 其他), by month
+    import json
+
+    spec = json.dumps(json.loads(charts[1].proto.spec), ensure_ascii=False)
+    assert "金额（万元）" in spec and "地区（区县）" in spec
 
 
 def test_auditor_reads_the_ledger_but_cannot_act() -> None:

@@ -121,6 +121,16 @@ def offer_download(label: str, name: str, data: bytes, key: str, mime: str | Non
     st.download_button(label, data, file_name=name, key=f"dl_{key}", on_click=taken, mime=mime)
 
 
+@st.cache_resource(show_spinner=False)
+def region_names() -> dict[str, str]:
+    """Region code -> name (区县 with its city), from enterprises/regions.csv."""
+    df = pd.read_csv(ROOT / "enterprises" / "regions.csv", dtype=str)
+    name = dict(zip(df["code"], df["name"]))
+    parent = dict(zip(df["code"], df["parent"].fillna("")))
+    return {c: (f"{name.get(parent[c], '')}{n}" if parent.get(c) and parent[c] != "340000" else n)
+            for c, n in name.items()}
+
+
 def yuan(fen: int) -> str:
     return f"{fmt_yuan(int(fen))} 元"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from rules_engine.service.ledger import overview_rows, timeliness
@@ -25,18 +27,17 @@ def render() -> None:
     c.metric("待兑现（待公示、公示中、已审批）", common.yuan(int(pending["fen"].sum())))
     d.metric("待兑现笔数", f"{len(pending)}")
     shown = df[df["类别"] != "其他"]
+    names = common.region_names()
     st.subheader("按政策")
-    st.bar_chart(shown.pivot_table(index="title", columns="类别", values="金额（元）", aggfunc="sum", fill_value=0),
-                 horizontal=True, height=520)
+    _bar(shown.assign(名称=shown["title"].fillna(shown["policy"])), "名称", "政策", top=20)
     left, right = st.columns(2)
     with left:
         st.subheader("按地区")
-        shown = shown.assign(地区=shown["region"].fillna("").str[:6])
-        st.bar_chart(shown.pivot_table(index="地区", columns="类别", values="金额（元）", aggfunc="sum", fill_value=0))
+        _bar(shown.assign(名称=[names.get(str(r), str(r) if r else "（未知）") for r in shown["region"]]), "名称",
+             "地区（区县）", top=12)
     with right:
         st.subheader("按月份（已支付按支付月，待兑现按生成月）")
-        shown = shown.assign(月份=shown["month"])
-        st.bar_chart(shown.pivot_table(index="月份", columns="类别", values="金额（元）", aggfunc="sum", fill_value=0))
+        _bar(shown.assign(名称=shown["month"]), "名称", "月份", top=24, horizontal=False)
 
     st.subheader("兑现时限（工作日，按国家法定节假日与调休计算）")
     per, summary = timeliness(common.ledger(), common.actor(), common.current_library().policies)
@@ -44,9 +45,30 @@ def render() -> None:
     for col in [c for c in shown_summary.columns if c.endswith("金额（分）")]:
         shown_summary[col.replace("（分）", "（元）")] = [common.yuan(int(v)).removesuffix(" 元") for v in shown_summary[col]]
         del shown_summary[col]
-    common.show_frame(shown_summary)
+    common.show_frame(shown_summary.astype(object).where(shown_summary.notna(), "—"))
     late = per[per["超期"]]
     st.caption(f"超期未兑现 {len(late)} 笔")
     if len(late):
         common.show_frame(late.assign(金额=[common.yuan(int(v)) for v in late["金额（分）"]])
                           .drop(columns=["金额（分）", "超期", "已支付"]).head(500))
+
+
+def _bar(df: pd.DataFrame, by: str, title: str, top: int, horizontal: bool = True) -> None:
+    """Stacked bars of paid and pending money by `by`: the `top` largest by name, the rest as
+    其他; full names; amounts in 万元 on the axis, exact yuan in the tooltip."""
+    g = df.groupby([by, "类别"], as_index=False)["fen"].sum()
+    totals = g.groupby(by)["fen"].sum().sort_values(ascending=False)
+    keep = set(totals.index[:top]) if horizontal else set(totals.index)
+    g[by] = [x if x in keep else "其他" for x in g[by]]
+    g = g.groupby([by, "类别"], as_index=False)["fen"].sum()
+    g["金额（万元）"] = [int(f) / 1_000_000 for f in g["fen"]]  # display scale only; the tooltip is exact
+    g["金额"] = [common.yuan(int(f)) for f in g["fen"]]
+    order = [x for x in totals.index if x in keep] + (["其他"] if "其他" in set(g[by]) else [])
+    if not horizontal:
+        order = sorted(order)
+    cat = alt.Y(f"{by}:N", sort=order, title=title, axis=alt.Axis(labelLimit=400)) if horizontal else \
+        alt.X(f"{by}:N", sort=order, title=title)
+    val = alt.X("金额（万元）:Q", title="金额（万元）") if horizontal else alt.Y("金额（万元）:Q", title="金额（万元）")
+    chart = alt.Chart(g).mark_bar().encode(cat, val, color=alt.Color("类别:N", title="类别"),
+                                           tooltip=[alt.Tooltip(f"{by}:N", title=title), "类别:N", "金额:N"])
+    st.altair_chart(chart.properties(height=max(220, 26 * len(order)) if horizontal else 300), width="stretch")

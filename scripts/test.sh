@@ -15,4 +15,4 @@ export MIANSHEN_TEST_PG_URL
 # The sample library is pinned to the sample data's date (2026-06-30), so that CI does
 # not turn red on the day its policies expire; `mianshen lint` alone judges by today.
 .venv/bin/mianshen lint --today 2026-06-30
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q --durations=15 "$@"

@@ -21,10 +21,11 @@ def render() -> None:
     df["类别"] = df["status"].map(lambda x: "已支付" if x == "paid" else ("待兑现" if x in PENDING else "其他"))
     df["金额（元）"] = df["fen"] / 100
     paid, pending = df[df["类别"] == "已支付"], df[df["类别"] == "待兑现"]
-    a, b, c, d = st.columns(4)
+    a, b = st.columns(2)  # two wide columns: a ten-digit amount is shown whole, not cut with …
     a.metric("已支付", common.yuan(int(paid["fen"].sum())))
-    b.metric("已支付笔数", f"{len(paid)}")
-    c.metric("待兑现（待公示、公示中、已审批）", common.yuan(int(pending["fen"].sum())))
+    b.metric("待兑现（待公示、公示中、已审批）", common.yuan(int(pending["fen"].sum())))
+    c, d = st.columns(2)
+    c.metric("已支付笔数", f"{len(paid)}")
     d.metric("待兑现笔数", f"{len(pending)}")
     shown = df[df["类别"] != "其他"]
     names = common.region_names()

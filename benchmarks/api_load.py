@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rules_engine import service  # noqa: E402
+from rules_engine.api import local  # noqa: E402
 from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset  # noqa: E402
 from rules_engine.service import Actor, keys  # noqa: E402
 from rules_engine.tags import load_dictionary  # noqa: E402
@@ -52,20 +51,8 @@ def main() -> None:
     step = max(1, len(codes) // args.clients)
     clients = [(c, keys.create_key(sf, Actor("基准测试", "official"), f"企业{i}", "enterprise", c).key)
                for i, c in enumerate(codes[::step][: args.clients])]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "rules_engine", "serve", "--port", str(port), "--workers",
-                             str(args.workers)], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = local.start(env, workers=args.workers)
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if httpx.get(url + "/api/v1/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
         cold: list[float] = []
         warm: list[float] = []
         errors: list[int] = []

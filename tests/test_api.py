@@ -8,10 +8,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +16,7 @@ import pandas as pd
 import pytest
 
 from rules_engine import service
+from rules_engine.api import local
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.loader import load_library
@@ -33,12 +30,6 @@ LIB = load_library(DEFAULT_POLICIES, D)
 DS = load_dataset(SAMPLE_MANIFEST, D)
 QIYE01, QIYE02 = "91340124MA7112976A", "91340102000395962B"
 OFFICIAL = Actor("李四", "official")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Api:
@@ -73,21 +64,11 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     tokens["rotated_old"] = rotated.key
     tokens["rotated_new"] = keys.rotate_key(sf, OFFICIAL, rotated.id).key
     tokens["garbage"] = "msk_1_not-the-secret"
-    port = _free_port()
     env = {**os.environ, "MIANSHEN_DB": db, "MIANSHEN_DEMO": "1", "MIANSHEN_CLOCK": "2026-07-09", **anchor}
     log = open(tmp / "api.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "rules_engine", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if httpx.get(url + "/api/v1/openapi.json", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
+    try:
+        proc, url = local.start(env, log=log)
+    except RuntimeError:
         pytest.fail((tmp / "api.log").read_text())
     a = Api(url, db, tokens)
     r = a("POST", "/api/v1/sessions", json={"username": "guanyuan", "password": "guanyuan-demo"})

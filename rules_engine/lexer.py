@@ -60,9 +60,9 @@ def tokenize(text: str) -> list[Token]:
             i += 1
             continue
         start = i
-        if ch.isdigit():
+        if ch.isascii() and ch.isdigit():  # '²' and '３' are digits to str.isdigit, not to Decimal
             j = i
-            while j < n and (text[j].isdigit() or text[j] == "."):
+            while j < n and ((text[j].isascii() and text[j].isdigit()) or text[j] == "."):
                 j += 1
             # YYYY-MM-DD
             if j - i == 4 and j < n and text[j] == "-" and text[j + 1 : j + 3].isdigit():

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.orm import Session, sessionmaker
 
 from rules_engine.accounts import Account
 from rules_engine.datasets import SAMPLE_MANIFEST, masked
 from rules_engine.ir import Policy
-from rules_engine.ledger.db import default_url, open_ledger
 from rules_engine.loader import Library, load_library
-from rules_engine.service import Actor
+from rules_engine.service import Actor, open_ledger
 from rules_engine.service.platform import CurrentData, Platform, load_data
 from rules_engine.tags import TagDictionary, load_dictionary
 from rules_engine.values import fmt_yuan
+
+if TYPE_CHECKING:  # the UI reaches the ledger only through the service layer
+    from sqlalchemy.orm import Session, sessionmaker
+
+    Ledger = sessionmaker[Session]
 
 ROOT = Path(__file__).resolve().parent.parent
 STATUS_ZH = {"eligible": "符合", "undetermined": "待补充数据", "not_eligible": "不符合"}
@@ -39,7 +42,7 @@ def data_path() -> Path:
 
 
 def ledger_url() -> str:
-    return os.environ.get("MIANSHEN_DB", default_url())
+    return os.environ.get("MIANSHEN_DB", "")  # empty: the ledger's default
 
 
 @st.cache_resource(show_spinner=False)
@@ -67,11 +70,11 @@ def data() -> CurrentData:
 
 
 @st.cache_resource(show_spinner=False)
-def _ledger(url: str) -> sessionmaker[Session]:
-    return open_ledger(url)[1]
+def _ledger(url: str) -> Ledger:
+    return open_ledger(url or None)
 
 
-def ledger() -> sessionmaker[Session]:
+def ledger() -> Ledger:
     return _ledger(ledger_url())
 
 

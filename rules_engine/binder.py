@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from . import ir
+from .codes import industry_code_problem
 from .errors import ExpressionError
 from .ir import Kind, TagType
 from .tags import TagDictionary
@@ -107,6 +108,13 @@ class _Binder:
             case ir.IsNull(expr=e, negated=neg):
                 b, _ = self.value(e)
                 return ir.IsNull(b, negated=neg, pos=node.pos)
+            case ir.Const():
+                return node
+            case ir.Within(arg=arg, count=count, unit=unit):
+                ab, at = self.value(arg)
+                if at.kind is not Kind.DATE:
+                    raise self.err(f"'within' needs a date, not {KIND_ZH[at.kind]}", arg)
+                return ir.Within(ab, count, unit, pos=node.pos)
             case ir.Compare(op=op, left=left, right=right):
                 lb, lt = self.value(left)
                 rb, rt = self.value(right)
@@ -145,7 +153,7 @@ class _Binder:
 
     def check_code(self, code: str, hierarchy: str, node: object) -> None:
         pattern = REGION_CODE if hierarchy == "region" else INDUSTRY_CODE
-        if not pattern.match(code):
+        if not pattern.match(code) or (hierarchy == "industry" and industry_code_problem(code)):
             example = "340200" if hierarchy == "region" else "C or C39 or C3911"
             at = self.text.find(code, max(0, getattr(node, "pos", 0)))
             raise ExpressionError(f"{code!r} is not a {hierarchy} code", self.text, max(at, 0), len(code),

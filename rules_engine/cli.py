@@ -106,7 +106,7 @@ def lint_cmd(
         findings = lint(lib, when, ds.frame)
     for f in findings:
         console.print(str(f), highlight=False, markup=False)
-    console.print(f"{len(lib.policies)} policies linted, {len(findings)} findings")
+    console.print(f"已检查 {len(lib.policies)} 项政策，发现 {len(findings)} 个问题")
     if findings:
         raise typer.Exit(1)
 

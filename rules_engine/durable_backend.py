@@ -194,6 +194,10 @@ class _Compiler:
             case ir.Truthy(expr=e):
                 name = self.value_prop(e)
                 return self.leaf("==", name, True), self.leaf("==", name, False)
+            case ir.Const(value=v):
+                return self.const(v), self.const(not v)
+            case ir.Within():
+                return self.both(p.lowered())
             case ir.IsNull(expr=e, negated=neg):
                 names = [self.value_prop(ir.Tag(t, _tag_type(e, t))) for t in ir.tags_of(e)]
                 present = self.exists(names)
@@ -220,8 +224,18 @@ class _Compiler:
                 shorter = [{"$and": [{"$ex": {whole: 1}}, self.absent(self.prop(
                     "prefix", (e,), length=len(ir.code_prefix(c, e.type.hierarchy))))]} for c in codes]
                 self.nodes += 2 * len(codes)
-                return {"$or": ts}, {"$and": [{"$or": [f, s]} for f, s in zip(fs, shorter)]}
+                false = {"$and": [{"$or": [f, s]} for f, s in zip(fs, shorter)]}
+                return {"$or": ts}, self.not_coarser(e, codes, false)
         raise UnsupportedConstruct(f"durable-rules backend: predicate {type(p).__name__}")
+
+    def not_coarser(self, e: ir.Expr, codes: tuple[str, ...], expr: dict[str, Any]) -> dict[str, Any]:
+        """`expr`, and the value is not a level above `codes` (that would be unknown)."""
+        assert isinstance(e, ir.Tag) and e.type is not None
+        coarser = ir.coarser_codes(codes, e.type.hierarchy)
+        if not coarser:
+            return expr
+        whole = self.value_prop(e)
+        return {"$and": [expr, *(self.leaf("!=", whole, c) for c in coarser)]}
 
     def value_prop(self, e: ir.Expr) -> str:
         if ir.expr_kind(e) is Kind.DATE:
@@ -250,7 +264,12 @@ class _Compiler:
                     return t, f
                 return self.pair(bound[0], name, bound[1])
             name = self.value_prop(left)
-            return self.pair(op, name, right.value)
+            t, f = self.pair(op, name, right.value)
+            if ir.is_code(left) and isinstance(right, ir.Str):
+                # a value a level above the code decides neither way
+                return (t, self.not_coarser(left, (right.value,), f)) if op == "==" else \
+                    (self.not_coarser(left, (right.value,), t), f)
+            return t, f
         if isinstance(left, ir.Elapsed) or isinstance(right, ir.Elapsed):
             raise UnsupportedConstruct("durable-rules backend: elapsed time compared with a non-literal")
         lt = ir.expr_kind(left)

@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum, StrEnum
+from typing import TypeGuard
 
 
 class Kind(StrEnum):
@@ -159,6 +160,37 @@ class Truthy:
 
 
 @dataclass(frozen=True, slots=True)
+class Const:
+    """`true` or `false` as a whole condition: a policy open to every enterprise in its
+    scope says `when: true` instead of a tautology over some tag."""
+
+    value: bool
+    pos: int = field(default=-1, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Within:
+    """A date within the last `count` units, up to the evaluation date:
+    as_of − count units < date ≤ as_of. The evaluation date itself is inside; the date
+    exactly `count` units earlier (the anniversary, by the (month, day) rule of Elapsed)
+    is outside; a date after the evaluation date is outside.
+
+    Backends evaluate `lowered()`, so the construct is defined once, here.
+    """
+
+    arg: Expr
+    count: int
+    unit: ElapsedUnit
+    pos: int = field(default=-1, compare=False)
+
+    def lowered(self) -> And:
+        return And((
+            Compare("<", Elapsed(self.unit, self.arg), Num(Decimal(self.count))),
+            Compare(">=", Elapsed(ElapsedUnit.DAYS, self.arg), Num(Decimal(0))),
+        ), pos=self.pos)
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Pred, ...]
     pos: int = field(default=-1, compare=False)
@@ -176,7 +208,7 @@ class Not:
     pos: int = field(default=-1, compare=False)
 
 
-Pred = Compare | Between | InSet | Under | IsNull | Truthy | And | Or | Not
+Pred = Compare | Between | InSet | Under | IsNull | Truthy | Const | Within | And | Or | Not
 
 # --------------------------------------------------------------- benefit formulas
 
@@ -351,7 +383,7 @@ def children(node: object) -> tuple[object, ...]:
     match node:
         case Arith(left=l, right=r) | Compare(left=l, right=r):
             return (l, r)
-        case Elapsed(arg=a):
+        case Elapsed(arg=a) | Within(arg=a):
             return (a,)
         case Between(expr=e, low=lo, high=hi):
             return (e, lo, hi)
@@ -427,6 +459,30 @@ def region_prefix(code: str) -> str:
 def code_prefix(code: str, hierarchy: str) -> str:
     """The prefix a code covers in its hierarchy (industry codes are already prefixes)."""
     return region_prefix(code) if hierarchy == "region" else code
+
+
+def coarser_codes(codes: tuple[str, ...] | list[str], hierarchy: str) -> tuple[str, ...]:
+    """The codes strictly above any of `codes` in its hierarchy, sorted.
+
+    A value known only at one of these levels cannot decide a test against `codes`: an
+    enterprise known only as C (制造业) may or may not be in C39, and 340100 (合肥市) may or
+    may not be in 340104. Such a test is unknown, not false (`under`, `==`, `in`).
+    Industry levels: section C, division C39, group C391, class C3911.
+    Region levels: province 340000, city 340100, county 340104.
+    """
+    out: set[str] = set()
+    for code in codes:
+        if hierarchy == "region":
+            if len(code) == 6:
+                out.update(c for c in (code[:2] + "0000", code[:4] + "00") if c != code)
+        else:
+            out.update(code[:n] for n in (1, 3, 4) if n < len(code))
+    return tuple(sorted(out))
+
+
+def is_code(e: object) -> TypeGuard[Tag]:
+    """A bound tag of a hierarchical code (region, industry)."""
+    return isinstance(e, Tag) and e.type is not None and e.type.kind is Kind.CODE
 
 
 def decimal_scale(value: Decimal) -> int:

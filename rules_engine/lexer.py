@@ -26,7 +26,7 @@ class T(StrEnum):
 
 
 KEYWORDS = frozenset(
-    {"and", "or", "not", "in", "under", "between", "is", "null", "true", "false"}
+    {"and", "or", "not", "in", "under", "between", "is", "null", "true", "false", "within"}
 )
 OPERATORS = ("==", "!=", ">=", "<=", ">", "<", "+", "-", "(", ")", ",", "[", "]", "{", "}")
 ALIASES = {"≥": ">=", "≤": "<=", "≠": "!=", "（": "(", "）": ")", "，": ","}

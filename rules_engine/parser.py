@@ -8,12 +8,16 @@
                    | 'between' sum 'and' sum
                    | ['not'] 'in' set
                    | 'under' code | 'under' set
-                   | 'is' ['not'] 'null' ]
+                   | 'is' ['not'] 'null'
+                   | 'within' NUMBER ('years'|'months'|'days') ]
     sum     := atom (('+'|'-') atom)*
     atom    := NUMBER | '-' NUMBER | STRING | DATE | 'true' | 'false'
              | NAME | NAME '(' sum ')' | '(' pred ')'
 
-A bare boolean tag is a test on its own (`is_hitech and not dishonest_debtor`).
+A bare boolean tag is a test on its own (`is_hitech and not dishonest_debtor`), and so
+are `true` and `false` (a policy open to everyone in its scope says `when: true`).
+`d within 12 months` holds for a date in the last 12 months up to the evaluation date
+(see ir.Within for the ends).
 Names are bound to tags (and type-checked) afterwards by `binder.bind`.
 """
 
@@ -32,7 +36,10 @@ FUNCTIONS = {
 }
 
 Node = ir.Expr | ir.Pred
-PRED_TYPES = (ir.Compare, ir.Between, ir.InSet, ir.Under, ir.IsNull, ir.Truthy, ir.And, ir.Or, ir.Not)
+PRED_TYPES = (ir.Compare, ir.Between, ir.InSet, ir.Under, ir.IsNull, ir.Truthy, ir.Const, ir.Within,
+              ir.And, ir.Or, ir.Not)
+UNITS = {"years": ir.ElapsedUnit.YEARS, "months": ir.ElapsedUnit.MONTHS, "days": ir.ElapsedUnit.DAYS}
+MAX_WINDOW = 10_000  # days, months or years: anything longer is a typo
 
 
 class _Parser:
@@ -81,6 +88,8 @@ class _Parser:
             return node
         if isinstance(node, ir.Tag):
             return ir.Truthy(node, pos=node.pos)
+        if isinstance(node, ir.BoolLit):
+            return ir.Const(node.value, pos=node.pos)
         raise ExpressionError(
             "expected a condition (a comparison or a yes/no tag), found a value",
             self.text, getattr(node, "pos", 0),
@@ -142,6 +151,17 @@ class _Parser:
             negated = self.accept(T.KEYWORD, "not") is not None
             self.expect(T.KEYWORD, "null", "'null' after 'is'")
             return ir.IsNull(self.as_value(left, start), negated=negated, pos=start.pos)
+        if self.accept(T.KEYWORD, "within"):
+            num = self.tok
+            if num.type is not T.NUMBER or not isinstance(num.value, Decimal) or num.value != num.value.to_integral_value() \
+                    or not 0 < num.value <= MAX_WINDOW:
+                raise self.fail(f"a whole number from 1 to {MAX_WINDOW} after 'within'")
+            self.advance()
+            unit = UNITS.get(self.tok.text) if self.tok.type is T.IDENT else None
+            if unit is None:
+                raise self.fail("'years', 'months' or 'days' after the number")
+            self.advance()
+            return ir.Within(self.as_value(left, start), int(num.value), unit, pos=start.pos)
         return left
 
     def sum_(self) -> Node:

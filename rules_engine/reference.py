@@ -65,6 +65,12 @@ def covers(code: str, parent: str, hierarchy: str) -> bool:
     return code.startswith(parent)
 
 
+def _too_coarse(tag: ir.Tag, value: str, codes: tuple[str, ...]) -> bool:
+    """The value is a level above one of `codes`: the test cannot be decided."""
+    assert tag.type is not None
+    return value in ir.coarser_codes(codes, tag.type.hierarchy)
+
+
 class Evaluator:
     def __init__(self, row: Row, as_of: dt.date) -> None:
         self.row = row
@@ -115,9 +121,16 @@ class Evaluator:
             case ir.Truthy(expr=e):
                 v = self.value(e)
                 return None if v is None else bool(v)
+            case ir.Const(value=v):
+                return v
+            case ir.Within():
+                return self.test(p.lowered())
             case ir.Compare(op=op, left=left, right=right):
                 a, b = self.value(left), self.value(right)
                 if a is None or b is None:
+                    return None
+                tag, lit = (left, right) if ir.is_code(left) else (right, left)
+                if ir.is_code(tag) and isinstance(lit, ir.Str) and _too_coarse(tag, str(self.value(tag)), (lit.value,)):
                     return None
                 return _compare(op, a, b)
             case ir.Between(expr=e, low=lo, high=hi):
@@ -129,13 +142,18 @@ class Evaluator:
                 v = self.value(e)
                 if v is None:
                     return None
-                return any(v == x.value for x in values) != neg
+                hit = any(v == x.value for x in values)
+                if not hit and ir.is_code(e) and _too_coarse(e, str(v), tuple(str(x.value) for x in values)):
+                    return None
+                return hit != neg
             case ir.Under(expr=e, codes=codes):
                 v = self.value(e)
                 if v is None:
                     return None
                 assert isinstance(e, ir.Tag) and e.type is not None
-                return any(covers(str(v), c, e.type.hierarchy) for c in codes)
+                if any(covers(str(v), c, e.type.hierarchy) for c in codes):
+                    return True
+                return None if _too_coarse(e, str(v), codes) else False
         raise TypeError(f"not a predicate: {p!r}")
 
     def missing(self, p: ir.Pred) -> set[str]:
@@ -150,7 +168,10 @@ class Evaluator:
                 return out
             case ir.Not(item=item):
                 return self.missing(item)
-        return self.null_tags(p)
+            case ir.Within():
+                return self.missing(p.lowered())
+        # an unknown test with nothing missing is a code known too coarsely: it needs that tag
+        return self.null_tags(p) or set(ir.tags_of(p))
 
     # ---------------------------------------------------------------- amounts
     def amount(self, f: ir.Formula) -> tuple[Decimal | None, set[str]]:

@@ -95,6 +95,12 @@ class Renderer:
                 return f"属于{self.value(e)}"
             case ir.IsNull(expr=e, negated=neg):
                 return f"{self.value(e)}{'已有数据' if neg else '无数据'}"
+            case ir.Const(value=v):
+                return "无其他条件" if v else "不符合（条件恒不成立）"
+            case ir.Within(arg=arg, count=n, unit=u):
+                span = f"{n}{UNIT_ZH[u]}"
+                return (f"{self.value(arg)}在评价日前{span}内（含评价日当天，不含恰满{span}之日；"
+                        f"晚于评价日的不算）")
             case ir.Compare(op=op, left=ir.Elapsed(unit=u, arg=arg), right=right):
                 word = {"<": "不满", "<=": "不超过", ">": "超过", ">=": "已满"}.get(op, OPS_ZH[op])
                 return f"{self.value(arg)}至今{word}{self.value(right)}{UNIT_ZH[u]}"

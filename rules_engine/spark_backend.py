@@ -129,6 +129,10 @@ class _Compiler:
                 return ~any_null if neg else any_null
             case ir.Truthy(expr=ir.Tag(name=name)):
                 return self.tag(name) == F.lit(True)
+            case ir.Const(value=v):
+                return F.lit(v)
+            case ir.Within():
+                return self.pred(p.lowered())
             case ir.Compare(op=op, left=left, right=right):
                 return self.compare(op, left, right)
             case ir.Between(expr=e, low=lo, high=hi):
@@ -141,15 +145,17 @@ class _Compiler:
                         hit = hit | t
                 else:
                     hit = self.value(e).isin([str(v.value) for v in values])
+                if ir.is_code(e):
+                    hit = self.code_test(e, hit, tuple(str(v.value) for v in values))
                 return ~hit if neg else hit
-            case ir.Under(expr=ir.Tag(name=name, type=t), codes=codes):
+            case ir.Under(expr=ir.Tag(name=name, type=t) as e, codes=codes):
                 assert t is not None
                 c = self.tag(name)
                 prefixes = [c.startswith(ir.code_prefix(code, t.hierarchy)) for code in codes]
                 out = prefixes[0]
                 for x in prefixes[1:]:
                     out = out | x
-                return out
+                return self.code_test(e, out, codes)
         raise UnsupportedConstruct(f"Spark backend: predicate {type(p).__name__}")
 
     def compare(self, op: str, left: ir.Expr, right: ir.Expr) -> Column:
@@ -163,6 +169,10 @@ class _Compiler:
             b = b * 10 ** (s - sb) if s > sb else b
         else:
             a, b = self.value(left), self.value(right)
+        tag, lit = (left, right) if ir.is_code(left) else (right, left)
+        if op in ("==", "!=") and ir.is_code(tag) and isinstance(lit, ir.Str):
+            hit = self.code_test(tag, a == b, (lit.value,))
+            return hit if op == "==" else ~hit
         if op == "==":
             return a == b
         if op == "!=":
@@ -174,6 +184,15 @@ class _Compiler:
         if op == ">":
             return a > b
         return a >= b
+
+    def code_test(self, e: ir.Expr, hit: Column, codes: tuple[str, ...]) -> Column:
+        """`hit`, or unknown (NULL) where the value is a level above the codes tested."""
+        F = _F()
+        assert isinstance(e, ir.Tag) and e.type is not None
+        coarser = ir.coarser_codes(codes, e.type.hierarchy)
+        if not coarser:
+            return hit
+        return hit | F.when(self.tag(e.name).isin(list(coarser)), F.lit(None).cast("boolean")).otherwise(F.lit(False))
 
     # ---------------------------------------------------------------- missing-tag masks
     def nullbits(self, node: object) -> Column:
@@ -189,6 +208,12 @@ class _Compiler:
                 inner = _bitor([self.missing(i) for i in items])
             case ir.Not(item=item):
                 inner = self.missing(item)
+            case ir.Within():
+                inner = self.missing(p.lowered())
+            case _ if any(ir.is_code(c) for c in ir.children(p)):
+                # unknown with nothing missing: a code known too coarsely needs that tag
+                nulls = self.nullbits(p)
+                inner = F.when(nulls == 0, _long(sum(1 << self.bits[t] for t in ir.tags_of(p)))).otherwise(nulls)
             case _:
                 inner = self.nullbits(p)
         return F.when(self.pred(p).isNull(), inner).otherwise(_long(0))

@@ -131,6 +131,10 @@ class _Compiler:
                 return sa.not_(any_null) if neg else any_null
             case ir.Truthy(expr=ir.Tag(name=name)):
                 return self.col(name) == sa.true()
+            case ir.Const(value=v):
+                return sa.true() if v else sa.false()
+            case ir.Within():
+                return self.pred(p.lowered())
             case ir.Compare(op=op, left=left, right=right):
                 return self.compare(op, left, right)
             case ir.Between(expr=e, low=lo, high=hi):
@@ -141,11 +145,14 @@ class _Compiler:
                     hit = sa.or_(*tests)
                 else:
                     hit = self.value(e).in_([str(v.value) for v in values])
+                if ir.is_code(e):
+                    hit = self.code_test(e, hit, tuple(str(v.value) for v in values))
                 return sa.not_(hit) if neg else hit
-            case ir.Under(expr=ir.Tag(name=name, type=t), codes=codes):
+            case ir.Under(expr=ir.Tag(name=name, type=t) as e, codes=codes):
                 assert t is not None
                 c = self.col(name)
-                return sa.or_(*(c.startswith(ir.code_prefix(code, t.hierarchy), autoescape=True) for code in codes))
+                hit = sa.or_(*(c.startswith(ir.code_prefix(code, t.hierarchy), autoescape=True) for code in codes))
+                return self.code_test(e, hit, codes)
         raise UnsupportedConstruct(f"SQL backend: predicate {type(p).__name__}")
 
     def compare(self, op: str, left: ir.Expr, right: ir.Expr) -> ColumnElement[Any]:
@@ -156,10 +163,12 @@ class _Compiler:
             s = max(sa_, sb)
             a = a * 10 ** (s - sa_) if s > sa_ else a
             b = b * 10 ** (s - sb) if s > sb else b
-        elif kind is Kind.DATE:
-            a, b = self.value(left), self.value(right)
         else:
             a, b = self.value(left), self.value(right)
+        tag, lit = (left, right) if ir.is_code(left) else (right, left)
+        if op in ("==", "!=") and ir.is_code(tag) and isinstance(lit, ir.Str):
+            hit = self.code_test(tag, a == b, (lit.value,))
+            return hit if op == "==" else sa.not_(hit)
         if op == "==":
             return a == b
         if op == "!=":
@@ -171,6 +180,14 @@ class _Compiler:
         if op == ">":
             return a > b
         return a >= b
+
+    def code_test(self, e: ir.Expr, hit: ColumnElement[Any], codes: tuple[str, ...]) -> ColumnElement[Any]:
+        """`hit`, or unknown (NULL) where the value is a level above the codes tested."""
+        assert isinstance(e, ir.Tag) and e.type is not None
+        coarser = ir.coarser_codes(codes, e.type.hierarchy)
+        if not coarser:
+            return hit
+        return sa.or_(hit, sa.case((self.col(e.name).in_(coarser), sa.null()), else_=sa.false()))
 
     # ---------------------------------------------------------------- missing-tag masks
     def nullbits(self, node: object) -> ColumnElement[Any]:
@@ -185,6 +202,12 @@ class _Compiler:
                 inner = _bitor([self.missing(i) for i in items])
             case ir.Not(item=item):
                 inner = self.missing(item)
+            case ir.Within():
+                inner = self.missing(p.lowered())
+            case _ if any(ir.is_code(c) for c in ir.children(p)):
+                # unknown with nothing missing: a code known too coarsely needs that tag
+                nulls = self.nullbits(p)
+                inner = sa.case((nulls == 0, _lit(sum(1 << self.bits[t] for t in ir.tags_of(p)))), else_=nulls)
             case _:
                 inner = self.nullbits(p)
         return sa.case((unknown, inner), else_=_lit(0))

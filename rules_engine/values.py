@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from .codes import industry_code_problem
 from .ir import Kind, TagType, decimal_scale
 
 TRUE_WORDS = {"true", "1", "yes", "y", "是", "有", "t"}
@@ -133,10 +134,10 @@ def coerce(ttype: TagType, raw: object) -> object:
         text = text.translate(FULL_WIDTH)  # ３４０１０４ typed on a Chinese keyboard is 340104
         if ttype.hierarchy == "region" and not (len(text) == 6 and text.isascii() and text.isdigit()):
             raise ValueError(f"应为 6 位行政区划代码，而不是 {_quote(raw)}")
-        if ttype.hierarchy == "industry" and not (
-            text.isascii() and text[:1].isalpha() and text[:1].isupper() and text[1:].isdigit() and len(text) <= 5
-        ):
-            raise ValueError(f"应为国民经济行业代码（如 C3911），而不是 {_quote(raw)}")
+        if ttype.hierarchy == "industry":
+            problem = industry_code_problem(text)
+            if problem:
+                raise ValueError(f"{_quote(raw)} 不是国民经济行业代码：{problem}")
     return text
 
 

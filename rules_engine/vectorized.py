@@ -304,6 +304,10 @@ class Evaluator:
                 v = self.value(e)
                 assert isinstance(v, _Bool)
                 return self._finish(v.v, v.null)
+            case ir.Const(value=c):
+                return np.full(self.n, T if c else F, np.int8)
+            case ir.Within():
+                return self.tri(p.lowered())
             case ir.Compare(op=op, left=left, right=right):
                 return self._compare(op, left, right)
             case ir.Between(expr=e, low=lo, high=hi):
@@ -311,7 +315,10 @@ class Evaluator:
             case ir.InSet(expr=e, values=values, negated=neg):
                 v = self.value(e)
                 if isinstance(v, _Cat):
-                    hit = self._cat_lookup(v, lambda c: c in {str(x.value) for x in values})
+                    members = {str(x.value) for x in values}
+                    hit = self._cat_lookup(v, lambda c: c in members)
+                    if ir.is_code(e):
+                        return self._code_test(v, hit, e, tuple(members), negated=neg)
                 else:
                     n = self.num(e)
                     hit = np.zeros(self.n, bool)
@@ -323,8 +330,18 @@ class Evaluator:
                 v = self.value(e)
                 assert isinstance(v, _Cat) and isinstance(e, ir.Tag) and e.type is not None
                 prefixes = tuple(ir.code_prefix(c, e.type.hierarchy) for c in codes)
-                return self._finish(self._cat_lookup(v, lambda c: c.startswith(prefixes)), v.null)
+                return self._code_test(v, self._cat_lookup(v, lambda c: c.startswith(prefixes)), e, codes)
         raise UnsupportedConstruct(f"vectorized backend: predicate {type(p).__name__}")
+
+    def _code_test(self, v: _Cat, hit: np.ndarray, e: ir.Expr, codes: tuple[str, ...],
+                   negated: bool = False) -> np.ndarray:
+        """A test on a code tag: unknown where the value is a level above the codes tested."""
+        assert isinstance(e, ir.Tag) and e.type is not None
+        out = self._finish(hit != negated, v.null)
+        coarser = set(ir.coarser_codes(codes, e.type.hierarchy))
+        if coarser:
+            out[self._cat_lookup(v, lambda c: c in coarser) & ~hit] = U
+        return out
 
     def _finish(self, hit: np.ndarray, null: np.ndarray | None) -> np.ndarray:
         out = np.where(hit, T, F).astype(np.int8)
@@ -362,6 +379,8 @@ class Evaluator:
             if isinstance(b, _Scalar):
                 target = str(b.value)
                 hit = self._cat_lookup(a, lambda c: c == target)
+                if ir.is_code(left):
+                    return self._code_test(a, hit, left, (target,), negated=op != "==")
                 return self._finish(hit if op == "==" else ~hit, null)
             assert isinstance(b, _Cat)
             sa = np.append(a.cats, "")[a.codes]
@@ -386,9 +405,22 @@ class Evaluator:
                     out |= self.missing_mask(i, bits)
             case ir.Not(item=item):
                 out = self.missing_mask(item, bits)
+            case ir.Within():
+                out = self.missing_mask(p.lowered(), bits)
             case _:
                 out = self.null_bits(p, bits)
+                if any(ir.is_code(c) for c in ir.children(p)):
+                    # unknown with nothing missing: a code known too coarsely needs that tag
+                    every = self.null_bits_all(p, bits)
+                    out = np.where(out == 0, every, out)
         return np.where(unknown, out, np.uint64(0))
+
+    @staticmethod
+    def null_bits_all(node: object, bits: dict[str, int]) -> np.uint64:
+        out = np.uint64(0)
+        for name in ir.tags_of(node):
+            out |= np.uint64(1) << np.uint64(bits[name])
+        return out
 
     def null_bits(self, node: object, bits: dict[str, int]) -> np.ndarray:
         out = np.zeros(self.n, np.uint64)

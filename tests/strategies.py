@@ -42,7 +42,7 @@ DATES = [dt.date(2024, 2, 29), dt.date(2023, 2, 28), dt.date(2023, 3, 1), dt.dat
          dt.date(2021, 2, 28), dt.date(2024, 1, 31), dt.date(2023, 12, 31), dt.date(2020, 2, 29),
          dt.date(2024, 3, 1), dt.date(1999, 12, 31)]
 REGIONS = ["340000", "340100", "340104", "340200", "340202", "341000", "341002", "320100"]
-INDUSTRIES = ["C", "C39", "C3911", "C3913", "C2614", "F", "F51", "I65", "I6513", "A0111"]
+INDUSTRIES = ["C", "C39", "C391", "C3911", "C3913", "C2614", "F", "F51", "I65", "I6513", "A0111"]
 RATES = [Decimal(v) for v in ("0.6", "0.3", "0.1", "0.05", "0.001", "0.333333", "1", "0.125", "2")]
 
 
@@ -103,7 +103,7 @@ def literal_for(draw: st.DrawFn, family: str) -> ir.Num:
 
 @st.composite
 def leaf(draw: st.DrawFn) -> ir.Pred:
-    kind = draw(st.integers(0, 16))
+    kind = draw(st.integers(0, 19))
     op = draw(st.sampled_from(ir.COMPARE_OPS))
     if kind <= 2:
         e, fam = draw(numeric_expr())
@@ -142,6 +142,17 @@ def leaf(draw: st.DrawFn) -> ir.Pred:
         return ir.Compare(eq, tag(draw(st.sampled_from(["b1", "b2"]))), ir.BoolLit(draw(st.booleans())))
     if kind == 15:
         return ir.Compare(op, tag("d1"), tag("d2"))
+    if kind == 16:
+        return ir.Within(tag(draw(st.sampled_from(["d1", "d2"]))), draw(st.sampled_from([1, 2, 12, 13, 365])),
+                         draw(st.sampled_from(list(ir.ElapsedUnit))))
+    if kind == 17:  # a code too coarse for the test is unknown, so equality and lists of codes count too
+        lit = ir.Str(draw(st.sampled_from(INDUSTRIES)))
+        return ir.Compare(eq, tag("industry"), lit) if draw(st.booleans()) else ir.Compare(eq, lit, tag("industry"))
+    if kind == 18:
+        values = draw(st.lists(st.sampled_from(INDUSTRIES), min_size=1, max_size=3, unique=True))
+        return ir.InSet(tag("industry"), tuple(ir.Str(v) for v in values), negated=draw(st.booleans()))
+    if kind == 19:
+        return ir.Const(draw(st.booleans()))
     lo, hi = draw(st.sampled_from(DATES)), draw(st.sampled_from(DATES))
     return ir.Between(tag("d1"), ir.DateLit(lo), ir.DateLit(hi))
 

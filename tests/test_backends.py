@@ -196,3 +196,67 @@ def test_the_library_on_the_sample_on_spark(spark: Any, tmp_path: Path) -> None:
     assert len(got) == len(exp) == 3000 * len(lib.policies)
     for r in got:
         assert (r["status"], r["amount_fen"], r["missing"]) == exp[(r["credit_code"], r["policy"], r["version"])], r
+
+
+# ------------------------------------------------------------------ constructs, stated by hand
+
+def _statuses(pred: ir.Pred, data: list[dict[str, object]], spark: Any, tmp_path: Path) -> list[tuple[str, str]]:
+    """(status, missing) per row, the same on every backend (durable-rules: the status)."""
+    policy = _policy(pred)
+    got = run_all(policy, data, spark, {"sql-sqlite": sa.create_engine(f"sqlite:///{tmp_path / 'c.db'}")})
+    for name, result in got.items():
+        assert result == got["reference"], name
+    durable = [DURABLE.decide(policy, r, AS_OF, sid=f"E{i}").status.label for i, r in enumerate(data)]
+    assert durable == [s for _, s, _, _ in got["reference"]]
+    return [(s, m) for _, s, _, m in got["reference"]]
+
+
+CODES = ["C", "C39", "C391", "C3911", "C3913", "F", None]
+
+
+@pytest.mark.parametrize(("pred", "expected"), [
+    # an enterprise known only as C (制造业) is undetermined for C39 and eligible for C
+    (ir.Under(tag("industry"), ("C39",)), ["undetermined", "eligible", "eligible", "eligible", "eligible",
+                                           "not_eligible", "undetermined"]),
+    (ir.Under(tag("industry"), ("C",)), ["eligible"] * 5 + ["not_eligible", "undetermined"]),
+    (ir.Under(tag("industry"), ("C3911",)), ["undetermined"] * 3 + ["eligible", "not_eligible", "not_eligible",
+                                                                     "undetermined"]),
+    (ir.Compare("==", tag("industry"), ir.Str("C3911")), ["undetermined"] * 3 + ["eligible", "not_eligible",
+                                                                                  "not_eligible", "undetermined"]),
+    (ir.Compare("!=", ir.Str("C3911"), tag("industry")), ["undetermined"] * 3 + ["not_eligible", "eligible",
+                                                                                  "eligible", "undetermined"]),
+    (ir.InSet(tag("industry"), (ir.Str("C3913"), ir.Str("F")), negated=True),
+     ["undetermined"] * 3 + ["eligible", "not_eligible", "not_eligible", "undetermined"]),
+])
+def test_codes_coarser_than_the_condition_are_undetermined(pred: ir.Pred, expected: list[str], spark: Any,
+                                                           tmp_path: Path) -> None:
+    got = _statuses(pred, [{"industry": c} for c in CODES], spark, tmp_path)
+    assert [s for s, _ in got] == expected
+    # an undetermined row asks for the industry: missing, or known too coarsely
+    assert all(m == "industry" for s, m in got if s == "undetermined")
+
+
+def test_regions_coarser_than_the_condition_are_undetermined(spark: Any, tmp_path: Path) -> None:
+    data: list[dict[str, object]] = [{"region": r} for r in ("340000", "340100", "340104", "340102", "320100")]
+    got = _statuses(ir.Under(tag("region"), ("340104",)), data, spark, tmp_path)
+    assert [s for s, _ in got] == ["undetermined", "undetermined", "eligible", "not_eligible", "not_eligible"]
+
+
+@pytest.mark.parametrize(("unit", "count", "inside", "outside"), [
+    # AS_OF is 2024-02-29: the evaluation day is inside, the anniversary and any later date are outside
+    (ir.ElapsedUnit.MONTHS, 12, [dt.date(2024, 2, 29), dt.date(2023, 3, 1)],
+     [dt.date(2023, 2, 28), dt.date(2024, 3, 1), dt.date(2025, 1, 1)]),
+    (ir.ElapsedUnit.DAYS, 1, [dt.date(2024, 2, 29)], [dt.date(2024, 2, 28), dt.date(2024, 3, 1)]),
+    (ir.ElapsedUnit.YEARS, 3, [dt.date(2021, 3, 1), dt.date(2024, 1, 31)], [dt.date(2021, 2, 28), dt.date(2024, 3, 1)]),
+])
+def test_within_counts_back_from_the_evaluation_date_only(unit: ir.ElapsedUnit, count: int, inside: list[dt.date],
+                                                          outside: list[dt.date], spark: Any, tmp_path: Path) -> None:
+    data: list[dict[str, object]] = [{"d1": d} for d in inside + outside] + [{"d1": None}]
+    got = _statuses(ir.Within(tag("d1"), count, unit), data, spark, tmp_path)
+    assert got == [("eligible", "")] * len(inside) + [("not_eligible", "")] * len(outside) + [("undetermined", "d1")]
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_true_and_false_are_conditions(value: bool, spark: Any, tmp_path: Path) -> None:
+    got = _statuses(ir.Const(value), [{"n0": Decimal(1)}, {}], spark, tmp_path)
+    assert got == [("eligible" if value else "not_eligible", "")] * 2

@@ -52,7 +52,7 @@ def test_policy_tests_pass_and_a_wrong_expectation_fails(tmp_path: Path) -> None
 
 def test_lint_and_show() -> None:
     result = runner.invoke(app, ["lint", "--today", "2026-06-30"])
-    assert result.exit_code == 0 and "0 findings" in result.output
+    assert result.exit_code == 0 and "发现 0 个问题" in result.output
     result = runner.invoke(app, ["show", "wengang-fanhuan"])
     assert result.exit_code == 0
     assert "上年度足额缴纳失业保险费12个月以上" in result.output

@@ -89,3 +89,29 @@ def test_sample_oversubscribes_at_least_three_budgets() -> None:
         if demand > int(p.budget.total * 100):
             over.append(p.id)
     assert len(over) >= 3, over
+
+
+def test_lint_flags_an_elapsed_time_with_no_lower_bound() -> None:
+    import dataclasses
+
+    from rules_engine.binder import bind_condition
+    from rules_engine.parser import parse_condition
+    from rules_engine.tags import load_dictionary
+
+    d = load_dictionary()
+    p = LIB.get("gaoqi-shouci")
+
+    def with_cond(text: str) -> ir.Policy:
+        pred = bind_condition(parse_condition(text), d, text)
+        return dataclasses.replace(p, conditions=(ir.Condition("certified", pred, ""),))
+
+    open_ = [with_cond("is_hitech and months_since(hitech_cert_date) < 12"),
+             with_cond("12 > months_since(hitech_cert_date)")]
+    closed = [with_cond("hitech_cert_date within 12 months"),
+              with_cond("months_since(hitech_cert_date) < 12 and days_since(hitech_cert_date) >= 0"),
+              with_cond("months_since(hitech_cert_date) between 0 and 11")]
+    for pol in open_:
+        found = [f for f in lint(type(LIB)([pol], []), SAMPLE_AS_OF, None) if f.rule == "open-window"]
+        assert len(found) == 1 and "hitech_cert_date within N months" in found[0].message
+    for pol in closed:
+        assert [f for f in lint(type(LIB)([pol], []), SAMPLE_AS_OF, None) if f.rule == "open-window"] == []

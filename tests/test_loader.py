@@ -109,3 +109,37 @@ def test_test_case_with_unknown_tag_is_a_load_error() -> None:
 """
     (p,) = problems(text)
     assert p.field == "tests[1].tags.revenu" and p.line == 18
+
+
+def test_true_is_a_condition_and_within_is_a_window() -> None:
+    import datetime as dt
+
+    from rules_engine import reference
+
+    text = GOOD.replace("  - revenue >= 100万\n", "  - true\n  - id: fresh\n    when: registration_date within 3 years\n")
+    p = load_policy_text(text, D, "demo.yaml")
+    row = {"region": "340202", "serious_dishonest": False}
+    as_of = dt.date(2026, 6, 30)
+    assert reference.evaluate(p, {**row, "registration_date": dt.date(2023, 7, 1)}, as_of).status.label == "eligible"
+    assert reference.evaluate(p, {**row, "registration_date": dt.date(2023, 6, 30)}, as_of).status.label == "not_eligible"
+    # a date after the evaluation date is not "within the last 3 years" (years_since(d) < 3 said yes)
+    assert reference.evaluate(p, {**row, "registration_date": dt.date(2026, 7, 1)}, as_of).status.label == "not_eligible"
+
+
+@pytest.mark.parametrize(("cond", "expected"), [
+    ("registration_date within 0 months", "a whole number from 1"),
+    ("registration_date within 12 weeks", "'years', 'months' or 'days'"),
+    ("revenue within 12 months", "'within' needs a date"),
+    ("industry under Z12", "not a industry code"),
+    ("industry under A39", "not a industry code"),
+    ("industry == 'C1'", "not a industry code"),
+])
+def test_bad_windows_and_codes_are_located(cond: str, expected: str) -> None:
+    probs = problems(GOOD.replace("revenue >= 100万", cond))
+    assert len(probs) == 1 and expected in str(probs[0]), probs
+    assert probs[0].line == 11 and probs[0].field == "conditions[1]"
+
+
+def test_every_industry_level_is_a_condition() -> None:
+    for code in ("C", "C39", "C391", "C3911"):
+        load_policy_text(GOOD.replace("revenue >= 100万", f"industry under {code}"), D, "demo.yaml")

@@ -139,13 +139,22 @@ class Explainer:
             gap = self.gap(c.pred, ev) if o.outcome is False else ""
             conds.append(ConditionExplanation(
                 c.id, c.text, self.r.pred(c.pred), c.label, c.article, o.outcome, values,
-                tuple(self.r.label(m) for m in o.missing), gap,
+                tuple(self.missing_label(m, row) for m in o.missing), gap,
             ))
         reason = ""
         if "region_scope" in decision.failed:
             reason = "注册地不在政策适用区域内"
         steps = tuple(self.amount_steps(policy.benefit, ev)) if decision.status is not Status.NOT_ELIGIBLE else ()
         return Explanation(policy, decision, as_of, tuple(conds), steps, reason)
+
+    def missing_label(self, tag: str, row: Row) -> str:
+        """The tag's label; for a code that is present but too coarse, what is known and what is needed."""
+        value = row.get(tag)
+        tdef = self.d[tag]
+        if value is None or tdef.kind is not Kind.CODE:
+            return self.r.label(tag)
+        level = "行业代码" if tdef.type.hierarchy == "industry" else "行政区划代码"
+        return f"{self.r.label(tag)}（现有{level}仅到 {self.r.code(str(value), tdef.type.hierarchy)}，需更细一级）"
 
     def value_used(self, tag: str, row: Row, provenance: Mapping[str, Provenance]) -> ValueUsed:
         tdef = self.d[tag]

@@ -83,3 +83,20 @@ def test_immutable_facts_and_zero_amounts_are_no_near_misses() -> None:
             assert not set(ir.tags_of(cond.pred)) <= IMMUTABLE_TAGS, (nm.policy.id, nm.condition.id)
             assert nm.potential_fen > 0, nm.policy.id
     assert seen > 50  # near misses are still found: only the impossible ones are gone
+
+
+def test_a_code_too_coarse_says_what_is_known_and_what_is_needed() -> None:
+    import dataclasses
+
+    from rules_engine.binder import bind_condition
+    from rules_engine.parser import parse_condition
+
+    d = load_dictionary()
+    lib = load_library(DEFAULT_POLICIES, d)
+    p = lib.get("jishu-gaizao")
+    text = "industry under C39"
+    p = dataclasses.replace(p, conditions=(ir.Condition("sector", bind_condition(parse_condition(text), d, text),
+                                                        text, "属于计算机、通信和其他电子设备制造业"),))
+    e = Explainer(d).explain(p, {"industry": "C"}, dt.date(2026, 6, 30))
+    assert e.decision.status is ir.Status.UNDETERMINED and e.conditions[0].outcome is None
+    assert "仅到 制造业（C），需更细一级" in e.conditions[0].missing[0]

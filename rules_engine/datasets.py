@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -30,7 +31,7 @@ from . import creditcode
 from .errors import DataError
 from .frame import KEY, storage_dtype, to_storage
 from .ir import Kind
-from .tags import TagDictionary
+from .tags import TagDef, TagDictionary
 from .values import coerce, parse_decimal
 
 SAMPLE_MANIFEST = Path(__file__).resolve().parent.parent / "enterprises" / "sample" / "manifest.yaml"
@@ -396,18 +397,23 @@ def apply_derivations(ds: Dataset, dictionary: TagDictionary) -> None:
     is kept with its source and date (统计局 often delivers 企业划型); where the derivation
     disagrees, the tag dictionary's `prefer` decides (delivered by default) and the
     disagreement is a reported conflict with both values. The event worker applies the same rule."""
-    from .derive import enterprise_size
+    from .derive import DERIVATIONS
 
-    derived = pd.Series(enterprise_size(ds.frame), index=ds.frame.index).astype(object)
-    t = dictionary["enterprise_size"]
-    if "enterprise_size" not in ds.frame:
-        ds.frame["enterprise_size"] = enterprise_size(ds.frame)
+    for t in dictionary:
+        if t.derived:
+            _derive(ds, t, DERIVATIONS[t.key])
+
+
+def _derive(ds: Dataset, t: TagDef, derivation: Callable[[pd.DataFrame], pd.Categorical]) -> None:
+    if t.key not in ds.frame:
+        ds.frame[t.key] = derivation(ds.frame)
         return
-    delivered = ds.frame["enterprise_size"].astype(object)
+    derived = pd.Series(derivation(ds.frame), index=ds.frame.index).astype(object)
+    delivered = ds.frame[t.key].astype(object)
     prefer_derived = t.prefer == "derived"
     out = []
     codes = ds.frame[KEY].astype(str).tolist()
-    prov = ds.provenance.get("enterprise_size")
+    prov = ds.provenance.get(t.key)
     for i, (got, calc) in enumerate(zip(delivered, derived, strict=True)):
         got_v = None if got is None or (isinstance(got, float) and got != got) or got is pd.NA else str(got)
         calc_v = None if calc is None or (isinstance(calc, float) and calc != calc) or calc is pd.NA else str(calc)
@@ -417,13 +423,13 @@ def apply_derivations(ds: Dataset, dictionary: TagDictionary) -> None:
         if calc_v is not None and calc_v != got_v:
             src = ds.files[int(prov[i])].name if prov is not None and int(prov[i]) >= 0 else "部门数据"
             kept, dropped = (calc_v, got_v) if prefer_derived else (got_v, calc_v)
-            ds.conflicts.append(Conflict(codes[i], "enterprise_size", kept,
+            ds.conflicts.append(Conflict(codes[i], t.key, kept,
                                          "平台计算" if prefer_derived else src, dropped,
                                          src if prefer_derived else "平台计算"))
             out.append(kept)
         else:
             out.append(got_v)
-    ds.frame["enterprise_size"] = pd.Categorical(out, categories=list(t.type.values))
+    ds.frame[t.key] = pd.Categorical(out, categories=list(t.type.values))
 
 
 # ------------------------------------------------------------------ storage-format Parquet

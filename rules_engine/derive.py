@@ -59,7 +59,10 @@ def enterprise_size(df: pd.DataFrame) -> pd.Categorical:
     codes = cat.cat.codes.to_numpy()
     cats = [str(c) for c in cat.cat.categories]
     out = np.full(n, None, dtype=object)
-    done = codes < 0  # no industry: size unknown
+    # no industry, or one too coarse to pick the sector (F is wholesale F51 or retail F52): unknown
+    refined = [p for _, prefixes, _ in RULES for p in prefixes if p]
+    coarse = np.array([any(len(c) < len(p) and p.startswith(c) for p in refined) for c in cats] + [False], bool)
+    done = (codes < 0) | coarse[codes]
     for _, prefixes, levels in RULES:
         # decide each distinct industry code once, then spread to rows by category code
         lut = np.array([c.startswith(prefixes) for c in cats] + [False], dtype=bool)
@@ -91,3 +94,6 @@ def _col(df: pd.DataFrame, key: str, unit: int) -> tuple[np.ndarray, np.ndarray,
         return np.zeros(len(df), np.int64), np.ones(len(df), bool), unit
     s = df[key]
     return s.to_numpy(dtype=np.int64, na_value=0), s.isna().to_numpy(), unit
+
+
+DERIVATIONS = {"enterprise_size": enterprise_size}  # derived tag -> function of a storage frame

@@ -38,6 +38,7 @@ class TagDef:
     personal: bool = False  # masked in every output by default
     derived: bool = False  # computed from other tags where no source delivered it
     prefer: str = "delivered"  # for a derived tag both delivered and computed: which value wins
+    inputs: tuple[str, ...] = ()  # for a derived tag: the tags its derivation reads
 
     @property
     def kind(self) -> Kind:
@@ -125,6 +126,7 @@ def load_dictionary(path: Path | str = DEFAULT_DICTIONARY) -> TagDictionary:
                     group=t.get("group", ""), description=t.get("description", ""),
                     personal=bool(t.get("personal", False)), derived=bool(t.get("derived", False)),
                     prefer=_prefer(t.get("prefer", "delivered")),
+                    inputs=tuple(str(x) for x in t.get("inputs", ())),
                 )
             )
         except (KeyError, ValueError, TypeError) as exc:
@@ -133,4 +135,9 @@ def load_dictionary(path: Path | str = DEFAULT_DICTIONARY) -> TagDictionary:
     dupes = {k for k in keys if keys.count(k) > 1}
     if dupes:
         raise EngineError(f"{path}: duplicate tag keys: {sorted(dupes)}")
+    for t in tags:
+        unknown = [x for x in t.inputs if x not in keys]
+        if t.derived and (not t.inputs or unknown):
+            raise EngineError(f"{path}: derived tag {t.key} needs `inputs:` naming existing tags"
+                              + (f" (unknown: {unknown})" if unknown else ""))
     return TagDictionary(tags, sources)

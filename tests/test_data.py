@@ -144,6 +144,16 @@ def test_enterprise_size_by_the_2011_rules() -> None:
     assert sizes == ["大型", "中型", "小型", "微型", "中型", "小型", None, None]
 
 
+def test_enterprise_size_of_a_code_too_coarse_to_pick_the_sector_is_unknown() -> None:
+    # F is wholesale (F51) or retail (F52), whose thresholds differ; C is industry whatever its division
+    df = pd.DataFrame({"industry": ["F", "F52", "G", "C", "I", "K70"],
+                       "employees": pd.array([60] * 6, dtype="Int64"),
+                       "revenue": pd.array([6 * 10**8] * 6, dtype="Int64"),
+                       "total_assets": pd.array([10**9] * 6, dtype="Int64")})
+    sizes = [None if pd.isna(x) else x for x in enterprise_size(df)]
+    assert sizes == [None, "中型", None, "小型", None, None]
+
+
 def test_generator_is_reproducible_and_realistic() -> None:
     a = generate.generate(2000, seed=7)
     b = generate.generate(2000, seed=7)

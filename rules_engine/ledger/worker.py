@@ -201,6 +201,7 @@ class Worker:
         # (credit code, derived tag) that a source delivered: the derivation does not overwrite
         # them unless the dictionary prefers it (the batch's rule: datasets.apply_derivations)
         self.delivered: set[tuple[str, str]] = set(delivered or ())
+        self.derived_inputs = {t.key: t.inputs for t in dictionary if t.derived}
         self._load_overrides()
 
     def as_of(self) -> dt.date:
@@ -234,8 +235,9 @@ class Worker:
         prof[ev.tag] = ev.value
         if self.d[ev.tag].derived:
             self.delivered.add(key)
-        if ev.tag in ("industry", "employees", "revenue", "total_assets"):
-            self._derive_size(prof)
+        rederived = [t for t, inputs in self.derived_inputs.items() if ev.tag in inputs]
+        for t in rederived:
+            self._derive(t, prof)
         self.newest[key] = ev.as_of
         stored = json.dumps(str(ev.value) if isinstance(ev.value, (Decimal, dt.date)) else ev.value, ensure_ascii=False)
         o = s.get(TagOverride, key)
@@ -246,23 +248,25 @@ class Worker:
         else:
             o.value, o.as_of, o.source, o.updated_at = stored, ev.as_of, ev.source, now
         affected = list(self.by_tag.get(ev.tag, []))
-        if ev.tag in ("industry", "employees", "revenue", "total_assets"):
-            affected += [p for p in self.by_tag.get("enterprise_size", []) if p not in affected]
+        for t in rederived:
+            affected += [p for p in self.by_tag.get(t, []) if p not in affected]
         # one query for the enterprise's payouts, not one per policy
         held = {(p.policy_id, p.period): p for p in s.scalars(select(Payout).where(Payout.credit_code == ev.credit_code))}
         for policy in affected:
             self.decide(s, policy, prof, ev, received_at, stats, held)
 
-    def _derive_size(self, prof: dict[str, object]) -> None:
-        from ..derive import enterprise_size
+    def _derive(self, tag: str, prof: dict[str, object]) -> None:
+        """The batch's rule (datasets.apply_derivations): a delivered value is kept unless the
+        dictionary prefers the derivation; the inputs are the dictionary's."""
+        from ..derive import DERIVATIONS
         from ..frame import to_frame
 
         code = str(prof.get(KEY))
-        if (code, "enterprise_size") in self.delivered and self.d["enterprise_size"].prefer == "delivered":
+        if (code, tag) in self.delivered and self.d[tag].prefer == "delivered":
             return  # a department delivered it: kept, as in batch merges
-        cols = [c for c in ("industry", "employees", "revenue", "total_assets") if c in prof]
-        size = enterprise_size(to_frame([prof], self.d, columns=cols)).astype(object)[0]
-        prof["enterprise_size"] = size if isinstance(size, str) else None
+        cols = [c for c in self.derived_inputs[tag] if c in prof]
+        value = DERIVATIONS[tag](to_frame([prof], self.d, columns=cols)).astype(object)[0]
+        prof[tag] = value if isinstance(value, str) else None
 
     def decide(self, s: Session, policy: ir.Policy, prof: dict[str, object], ev: TagUpdate,
                received_at: dt.datetime, stats: WorkerStats, held: dict[tuple[str, str], Payout]) -> None:

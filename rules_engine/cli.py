@@ -393,7 +393,8 @@ def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTION
         where = f"{rj.file}:{rj.row}" + (f" 列 {rj.column}（原值 {rj.raw!r}）" if rj.column else "")
         console.print(f"拒收 {where} {rj.credit_code}：{rj.reason}", highlight=False, markup=False)
     for r in rep.by_column.itertuples(index=False):
-        console.print(f"列 {r.file}:{r.column}：按分归一 {r.normalised}，拒收 {r.rejected}", highlight=False, markup=False)
+        console.print(f"列 {r.file}:{r.column}：按分归一 {r.normalised}，拒收 {r.rejected}，冲突 {r.conflicting}",
+                      highlight=False, markup=False)
     console.print(f"拒收 {len(ds.rejects)} 处（行或单元格），按分归一 {len(ds.normalised)} 处，冲突 {len(ds.conflicts)} 处",
                   highlight=False)
 
@@ -406,15 +407,23 @@ def generate(
     as_of: Annotated[str, typer.Option("--as-of", help="Reference date.")] = "2026-06-30",
     parquet: Annotated[bool, typer.Option("--parquet", help="Write storage-format Parquet chunks (for 10^6+).")] = False,
     chunk: Annotated[int, typer.Option(help="Rows per Parquet chunk.")] = 250_000,
+    dirty: Annotated[bool, typer.Option("--dirty", help="Write the same enterprises twice: clean/ and dirty/ "
+                                        "(float-artefact money, section-only industry codes, delivered 企业划型, "
+                                        "a bad cell in 1 % of rows, GBK and UTF-8-BOM files).")] = False,
 ) -> None:
     """Generate realistic synthetic enterprises: department CSV files, or Parquet chunks for benchmarks."""
     from .datasets import write_storage_parquet
-    from .generate import chunks, write_sample
+    from .generate import chunks, write_dirty, write_sample
 
     when = dt.date.fromisoformat(as_of)
+    if dirty:
+        clean_m, dirty_m = write_dirty(out, n, seed, when)
+        console.print(f"已写出 {n} 家企业的两份部门数据：干净版 {clean_m}，脏数据版 {dirty_m}"
+                      "（对比：benchmarks/dirty_data.py）", highlight=False, markup=False)
+        return
     if not parquet:
         m = write_sample(out, n, seed, when)
-        console.print(f"wrote {n} enterprises as department files; manifest {m}")
+        console.print(f"已写出 {n} 家企业的部门数据文件；清单 {m}", highlight=False, markup=False)
         return
     out.mkdir(parents=True, exist_ok=True)
     with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -423,7 +432,7 @@ def generate(
         for i, df in enumerate(chunks(n, chunk, seed, when)):
             write_storage_parquet(df, out / f"part-{i:05d}.parquet")
             bar.advance(task, len(df))
-    console.print(f"wrote {n} enterprises to {out} in chunks of {chunk}")
+    console.print(f"已写出 {n} 家企业到 {out}，每块 {chunk} 行", highlight=False, markup=False)
 
 
 api_keys_app = typer.Typer(help="API keys of other systems (enterprise portal, finance, budget).", no_args_is_help=True)

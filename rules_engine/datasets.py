@@ -59,6 +59,7 @@ class Reject:
     reason: str
     column: str = ""  # the file's column, for a cell reject
     raw: str = ""  # the cell's text as delivered
+    tag: str = ""  # the tag the column delivers, for a cell reject
 
 @dataclass(frozen=True)
 class Conflict:
@@ -283,7 +284,7 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
                 if dictionary[key].type.kind is Kind.MONEY and (fen := fen_artefact(raw, mult)) is not None:
                     if normalised is not None:
                         normalised.append(Reject(f.name, rowno, code, f"按最接近的分读作 {fen}", str(col),
-                                                 str(cells[col])[:200]))
+                                                 str(cells[col])[:200], key))
                     raw, mult = fen, Decimal(1)
                 if mult != 1 and str(raw).strip():
                     raw = parse_decimal(raw) * mult
@@ -291,7 +292,7 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
             except (ValueError, ArithmeticError) as exc:
                 values[key] = None
                 rejects.append(Reject(f.name, rowno, code, f"{key}（{dictionary[key].label}）：{exc}", str(col),
-                                      str(cells[col])[:200]))
+                                      str(cells[col])[:200], key))
         if code in rows:
             same = rows[code] == values
             rejects.append(Reject(

@@ -296,6 +296,49 @@ def _cell(series: pd.Series, kind: str) -> list[str]:
     return out
 
 
+def _department_files(df: pd.DataFrame) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """file name -> (header, rows of cell text) for every department, as departments export them."""
+    from .tags import load_dictionary
+
+    d = load_dictionary()
+    out = {}
+    for fname, (_, tags, _, _, _) in DEPARTMENTS.items():
+        cols = ["credit_code", *tags]
+        part = df[cols]
+        present = part[list(tags)].notna().any(axis=1) | (fname == "market")
+        part = part[present]
+        rows = [_cell(part["credit_code"], "text")]
+        for t in tags:
+            kind = d[t].type.kind.value
+            scale = d[t].type.scale
+            rows.append(_cell(part[t], "money2" if kind in ("money",) or (kind == "number" and scale == 2)
+                              else "date" if kind == "date" else "bool" if kind == "bool" else "text"))
+        out[fname] = (cols, [list(r) for r in zip(*rows)])
+    return out
+
+
+def _write(directory: Path, fname: str, header: list[str], records: list[list[str]],
+           encoding: str = "utf-8") -> Path:
+    path = directory / f"{fname}.csv"
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(records)
+    return path
+
+
+def _manifest(directory: Path, seed: int, as_of: dt.date, n: int, files: list[dict[str, str]],
+              note: str = "") -> Path:
+    manifest = directory / "manifest.yaml"
+    manifest.write_text(
+        "# Department files of the bundled sample (synthetic, seeded; see rules_engine/generate.py)\n" + note
+        + yaml.safe_dump({"seed": seed, "as_of": as_of.isoformat(), "enterprises": n, "files": files},
+                         allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    return manifest
+
+
 def write_sample(directory: Path | str, n: int = 3000, seed: int = 2025,
                  as_of: dt.date = dt.date(2026, 6, 30), with_flaws: bool = True) -> Path:
     """Write per-department CSV files and a manifest; returns the manifest path.
@@ -304,26 +347,12 @@ def write_sample(directory: Path | str, n: int = 3000, seed: int = 2025,
     wrong check character, a duplicated row, an unparseable number) so that the
     rejects report has something real to show.
     """
-    from .tags import load_dictionary
-
-    d = load_dictionary()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     df = with_gaps(generate(n, seed, as_of), seed)
     files = []
-    for fname, (source, tags, lag, _, _) in DEPARTMENTS.items():
-        cols = ["credit_code", *tags]
-        part = df[cols]
-        present = part[list(tags)].notna().any(axis=1) | (fname == "market")
-        part = part[present]
-        header = ["credit_code", *tags]
-        rows = [_cell(part["credit_code"], "text")]
-        for t in tags:
-            kind = d[t].type.kind.value
-            scale = d[t].type.scale
-            rows.append(_cell(part[t], "money2" if kind in ("money",) or (kind == "number" and scale == 2)
-                              else "date" if kind == "date" else "bool" if kind == "bool" else "text"))
-        records = [list(r) for r in zip(*rows)]
+    for fname, (header, records) in _department_files(df).items():
+        source, lag = DEPARTMENTS[fname][0], DEPARTMENTS[fname][2]
         if with_flaws and fname == "tax" and len(records) > 10:
             bad = list(records[3])
             bad[0] = bad[0][:-1] + ("0" if bad[0][-1] != "0" else "1")  # wrong check character
@@ -332,18 +361,71 @@ def write_sample(directory: Path | str, n: int = 3000, seed: int = 2025,
             odd = list(records[7])
             odd[header.index("revenue")] = "约100万"  # not a number
             records[7] = odd
-        path = directory / f"{fname}.csv"
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(records)
-        files.append({"path": path.name, "source": source,
-                      "as_of": (as_of - dt.timedelta(days=lag)).isoformat()})
-    manifest = directory / "manifest.yaml"
-    manifest.write_text(
-        "# Department files of the bundled sample (synthetic, seeded; see rules_engine/generate.py)\n"
-        + yaml.safe_dump({"seed": seed, "as_of": as_of.isoformat(), "enterprises": n, "files": files},
-                         allow_unicode=True, sort_keys=False),
-        encoding="utf-8",
-    )
-    return manifest
+        path = _write(directory, fname, header, records)
+        files.append({"path": path.name, "source": source, "as_of": (as_of - dt.timedelta(days=lag)).isoformat()})
+    return _manifest(directory, seed, as_of, n, files)
+
+
+# What a dirty delivery does to a cell of each kind (the raw text a department system exports)
+GARBAGE = {"money": ["约100万", "12..5", "—", "1,23,4"], "number": ["约20", "N/A", "3..0"],
+           "date": ["2025-13-01", "2025/02/30", "去年"], "bool": ["待定", "2"], "category": ["未知等级"],
+           "code": ["Z99", "C1"], "text": []}
+
+
+def write_dirty(directory: Path | str, n: int = 3000, seed: int = 2025,
+                as_of: dt.date = dt.date(2026, 6, 30)) -> tuple[Path, Path]:
+    """The same enterprises delivered twice: `clean/` as a careful department would export them,
+    `dirty/` the way real systems do. Returns both manifests.
+
+    Dirty: money through a float pipeline (4999999.9900000002235…) in a fifth of the money
+    cells; section-only industry codes (C, F) for 3 % of enterprises; 企业划型 delivered by
+    统计局 for 40 % of them (the true size); one bad non-key cell in 1 % of the rows of every
+    file; 人社局's file in GBK and 科技局's with a UTF-8 byte-order mark.
+    """
+    from .tags import load_dictionary
+
+    d = load_dictionary()
+    directory = Path(directory)
+    df = with_gaps(generate(n, seed, as_of), seed)
+    files = _department_files(df)
+    rng = np.random.default_rng([seed, 16])
+    out = []
+    for name in ("clean", "dirty"):
+        (directory / name).mkdir(parents=True, exist_ok=True)
+    clean_files, dirty_files = [], []
+    for fname, (header, records) in files.items():
+        source, lag = DEPARTMENTS[fname][0], DEPARTMENTS[fname][2]
+        entry = {"path": f"{fname}.csv", "source": source, "as_of": (as_of - dt.timedelta(days=lag)).isoformat()}
+        _write(directory / "clean", fname, header, records)
+        clean_files.append(dict(entry))
+        dirty = [list(r) for r in records]
+        hdr = list(header)
+        kinds = ["text"] + [d[t].type.kind.value for t in header[1:]]
+        for r in dirty:
+            for j, k in enumerate(kinds):
+                if k == "money" and r[j] and rng.random() < 0.2:
+                    r[j] = f"{float(r[j]):.17g}" if rng.random() < 0.5 else f"{float(r[j]):.35g}"
+        if fname == "market":
+            j = hdr.index("industry")
+            for r in dirty:
+                if r[j] and rng.random() < 0.03:
+                    r[j] = r[j][0]  # only the section: C, F
+        if fname == "stats":
+            sizes = df.set_index("credit_code")["enterprise_size"].astype(object)
+            hdr.append("enterprise_size")
+            for r in dirty:
+                v = sizes.get(r[0])
+                r.append(str(v) if isinstance(v, str) and rng.random() < 0.4 else "")
+            kinds.append("category")
+        for r in dirty:
+            if rng.random() < 0.01:
+                choices = [j for j in range(1, len(kinds)) if GARBAGE.get(kinds[j])]
+                j = int(rng.choice(choices))
+                r[j] = str(rng.choice(GARBAGE[kinds[j]]))
+        encoding = "gbk" if fname == "hrss" else "utf-8-sig" if fname == "science" else "utf-8"
+        _write(directory / "dirty", fname, hdr, dirty, encoding)
+        dirty_files.append({**entry, **({"encoding": "gbk"} if encoding == "gbk" else {})})
+    out.append(_manifest(directory / "clean", seed, as_of, n, clean_files))
+    out.append(_manifest(directory / "dirty", seed, as_of, n, dirty_files,
+                         "# delivered dirty (mianshen generate --dirty): see generate.write_dirty\n"))
+    return out[0], out[1]

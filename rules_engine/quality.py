@@ -18,7 +18,7 @@ class QualityReport:
     rejects: pd.DataFrame  # file, row, credit_code, column, raw, reason (column empty: the row)
     conflicts: pd.DataFrame  # credit_code, tag, kept, kept_from, dropped, dropped_from
     normalised: pd.DataFrame  # file, row, credit_code, column, raw, reason: money read as the nearest fen
-    by_column: pd.DataFrame  # file, column, normalised, rejected: per column of each file
+    by_column: pd.DataFrame  # file, column, normalised, rejected, conflicting: per column of each file
 
 
 def quality_report(ds: Dataset, dictionary: TagDictionary, as_of: dt.date) -> QualityReport:
@@ -45,9 +45,14 @@ def quality_report(ds: Dataset, dictionary: TagDictionary, as_of: dt.date) -> Qu
 
 
 def _by_column(ds: Dataset) -> pd.DataFrame:
+    """Per column of each file: cells normalised, rejected, and in conflict (counted against the
+    file whose value was dropped; 平台计算 for a derivation that lost to a delivered value)."""
     counts: dict[tuple[str, str], list[int]] = {}
     for kind, items in ((0, ds.normalised), (1, [r for r in ds.rejects if r.column])):
         for r in items:
-            counts.setdefault((r.file, r.column), [0, 0])[kind] += 1
-    return pd.DataFrame([{"file": f, "column": c, "normalised": n, "rejected": x} for (f, c), (n, x)
-                         in sorted(counts.items())], columns=["file", "column", "normalised", "rejected"])
+            counts.setdefault((r.file, r.column), [0, 0, 0])[kind] += 1
+    for c in ds.conflicts:
+        counts.setdefault((c.dropped_from.split(" (")[0], c.tag), [0, 0, 0])[2] += 1
+    return pd.DataFrame([{"file": f, "column": c, "normalised": n, "rejected": x, "conflicting": k}
+                         for (f, c), (n, x, k) in sorted(counts.items())],
+                        columns=["file", "column", "normalised", "rejected", "conflicting"])

@@ -259,3 +259,59 @@ def test_a_delivered_enterprise_size_is_kept_and_a_disagreement_reported(tmp_pat
     assert str(f.loc[B, "enterprise_size"]) == "中型"  # no inputs to derive from: the delivered value stays
     (c,) = [c for c in ds.conflicts if c.tag == "enterprise_size"]
     assert (c.credit_code, c.kept, c.dropped, c.kept_from, c.dropped_from) == (A, other, computed, "sizes.csv", "平台计算")
+    from rules_engine.quality import quality_report
+
+    by = quality_report(ds, D, dt.date(2026, 6, 30)).by_column.set_index(["file", "column"])
+    assert by.loc[("平台计算", "enterprise_size"), "conflicting"] == 1
+
+
+def test_a_dirty_delivery_loses_no_row_and_changes_only_decisions_it_must(tmp_path: Path) -> None:
+    """`mianshen generate --dirty` against the same enterprises delivered clean
+    (benchmarks/dirty_data.py prints the full-size figures): a bad non-key cell costs only
+    itself, float-artefact money is read as the fen it meant, and every decision that differs
+    reads a rejected cell or an industry code delivered at section level only."""
+    from benchmarks.dirty_data import compare
+
+    out = compare(800, 7, tmp_path)
+    assert out["rows_lost"] == 0 and out["row_rejects"] == 0
+    assert out["cells_rejected"] > 0 and out["cells_normalised"] > 0 and out["section_only_codes"] > 0
+    assert out["delivered_sizes"] > 0
+    assert out["unexplained"] == [] and out["decisions_differing"] > 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet", "sql"])
+def test_the_rules_hold_for_every_source_format(fmt: str, tmp_path: Path) -> None:
+    """The same messy delivery as CSV text, Excel cells, Parquet columns and a SQL table:
+    a bad cell costs only itself, float-artefact money is normalised, section codes load,
+    a delivered 企业划型 is kept."""
+    import sqlalchemy as sa
+
+    frame = pd.DataFrame({
+        "credit_code": [A, B, C],
+        "revenue": [4999999.99 + 2**-30, 2000000.0099999998, 12.5],  # floats, as a spreadsheet holds them
+        "employees": ["12", "约20", "7"],
+        "industry": ["C", "F51", "C3911"],
+        "enterprise_size": ["小型", None, None],
+    })
+    path = tmp_path / f"stats.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt == "xlsx":
+        frame.to_excel(path, index=False)
+    elif fmt == "parquet":
+        frame.to_parquet(path)
+    if fmt == "sql":
+        url = f"sqlite:///{tmp_path / 'stats.db'}"
+        frame.to_sql("stats", sa.create_engine(url), index=False)
+        source = SourceFile("stats", "stats", dt.date(2026, 6, 1), sql="SELECT * FROM stats", url=url)
+    else:
+        source = src(path, "stats")
+    ds = load_dataset([source], D)
+    f = ds.frame.set_index("credit_code")
+    assert list(f.loc[[A, B, C], "revenue"]) == [499999999, 200000001, 1250]
+    assert pd.isna(f.loc[B, "employees"]) and f.loc[A, "employees"] == 12
+    assert [(r.credit_code, r.column, r.raw) for r in ds.rejects] == [(B, "employees", "约20")]
+    # B's float may round-trip as 2000000.01 (Excel keeps the shortest repr): normalised or exact, the same fen
+    assert A in {r.credit_code for r in ds.normalised} <= {A, B}
+    assert list(f.loc[[A, B, C], "industry"].astype(str)) == ["C", "F51", "C3911"]
+    assert str(f.loc[A, "enterprise_size"]) == "小型"  # delivered, though the derivation has no sector for C

@@ -34,12 +34,14 @@ def _report(ds, as_of: dt.date) -> None:  # type: ignore[no-untyped-def]
     common.show_frame(cov, column_config={"覆盖率": st.column_config.ProgressColumn(min_value=0, max_value=1,
                                                                                  format="percent")}, height=300)
     if len(rep.by_column):
-        st.markdown("**按列统计**：按最接近的分读取（浮点导出造成的尾差）与拒收的单元格")
+        st.markdown("**按列统计**：按最接近的分读取（浮点导出造成的尾差）、拒收与冲突的单元格")
         common.show_frame(rep.by_column.rename(columns={"file": "文件", "column": "列", "normalised": "按分归一",
-                                                        "rejected": "拒收"}))
+                                                        "rejected": "拒收", "conflicting": "冲突"}))
     if len(rep.conflicts):
-        st.markdown("**冲突值**（较新数据优先）")
-        common.show_frame(rep.conflicts)
+        st.markdown("**冲突值**（较新数据优先；企业划型：部门报送值优先于平台计算值）")
+        common.show_frame(rep.conflicts.astype(str).rename(columns={
+            "credit_code": "统一社会信用代码", "tag": "标签", "kept": "采用值", "kept_from": "采用来源",
+            "dropped": "舍弃值", "dropped_from": "舍弃来源"}))
 
 
 def render() -> None:

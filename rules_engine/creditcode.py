@@ -27,15 +27,15 @@ def org_check_char(first8: str) -> str:
 def problem(code: object) -> str | None:
     """Why a value is not a valid credit code, or None if it is."""
     if not isinstance(code, str):
-        return f"expected an 18-character credit code, found {code!r}"
+        return f"应为 18 位统一社会信用代码，而不是 {code!r}"
     if len(code) != 18:
-        return f"a credit code has 18 characters, found {len(code)}"
+        return f"统一社会信用代码应为 18 位，实为 {len(code)} 位"
     bad = [c for c in code if c not in VALUE]
     if bad:
-        return f"character {bad[0]!r} is not allowed in a credit code"
+        return f"统一社会信用代码中不允许出现字符 {bad[0]!r}（不用 I、O、Z、S、V）"
     expected = check_char(code[:17])
     if code[17] != expected:
-        return f"wrong check character {code[17]!r} (expected {expected!r})"
+        return f"校验码错误：第 18 位为 {code[17]!r}，按 GB 32100-2015 应为 {expected!r}"
     return None
 
 

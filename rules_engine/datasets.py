@@ -273,7 +273,7 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
         code = str(cells[_key_col(mapping)] or "").strip().upper()
         why = creditcode.problem(code)
         if why:
-            rejects.append(Reject(f.name, rowno, code, f"credit_code: {why}"))
+            rejects.append(Reject(f.name, rowno, code, f"统一社会信用代码：{why}"))
             continue
         values: dict[str, object] = {}
         for col, (key, mult) in cols:
@@ -297,8 +297,7 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
             same = rows[code] == values
             rejects.append(Reject(
                 f.name, rowno, code,
-                f"duplicate of row {first_seen[code]}" + (" (identical)" if same else " with different values; "
-                                                          "the first row is kept"),
+                f"与第 {first_seen[code]} 行重复" + ("（内容相同）" if same else "，内容不同；保留第一行"),
             ))
             continue
         rows[code] = values

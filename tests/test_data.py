@@ -25,9 +25,9 @@ C = creditcode.make("341002", 3003)
 
 def test_credit_code_check_character() -> None:
     assert creditcode.problem("91350100M000100Y43") is None  # the example printed in GB 32100-2015
-    assert "wrong check character" in creditcode.problem("91350100M000100Y44")
-    assert "18 characters" in creditcode.problem("91350100M000100Y4")
-    assert "not allowed" in creditcode.problem("91350100M000100YI3")
+    assert "校验码错误" in creditcode.problem("91350100M000100Y44")
+    assert "应为 18 位" in creditcode.problem("91350100M000100Y4")
+    assert "不允许出现字符" in creditcode.problem("91350100M000100YI3")
     assert all(creditcode.is_valid(creditcode.make("340100", s)) for s in range(0, 5000, 7))
 
 
@@ -55,8 +55,8 @@ def test_csv_rows_are_validated_and_good_rows_load(tmp_path: Path) -> None:
     assert f["revenue"].iloc[1:].isna().all()
     assert list(f["tax_credit_rating"].astype(str)) == ["A", "B", "B"]
     reasons = {(r.row, r.column, r.raw, r.reason.split("：")[0].split(":")[0]) for r in ds.rejects}
-    assert reasons == {(3, "", "", "credit_code"), (4, "revenue", "一百万", "revenue（上年营业收入）"),
-                       (5, "revenue", "100.123", "revenue（上年营业收入）"), (6, "", "", "duplicate of row 2 (identical)")}
+    assert reasons == {(3, "", "", "统一社会信用代码"), (4, "revenue", "一百万", "revenue（上年营业收入）"),
+                       (5, "revenue", "100.123", "revenue（上年营业收入）"), (6, "", "", "与第 2 行重复（内容相同）")}
 
 
 def test_gbk_csv_gets_one_clear_message(tmp_path: Path) -> None:

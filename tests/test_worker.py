@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -53,20 +54,27 @@ def test_parse_event_reasons() -> None:
     ok = parse_event(certify()[0], D)
     assert (ok.tag, ok.value) == ("is_hitech", True)
     cases = {
-        '{"credit_code": "X"': "not JSON",
+        '{"credit_code": "X"': "不是合法的 JSON",
         json.dumps({"credit_code": HEFEI, "tag": "is_hitech", "as_of": "2026-01-01", "source": "science"}): "value",
         json.dumps({"credit_code": "91350100M000100Y44", "tag": "is_hitech", "value": 1, "as_of": "2026-01-01",
-                    "source": "science"}): "wrong check character",
+                    "source": "science"}): "校验码错误",
         json.dumps({"credit_code": HEFEI, "tag": "enterprise_size", "value": "特大型", "as_of": "2026-01-01",
                     "source": "stats"}): "不是可选值",
         json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "很多", "as_of": "2026-01-01",
                     "source": "tax"}): "应为数值",
         json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "1", "as_of": "2026-01-01",
-                    "source": "moon"}): "unknown source",
+                    "source": "moon"}): "未知数据来源",
+        json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "1.005", "as_of": "2026-01-01",
+                    "source": "tax"}): "revenue（上年营业收入）",
     }
     for raw, why in cases.items():
         with pytest.raises(ValueError, match=why):
             parse_event(raw, D)
+    # money through a float pipeline reads as the fen it meant, as in the batch loader
+    for value in ("4999999.9900000002235", 4999999.990000001):
+        ev = parse_event({"credit_code": HEFEI, "tag": "revenue", "value": value, "as_of": "2026-01-01",
+                          "source": "tax"}, D)
+        assert ev.value == Decimal("4999999.99")
 
 
 def test_new_eligibility_becomes_a_candidate_once_shared_with_batches(ledger_url: str, tmp_path: Path) -> None:
@@ -83,7 +91,7 @@ def test_new_eligibility_becomes_a_candidate_once_shared_with_batches(ledger_url
         msg = s.scalars(select(OutboxMessage).where(OutboxMessage.payout_id == p.id)).one()
         assert msg.kind == "eligible" and "无需申请" in msg.payload["text"]
         dead = s.scalars(select(DeadLetter)).one()
-        assert dead.source.endswith("#3") and "not JSON" in dead.reason
+        assert dead.source.endswith("#3") and "不是合法的 JSON" in dead.reason
     # a batch run afterwards sees the same key and creates no second payout for it
     frame = F.copy()
     i = frame.index[frame.credit_code == HEFEI][0]

@@ -33,9 +33,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import creditcode, ir
+from ..datasets import fen_artefact
 from ..durable_backend import DurableEngine
 from ..errors import EngineError
 from ..frame import KEY, row_of
+from ..ir import Kind
 from ..reference import evaluate
 from ..tags import TagDictionary
 from ..values import coerce, fmt_yuan
@@ -63,28 +65,31 @@ def parse_event(raw: Any, dictionary: TagDictionary) -> TagUpdate:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"not JSON: {exc.msg}") from None
+            raise ValueError(f"不是合法的 JSON：{exc.msg}（第 {exc.lineno} 行第 {exc.colno} 列）") from None
     if not isinstance(raw, dict):
-        raise ValueError("an event is an object with credit_code, tag, value, as_of, source")
+        raise ValueError("事件应为含 credit_code、tag、value、as_of、source 的对象")
     missing = [k for k in ("credit_code", "tag", "as_of", "source") if not raw.get(k)]
     if missing or "value" not in raw:
-        raise ValueError(f"missing field(s): {', '.join(missing + ([] if 'value' in raw else ['value']))}")
+        raise ValueError(f"缺少字段：{'、'.join(missing + ([] if 'value' in raw else ['value']))}")
     code = str(raw["credit_code"]).strip().upper()
     why = creditcode.problem(code)
     if why:
-        raise ValueError(f"credit_code: {why}")
+        raise ValueError(f"统一社会信用代码：{why}")
     tdef = dictionary.resolve(str(raw["tag"]))
     if tdef is None:
         sugg = dictionary.suggest(str(raw["tag"]))
-        raise ValueError(f"unknown tag {raw['tag']!r}" + (f" (did you mean {sugg}?)" if sugg else ""))
+        raise ValueError(f"未知标签 {raw['tag']!r}" + (f"（是否指 {sugg}？）" if sugg else ""))
     try:
-        value = coerce(tdef.type, raw["value"])
+        value = raw["value"]
+        if tdef.kind is Kind.MONEY and (fen := fen_artefact(value, Decimal(1))) is not None:
+            value = fen  # a float pipeline's 4999999.9900000002…: the fen it meant, as the batch loader reads it
+        value = coerce(tdef.type, value)
         as_of = dt.date.fromisoformat(str(raw["as_of"])[:10])
     except ValueError as exc:
-        raise ValueError(f"{tdef.key}: {exc}") from None
+        raise ValueError(f"{tdef.key}（{tdef.label}）：{exc}") from None
     source = str(raw["source"])
     if source not in dictionary.sources:
-        raise ValueError(f"unknown source {source!r}")
+        raise ValueError(f"未知数据来源 {source!r}")
     return TagUpdate(code, tdef.key, value, as_of, source)
 
 

@@ -105,3 +105,33 @@ def test_a_run_refuses_while_another_holds_the_lock(tmp_path: Path) -> None:
         release_lock(sf)
     assert p.returncode == 1
     assert "另一批次正在运行：batch by 另一位操作员" in errs
+
+
+def test_a_migration_interrupted_midway_leaves_a_ledger_that_opens(tmp_path: Path) -> None:
+    """Was: on SQLite each CREATE TABLE committed on its own (pysqlite does not begin a
+    transaction before DDL), so a batch killed during the first migration left tables without
+    the recorded version, and every later start failed with 'table batch_runs already exists'
+    (seen once in test_killed_batches_end_with_the_uninterrupted_ledger). Now the whole
+    upgrade is one transaction."""
+    from sqlalchemy import event, inspect
+
+    from rules_engine.ledger.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(url)
+    created = []
+
+    def die_after_two_tables(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("CREATE TABLE"):
+            created.append(statement)
+            if len(created) == 2:
+                raise KeyboardInterrupt  # what SIGINT does; SIGKILL stops at the same point
+
+    event.listen(engine, "after_cursor_execute", die_after_two_tables)
+    with pytest.raises(KeyboardInterrupt):
+        upgrade(engine)
+    engine.dispose()
+    assert inspect(make_engine(url)).get_table_names() == []  # nothing half-done was kept
+    _, sf = open_ledger(url)  # and the next start migrates from the beginning
+    with sf() as s:
+        assert s.scalar(select(func.count()).select_from(Payout)) == 0

@@ -7,7 +7,10 @@ Pure functions over plain records, so the rules are testable without a database.
   A key already in the ledger (in any state) is never created again.
 * 就高不重复: within one exclusivity group, an enterprise gets one award per benefit year:
   the highest amount; a tie goes to the higher precedence, then to the policy id that
-  sorts first. An active payout from the group already in the ledger for that year wins.
+  sorts first. A payout from the group already in 公示 or later for that year wins; a
+  candidate not yet published competes like a new one and, if beaten, is superseded
+  (withdrawn by the caller). So the batch and the event worker reach the same award
+  whatever order the data arrives in.
 * Budgets: committed = the policy's active payouts in the ledger; what remains is shared.
   pro_rata: each gets floor(amount × remaining / demand); the fen left over go one each to
   the largest remainders (ties by credit code), so the total is exactly the remainder.
@@ -46,12 +49,22 @@ class Existing:
     keys: set[tuple[str, str, str]] = field(default_factory=set)  # (policy, credit_code, period)
     group_years: set[tuple[str, str, int]] = field(default_factory=set)  # active: (group, credit_code, year)
     committed_fen: dict[str, int] = field(default_factory=dict)  # active amounts per policy id
+    # unpublished candidates of a group, by (group, credit_code, year): (payout id, as a Candidate)
+    replaceable: dict[tuple[str, str, int], tuple[int, Candidate]] = field(default_factory=dict)
 
 
 @dataclass
 class Outcome:
     granted: list[Candidate]
     skipped: list[tuple[Candidate, str]]  # with the reason, for the batch summary
+    superseded: list[tuple[int, Candidate]] = field(default_factory=list)  # (payout id, the award replacing it)
+
+
+# Why an eligible pair was not paid (the text before the colon is the batch summary's key)
+SKIP_PERIOD = "本期已兑现或已有记录"
+SKIP_GROUP = "就高不重复：同组政策本年度已兑现"
+SKIP_BEATEN = "就高不重复：改由同组金额更高（或优先）的政策兑现"
+SKIP_BUDGET = "预算已用完"
 
 
 def period(policy: ir.Policy, as_of: dt.date) -> str:
@@ -69,28 +82,40 @@ def allocate(cands: list[Candidate], existing: Existing, as_of: dt.date) -> Outc
     open_: list[Candidate] = []
     for c in cands:
         if (c.policy.id, c.credit_code, period(c.policy, as_of)) in existing.keys:
-            skipped.append((c, f"already in the ledger for period {period(c.policy, as_of)}"))
+            skipped.append((c, f"{SKIP_PERIOD}：{period(c.policy, as_of)}"))
         else:
             open_.append(c)
 
-    # 2. 就高不重复
+    # 2. 就高不重复: the group's unpublished candidate in the ledger competes with the new ones
     best: dict[tuple[str, str], Candidate] = {}
+    held: dict[tuple[str, str], int] = {}  # best[k] is the ledger's own candidate with this payout id
     kept: list[Candidate] = []
     for c in open_:
         if c.group is None:
             kept.append(c)
             continue
         if (c.group, c.credit_code, as_of.year) in existing.group_years:
-            skipped.append((c, f"already awarded from group {c.group} in {as_of.year}"))
+            skipped.append((c, f"{SKIP_GROUP}：{c.group}（{as_of.year} 年）"))
             continue
         k = (c.group, c.credit_code)
+        if k not in best and (c.group, c.credit_code, as_of.year) in existing.replaceable:
+            held[k], best[k] = existing.replaceable[(c.group, c.credit_code, as_of.year)]
         if k not in best or _beats(c, best[k]):
-            if k in best:
-                skipped.append((best[k], f"就高不重复: {c.policy.id} pays more or takes precedence"))
+            if k in best and k not in held:
+                skipped.append((best[k], f"{SKIP_BEATEN}：{c.policy.title}（{c.policy.id}）"))
             best[k] = c
         else:
-            skipped.append((c, f"就高不重复: {best[k].policy.id} pays more or takes precedence"))
-    kept += best.values()
+            skipped.append((c, f"{SKIP_BEATEN}：{best[k].policy.title}（{best[k].policy.id}）"))
+    committed = dict(existing.committed_fen)
+    superseded: list[tuple[int, Candidate]] = []
+    for k, c in best.items():
+        if k in held:
+            if c is existing.replaceable[(k[0], k[1], as_of.year)][1]:
+                continue  # the ledger's candidate still wins: nothing new
+            old = existing.replaceable[(k[0], k[1], as_of.year)][1]
+            superseded.append((held[k], c))
+            committed[old.policy.id] = committed.get(old.policy.id, 0) - old.amount_fen
+        kept.append(c)
 
     # 3. budgets
     by_policy: dict[str, list[Candidate]] = {}
@@ -103,15 +128,17 @@ def allocate(cands: list[Candidate], existing: Existing, as_of: dt.date) -> Outc
             granted += [replace(c, granted_fen=c.amount_fen) for c in group]
             continue
         total = int(policy.budget.total * 100)
-        remaining = max(0, total - existing.committed_fen.get(policy.id, 0))
+        remaining = max(0, total - committed.get(policy.id, 0))
         shares, notes = _share(group, remaining, policy.budget.allocation)
         for c, fen, note in zip(group, shares, notes):
             if fen > 0:
                 granted.append(replace(c, granted_fen=fen, note=note))
             else:
-                skipped.append((c, note or "budget exhausted"))
+                skipped.append((c, note or SKIP_BUDGET))
     granted.sort(key=lambda c: (c.policy.id, c.credit_code))
-    return Outcome(granted, skipped)
+    # a supersession stands only if its award was granted (a budget can still refuse it)
+    paid = {(c.policy.id, c.credit_code) for c in granted}
+    return Outcome(granted, skipped, [(pid, c) for pid, c in superseded if (c.policy.id, c.credit_code) in paid])
 
 
 def _beats(a: Candidate, b: Candidate) -> bool:

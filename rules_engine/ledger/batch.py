@@ -30,8 +30,18 @@ from ..errors import EngineError
 from ..frame import KEY
 from ..sources import FrameSource, MatchSource
 from ..tags import TagDictionary
-from . import audit
-from .allocation import Candidate, Existing, allocate, period
+from . import audit, lifecycle
+from .allocation import (
+    SKIP_BEATEN,
+    SKIP_BUDGET,
+    SKIP_GROUP,
+    SKIP_PERIOD,
+    Candidate,
+    Existing,
+    Outcome,
+    allocate,
+    period,
+)
 from .db import insert_many
 from .lifecycle import ACTIVE
 from .models import BatchLock, BatchRun, Invitation, Payout, PayoutEvent
@@ -126,21 +136,49 @@ class BatchResult:
     invited: int = 0  # 即申即享 invitations written instead of payouts
 
 
-def load_existing(s: Session) -> Existing:
+def load_existing(s: Session, policies: list[ir.Policy] | None = None,
+                  codes: list[str] | None = None) -> Existing:
     """Payouts, and invitations not yet confirmed: an open invitation holds its budget and its
-    exclusivity like a candidate; a declined or expired one, like a withdrawn payout, keeps its key."""
+    exclusivity like a candidate; a declined or expired one, like a withdrawn payout, keeps its key.
+    A group's unpublished candidate whose policy is among `policies` is replaceable by a higher
+    award (allocation.py); `codes` limits the read to some enterprises (the event worker)."""
     ex = Existing()
-    rows = s.execute(select(Payout.policy_id, Payout.credit_code, Payout.period, Payout.status,
-                            Payout.exclusive_group, Payout.benefit_year, Payout.amount_fen))
-    invitations = s.execute(select(Invitation.policy_id, Invitation.credit_code, Invitation.period, Invitation.status,
-                                   Invitation.exclusive_group, Invitation.benefit_year, Invitation.amount_fen))
-    for pid, code, per, status, group, year, fen in [*rows, *invitations]:
+    by_id = {p.id: p for p in policies or ()}
+    rows = select(Payout.policy_id, Payout.credit_code, Payout.period, Payout.status, Payout.exclusive_group,
+                  Payout.benefit_year, Payout.amount_fen, Payout.id)
+    invitations = select(Invitation.policy_id, Invitation.credit_code, Invitation.period, Invitation.status,
+                         Invitation.exclusive_group, Invitation.benefit_year, Invitation.amount_fen, literal(None))
+    if codes is not None:
+        rows = rows.where(Payout.credit_code.in_(codes))
+        invitations = invitations.where(Invitation.credit_code.in_(codes))
+    for pid, code, per, status, group, year, fen, payout_id in [*s.execute(rows), *s.execute(invitations)]:
         ex.keys.add((pid, code, per))
         if status in ACTIVE or status == "open":
-            if group:
+            if group and status == "candidate" and payout_id is not None and pid in by_id:
+                ex.replaceable[(group, code, year)] = (payout_id, Candidate(by_id[pid], code, fen))
+            elif group:
                 ex.group_years.add((group, code, year))
             ex.committed_fen[pid] = ex.committed_fen.get(pid, 0) + fen
+    for key in ex.group_years & set(ex.replaceable):
+        del ex.replaceable[key]  # the group is already paid this year: its candidate is no contest
     return ex
+
+
+def supersede(s: Session, outcome: Outcome, actor: str, now: dt.datetime) -> None:
+    """Withdraw the unpublished candidates a higher award of their group replaces (就高不重复)."""
+    for payout_id, c in outcome.superseded:
+        p = s.get(Payout, payout_id)
+        assert p is not None
+        lifecycle.withdraw(s, p, actor, f"就高不重复：同组的《{c.policy.title}》金额更高或优先，改由其兑现",
+                           now=now, details={"replaced_by": c.policy.key, "amount_fen": c.amount_fen})
+
+
+def skip_reason(why: str) -> str:
+    """The summary key of a reason an eligible pair was not paid."""
+    for key in (SKIP_PERIOD, SKIP_GROUP, SKIP_BEATEN, SKIP_BUDGET):
+        if why.startswith(key):
+            return key
+    return "预算不足" if why.startswith("预算不足") else why
 
 
 def candidates(source: MatchSource, policies: list[ir.Policy], as_of: dt.date
@@ -267,9 +305,10 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
                        policies={p.id: {"version": p.version, "hash": policy_digest(p)} for p in policies})
         s.add(run)
         s.flush()
-        existing = load_existing(s)
+        existing = load_existing(s, policies)
         cands, frame, rows = candidates(source, policies, as_of)
         outcome = allocate(cands, existing, as_of)
+        supersede(s, outcome, actor, now)
         names, regions, accounts = (_nulls_as_none(frame[c]) if c in frame else None
                                     for c in ("name", "region", "bank_account"))
         inputs = Inputs(frame, dictionary)
@@ -324,8 +363,10 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
                                              p["bank_account"]) for p in rows_out])
         skipped: dict[str, int] = {}
         for _, why in outcome.skipped:
-            key = why.split(":")[0]
+            key = skip_reason(why)
             skipped[key] = skipped.get(key, 0) + 1
+        if outcome.superseded:
+            skipped["被更高奖补替换而撤回的候选"] = len(outcome.superseded)
         by_policy: dict[str, dict[str, int]] = {}
         for p in rows_out:
             d = by_policy.setdefault(p["policy_id"], {"count": 0, "fen": 0})

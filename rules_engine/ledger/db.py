@@ -40,9 +40,24 @@ def upgrade(engine: Engine) -> None:
     """Apply every migration not yet applied (idempotent)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:  # PostgreSQL's DDL is transactional as it is
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return
+    # pysqlite begins no transaction before DDL, so each CREATE TABLE would commit on its own and
+    # a process killed mid-upgrade would leave tables without their recorded version. Drive the
+    # transaction ourselves: BEGIN IMMEDIATE also makes two processes upgrading at once take turns.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        except BaseException:
+            if not conn.invalidated:  # an interrupt invalidates it: closing rolled it back already
+                conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:

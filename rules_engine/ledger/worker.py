@@ -42,8 +42,8 @@ from ..reference import evaluate
 from ..tags import TagDictionary
 from ..values import coerce, fmt_yuan
 from . import anchor, audit, lifecycle
-from .allocation import Candidate, period
-from .batch import BatchLocked, acquire_lock, explanation, release_lock
+from .allocation import Candidate, allocate, period
+from .batch import BatchLocked, acquire_lock, explanation, load_existing, release_lock, supersede
 from .models import DeadLetter, OutboxMessage, Payout, PayoutEvent, TagEvent, TagOverride, WorkerOffset
 from .verify import account_digest, ledger_name
 
@@ -255,10 +255,24 @@ class Worker:
         affected = list(self.by_tag.get(ev.tag, []))
         for t in rederived:
             affected += [p for p in self.by_tag.get(t, []) if p not in affected]
+        # 就高不重复 needs every member of a touched group: decided together, as in a batch
+        groups = {p.exclusive.group for p in affected if p.exclusive}
+        affected += [p for p in self.policies if p.exclusive and p.exclusive.group in groups and p not in affected]
         # one query for the enterprise's payouts, not one per policy
         held = {(p.policy_id, p.period): p for p in s.scalars(select(Payout).where(Payout.credit_code == ev.credit_code))}
-        for policy in affected:
-            self.decide(s, policy, prof, ev, received_at, stats, held)
+        cands = [c for policy in affected
+                 if (c := self.decide(s, policy, prof, ev, stats, held)) is not None]
+        if not cands:
+            return
+        outcome = allocate(cands, load_existing(s, self.policies, [ev.credit_code]), self.as_of())
+        now = dt.datetime.now()
+        supersede(s, outcome, ACTOR, now)
+        stats.withdrawn += len(outcome.superseded)
+        for c in outcome.granted:
+            per = period(c.policy, self.as_of())
+            held[(c.policy.id, per)] = self.create(s, c.policy, prof, c.granted_fen, per, self.as_of(), ev, now)
+            stats.created += 1
+            stats.latencies.append(max(0.0, (now - received_at).total_seconds()))
 
     def _derive(self, tag: str, prof: dict[str, object]) -> None:
         """The batch's rule (datasets.apply_derivations): a delivered value is kept unless the
@@ -274,9 +288,11 @@ class Worker:
         prof[tag] = value if isinstance(value, str) else None
 
     def decide(self, s: Session, policy: ir.Policy, prof: dict[str, object], ev: TagUpdate,
-               received_at: dt.datetime, stats: WorkerStats, held: dict[tuple[str, str], Payout]) -> None:
+               stats: WorkerStats, held: dict[tuple[str, str], Payout]) -> Candidate | None:
+        """The policy's decision for this enterprise: a candidate for allocation.allocate (the
+        batch's rules: limits, 就高不重复), or None; a candidate no longer eligible is withdrawn."""
         if policy.tier is not ir.Tier3.AUTO:
-            return  # 即申即享 invitations come from batch runs, 申报 payouts from accepted applications
+            return None  # 即申即享 invitations come from batch runs, 申报 payouts from accepted applications
         as_of = self.as_of()
         d = self.engine.decide(policy, prof, as_of, sid=ev.credit_code)
         stats.evaluations += 1
@@ -285,16 +301,10 @@ class Worker:
         now = dt.datetime.now()
         if d.status is ir.Status.ELIGIBLE and existing is None and d.amount_fen > 0:
             if policy.budget is not None:
-                stats.deferred += 1
-                return
-            if policy.exclusive and any(
-                    p.exclusive_group == policy.exclusive.group and p.benefit_year == as_of.year
-                    and p.status in lifecycle.ACTIVE for p in held.values()):
-                return  # 就高不重复: the group already pays this enterprise this year
-            held[(policy.id, per)] = self.create(s, policy, prof, d.amount_fen, per, as_of, ev, now)
-            stats.created += 1
-            stats.latencies.append(max(0.0, (now - received_at).total_seconds()))
-        elif d.status is ir.Status.NOT_ELIGIBLE and existing is not None and existing.status in ("candidate",
+                stats.deferred += 1  # a budget is shared by everyone: the batch allocates it
+                return None
+            return Candidate(policy, ev.credit_code, d.amount_fen)
+        if d.status is ir.Status.NOT_ELIGIBLE and existing is not None and existing.status in ("candidate",
                                                                                                   "publicized"):
             ref = evaluate(policy, prof, as_of)
             labels = [c.label or c.text for c in policy.conditions if c.id in ref.failed] or ["政策不在有效期内"]
@@ -302,6 +312,7 @@ class Worker:
                       f"来源 {self.d.sources[ev.source].label}，截至 {ev.as_of}）")
             lifecycle.withdraw(s, existing, ACTOR, reason, now=now)
             stats.withdrawn += 1
+        return None
 
     def create(self, s: Session, policy: ir.Policy, prof: dict[str, object], fen: int, per: str, as_of: dt.date,
                ev: TagUpdate, now: dt.datetime) -> Payout:

@@ -22,7 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from rules_engine import generate, ir, spark_backend, sql_backend, vectorized  # noqa: E402
+from rules_engine import generate, ir, vectorized  # noqa: E402
+from rules_engine.backends import spark as spark_backend  # noqa: E402
+from rules_engine.backends import sql as sql_backend  # noqa: E402
+from rules_engine.backends import sql_tables  # noqa: E402
 from rules_engine.cli import DEFAULT_POLICIES  # noqa: E402
 from rules_engine.datasets import load_storage_parquet, write_storage_parquet  # noqa: E402
 from rules_engine.loader import load_library  # noqa: E402
@@ -58,13 +61,13 @@ def main() -> None:
         engine = sa.create_engine(url)
         t = time.perf_counter()
         with engine.begin() as conn:
-            sql_backend.write_table(conn, "bench_enterprises", df, d)
+            sql_tables.write_table(conn, "bench_enterprises", df, d)
             conn.exec_driver_sql("ANALYZE bench_enterprises")
         print(f"  (loading the table into PostgreSQL by COPY: {time.perf_counter() - t:.1f} s, not counted)")
         with engine.begin() as conn:
-            table = sql_backend.reflect(conn, "bench_enterprises")
+            table = sql_tables.reflect(conn, "bench_enterprises")
             t = time.perf_counter()
-            written = sql_backend.match_into(conn, table, policies, AS_OF, "bench_results")
+            written = sql_backend.results_into(conn, table, policies, AS_OF, "bench_results")
             pg_s = time.perf_counter() - t
             pg = conn.execute(sa.text("SELECT count(*), coalesce(sum(amount_fen), 0) FROM bench_results "
                                       "WHERE status = 'eligible' AND amount_fen > 0")).one()

@@ -23,10 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rules_engine import ir, vectorized  # noqa: E402
+from rules_engine import ir  # noqa: E402
 from rules_engine.datasets import load_dataset  # noqa: E402
 from rules_engine.generate import write_dirty  # noqa: E402
 from rules_engine.loader import load_library  # noqa: E402
+from rules_engine.sources import FrameSource  # noqa: E402
 from rules_engine.tags import load_dictionary  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
@@ -54,7 +55,7 @@ def compare(n: int, seed: int, workdir: Path) -> dict[str, object]:
     reads_industry = {"industry", *(t.key for t in d if t.derived and "industry" in t.inputs)}
 
     def decisions(ds: object) -> dict[tuple[str, str], tuple[str, int]]:
-        res = vectorized.match(ds.frame, policies, AS_OF).to_frame(include_not_eligible=True)  # type: ignore[attr-defined]
+        res = FrameSource(ds.frame).results(policies, AS_OF)  # type: ignore[attr-defined]
         return {(r.credit_code, r.policy): (r.status, int(r.amount_fen)) for r in res.itertuples()}
 
     a, b = decisions(clean), decisions(dirty)

@@ -177,6 +177,10 @@ def explain(
                       + (f"；{nm.condition.gap}" if nm.condition.gap else ""), highlight=False, markup=False)
 
 
+def _statuses(all_rows: bool) -> tuple[ir.Status, ...] | None:
+    return None if all_rows else (ir.Status.ELIGIBLE, ir.Status.UNDETERMINED)
+
+
 @app.command()
 def match(
     data: SourceOpt = str(SAMPLE_MANIFEST),
@@ -213,14 +217,14 @@ def match(
             t1 = time.perf_counter()
             if out_table is not None:
                 assert isinstance(source, SqlSource)  # refused above for other backends
-                n_written = source.results_into(active, when, out_table, all_rows)
+                n_written = source.results_into(active, when, out_table, _statuses(all_rows))
                 # the summary is counted in the database too; --out reads the table back
                 counts = source.counts_in(out_table, active, when)
                 _summary(counts, active, source.count, when, load_s, time.perf_counter() - t1)
                 console.print(f"wrote {n_written} rows to table {out_table}")
                 result = source.read_results(out_table, active, when) if out is not None else None
             else:
-                result = source.results(active, when, include_not_eligible=all_rows)
+                result = source.results(active, when, _statuses(all_rows))
                 _summary(_counts(result), active, source.count, when, load_s, time.perf_counter() - t1)
             if out is not None and result is not None:
                 write_results(result, out)
@@ -286,7 +290,7 @@ def data_export(
     """Write the merged enterprise data where another backend reads it: a database table or storage Parquet."""
     import sqlalchemy as sa
 
-    from . import sql_backend
+    from .backends import sql_tables
     from .datasets import write_storage_parquet
 
     with domain_errors():
@@ -301,7 +305,7 @@ def data_export(
             try:
                 engine = sa.create_engine(to)
                 with engine.begin() as conn:
-                    sql_backend.write_table(conn, table, ds.frame, d)
+                    sql_tables.write_table(conn, table, ds.frame, d)
             except sa.exc.SQLAlchemyError as exc:
                 raise EngineError(f"cannot write table {table!r}: {type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0]}") from None

@@ -42,7 +42,6 @@ import durable.engine as durable_engine
 from . import ir
 from .errors import EngineError, UnsupportedConstruct
 from .ir import Kind, Status
-from .reference import Decision, Evaluator
 
 MAX_FACT_PROPERTIES = 250  # durable-rules accepts 253 besides sid and id; keep a margin
 MAX_EXPRESSION_NODES = 400  # a 300-term OR registers; 1,000 hangs; 600 rules hang
@@ -73,8 +72,8 @@ class Prop:
     scale: int = 0
     length: int = 0  # prefix length
 
-    def compute(self, ev: Evaluator) -> object:
-        values = [ev.value(e) for e in self.exprs]
+    def compute(self, row: dict[str, object]) -> object:
+        values = [_value(e, row) for e in self.exprs]
         if any(v is None for v in values):
             return None
         v = values[0]
@@ -99,6 +98,23 @@ class Prop:
             assert isinstance(v, Decimal) and isinstance(w, Decimal)
             return int((v - w).scaleb(self.scale))
         return v == values[1]  # same
+
+
+def _value(e: ir.Expr, row: dict[str, object]) -> object:
+    """A value expression's natural value in a profile, None if a tag is missing. (Not the
+    reference evaluator's: a backend imports only the IR.)"""
+    match e:
+        case ir.Tag(name=name):
+            return row.get(name)
+        case ir.Num(value=v) | ir.Str(value=v) | ir.DateLit(value=v) | ir.BoolLit(value=v):
+            return v
+        case ir.Arith(op=op, left=left, right=right):
+            a, b = _value(left, row), _value(right, row)
+            if a is None or b is None:
+                return None
+            assert isinstance(a, Decimal) and isinstance(b, Decimal)
+            return a + b if op == "+" else a - b
+    raise UnsupportedConstruct(f"durable-rules backend: {type(e).__name__} as a fact property")
 
 
 def _scale_of(e: ir.Expr) -> int:
@@ -138,9 +154,8 @@ class CompiledPolicy:
     def fact(self, row: dict[str, object], sid: str, event_id: int) -> dict[str, Any]:
         """Each property is present with its value, or its missing marker is (never both)."""
         out: dict[str, Any] = {ANCHOR: 1, "sid": sid, "id": event_id}
-        ev = Evaluator(row, EPOCH)  # properties read values only: the date is never used
         for name, prop in self.props.items():
-            v = prop.compute(ev)
+            v = prop.compute(row)
             if v is None:
                 out[name + MISSING] = 1
             else:
@@ -199,7 +214,7 @@ class _Compiler:
             case ir.Within():
                 return self.both(p.lowered())
             case ir.IsNull(expr=e, negated=neg):
-                names = [self.value_prop(ir.Tag(t, _tag_type(e, t))) for t in ir.tags_of(e)]
+                names = [self.value_prop(ir.Tag(t, ir.tag_type(e, t))) for t in ir.tags_of(e)]
                 present = self.exists(names)
                 absent = {"$or": [self.absent(n) for n in names]}
                 return (present, absent) if neg else (absent, present)
@@ -316,16 +331,6 @@ class _Compiler:
         return self.both(both if op2 == "==" else ir.Not(both))
 
 
-def _tag_type(e: ir.Expr, name: str) -> ir.TagType | None:
-    stack: list[object] = [e]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ir.Tag) and n.name == name:
-            return n.type
-        stack.extend(ir.children(n))
-    return None
-
-
 def compile_policy(policy: ir.Policy, as_of: dt.date) -> CompiledPolicy:
     """The policy as a durable-rules ruleset for one evaluation date: for each condition i,
     rule t<i> fires when it definitely holds and f<i> when it definitely does not."""
@@ -432,14 +437,3 @@ class DurableEngine:
             return Status.ELIGIBLE
         return Status.UNDETERMINED
 
-    def decide(self, policy: ir.Policy, row: dict[str, object], as_of: dt.date, sid: str = "e") -> Decision:
-        """A full decision: durable-rules' status, and the exact amount of an eligible pair."""
-        status = self.status(policy, row, as_of, sid)
-        fen = 0
-        if status is not Status.NOT_ELIGIBLE:
-            amount, _ = Evaluator(row, as_of).amount(policy.benefit)
-            if amount is None:
-                status = Status.UNDETERMINED
-            else:
-                fen = int(max(amount, Decimal(0)) * 100)
-        return Decision(policy.id, policy.version, status, fen, (), (), ())

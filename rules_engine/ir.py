@@ -423,6 +423,17 @@ def tags_of(node: object) -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
+def tag_type(node: object, name: str) -> TagType | None:
+    """The bound type of tag `name` somewhere in a node."""
+    stack: list[object] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Tag) and n.name == name:
+            return n.type
+        stack.extend(children(n))
+    return None
+
+
 def policy_tags(policy: Policy) -> tuple[str, ...]:
     names: set[str] = set()
     for c in policy.conditions:

@@ -6,8 +6,11 @@ of those enterprises hold (`rows`, for explanations, bank accounts and budget pr
 Only the candidates' rows travel, not the table.
 
     frame      vectorized engine on an in-memory storage frame (the default)
-    sql        SQLAlchemy Core inside SQLite or PostgreSQL (sql_backend)
-    spark      PySpark on a Spark data source: storage Parquet or a catalog table (spark_backend)
+    sql        SQLAlchemy Core inside SQLite or PostgreSQL (backends/sql.py)
+    spark      PySpark on a Spark data source: storage Parquet or a catalog table (backends/spark.py)
+
+Every source answers `results(policies, as_of, statuses)` with the one frame of results.py,
+filtered where the data lives; a database source can also write them in place (results_into).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pandas as pd
 from . import ir, vectorized
 from .errors import EngineError
 from .frame import KEY, conform
+from .results import conform as conform_results
 from .tags import TagDictionary
 
 PAIRS = ["credit_code", "policy", "amount_fen"]
@@ -43,7 +47,8 @@ class MatchSource(Protocol):
 
     def rows(self, codes: Sequence[str]) -> pd.DataFrame: ...
 
-    def results(self, policies: list[ir.Policy], as_of: dt.date, include_not_eligible: bool) -> pd.DataFrame: ...
+    def results(self, policies: list[ir.Policy], as_of: dt.date,
+                statuses: Sequence[ir.Status] | None = None) -> pd.DataFrame: ...
 
 
 def _sorted(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -84,23 +89,27 @@ class FrameSource:
         keep = np.fromiter((k in wanted for k in keys), dtype=bool, count=len(keys))
         return self.frame[keep].reset_index(drop=True)
 
-    def results(self, policies: list[ir.Policy], as_of: dt.date, include_not_eligible: bool) -> pd.DataFrame:
-        res = vectorized.match(self.frame, policies, as_of)
-        return res.to_frame(include_not_eligible=include_not_eligible).drop(columns=["failed"])
+    def results(self, policies: list[ir.Policy], as_of: dt.date,
+                statuses: Sequence[ir.Status] | None = None) -> pd.DataFrame:
+        res = vectorized.match(self.frame, policies, as_of).to_frame(
+            include_not_eligible=statuses is None or ir.Status.NOT_ELIGIBLE in statuses)
+        if statuses is not None:
+            res = res[res["status"].isin([s.label for s in statuses])]
+        return conform_results(res)
 
 
 class SqlSource:
-    """An enterprise table in a database (storage units: see sql_backend.enterprise_table)."""
+    """An enterprise table in a database (storage units: see backends/sql_tables.enterprise_table)."""
 
     def __init__(self, url: str, table: str, dictionary: TagDictionary) -> None:
         import sqlalchemy as sa
 
-        from . import sql_backend
+        from .backends import sql_tables
 
         try:
             self.engine = sa.create_engine(url)
             with self.engine.connect() as conn:
-                self.table = sql_backend.reflect(conn, table)
+                self.table = sql_tables.reflect(conn, table)
                 self.count = conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()
         except sa.exc.SQLAlchemyError as exc:
             raise EngineError(f"cannot read table {table!r} at {sa.make_url(url).render_as_string()}: "
@@ -114,46 +123,44 @@ class SqlSource:
         return hashlib.sha256(f"{self.url}|{self.table.name}|{self.count}".encode()).hexdigest()
 
     def eligible(self, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
-        from . import sql_backend
+        from .backends import sql
 
         with self.engine.connect() as conn:
-            return _sorted(sql_backend.eligible(conn, self.table, policies, as_of))
+            return _sorted(sql.eligible(conn, self.table, policies, as_of))
 
     def rows(self, codes: Sequence[str]) -> pd.DataFrame:
-        from . import sql_backend
+        from .backends import sql_tables
 
         with self.engine.connect() as conn:
-            return sql_backend.read_rows(conn, self.table, list(codes), self.d)
+            return sql_tables.read_rows(conn, self.table, list(codes), self.d)
 
-    def results(self, policies: list[ir.Policy], as_of: dt.date, include_not_eligible: bool) -> pd.DataFrame:
-        from . import sql_backend
+    def results(self, policies: list[ir.Policy], as_of: dt.date,
+                statuses: Sequence[ir.Status] | None = None) -> pd.DataFrame:
+        from .backends import sql
 
         with self.engine.connect() as conn:
-            return pd.DataFrame(sql_backend.match(conn, self.table, policies, as_of,
-                                                  include_not_eligible=include_not_eligible),
-                                columns=list(ir.RESULT_COLUMNS))
+            return sql.results(conn, self.table, policies, as_of, statuses)
 
     def results_into(self, policies: list[ir.Policy], as_of: dt.date, out_table: str,
-                     include_not_eligible: bool) -> int:
-        from . import sql_backend
+                     statuses: Sequence[ir.Status] | None = None) -> int:
+        from .backends import sql
 
         with self.engine.begin() as conn:
-            return sql_backend.match_into(conn, self.table, policies, as_of, out_table,
-                                          include_not_eligible=include_not_eligible)
+            return sql.results_into(conn, self.table, policies, as_of, out_table, statuses)
 
     def counts_in(self, out_table: str, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
         """(policy, status, n, amount_fen) of a results table written by results_into."""
-        from . import sql_backend
+        from .backends import sql
 
         with self.engine.connect() as conn:
-            return sql_backend.counts(conn, out_table, policies, as_of)
+            return sql.counts(conn, out_table, policies, as_of)
 
     def read_results(self, out_table: str, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
         """The tidy rows results_into wrote, read back rather than matched again."""
-        from . import sql_backend
+        from .backends import sql
 
         with self.engine.connect() as conn:
-            return sql_backend.read_results(conn, out_table, policies, as_of)
+            return sql.read_results(conn, out_table, policies, as_of)
 
 
 class SparkSource:
@@ -161,7 +168,7 @@ class SparkSource:
 
     def __init__(self, location: str, dictionary: TagDictionary, partitions: int | None = None,
                  spark: Any = None) -> None:
-        from . import spark_backend
+        from .backends import spark as spark_backend
 
         self.spark = spark or spark_backend.local_session(partitions or 2)
         path = Path(location)
@@ -186,7 +193,7 @@ class SparkSource:
     def eligible(self, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:
         from pyspark.sql import functions as F
 
-        from . import spark_backend
+        from .backends import spark as spark_backend
 
         out, _ = spark_backend.match_frame(self.df, policies, as_of)
         rows = out.where((F.col("status") == int(ir.Status.ELIGIBLE)) & (F.col("amount_fen") > 0)) \
@@ -202,11 +209,11 @@ class SparkSource:
                 df[c] = pd.to_datetime(df[c])
         return conform(df, self.d)
 
-    def results(self, policies: list[ir.Policy], as_of: dt.date, include_not_eligible: bool) -> pd.DataFrame:
-        from . import spark_backend
+    def results(self, policies: list[ir.Policy], as_of: dt.date,
+                statuses: Sequence[ir.Status] | None = None) -> pd.DataFrame:
+        from .backends import spark as spark_backend
 
-        got = pd.DataFrame(spark_backend.match(self.df, policies, as_of))
-        return got if include_not_eligible or got.empty else got[got["status"] != "not_eligible"]
+        return spark_backend.results(self.df, policies, as_of, statuses)
 
 
 def backend_of(data: str, backend: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -38,3 +39,11 @@ def audit_anchor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MIANSHEN_AUDIT_KEY", str(where / "audit-ed25519.pem"))
     monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINTS", str(where / "checkpoints.jsonl"))
     return where
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the whole run (starting one costs about 10 s)."""
+    from rules_engine.backends import spark as spark_backend
+
+    yield spark_backend.local_session(2, "mianshen-tests")

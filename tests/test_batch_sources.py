@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from rules_engine import spark_backend, sql_backend
+from rules_engine.backends import spark as spark_backend
+from rules_engine.backends import sql_tables
 from rules_engine.cli import DEFAULT_POLICIES, app
 from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset, write_storage_parquet
 from rules_engine.errors import EngineError
@@ -52,7 +54,7 @@ def test_postgresql_table_and_spark_parquet_give_the_default_ledger(sample: tupl
     # the enterprise table lives in PostgreSQL; the ledger beside it, as a province would run it
     pg = fresh_url("postgresql", tmp_path)
     with sa.create_engine(pg).begin() as conn:
-        sql_backend.write_table(conn, "enterprises", df, d)
+        sql_tables.write_table(conn, "enterprises", df, d)
     assert ledger_from(SqlSource(pg, "enterprises", d), pg, sample) == default
 
     write_storage_parquet(df, tmp_path / "enterprises.parquet")
@@ -122,3 +124,30 @@ def test_bad_backend_choices_are_clear_errors(sample: tuple[Any, Any, Any], tmp_
         SqlSource(empty, "enterprises", d)
     r = CliRunner().invoke(app, ["match", "--data", empty])
     assert r.exit_code == 1 and "no table 'enterprises'" in r.output
+
+
+def test_every_source_returns_the_one_results_frame(sample: Any, tmp_path: Path, spark: Any) -> None:
+    """Was: MatchResult, list[dict] and Decision; `include_not_eligible` and `eligible_only`
+    filtering different things; Spark collecting every pair before filtering. Now one frame:
+    the same columns, dtypes, order and rows from every source, filtered where the data lives."""
+    from rules_engine import ir
+    from rules_engine.results import DTYPES
+
+    d, policies, df = sample
+    active = [p for p in policies if p.status == "active"][:10]  # Spark plans per call: a few policies keep it quick
+    df = df.iloc[:300]
+    url = f"sqlite:///{tmp_path / 'data.db'}"
+    with sa.create_engine(url).begin() as conn:
+        sql_tables.write_table(conn, "enterprises", df, d)
+    write_storage_parquet(df, tmp_path / "e.parquet")
+    sources = [FrameSource(df), SqlSource(url, "enterprises", d), SparkSource(str(tmp_path / "e.parquet"), d, spark=spark)]
+    for statuses in (None, (ir.Status.ELIGIBLE,), (ir.Status.UNDETERMINED, ir.Status.NOT_ELIGIBLE)):
+        frames = [s.results(active, AS_OF, statuses) for s in sources]
+        for f in frames:
+            assert list(f.columns) == list(ir.RESULT_COLUMNS)
+            assert {c: str(t) for c, t in f.dtypes.items()} == {c: str(pd.Series([], dtype=t).dtype)
+                                                               for c, t in DTYPES.items()}
+            wanted = {s.label for s in statuses} if statuses else {s.label for s in ir.Status}
+            assert set(f["status"].astype(str)) <= wanted and len(f) > 0
+        for f in frames[1:]:
+            pd.testing.assert_frame_equal(f, frames[0])

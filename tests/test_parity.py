@@ -24,7 +24,7 @@ def both(policy: ir.Policy, data: list[dict[str, object]], as_of: dt.date = AS_O
         yield ref, (got["status"], int(got["amount_fen"]), missing, failed)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policy=policies(), data=st.lists(rows, min_size=1, max_size=12))
 def test_vectorized_matches_reference(policy: ir.Policy, data: list[dict[str, object]]) -> None:
     for ref, got in both(policy, data):

@@ -12,7 +12,10 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import frame, ir, sql_backend, vectorized
+from rules_engine import frame, ir, vectorized
+from rules_engine.backends import sql as sql_backend
+from rules_engine.backends import sql_tables
+from rules_engine.backends.kleene import tag_bits
 from tests.conftest import PG_URL
 from tests.strategies import AS_OF, DICTIONARY, TAGS, policies, rows
 
@@ -21,7 +24,7 @@ def load(engine: sa.Engine, data: list[dict]) -> tuple[sa.Table, pd.DataFrame]:
     df = frame.to_frame([{**r, "credit_code": f"E{i:03d}"} for i, r in enumerate(data)], DICTIONARY,
                         columns=["credit_code", *TAGS])
     with engine.begin() as conn:
-        table = sql_backend.write_table(conn, "enterprises_t", df, DICTIONARY)
+        table = sql_tables.write_table(conn, "enterprises_t", df, DICTIONARY)
     return table, df
 
 
@@ -32,14 +35,14 @@ def test_sql_matches_the_vectorized_engine(backend: str, tmp_path_factory: pytes
     tmp = tmp_path_factory.mktemp("sql")
     engine = sa.create_engine(f"sqlite:///{tmp / 'sql.db'}") if backend == "sqlite" else sa.create_engine(PG_URL)
 
-    @settings(max_examples=150 if backend == "sqlite" else 60, deadline=None,
+    @settings(max_examples=80 if backend == "sqlite" else 40, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(policy=policies(), data=st.lists(rows, min_size=1, max_size=10))
     def check(policy: ir.Policy, data: list[dict]) -> None:
         table, df = load(engine, data)
         expected = vectorized.match(df, [policy], AS_OF).to_frame()
         with engine.connect() as conn:
-            got = sql_backend.match(conn, table, [policy], AS_OF)
+            got = sql_backend.results(conn, table, [policy], AS_OF).to_dict("records")
         got.sort(key=lambda r: r["credit_code"])
         exp = [{"credit_code": r.credit_code, "policy": r.policy, "version": int(r.version), "status": r.status,
                 "amount_fen": int(r.amount_fen), "missing": r.missing} for r in expected.itertuples()]
@@ -60,12 +63,12 @@ def test_the_library_on_the_sample_in_sqlite(tmp_path: Path) -> None:
     as_of = dt.date(2026, 6, 30)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'sample.db'}")
     with engine.begin() as conn:
-        table = sql_backend.write_table(conn, "sample", df, d)
+        table = sql_tables.write_table(conn, "sample", df, d)
     expected = vectorized.match(df, lib.policies, as_of).to_frame()
     exp = {(r.credit_code, r.policy, int(r.version)): (r.status, int(r.amount_fen), r.missing)
            for r in expected.itertuples()}
     with engine.connect() as conn:
-        got = sql_backend.match(conn, table, lib.policies, as_of)
+        got = sql_backend.results(conn, table, lib.policies, as_of).to_dict("records")
     assert len(got) == len(exp) == 3000 * len(lib.policies)
     for r in got:
         assert (r["status"], r["amount_fen"], r["missing"]) == exp[(r["credit_code"], r["policy"], r["version"])], r
@@ -89,9 +92,9 @@ def test_amounts_are_integers_inside_the_database(backend: str, tmp_path: Path) 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}" if backend == "sqlite" else PG_URL)
     typeof = sa.func.typeof if backend == "sqlite" else sa.func.pg_typeof
     with engine.begin() as conn:
-        sql_backend.write_table(conn, "typed", df, d)
-        table = sql_backend.reflect(conn, "typed")  # as a batch sees a province's table
-        _, bits = sql_backend._bits(policies)
+        sql_tables.write_table(conn, "typed", df, d)
+        table = sql_tables.reflect(conn, "typed")  # as a batch sees a province's table
+        _, bits = tag_bits(policies, "SQL")
         for p in policies:
             q = sql_backend.policy_select(table, p, dt.date(2026, 6, 30), backend, bits).subquery()
             types = set(conn.execute(sa.select(sa.cast(typeof(q.c.amount_fen), sa.Text)).distinct()).scalars())
@@ -112,9 +115,9 @@ def test_write_table_round_trips_awkward_values(backend: str, tmp_path: Path) ->
     df = frame.to_frame(data, DICTIONARY, columns=["credit_code", *TAGS])
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'rt.db'}" if backend == "sqlite" else PG_URL)
     with engine.begin() as conn:
-        sql_backend.write_table(conn, "round_trip", df, DICTIONARY)
-        table = sql_backend.reflect(conn, "round_trip")
-        back = sql_backend.read_rows(conn, table, awkward, DICTIONARY)
+        sql_tables.write_table(conn, "round_trip", df, DICTIONARY)
+        table = sql_tables.reflect(conn, "round_trip")
+        back = sql_tables.read_rows(conn, table, awkward, DICTIONARY)
         table.drop(conn)
     back = back.set_index("credit_code").loc[awkward].reset_index()
     assert back.astype(object).where(back.notna(), None).to_dict("records") == \

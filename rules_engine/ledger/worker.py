@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import creditcode, ir
 from ..datasets import fen_artefact
+from ..decide import decide
 from ..durable_backend import DurableEngine
 from ..errors import EngineError
 from ..frame import KEY, row_of
@@ -294,7 +295,7 @@ class Worker:
         if policy.tier is not ir.Tier3.AUTO:
             return None  # 即申即享 invitations come from batch runs, 申报 payouts from accepted applications
         as_of = self.as_of()
-        d = self.engine.decide(policy, prof, as_of, sid=ev.credit_code)
+        d = decide(self.engine, policy, prof, as_of, sid=ev.credit_code)
         stats.evaluations += 1
         per = period(policy, as_of)
         existing = held.get((policy.id, per))

@@ -570,7 +570,8 @@ def data_requests(p: Platform, actor: Actor) -> pd.DataFrame:
     if actor.role not in ("official", "auditor"):
         raise Forbidden("只有政策管理人员和审计人员可以查看")
     d = p.dictionary
-    res = FrameSource(p.data.dataset.frame).results(p.library.active(), p.data.as_of, False)
+    res = FrameSource(p.data.dataset.frame).results(p.library.active(), p.data.as_of,
+                                                   (ir.Status.ELIGIBLE, ir.Status.UNDETERMINED))
     status = res["status"].astype(str)
     median = res[status == "eligible"].groupby("policy")["amount_fen"].median().to_dict()
     und = res[status == "undetermined"]

@@ -47,7 +47,7 @@ class _Binder:
                 tdef = self.d.resolve(name)
                 if tdef is None:
                     sugg = self.d.suggest(name)
-                    raise self.err(f"unknown tag {name!r}", node, f"did you mean {sugg}?" if sugg else "")
+                    raise self.err(f"未知标签 {name!r}", node, f"是否指 {sugg}？" if sugg else "")
                 bound = ir.Tag(tdef.key, tdef.type, pos=node.pos)
                 return bound, VType(tdef.kind, tag=tdef.type, name=tdef.key)
             case ir.Num():
@@ -63,16 +63,16 @@ class _Binder:
                 rb, rt = self.value(right)
                 for side, t in ((left, lt), (right, rt)):
                     if t.kind not in ir.NUMERIC_KINDS:
-                        raise self.err(f"'{op}' needs numbers or money, not {KIND_ZH[t.kind]}", side)
+                        raise self.err(f"'{op}' 只能用于数值或金额，不能用于{KIND_ZH[t.kind]}", side)
                 self.same_numeric(lt, rt, node)
                 kind = Kind.MONEY if Kind.MONEY in (lt.kind, rt.kind) else Kind.NUMBER
                 return ir.Arith(op, lb, rb, pos=node.pos), VType(kind, literal=lt.literal and rt.literal)
             case ir.Elapsed(unit=unit, arg=arg):
                 ab, at = self.value(arg)
                 if at.kind is not Kind.DATE:
-                    raise self.err(f"{unit.value}_since() needs a date, not {KIND_ZH[at.kind]}", arg)
+                    raise self.err(f"{unit.value}_since() 的参数应为日期，而不是{KIND_ZH[at.kind]}", arg)
                 return ir.Elapsed(unit, ab, pos=node.pos), VType(Kind.NUMBER)
-        raise self.err("expected a value", node)
+        raise self.err("此处应为值", node)
 
     def at_operator(self, msg: str, node: object, op: str, hint: str = "") -> ExpressionError:
         """An error with the caret under the node's operator (found from the node's start)."""
@@ -86,7 +86,7 @@ class _Binder:
             return
         if (a.kind is Kind.MONEY) != (b.kind is Kind.MONEY):
             op = getattr(node, "op", "between" if isinstance(node, ir.Between) else "")
-            raise self.at_operator("cannot combine money with a non-money number", node, op)
+            raise self.at_operator("金额不能与非金额的数值相加减或比较", node, op)
 
     # ------------------------------------------------------------- predicates
     def pred(self, node: ir.Pred) -> ir.Pred:
@@ -101,8 +101,8 @@ class _Binder:
                 b, t = self.value(e)
                 if t.kind is not Kind.BOOL:
                     raise self.err(
-                        f"{t.name or 'this value'} is {KIND_ZH[t.kind]}, not yes/no; compare it with something",
-                        e, hint=f"e.g. {t.name} > 0" if t.kind in ir.NUMERIC_KINDS else "",
+                        f"{t.name or '该值'} 是{KIND_ZH[t.kind]}，不是是/否；请与某个值比较",
+                        e, hint=f"例如 {t.name} > 0" if t.kind in ir.NUMERIC_KINDS else "",
                     )
                 return ir.Truthy(b, pos=node.pos)
             case ir.IsNull(expr=e, negated=neg):
@@ -113,13 +113,13 @@ class _Binder:
             case ir.Within(arg=arg, count=count, unit=unit):
                 ab, at = self.value(arg)
                 if at.kind is not Kind.DATE:
-                    raise self.err(f"'within' needs a date, not {KIND_ZH[at.kind]}", arg)
+                    raise self.err(f"within 只能用于日期，不能用于{KIND_ZH[at.kind]}", arg)
                 return ir.Within(ab, count, unit, pos=node.pos)
             case ir.Compare(op=op, left=left, right=right):
                 lb, lt = self.value(left)
                 rb, rt = self.value(right)
                 if lt.literal and rt.literal:
-                    raise self.err("a comparison needs at least one tag", node)
+                    raise self.err("比较的两边至少要有一个标签", node)
                 lb, rb = self.check_compare(op, lb, lt, rb, rt, node)
                 return ir.Compare(op, lb, rb, pos=node.pos)
             case ir.Between(expr=e, low=lo, high=hi):
@@ -127,7 +127,7 @@ class _Binder:
                 lob, lot = self.value(lo)
                 hib, hit = self.value(hi)
                 if et.kind not in (*ir.NUMERIC_KINDS, Kind.DATE):
-                    raise self.err(f"between needs a number, money or a date, not {KIND_ZH[et.kind]}", e)
+                    raise self.err(f"between 只能用于数值、金额或日期，不能用于{KIND_ZH[et.kind]}", e)
                 self.check_compare("<=", lob, lot, eb, et, node)
                 self.check_compare("<=", eb, et, hib, hit, node)
                 return ir.Between(eb, lob, hib, pos=node.pos)
@@ -142,11 +142,11 @@ class _Binder:
             case ir.Under(expr=e, codes=codes):
                 eb, et = self.value(e)
                 if et.kind is not Kind.CODE or et.tag is None:
-                    raise self.err("'under' needs a region or industry code tag", e)
+                    raise self.err("under 只能用于行政区划或行业代码标签", e)
                 for c in codes:
                     self.check_code(c, et.tag.hierarchy, node)
                 return ir.Under(eb, codes, pos=node.pos)
-        raise self.err("expected a condition", node)
+        raise self.err("此处应为条件", node)
 
     def code_text(self, v: ir.Num | ir.Str) -> str:
         return self.text[v.pos : v.pos + len(str(v.value))] if isinstance(v, ir.Num) else v.value
@@ -154,27 +154,27 @@ class _Binder:
     def check_code(self, code: str, hierarchy: str, node: object) -> None:
         pattern = REGION_CODE if hierarchy == "region" else INDUSTRY_CODE
         if not pattern.match(code) or (hierarchy == "industry" and industry_code_problem(code)):
-            example = "340200" if hierarchy == "region" else "C or C39 or C3911"
+            example = "340200" if hierarchy == "region" else "C、C39、C391 或 C3911"
             at = self.text.find(code, max(0, getattr(node, "pos", 0)))
-            raise ExpressionError(f"{code!r} is not a {hierarchy} code", self.text, max(at, 0), len(code),
-                                  f"expected a code such as {example}")
+            raise ExpressionError(f"{code!r} 不是{'行政区划' if hierarchy == 'region' else '国民经济行业'}代码", self.text, max(at, 0), len(code),
+                                  f"应为如 {example} 的代码" + (f"：{industry_code_problem(code)}" if hierarchy == "industry" and industry_code_problem(code) else ""))
 
     def check_member(self, eb: ir.Expr, et: VType, v: ir.Str | ir.Num) -> None:
         if et.kind is Kind.CATEGORY:
             if not isinstance(v, ir.Str):
-                raise self.err("category values are quoted text", v)
+                raise self.err("类别的取值要加引号", v)
             self.check_category(et, v)
         elif et.kind is Kind.CODE:
             assert et.tag is not None
             self.check_code(self.code_text(v), et.tag.hierarchy, v)
         elif et.kind in ir.NUMERIC_KINDS:
             if not isinstance(v, ir.Num):
-                raise self.err("expected a number in the list", v)
+                raise self.err("列表中此处应为数字", v)
         elif et.kind is Kind.TEXT:
             if not isinstance(v, ir.Str):
-                raise self.err("expected quoted text in the list", v)
+                raise self.err("列表中此处应为带引号的文字", v)
         else:
-            raise self.err(f"'in' does not apply to {KIND_ZH[et.kind]}", eb)
+            raise self.err(f"in 不能用于{KIND_ZH[et.kind]}", eb)
 
     def check_category(self, et: VType, v: ir.Str) -> None:
         assert et.tag is not None
@@ -182,10 +182,10 @@ class _Binder:
             import difflib
 
             near = difflib.get_close_matches(v.value, et.tag.values, n=1, cutoff=0.3)
-            hint = f"did you mean {near[0]!r}? " if near else ""
+            hint = f"是否指 {near[0]!r}？" if near else ""
             raise self.err(
-                f"{v.value!r} is not a value of {et.name}",
-                v, hint + "allowed: " + ", ".join(et.tag.values),
+                f"{v.value!r} 不是 {et.name} 的可选值",
+                v, hint + "可选值：" + "、".join(et.tag.values),
             )
 
     def check_compare(
@@ -201,7 +201,7 @@ class _Binder:
         if kinds == {Kind.DATE}:
             return lb, rb
         if ordered:
-            raise self.at_operator(f"'{op}' does not order {KIND_ZH[tag_t.kind]}; use == or !=", node,
+            raise self.at_operator(f"{KIND_ZH[tag_t.kind]}没有大小之分，不能用 '{op}'；请用 == 或 !=", node,
                                    op if isinstance(node, ir.Compare) else "between")
         if tag_t.kind is Kind.BOOL and lit_t.kind is Kind.BOOL:
             return lb, rb
@@ -218,7 +218,7 @@ class _Binder:
             return lb, rb
         if lt.kind == rt.kind and not lt.literal and not rt.literal and lt.tag == rt.tag:
             return lb, rb
-        raise self.at_operator(f"cannot compare {KIND_ZH[lt.kind]} with {KIND_ZH[rt.kind]}", node,
+        raise self.at_operator(f"{KIND_ZH[lt.kind]}不能与{KIND_ZH[rt.kind]}比较", node,
                                op if isinstance(node, ir.Compare) else "between")
 
 
@@ -233,10 +233,10 @@ def bind_value(
     b = _Binder(dictionary, text)
     bound, t = b.value(expr)
     if t.kind not in kinds:
-        wanted = " or ".join(KIND_ZH[k] for k in kinds)
-        raise b.err(f"{what} must be {wanted}, not {KIND_ZH[t.kind]}", expr)
+        wanted = "或".join(KIND_ZH[k] for k in kinds)
+        raise b.err(f"{what}应为{wanted}，而不是{KIND_ZH[t.kind]}", expr)
     if t.literal:
-        raise b.err(f"{what} must read a tag", expr)
+        raise b.err(f"{what}必须读取一个标签", expr)
     return bound
 
 

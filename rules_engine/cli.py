@@ -58,7 +58,7 @@ def validate(policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt = DEFAULT_D
     for p in lib.problems:
         err.print(str(p), markup=False, highlight=False, soft_wrap=True)
     files = len({p.source for p in lib.policies}) + len({p.file for p in lib.problems})
-    console.print(f"{len(lib.policies)} policies loaded from {files} files, {len(lib.problems)} problems")
+    console.print(f"已加载 {len(lib.policies)} 项政策（{files} 个文件），问题 {len(lib.problems)} 个")
     if lib.problems:
         raise typer.Exit(1)
 
@@ -79,10 +79,10 @@ def test_cmd(
         results = run_policy_tests(chosen, d)
     failed = [r for r in results if not r.ok]
     for r in failed:
-        err.print(f"FAIL {r.where} {r.policy.id} · {r.case.name}", markup=False)
+        err.print(f"未通过 {r.where} {r.policy.id} · {r.case.name}", markup=False)
         for problem in r.problems:
             err.print(f"     {problem}", markup=False)
-    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    console.print(f"通过 {len(results) - len(failed)} 个，未通过 {len(failed)} 个")
     if failed or not results:
         raise typer.Exit(1)
 
@@ -120,7 +120,7 @@ def show(policy_id: str, policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt
         try:
             p = lib.get(policy_id)
         except KeyError:
-            err.print(f"error: no policy {policy_id!r}")
+            err.print(f"错误：没有政策 {policy_id!r}")
             raise typer.Exit(1) from None
     r = Renderer(d)
     console.print(f"[bold]{p.title}[/]  ({p.id} v{p.version}, {p.tier.value}, {p.status})", highlight=False)
@@ -155,7 +155,7 @@ def explain(
         try:
             i = ds.index_of(credit_code)
         except KeyError:
-            err.print(f"error: no enterprise {credit_code} in {data}")
+            err.print(f"错误：{data} 中没有企业 {credit_code}")
             raise typer.Exit(1) from None
         when = _as_of(as_of, data)
         row = row_of(ds.frame, i, d)
@@ -213,7 +213,7 @@ def match(
         if kind != "vectorized":
             source = open_source(kind, data, table, partitions, d)
             load_s = time.perf_counter() - t0
-            console.print(f"backend: {source.description}", highlight=False)
+            console.print(f"后端：{source.description}", highlight=False)
             t1 = time.perf_counter()
             if out_table is not None:
                 assert isinstance(source, SqlSource)  # refused above for other backends
@@ -221,19 +221,19 @@ def match(
                 # the summary is counted in the database too; --out reads the table back
                 counts = source.counts_in(out_table, active, when)
                 _summary(counts, active, source.count, when, load_s, time.perf_counter() - t1)
-                console.print(f"wrote {n_written} rows to table {out_table}")
+                console.print(f"已写出 {n_written} 行到表 {out_table}")
                 result = source.read_results(out_table, active, when) if out is not None else None
             else:
                 result = source.results(active, when, _statuses(all_rows))
                 _summary(_counts(result), active, source.count, when, load_s, time.perf_counter() - t1)
             if out is not None and result is not None:
                 write_results(result, out)
-                console.print(f"wrote {len(result)} rows to {out}")
+                console.print(f"已写出 {len(result)} 行到 {out}")
             return
         ds = _dataset(Path(data), d)
         load_s = time.perf_counter() - t0
         if ds.rejects:
-            err.print(f"[yellow]{len(ds.rejects)} rejected row(s) (see `mianshen data-report`)[/]")
+            err.print(f"[yellow]拒收 {len(ds.rejects)} 处（行或单元格，见 mianshen data-report）[/]")
         frames = []
         t1 = time.perf_counter()
         n = len(ds.frame)
@@ -251,7 +251,7 @@ def match(
     if out is not None:
         with domain_errors():
             write_results(result, out)
-        console.print(f"wrote {len(result)} rows to {out}")
+        console.print(f"已写出 {len(result)} 行到 {out}")
 
 
 accounts_app = typer.Typer(help="Local accounts of the web UI (ui/accounts.yaml or $MIANSHEN_ACCOUNTS).",
@@ -314,7 +314,7 @@ def data_export(
             Path(to).parent.mkdir(parents=True, exist_ok=True)
             write_storage_parquet(ds.frame, to)
             where = to
-    console.print(f"wrote {len(ds.frame)} enterprises ({len(ds.frame.columns)} columns) to {where}", highlight=False)
+    console.print(f"已写出 {len(ds.frame)} 家企业（{len(ds.frame.columns)} 列）到 {where}", highlight=False)
 
 
 def _counts(result: pd.DataFrame) -> pd.DataFrame:
@@ -327,9 +327,9 @@ def _counts(result: pd.DataFrame) -> pd.DataFrame:
 
 def _summary(counts: pd.DataFrame, policies: list[ir.Policy], n: int, when: dt.date,
              load_s: float, match_s: float) -> None:
-    table = Table(title=f"{n} enterprises × {len(policies)} policies, as of {when}")
-    for col in ("policy", "title", "eligible", "amount (yuan)", "undetermined"):
-        table.add_column(col, justify="right" if col not in ("policy", "title") else "left")
+    table = Table(title=f"{n} 家企业 × {len(policies)} 项政策，评价日 {when}")
+    for col in ("政策", "名称", "符合", "金额（元）", "待补充数据"):
+        table.add_column(col, justify="right" if col not in ("政策", "名称") else "left")
     by = {(str(pol), str(st)): (int(n_), int(fen)) for pol, st, n_, fen in
           zip(counts["policy"], counts["status"], counts["n"], counts["amount_fen"], strict=True)}
     eligible = undetermined = total_fen = 0
@@ -340,9 +340,9 @@ def _summary(counts: pd.DataFrame, policies: list[ir.Policy], n: int, when: dt.d
         table.add_row(p.id, p.title, str(elig), fmt_yuan(fen), str(und))
     console.print(table)
     console.print(
-        f"pairs: {n * len(policies)}; eligible {eligible}, undetermined {undetermined}; "
-        f"total {fmt_yuan(total_fen)} yuan before limits, exclusivity and budgets; "
-        f"load {load_s:.2f}s, match {match_s:.2f}s",
+        f"共 {n * len(policies)} 对；符合 {eligible}，待补充数据 {undetermined}；"
+        f"合计 {fmt_yuan(total_fen)} 元（未计每户限额、就高不重复和预算）；"
+        f"加载 {load_s:.2f} 秒，匹配 {match_s:.2f} 秒",
         highlight=False,
     )
 

@@ -48,7 +48,7 @@ def _library(policies: Path, d: TagDictionary, strict: bool = False) -> Library:
             err.print(str(p), markup=False, highlight=False, soft_wrap=True)
         if strict:
             raise typer.Exit(1)
-        err.print(f"[yellow]{len(lib.problems)} problem(s); continuing with {len(lib.policies)} policies[/]")
+        err.print(f"[yellow]{len(lib.problems)} 个问题；继续使用其余 {len(lib.policies)} 项政策[/]")
     return lib
 
 
@@ -68,7 +68,7 @@ def _as_of(as_of: str | None, data: Path) -> dt.date:
         try:
             return dt.date.fromisoformat(as_of)
         except ValueError:
-            err.print(f"error: --as-of expects YYYY-MM-DD, got {as_of!r}")
+            err.print(f"错误：--as-of 应为 YYYY-MM-DD，而不是 {as_of!r}")
             raise typer.Exit(2) from None
     if data.suffix in (".yaml", ".yml") and data.exists():
         raw = yaml.safe_load(data.read_text(encoding="utf-8")) or {}

@@ -43,7 +43,7 @@ class ExpressionError(EngineError):
     def __str__(self) -> str:
         line, col = self.line_col()
         hint = f"\n{self.hint}" if self.hint else ""
-        return f"{self.message} (column {col})\n{self.caret()}{hint}"
+        return f"{self.message}（第 {col} 列）\n{self.caret()}{hint}"
 
 
 def display_width(s: str) -> int:

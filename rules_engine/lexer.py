@@ -72,12 +72,12 @@ def tokenize(text: str) -> list[Token]:
                     try:
                         out.append(Token(T.DATE, raw, start, dt.date.fromisoformat(raw)))
                     except ValueError:
-                        raise ExpressionError(f"invalid date {raw!r}", text, start, 10) from None
+                        raise ExpressionError(f"无效的日期 {raw!r}", text, start, 10) from None
                     i = k
                     continue
             raw = text[i:j]
             if raw.count(".") > 1 or raw.endswith("."):
-                raise ExpressionError(f"malformed number {raw!r}", text, start, j - i)
+                raise ExpressionError(f"无法识别的数字 {raw!r}", text, start, j - i)
             value = Decimal(raw)
             if j < n and text[j] in SCALE_SUFFIX:
                 value *= SCALE_SUFFIX[text[j]]
@@ -87,7 +87,7 @@ def tokenize(text: str) -> list[Token]:
                 j += 1
             if j < n and _is_ident_char(text[j], True) and text[j] not in SCALE_SUFFIX:
                 raise ExpressionError(
-                    "a number runs into a name; put a space or an operator between them",
+                    "数字与名称连在了一起；请在中间加空格或运算符",
                     text, start, j - i + 1,
                 )
             out.append(Token(T.NUMBER, text[start:j], start, value))
@@ -97,7 +97,7 @@ def tokenize(text: str) -> list[Token]:
             close = QUOTES[ch]
             j = text.find(close, i + 1)
             if j < 0:
-                raise ExpressionError("unterminated string", text, start, n - start)
+                raise ExpressionError("引号没有闭合", text, start, n - start)
             out.append(Token(T.STRING, text[i : j + 1], start, text[i + 1 : j]))
             i = j + 1
             continue
@@ -120,9 +120,9 @@ def tokenize(text: str) -> list[Token]:
                 i += len(op)
                 break
         else:
-            hint = "use == to test equality" if ch == "=" else ""
+            hint = "判断相等请用 ==" if ch == "=" else ""
             if ch == "=":
-                raise ExpressionError("'=' is not an operator", text, start, 1, hint)
-            raise ExpressionError(f"unexpected character {ch!r}", text, start)
+                raise ExpressionError("'=' 不是运算符", text, start, 1, hint)
+            raise ExpressionError(f"无法识别的字符 {ch!r}", text, start)
     out.append(Token(T.EOF, "", n))
     return out

@@ -79,19 +79,19 @@ class _File:
 
 def _mapping(f: _File, node: yaml.Node, fld: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     if not isinstance(node, yaml.MappingNode):
-        raise f.invalid(node, fld, "expected a mapping (key: value lines)")
+        raise f.invalid(node, fld, "此处应为映射（每行“键: 值”）")
     out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     for k, v in node.value:
         key = str(k.value)
         if key in out:
-            raise f.invalid(k, f"{fld}.{key}" if fld else key, "duplicate key")
+            raise f.invalid(k, f"{fld}.{key}" if fld else key, "键重复")
         out[key] = (k, v)
     return out
 
 
 def _scalar(f: _File, node: yaml.Node, fld: str) -> str:
     if not isinstance(node, yaml.ScalarNode):
-        raise f.invalid(node, fld, "expected a single value")
+        raise f.invalid(node, fld, "此处应为单个值")
     return str(node.value)
 
 
@@ -102,11 +102,11 @@ def _is_null(node: yaml.Node) -> bool:
 def _text(f: _File, m: dict[str, tuple[yaml.Node, yaml.Node]], key: str, fld: str, required: bool = True) -> str:
     if key not in m:
         if required:
-            raise _Invalid(f.problem(None, f"{fld}{key}", f"missing required field '{key}'"))
+            raise _Invalid(f.problem(None, f"{fld}{key}", f"缺少必填字段 '{key}'"))
         return ""
     value = _scalar(f, m[key][1], fld + key).strip()
     if required and not value:
-        raise f.invalid(m[key][1], fld + key, "must not be empty")
+        raise f.invalid(m[key][1], fld + key, "不能为空")
     return value
 
 
@@ -120,9 +120,9 @@ def _decimal(f: _File, node: yaml.Node, fld: str) -> Decimal:
 def _money(f: _File, node: yaml.Node, fld: str) -> Decimal:
     value = _decimal(f, node, fld)
     if ir.decimal_scale(value) > 2:
-        raise f.invalid(node, fld, f"an amount in yuan has at most 2 decimals (fen), found {value}")
+        raise f.invalid(node, fld, f"金额（元）最多两位小数（到分），实为 {value}")
     if value < 0:
-        raise f.invalid(node, fld, "an amount cannot be negative")
+        raise f.invalid(node, fld, "金额不能为负数")
     return value
 
 
@@ -131,13 +131,13 @@ def _date(f: _File, node: yaml.Node, fld: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise f.invalid(node, fld, f"expected a date YYYY-MM-DD, found {text!r}") from None
+        raise f.invalid(node, fld, f"应为日期 YYYY-MM-DD，实为 {text!r}") from None
 
 
 def _list(f: _File, node: yaml.Node, fld: str) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)
-    raise f.invalid(node, fld, "expected a list (lines starting with '- ')")
+    raise f.invalid(node, fld, "此处应为列表（以“- ”开头的各行）")
 
 
 # ------------------------------------------------------------------ parts
@@ -195,7 +195,7 @@ class _PolicyReader:
                     label = _text(self.f, m, "label", fld + ".", required=False)
                     article = _text(self.f, m, "article", fld + ".", required=False)
                 if cid in ids:
-                    raise self.f.invalid(item, fld + ".id", f"duplicate condition id {cid!r}")
+                    raise self.f.invalid(item, fld + ".id", f"条件 id {cid!r} 重复")
                 ids.add(cid)
                 pred = self.condition(when_node, fld + (".when" if not isinstance(item, yaml.ScalarNode) else ""))
                 out.append(ir.Condition(cid, pred, _scalar(self.f, when_node, fld).strip(), label, article))
@@ -212,7 +212,7 @@ class _PolicyReader:
             raise self.f.invalid(m[k][0], f"{fld}.{k}", f"unknown field '{k}'",
                                  "a formula is one of: " + ", ".join(FORMULA_KEYS) + " (with optional cap, floor)")
         if len(kinds) != 1:
-            raise self.f.invalid(node, fld, "expected exactly one of: " + ", ".join(FORMULA_KEYS))
+            raise self.f.invalid(node, fld, "应恰好是以下之一：" + "、".join(FORMULA_KEYS))
         kind = kinds[0]
         body = m[kind][1]
         sub = f"{fld}.{kind}"
@@ -222,21 +222,21 @@ class _PolicyReader:
         elif kind == "per_unit":
             bm = _mapping(self.f, body, sub)
             self.require(bm, body, sub, "quantity", "rate")
-            q = self.value(bm["quantity"][1], sub + ".quantity", (Kind.NUMBER,), "the quantity")
+            q = self.value(bm["quantity"][1], sub + ".quantity", (Kind.NUMBER,), "数量")
             result = ir.PerUnit(q, _money(self.f, bm["rate"][1], sub + ".rate"))
         elif kind == "percent":
             bm = _mapping(self.f, body, sub)
             self.require(bm, body, sub, "of", "rate")
-            base = self.value(bm["of"][1], sub + ".of", (Kind.MONEY,), "the base of a percentage")
+            base = self.value(bm["of"][1], sub + ".of", (Kind.MONEY,), "比例的基数")
             rate = _decimal(self.f, bm["rate"][1], sub + ".rate")
             if not (0 < rate <= 10) or ir.decimal_scale(rate) > 6:
                 raise self.f.invalid(bm["rate"][1], sub + ".rate",
-                                     "expected a rate such as 60% or 0.6 (at most 6 decimals)")
+                                     "应为比例，如 60% 或 0.6（最多 6 位小数）")
             result = ir.Percent(base, rate)
         elif kind == "tiers":
             bm = _mapping(self.f, body, sub)
             self.require(bm, body, sub, "by", "tiers")
-            measure = self.value(bm["by"][1], sub + ".by", ir.NUMERIC_KINDS, "a tier measure")
+            measure = self.value(bm["by"][1], sub + ".by", ir.NUMERIC_KINDS, "分档依据")
             tiers = []
             for j, t in enumerate(_list(self.f, bm["tiers"][1], sub + ".tiers")):
                 tf = f"{sub}.tiers[{j + 1}]"
@@ -262,7 +262,7 @@ class _PolicyReader:
                                          start_mark=c.start_mark, end_mark=c.end_mark)
                 if "otherwise" in cm:
                     if j != len(items) - 1:
-                        raise self.f.invalid(cm["otherwise"][0], cf, "'otherwise' must be the last case")
+                        raise self.f.invalid(cm["otherwise"][0], cf, "otherwise 必须是最后一种情形")
                     otherwise = self.formula(cm["otherwise"][1], cf + ".otherwise")
                 elif "when" in cm:
                     cases.append(ir.Case(self.condition(cm["when"][1], cf + ".when"), self.formula(inner, cf)))
@@ -287,7 +287,7 @@ class _PolicyReader:
     def require(self, m: dict[str, Any], node: yaml.Node, fld: str, *keys: str) -> None:
         for k in keys:
             if k not in m:
-                raise self.f.invalid(node, fld, f"missing required field '{k}'")
+                raise self.f.invalid(node, fld, f"缺少必填字段 '{k}'")
 
     def case(self, node: yaml.Node, i: int) -> ir.PolicyCase:
         fld = f"tests[{i + 1}]"
@@ -301,8 +301,8 @@ class _PolicyReader:
             tdef = self.d.resolve(key)
             if tdef is None:
                 sugg = self.d.suggest(key)
-                raise self.f.invalid(kn, f"{fld}.tags.{key}", f"unknown tag {key!r}",
-                                     f"did you mean {sugg}?" if sugg else "")
+                raise self.f.invalid(kn, f"{fld}.tags.{key}", f"未知标签 {key!r}",
+                                     f"是否指 {sugg}？" if sugg else "")
             try:
                 value = None if _is_null(vn) else coerce(tdef.type, _scalar(self.f, vn, f"{fld}.tags.{key}"))
             except ValueError as exc:
@@ -314,7 +314,7 @@ class _PolicyReader:
         status = STATUS_ALIASES.get(status_raw, status_raw)
         if status not in STATUSES:
             raise self.f.invalid(em["status"][1], fld + ".expect.status",
-                                 f"expected one of {', '.join(sorted(STATUSES))}, found {status_raw!r}")
+                                 f"应为 {'、'.join(sorted(STATUSES))} 之一，实为 {status_raw!r}")
         amount = _money(self.f, em["amount"][1], fld + ".expect.amount") if "amount" in em else None
         missing = None
         if "missing" in em:
@@ -327,7 +327,7 @@ class _PolicyReader:
         m = _mapping(f, root, "")
         for k in sorted(set(m) - TOP_KEYS):
             near = difflib.get_close_matches(k, TOP_KEYS, n=1)
-            f.problems.append(f.problem(m[k][0], k, f"unknown field '{k}'", hint=f"did you mean '{near[0]}'?" if near else ""))
+            f.problems.append(f.problem(m[k][0], k, f"未知字段 '{k}'", hint=f"是否指 '{near[0]}'？" if near else ""))
         g = self.guard
         pid = g(self.policy_id, m)
         version = g(self.version, m)
@@ -338,15 +338,15 @@ class _PolicyReader:
         valid_from = g(self.date_field, m, root, "valid_from", True)
         valid_to = g(self.date_field, m, root, "valid_to", False)
         if valid_from and valid_to and valid_to < valid_from:
-            f.problems.append(f.problem(m["valid_to"][1], "valid_to", "ends before valid_from"))
+            f.problems.append(f.problem(m["valid_to"][1], "valid_to", "早于 valid_from（生效日期）"))
         status = g(self.choice, m, "status", ("active", "draft", "retired"), "active")
         regions = g(self.regions, m) or ()
         conditions = self.conditions(m["conditions"][1]) if "conditions" in m else ()
         if "conditions" not in m:
-            f.problems.append(f.problem(root, "conditions", "missing required field 'conditions'"))
+            f.problems.append(f.problem(root, "conditions", "缺少必填字段 'conditions'"))
         benefit = g(self.formula, m["benefit"][1], "benefit") if "benefit" in m else None
         if "benefit" not in m:
-            f.problems.append(f.problem(root, "benefit", "missing required field 'benefit'"))
+            f.problems.append(f.problem(root, "benefit", "缺少必填字段 'benefit'"))
         exclusive = g(self.exclusive, m) if "exclusive" in m else None
         limit = g(self.enum, m, "limit", ir.Limit, ir.Limit.ONCE_PER_YEAR)
         budget = g(self.budget, m) if "budget" in m else None
@@ -369,7 +369,7 @@ class _PolicyReader:
         )
         n_tags = len(ir.policy_tags(policy))
         if n_tags > MAX_TAGS_PER_POLICY:
-            f.problems.append(f.problem(root, "conditions", f"reads {n_tags} tags; at most {MAX_TAGS_PER_POLICY}"))
+            f.problems.append(f.problem(root, "conditions", f"读取了 {n_tags} 个标签；最多 {MAX_TAGS_PER_POLICY} 个"))
             return None
         return policy
 
@@ -379,14 +379,14 @@ class _PolicyReader:
             return None
         if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 365):
             self.f.problems.append(self.f.problem(m["time_limit"][1], "time_limit",
-                                                  f"expected a whole number of working days from 1 to 365, found {raw!r}"))
+                                                  f"应为 1 到 365 之间的工作日天数（整数），实为 {raw!r}"))
             return None
         return int(raw)
 
     def date_field(self, m: dict[str, Any], root: yaml.Node, key: str, required: bool) -> dt.date | None:
         if key not in m or _is_null(m[key][1]):
             if required:
-                raise self.f.invalid(root, key, f"missing required field '{key}'")
+                raise self.f.invalid(root, key, f"缺少必填字段 '{key}'")
             return None
         return _date(self.f, m[key][1], key)
 
@@ -399,12 +399,12 @@ class _PolicyReader:
     def version(self, m: dict[str, Any]) -> int:
         raw = _text(self.f, m, "version", "")
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or int(raw) < 1:
-            raise self.f.invalid(m["version"][1], "version", f"expected a whole number ≥ 1, found {raw!r}")
+            raise self.f.invalid(m["version"][1], "version", f"应为不小于 1 的整数，实为 {raw!r}")
         return int(raw)
 
     def basis(self, m: dict[str, Any]) -> ir.LegalBasis:
         if "basis" not in m:
-            raise _Invalid(self.f.problem(None, "basis", "missing required field 'basis' (document, number, article)"))
+            raise _Invalid(self.f.problem(None, "basis", "缺少必填字段 'basis'（document 文件名称、number 文号、article 条款）"))
         bm = _mapping(self.f, m["basis"][1], "basis")
         return ir.LegalBasis(_text(self.f, bm, "document", "basis."), _text(self.f, bm, "number", "basis."),
                              _text(self.f, bm, "article", "basis.", required=False))
@@ -412,19 +412,19 @@ class _PolicyReader:
     def enum(self, m: dict[str, Any], key: str, enum: Any, default: Any) -> Any:
         if key not in m:
             if default is None:
-                raise _Invalid(self.f.problem(None, key, f"missing required field '{key}'"))
+                raise _Invalid(self.f.problem(None, key, f"缺少必填字段 '{key}'"))
             return default
         raw = _scalar(self.f, m[key][1], key)
         try:
             return enum(raw)
         except ValueError:
             allowed = ", ".join(e.value for e in enum)
-            raise self.f.invalid(m[key][1], key, f"expected one of {allowed}, found {raw!r}") from None
+            raise self.f.invalid(m[key][1], key, f"应为 {allowed} 之一，实为 {raw!r}") from None
 
     def choice(self, m: dict[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
         raw = _scalar(self.f, m[key][1], key) if key in m else default
         if raw not in allowed:
-            raise self.f.invalid(m[key][1], key, f"expected one of {', '.join(allowed)}, found {raw!r}")
+            raise self.f.invalid(m[key][1], key, f"应为 {'、'.join(allowed)} 之一，实为 {raw!r}")
         return raw
 
     def regions(self, m: dict[str, Any]) -> tuple[str, ...]:
@@ -436,7 +436,7 @@ class _PolicyReader:
         for n in items:
             code = _scalar(self.f, n, "regions")
             if not (len(code) == 6 and code.isdigit()):
-                raise self.f.invalid(n, "regions", f"expected a 6-digit region code such as 340200, found {code!r}")
+                raise self.f.invalid(n, "regions", f"应为 6 位行政区划代码（如 340200），实为 {code!r}")
             out.append(code)
         return tuple(out)
 
@@ -445,7 +445,7 @@ class _PolicyReader:
         group = _text(self.f, em, "group", "exclusive.")
         prec = _text(self.f, em, "precedence", "exclusive.", required=False)
         if prec and not re.fullmatch(r"-?[0-9]{1,9}", prec):
-            raise self.f.invalid(em["precedence"][1], "exclusive.precedence", "expected a whole number")
+            raise self.f.invalid(em["precedence"][1], "exclusive.precedence", "应为整数")
         return ir.Exclusive(group, int(prec) if prec else None)
 
     def budget(self, m: dict[str, Any]) -> ir.Budget:
@@ -459,9 +459,9 @@ class _PolicyReader:
                 key = _scalar(self.f, n, "budget.priority")
                 tdef = self.d.resolve(key)
                 if tdef is None:
-                    raise self.f.invalid(n, "budget.priority", f"unknown tag {key!r}")
+                    raise self.f.invalid(n, "budget.priority", f"未知标签 {key!r}")
                 if tdef.kind not in ir.NUMERIC_KINDS:
-                    raise self.f.invalid(n, "budget.priority", f"{key} is not a number: priority orders by numbers")
+                    raise self.f.invalid(n, "budget.priority", f"{key} 不是数值：优先顺序只能按数值排列")
                 priority.append(tdef.key)
         if allocation is ir.Allocation.PRIORITY and not priority:
             raise self.f.invalid(m["budget"][1], "budget.priority", "allocation 'priority' needs a priority list of tags")
@@ -485,12 +485,12 @@ class _BoundedLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a policy file",
+            raise yaml.composer.ComposerError(None, None, "政策文件中不允许使用 YAML 别名（*name）",
                                               event.start_mark)
         self.depth += 1
         try:
             if self.depth > MAX_YAML_DEPTH:
-                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels",
+                raise yaml.composer.ComposerError(None, None, f"嵌套超过 {MAX_YAML_DEPTH} 层",
                                                   self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
@@ -504,12 +504,12 @@ def _yaml_problem(path: str, f: _File, exc: yaml.YAMLError) -> Problem:
         before = "\n".join(f.lines)[: exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
         src = f.lines[line - 1] if 0 < line <= len(f.lines) else ""
-        return Problem(path, line, col, "yaml", f"not valid YAML: character {exc.character!r} is not allowed", src)
+        return Problem(path, line, col, "yaml", f"不是合法的 YAML：不允许字符 {exc.character!r}", src)
     else:
         mark, what = None, str(exc)
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     src = f.lines[line - 1] if 0 < line <= len(f.lines) else ""
-    return Problem(path, line, col, "yaml", f"not valid YAML: {what}", src)
+    return Problem(path, line, col, "yaml", f"不是合法的 YAML：{what}", src)
 
 
 def _ir_depth(node: object) -> int:
@@ -546,19 +546,17 @@ def load_policy_text(text: str, dictionary: TagDictionary, path: str = "<text>")
     except yaml.YAMLError as exc:
         raise PolicyLoadError([_yaml_problem(path, f, exc)]) from None
     if root is None:
-        raise PolicyLoadError([Problem(path, 1, 1, "", "the file is empty")])
+        raise PolicyLoadError([Problem(path, 1, 1, "", "文件是空的")])
     try:
         policy = _PolicyReader(f, dictionary).policy(root)
     except _Invalid as exc:
         f.problems.append(exc.problem)
         policy = None
     except RecursionError:
-        f.problems.append(Problem(path, 1, 1, "", f"a condition or formula is nested too deeply "
-                                                  f"(at most {MAX_IR_DEPTH} levels)"))
+        f.problems.append(Problem(path, 1, 1, "", f"条件或公式嵌套过深（最多 {MAX_IR_DEPTH} 层）"))
         policy = None
     if policy is not None and not f.problems and _ir_depth(policy) > MAX_IR_DEPTH:
-        f.problems.append(Problem(path, 1, 1, "", f"a condition or formula is nested deeper than {MAX_IR_DEPTH} "
-                                                  "levels; split it into named conditions"))
+        f.problems.append(Problem(path, 1, 1, "", f"条件或公式嵌套超过 {MAX_IR_DEPTH} 层；请拆成几个有名称的条件"))
     if f.problems or policy is None:
         raise PolicyLoadError(sorted(f.problems, key=lambda p: (p.line, p.column)))
     return policy
@@ -569,7 +567,7 @@ def load_policy_file(path: Path | str, dictionary: TagDictionary) -> ir.Policy:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise PolicyLoadError([Problem(str(path), 1, 1, "", f"not UTF-8 text ({exc.reason})")]) from None
+        raise PolicyLoadError([Problem(str(path), 1, 1, "", f"不是 UTF-8 文本（{exc.reason}）")]) from None
     except OSError as exc:
         raise PolicyLoadError([Problem(str(path), 1, 1, "", f"cannot read the file ({exc.strerror})")]) from None
     return load_policy_text(text, dictionary, str(path))
@@ -614,6 +612,6 @@ def load_library(root: Path | str, dictionary: TagDictionary) -> Library:
     for p in policies:
         if p.key in seen:
             problems.append(Problem(p.source, 1, 1, "version",
-                                    f"{p.key} is also defined in {seen[p.key].source}"))
+                                    f"{p.key} 在 {seen[p.key].source} 中也有定义（版本号重复）"))
         seen[p.key] = p
     return Library(policies, problems)

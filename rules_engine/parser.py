@@ -65,8 +65,8 @@ class _Parser:
 
     def fail(self, expected: str, tok: Token | None = None) -> ExpressionError:
         tok = tok or self.tok
-        found = "the end of the condition" if tok.type is T.EOF else repr(tok.text)
-        return ExpressionError(f"expected {expected}, found {found}", self.text, tok.pos, max(1, len(tok.text)))
+        found = "条件末尾" if tok.type is T.EOF else repr(tok.text)
+        return ExpressionError(f"此处应为 {expected}，实际是 {found}", self.text, tok.pos, max(1, len(tok.text)))
 
     def expect(self, type_: T, text: str, expected: str) -> Token:
         tok = self.accept(type_, text)
@@ -77,10 +77,10 @@ class _Parser:
     # -- grammar
     def parse(self) -> ir.Pred:
         if self.tok.type is T.EOF:
-            raise self.fail("a condition")
+            raise self.fail("一个条件")
         node = self.as_pred(self.or_())
         if self.tok.type is not T.EOF:
-            raise self.fail("'and', 'or' or the end of the condition")
+            raise self.fail("and、or 或条件结束")
         return node
 
     def as_pred(self, node: Node) -> ir.Pred:
@@ -91,13 +91,13 @@ class _Parser:
         if isinstance(node, ir.BoolLit):
             return ir.Const(node.value, pos=node.pos)
         raise ExpressionError(
-            "expected a condition (a comparison or a yes/no tag), found a value",
+            "此处应为条件（比较或是/否标签），实际是一个值",
             self.text, getattr(node, "pos", 0),
         )
 
     def as_value(self, node: Node, tok: Token) -> ir.Expr:
         if isinstance(node, PRED_TYPES):
-            raise ExpressionError("expected a value, found a condition", self.text, tok.pos, len(tok.text) or 1)
+            raise ExpressionError("此处应为值，实际是一个条件", self.text, tok.pos, len(tok.text) or 1)
         return node
 
     def or_(self) -> Node:
@@ -136,7 +136,7 @@ class _Parser:
         if self.accept(T.KEYWORD, "between"):
             lo_tok = self.tok
             low = self.as_value(self.sum_(), lo_tok)
-            self.expect(T.KEYWORD, "and", "'and' between the two bounds")
+            self.expect(T.KEYWORD, "and", "两个界限之间的 and")
             hi_tok = self.tok
             high = self.as_value(self.sum_(), hi_tok)
             return ir.Between(self.as_value(left, start), low, high, pos=start.pos)
@@ -149,17 +149,17 @@ class _Parser:
             return ir.Under(self.as_value(left, start), self.code_set(), pos=start.pos)
         if self.accept(T.KEYWORD, "is"):
             negated = self.accept(T.KEYWORD, "not") is not None
-            self.expect(T.KEYWORD, "null", "'null' after 'is'")
+            self.expect(T.KEYWORD, "null", "is 之后的 null")
             return ir.IsNull(self.as_value(left, start), negated=negated, pos=start.pos)
         if self.accept(T.KEYWORD, "within"):
             num = self.tok
             if num.type is not T.NUMBER or not isinstance(num.value, Decimal) or num.value != num.value.to_integral_value() \
                     or not 0 < num.value <= MAX_WINDOW:
-                raise self.fail(f"a whole number from 1 to {MAX_WINDOW} after 'within'")
+                raise self.fail(f"within 之后 1 到 {MAX_WINDOW} 之间的整数")
             self.advance()
             unit = UNITS.get(self.tok.text) if self.tok.type is T.IDENT else None
             if unit is None:
-                raise self.fail("'years', 'months' or 'days' after the number")
+                raise self.fail("数字之后的 years、months 或 days")
             self.advance()
             return ir.Within(self.as_value(left, start), int(num.value), unit, pos=start.pos)
         return left
@@ -200,19 +200,19 @@ class _Parser:
                 unit = FUNCTIONS.get(tok.text)
                 if unit is None:
                     raise ExpressionError(
-                        f"unknown function {tok.text!r}", self.text, tok.pos, len(tok.text),
-                        hint="functions: " + ", ".join(sorted(FUNCTIONS)),
+                        f"未知函数 {tok.text!r}", self.text, tok.pos, len(tok.text),
+                        hint="可用函数：" + "、".join(sorted(FUNCTIONS)),
                     )
                 atok = self.tok
                 arg = self.as_value(self.sum_(), atok)
-                self.expect(T.OP, ")", "')' to close the function call")
+                self.expect(T.OP, ")", "结束函数调用的 )")
                 return ir.Elapsed(unit, arg, pos=tok.pos)
             return ir.Tag(tok.text, pos=tok.pos)
         if self.accept(T.OP, "("):
             inner = self.or_()
-            self.expect(T.OP, ")", "')'")
+            self.expect(T.OP, ")", " )")
             return inner
-        raise self.fail("a tag, a number, a string, a date or '('")
+        raise self.fail("标签、数字、带引号的文字、日期或 (")
 
     def value_set(self) -> tuple[ir.Str | ir.Num, ...]:
         close = self.open_set()
@@ -227,11 +227,11 @@ class _Parser:
                 assert isinstance(tok.value, Decimal)
                 items.append(ir.Num(tok.value, pos=tok.pos))
             else:
-                raise self.fail("a quoted value or a number")
+                raise self.fail("带引号的值或数字")
             self.advance()
             if self.accept(T.OP, close):
                 return tuple(items)
-            self.expect(T.OP, ",", f"',' or '{close}'")
+            self.expect(T.OP, ",", f" , 或 {close}")
 
     def code_set(self) -> tuple[str, ...]:
         if self.tok.type in (T.NUMBER, T.STRING, T.IDENT):
@@ -239,7 +239,7 @@ class _Parser:
         close = self.open_set()
         codes = [self.code()]
         while not self.accept(T.OP, close):
-            self.expect(T.OP, ",", f"',' or '{close}'")
+            self.expect(T.OP, ",", f" , 或 {close}")
             codes.append(self.code())
         return tuple(codes)
 
@@ -251,13 +251,13 @@ class _Parser:
         if tok.type is T.STRING:
             self.advance()
             return str(tok.value)
-        raise self.fail("a code such as 340200 or C39")
+        raise self.fail("代码（如 340200 或 C39）")
 
     def open_set(self) -> str:
         for open_, close in (("(", ")"), ("[", "]"), ("{", "}")):
             if self.accept(T.OP, open_):
                 return close
-        raise self.fail("'(' to open a list of values")
+        raise self.fail("开始取值列表的 (")
 
 
 def parse_condition(text: str) -> ir.Pred:
@@ -269,9 +269,9 @@ def parse_value(text: str) -> ir.Expr:
     """Parse a value expression (a formula's base or measure)."""
     p = _Parser(text)
     if p.tok.type is T.EOF:
-        raise p.fail("a value")
+        raise p.fail("一个值")
     start = p.tok
     node = p.as_value(p.sum_(), start)
     if p.tok.type is not T.EOF:
-        raise p.fail("'+', '-' or the end of the value")
+        raise p.fail("+、- 或值的结尾")
     return node

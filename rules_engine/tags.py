@@ -82,10 +82,10 @@ class TagDictionary:
         for h in hits:
             t = self.resolve(h)
             assert t is not None
-            text = f"{t.key} ({t.label})"
+            text = f"{t.key}（{t.label}）"
             if text not in found:
                 found.append(text)
-        return " or ".join(found[:3]) if found else None
+        return "、".join(found[:3]) if found else None
 
     def source_label(self, key: str) -> str:
         src = self.sources.get(self.tags[key].source)

@@ -91,15 +91,15 @@ def test_cli_match_writes_results_into_the_database(database: str, tmp_path: Pat
     with sa.create_engine(url).connect() as conn:
         got = pd.read_sql(sa.text("SELECT credit_code, policy, status, amount_fen, missing FROM results"), conn)
     assert len(got) == len(expected) > 4000
-    assert f"wrote {len(got)} rows to table results" in r.output
+    assert f"已写出 {len(got)} 行到表 results" in r.output
     # the summary, counted inside the database, is the in-process one
-    totals = re.compile(r"eligible \d+, undetermined \d+; total [\d,.]+ yuan")
+    totals = re.compile(r"符合 \d+，待补充数据 \d+；合计 [\d,.]+")
     assert totals.findall(r.output) == totals.findall(vec.output) != []
     # the same date again replaces its rows (SQLite once stored the date as the integer 2026,
     # so the replace missed them)
     again = runner.invoke(app, ["match", "--data", url, "--as-of", "2026-06-30", "--out-table", "results",
                                 "--out", str(tmp_path / "back.csv")])
-    assert again.exit_code == 0 and f"wrote {len(got)} rows" in again.output, again.output
+    assert again.exit_code == 0 and f"已写出 {len(got)} 行" in again.output, again.output
     with sa.create_engine(url).connect() as conn:
         assert conn.execute(sa.text("SELECT DISTINCT as_of FROM results")).scalars().all() in (
             ["2026-06-30"], [dt.date(2026, 6, 30)])

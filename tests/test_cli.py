@@ -37,8 +37,8 @@ def test_validate_reports_bad_files_and_fails(tmp_path: Path) -> None:
                                        encoding="utf-8")
     result = runner.invoke(app, ["validate", "--policies", str(tmp_path)])
     assert result.exit_code == 1
-    assert "bad.yaml:" in result.output and "unknown tag 'invention_patent'" in result.output
-    assert "1 policies loaded from 2 files, 1 problems" in result.output
+    assert "bad.yaml:" in result.output and "未知标签 'invention_patent'" in result.output
+    assert "已加载 1 项政策（2 个文件），问题 1 个" in result.output
 
 
 def test_policy_tests_pass_and_a_wrong_expectation_fails(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_match_writes_results(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"results{suffix}"
     result = runner.invoke(app, ["match", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "3000 enterprises × 29 policies" in result.output
+    assert "3000 家企业 × 29 项政策" in result.output
     df = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".xlsx": pd.read_excel}[suffix](out)
     assert set(df["status"]) == {"eligible", "undetermined"}
     row = df[df["status"] == "eligible"].iloc[0]
@@ -80,7 +80,7 @@ def test_explain_one_enterprise() -> None:
     assert "评估日期 2026-06-30" in result.output and "符合" in result.output
     assert "[region_scope]" in result.output  # condition ids survive the terminal renderer
     result = runner.invoke(app, ["explain", "91350100M000100Y43"])
-    assert result.exit_code == 1 and "no enterprise" in result.output
+    assert result.exit_code == 1 and "中没有企业" in result.output
 
 
 def test_data_report_shows_rejects() -> None:
@@ -99,7 +99,7 @@ def test_generate_department_files_and_parquet(tmp_path: Path) -> None:
     assert len(list((tmp_path / "p").glob("part-*.parquet"))) == 3
     result = runner.invoke(app, ["match", "--data", str(tmp_path / "p"), "--as-of", "2026-06-30"])
     assert result.exit_code == 0, result.output
-    assert "500 enterprises × 29 policies" in result.output
+    assert "500 家企业 × 29 项政策" in result.output
 
 
 def test_match_a_single_file_in_natural_units(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ def test_condition_error_points_at_file_line_and_column() -> None:
     text = GOOD.replace("  - revenue >= 100万", "  - revenu >= 100万")
     (p,) = problems(text)
     assert (p.file, p.line, p.column, p.field) == ("demo.yaml", 11, 5, "conditions[1]")
-    assert "unknown tag 'revenu'" in p.message and "revenue (上年营业收入)" in p.hint
+    assert "未知标签 'revenu'" in p.message and "revenue（上年营业收入）" in p.hint
     assert str(p).splitlines()[1].strip() == "- revenu >= 100万"
     assert str(p).splitlines()[2].strip() == "^^^^^^"
 
@@ -69,13 +69,13 @@ def test_every_problem_in_a_file_is_reported() -> None:
 def test_missing_field_and_unknown_field() -> None:
     text = GOOD.replace("title: 演示政策\n", "titel: 演示政策\n")
     msgs = {(p.field, p.message, p.hint) for p in problems(text)}
-    assert ("title", "missing required field 'title'", "") in msgs
-    assert ("titel", "unknown field 'titel'", "did you mean 'title'?") in msgs
+    assert ("title", "缺少必填字段 'title'", "") in msgs
+    assert ("titel", "未知字段 'titel'", "是否指 'title'？") in msgs
 
 
 def test_money_must_be_exact_fen() -> None:
     (p,) = problems(GOOD.replace("  fixed: 1000", "  fixed: 1000.005"))
-    assert p.field == "benefit.fixed" and "at most 2 decimals" in p.message
+    assert p.field == "benefit.fixed" and "最多两位小数" in p.message
 
 
 def test_yaml_syntax_error_has_a_line() -> None:
@@ -98,7 +98,7 @@ def test_duplicate_version_across_files(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
     (tmp_path / "b.yaml").write_text(GOOD, encoding="utf-8")
     lib = load_library(tmp_path, D)
-    assert len(lib.problems) == 1 and "also defined in" in lib.problems[0].message
+    assert len(lib.problems) == 1 and "中也有定义" in lib.problems[0].message
 
 
 def test_test_case_with_unknown_tag_is_a_load_error() -> None:
@@ -127,12 +127,12 @@ def test_true_is_a_condition_and_within_is_a_window() -> None:
 
 
 @pytest.mark.parametrize(("cond", "expected"), [
-    ("registration_date within 0 months", "a whole number from 1"),
-    ("registration_date within 12 weeks", "'years', 'months' or 'days'"),
-    ("revenue within 12 months", "'within' needs a date"),
-    ("industry under Z12", "not a industry code"),
-    ("industry under A39", "not a industry code"),
-    ("industry == 'C1'", "not a industry code"),
+    ("registration_date within 0 months", "within 之后 1 到"),
+    ("registration_date within 12 weeks", "years、months 或 days"),
+    ("revenue within 12 months", "within 只能用于日期"),
+    ("industry under Z12", "没有门类 Z"),
+    ("industry under A39", "门类 A 下没有大类 39"),
+    ("industry == 'C1'", "不是国民经济行业代码"),
 ])
 def test_bad_windows_and_codes_are_located(cond: str, expected: str) -> None:
     probs = problems(GOOD.replace("revenue >= 100万", cond))

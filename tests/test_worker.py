@@ -243,7 +243,7 @@ def test_stop_and_restart_apply_every_event_exactly_once(how: str, tmp_path: Pat
     out, err = p.communicate(timeout=120)
     if how == "sigterm":
         assert p.returncode == 0, err  # a clean stop
-        assert "finishing the events in hand" in err
+        assert "处理完手头的事件后停止" in err
     _, sf = open_ledger(url)
     with sf() as s:
         off = s.get(WorkerOffset, f"file:{events.resolve()}")

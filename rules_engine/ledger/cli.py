@@ -371,7 +371,7 @@ def worker_run(
 
     def on_term(signum: int, _frame: object) -> None:
         stopping["flag"] = True
-        err.print(f"signal {signum}: finishing the events in hand, then stopping")
+        err.print(f"收到信号 {signum}：处理完手头的事件后停止")
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
@@ -385,11 +385,11 @@ def worker_run(
         w = Worker(sf, d, lib.policies, ds.frame, dt.date.fromisoformat(as_of) if as_of else None,
                    delivered=delivered)
         src = source_from(source, sf)
-        console.print(f"worker: {len(w.policies)} policies, {len(ds.frame)} base enterprises, source {src.name}",
+        console.print(f"事件处理：{len(w.policies)} 项政策，{len(ds.frame)} 家基础企业，来源 {src.name}",
                       highlight=False)
         stats = w.run(src, stop=lambda: stopping["flag"], follow=follow, chunk=chunk, poll_s=poll,
                       report=lambda st: err.print(st.line(), highlight=False))
-    console.print("done: " + stats.line(), highlight=False)
+    console.print("完成：" + stats.line(), highlight=False)
 
 
 @events_app.command("add")

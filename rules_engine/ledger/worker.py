@@ -182,8 +182,8 @@ class WorkerStats:
         return self.events / max(time.perf_counter() - self.started, 1e-9)
 
     def line(self) -> str:
-        return (f"{self.events} events ({self.rate():.0f}/s), {self.created} candidates, {self.withdrawn} withdrawn, "
-                f"{self.deferred} left to batch (budget), {self.dead} dead letters")
+        return (f"事件 {self.events} 条（每秒 {self.rate():.0f} 条），新候选 {self.created} 笔，撤回 {self.withdrawn} 笔，"
+                f"留待批处理（预算）{self.deferred} 笔，死信 {self.dead} 条")
 
 
 class Worker:

@@ -110,17 +110,17 @@ class Dataset:
 def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
     raw = path.read_bytes()
     if not raw.strip():
-        raise DataError(f"{path}: the file is empty")
+        raise DataError(f"{path}：文件是空的")
     try:
         text = raw.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
     except UnicodeDecodeError:
         hint = ""
         try:
             raw.decode("gbk")
-            hint = "; it decodes as GBK: set `encoding: gbk` for this file in the manifest or re-save it as UTF-8"
+            hint = "；它能按 GBK 解码：请在清单中为该文件写 `encoding: gbk`（或上传时选择 GBK），或另存为 UTF-8"
         except UnicodeDecodeError:
             pass
-        raise DataError(f"{path}: not {encoding} text{hint}") from None
+        raise DataError(f"{path}：不是 {encoding} 编码的文本{hint}") from None
     import io
 
     return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
@@ -132,9 +132,9 @@ def _read_excel(path: Path, dictionary: TagDictionary) -> tuple[pd.DataFrame, in
     try:
         grid = pd.read_excel(path, header=None, dtype=str, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for a non-xlsx file
-        raise DataError(f"{path}: not a readable .xlsx file ({exc.__class__.__name__}: {exc})") from None
+        raise DataError(f"{path}：无法读取的 .xlsx 文件（{exc.__class__.__name__}：{exc}）") from None
     if grid.empty:
-        raise DataError(f"{path}: the sheet is empty")
+        raise DataError(f"{path}：工作表是空的")
     best, best_hits = 0, -1
     for r in range(min(5, len(grid))):
         hits = sum(1 for v in grid.iloc[r] if isinstance(v, str) and
@@ -146,8 +146,8 @@ def _read_excel(path: Path, dictionary: TagDictionary) -> tuple[pd.DataFrame, in
     body = grid.iloc[best + 1 :].fillna("")
     if blanks and any(body.iloc[:, i - 1].astype(str).str.strip().ne("").any() for i in blanks):
         raise DataError(
-            f"{path}: header row {best + 1} has no name in column(s) {blanks} that hold data "
-            "(merged header cells?); put one tag name in each column's header cell"
+            f"{path}：表头第 {best + 1} 行的第 {blanks} 列有数据却没有列名（表头单元格被合并？）；"
+            "请在每一列的表头单元格写一个标签名"
         )
     keep = [i for i, h in enumerate(header) if h]
     body = body.iloc[:, keep]
@@ -166,7 +166,7 @@ def read_table(f: SourceFile, dictionary: TagDictionary) -> tuple[pd.DataFrame, 
         return df.astype(object).where(df.notna(), ""), 1
     assert f.path is not None
     if not f.path.exists():
-        raise DataError(f"{f.path}: no such file")
+        raise DataError(f"{f.path}：文件不存在")
     suffix = f.path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(f.path, f.encoding), 2
@@ -176,9 +176,9 @@ def read_table(f: SourceFile, dictionary: TagDictionary) -> tuple[pd.DataFrame, 
         try:
             df = pd.read_parquet(f.path)
         except Exception as exc:
-            raise DataError(f"{f.path}: not a readable Parquet file ({exc})") from None
+            raise DataError(f"{f.path}：无法读取的 Parquet 文件（{exc}）") from None
         return df, 1
-    raise DataError(f"{f.path}: unsupported file type {suffix!r} (csv, xlsx, parquet, or sql)")
+    raise DataError(f"{f.path}：不支持的文件类型 {suffix!r}（支持 csv、xlsx、parquet 或 sql）")
 
 
 # ------------------------------------------------------------------ validation
@@ -205,8 +205,8 @@ def _header(col: str, dictionary: TagDictionary, f: SourceFile) -> tuple[str | N
         return t.key, MONEY_UNITS[unit]
     if t.kind is Kind.NUMBER and unit == t.type.unit:
         return t.key, Decimal(1)
-    raise DataError(f"{f.name}: column {col!r} is in {unit!r}, but {t.key} ({t.label}) is in "
-                    f"{t.unit_label() or 'no unit'}")
+    raise DataError(f"{f.name}：列 {col!r} 的单位是 {unit!r}，但 {t.key}（{t.label}）的单位是 "
+                    f"{t.unit_label() or '无单位'}")
 
 
 def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict[str, tuple[str, Decimal]]:
@@ -218,16 +218,16 @@ def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict
         if key is None:
             unknown.append(str(col))
         elif key in (k for k, _ in mapping.values()):
-            raise DataError(f"{f.name}: two columns give tag {key}")
+            raise DataError(f"{f.name}：有两列都对应标签 {key}")
         else:
             mapping[str(col)] = (key, mult)
     if KEY not in (k for k, _ in mapping.values()):
         raise DataError(
-            f"{f.name}: no {KEY} (统一社会信用代码) column; found columns {list(map(str, df.columns))[:8]}"
+            f"{f.name}：没有 {KEY}（统一社会信用代码）列；现有列 {list(map(str, df.columns))[:8]}"
         )
     if unknown:
-        hints = [f"{u} (did you mean {dictionary.suggest(u)}?)" if dictionary.suggest(u) else u for u in unknown]
-        raise DataError(f"{f.name}: unknown columns: {', '.join(hints)}")
+        hints = [f"{u}（是否指 {dictionary.suggest(u)}？）" if dictionary.suggest(u) else u for u in unknown]
+        raise DataError(f"{f.name}：未知的列：{'、'.join(hints)}")
     return mapping
 
 
@@ -317,7 +317,7 @@ def load_manifest(path: Path | str) -> list[SourceFile]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"{path}: cannot read the manifest: {exc}") from None
+        raise DataError(f"{path}：无法读取清单：{exc}") from None
     out = []
     for i, item in enumerate((raw or {}).get("files") or []):
         try:
@@ -331,9 +331,9 @@ def load_manifest(path: Path | str) -> list[SourceFile]:
                 out.append(SourceFile(item["path"], item["source"], as_of, path=p,
                                       encoding=item.get("encoding", "utf-8")))
         except (KeyError, ValueError, TypeError) as exc:
-            raise DataError(f"{path}: file entry #{i + 1}: {exc!r}") from None
+            raise DataError(f"{path}：第 {i + 1} 个文件条目：{exc!r}") from None
     if not out:
-        raise DataError(f"{path}: lists no files")
+        raise DataError(f"{path}：清单中没有列出文件")
     return out
 
 
@@ -344,7 +344,7 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
         files = load_manifest(files)
     for f in files:
         if f.source not in dictionary.sources:
-            raise DataError(f"{f.name}: unknown source {f.source!r}")
+            raise DataError(f"{f.name}：未知数据来源 {f.source!r}")
     merged: dict[str, dict[str, object]] = {}
     origin: dict[str, dict[str, int]] = {}
     rejects: list[Reject] = []

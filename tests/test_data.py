@@ -62,7 +62,7 @@ def test_csv_rows_are_validated_and_good_rows_load(tmp_path: Path) -> None:
 def test_gbk_csv_gets_one_clear_message(tmp_path: Path) -> None:
     path = tmp_path / "market.csv"
     path.write_bytes(f"统一社会信用代码,企业名称\n{A},安徽某某科技有限公司\n".encode("gbk"))
-    with pytest.raises(DataError, match="decodes as GBK"):
+    with pytest.raises(DataError, match="能按 GBK 解码"):
         load_dataset([src(path, "market")], D)
     ds = load_dataset([src(path, "market", encoding="gbk")], D)  # and it loads when declared
     assert ds.frame["name"].iloc[0] == "安徽某某科技有限公司"
@@ -70,13 +70,13 @@ def test_gbk_csv_gets_one_clear_message(tmp_path: Path) -> None:
 
 def test_wrong_columns_and_empty_file(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("code,revenue\n1,2\n", encoding="utf-8")
-    with pytest.raises(DataError, match="no credit_code"):
+    with pytest.raises(DataError, match="没有 credit_code"):
         load_dataset([src(tmp_path / "x.csv")], D)
     (tmp_path / "y.csv").write_text(f"credit_code,revenu\n{A},2\n", encoding="utf-8")
-    with pytest.raises(DataError, match="unknown columns: revenu .did you mean revenue"):
+    with pytest.raises(DataError, match="未知的列：revenu（是否指 revenue"):
         load_dataset([src(tmp_path / "y.csv")], D)
     (tmp_path / "z.csv").write_text("", encoding="utf-8")
-    with pytest.raises(DataError, match="empty"):
+    with pytest.raises(DataError, match="空的"):
         load_dataset([src(tmp_path / "z.csv")], D)
 
 
@@ -103,7 +103,7 @@ def test_excel_with_merged_cells_in_the_header_row_is_refused_clearly(tmp_path: 
     ws.merge_cells("B1:C1")
     ws.append([A, "5000000", "A"])
     wb.save(tmp_path / "tax.xlsx")
-    with pytest.raises(DataError, match=r"no name in column\(s\) \[3\]"):
+    with pytest.raises(DataError, match=r"第 \[3\] 列有数据却没有列名"):
         load_dataset([src(tmp_path / "tax.xlsx")], D)
 
 
@@ -209,7 +209,7 @@ def test_units_stated_in_headers(tmp_path: Path) -> None:
     assert ds.frame["revenue"].iloc[0] == 123456700  # 1,234,567.00 yuan in fen
     assert ds.frame["rd_ratio"].iloc[0] == 350
     (tmp_path / "bad.csv").write_text(f"credit_code,从业人员数（万元）\n{A},3\n", encoding="utf-8")
-    with pytest.raises(DataError, match="is in '万元', but employees .从业人员数. is in 人"):
+    with pytest.raises(DataError, match="单位是 '万元'，但 employees（从业人员数）的单位是 人"):
         load_dataset([src(tmp_path / "bad.csv", "stats")], D)
     (tmp_path / "fine.csv").write_text(f"credit_code,上年营业收入（万元）\n{A},0.000001\n", encoding="utf-8")
     ds = load_dataset([src(tmp_path / "fine.csv")], D)  # 0.01 yuan exactly

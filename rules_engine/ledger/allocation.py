@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import ir
+from ..values import fmt_yuan
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def _share(group: list[Candidate], remaining: int, how: ir.Allocation) -> tuple[
         order = sorted(range(len(group)), key=lambda i: (-rems[i], group[i].credit_code))
         for i in order[:left]:
             shares[i] += 1
-        note = f"预算不足，按比例分配：需求 {demand / 100:.2f} 元，可用 {remaining / 100:.2f} 元"
+        note = f"预算不足，按比例分配：需求 {fmt_yuan(demand)} 元，可用 {fmt_yuan(remaining)} 元"
         return shares, [note] * len(group)
     order = sorted(range(len(group)), key=lambda i: (_desc(group[i].priority), group[i].credit_code))
     shares = [0] * len(group)

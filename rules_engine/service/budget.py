@@ -14,6 +14,7 @@ from ..ir import Policy
 from ..ledger import audit
 from ..ledger.lifecycle import ACTIVE
 from ..ledger.models import BudgetIndicator, Payout
+from ..values import fmt_yuan
 from .actors import Actor, require
 
 
@@ -68,7 +69,7 @@ def set_indicator(sf: sessionmaker[Session], actor: Actor, policy_id: str, total
         used = int(s.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
             Payout.policy_id == policy_id, Payout.status.in_(ACTIVE))) or 0)
         if total_fen < used:
-            raise Invalid(f"政策 {policy_id} 已承诺和已支付 {used / 100:.2f} 元，预算指标不能低于此数")
+            raise Invalid(f"政策 {policy_id} 已承诺和已支付 {fmt_yuan(used)} 元，预算指标不能低于此数")
         row = s.get(BudgetIndicator, policy_id, with_for_update=True)
         now = dt.datetime.now()
         before = row.total_fen if row else None

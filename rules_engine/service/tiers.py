@@ -35,7 +35,7 @@ from ..ledger.batch import explanation_policy_part
 from ..ledger.lifecycle import STATUS_ZH
 from ..ledger.models import Application, Attachment, Invitation, Objection, Payout, PayoutEvent, SuppliedValue
 from ..reference import evaluate
-from ..values import coerce, fmt_value
+from ..values import coerce, fmt_value, yuan
 from . import clock
 from .actors import Actor
 from .platform import Platform
@@ -585,7 +585,7 @@ def data_requests(p: Platform, actor: Actor) -> pd.DataFrame:
             r["codes"].add(code)
             r["fen"] += int(median.get(pid, 0) or 0)
     out = [{"部门": d.sources[d[t].source].label, "数据项": d[t].label, "标签": t, "待定判定数": r["pairs"],
-            "涉及企业数": len(r["codes"]), "可释放金额（估算，元）": r["fen"] / 100} for t, r in rows.items()]
+            "涉及企业数": len(r["codes"]), "可释放金额（估算，元）": yuan(r["fen"])} for t, r in rows.items()]
     cols = ["部门", "数据项", "标签", "待定判定数", "涉及企业数", "可释放金额（估算，元）"]
     return pd.DataFrame(out, columns=cols).sort_values(["可释放金额（估算，元）", "待定判定数"], ascending=False,
                                                        ignore_index=True)

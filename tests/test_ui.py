@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -220,3 +221,33 @@ def test_the_auditor_reads_filters_and_verifies_the_audit_log_itself(isolated: P
     at.run()
     log = next(df.value for df in at.dataframe if "核验" in df.value.columns)
     assert "内容与其哈希不符" in " ".join(log["核验"])
+
+
+ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z_\-]+")
+# what may stay ASCII on a page: codes (credit codes, 兑现编号 MS…), file names, YAML as a format name
+NOT_WORDS = re.compile(r"[0-9A-Z]{18}|\bMS\d+|\b[\w\-]+\.(?:yaml|csv|xlsx|parquet|db)\b|\bYAML\b")
+
+
+def user_facing_words(at: AppTest) -> list[str]:
+    """Every word a user reads on the page as first shown: text, labels, buttons, tabs, column headers."""
+    parts = [m.value for m in at.markdown] + [m.value for m in at.caption] + [m.value for m in at.subheader]
+    parts += [m.label for m in at.metric] + [m.value for m in at.success] + [m.value for m in at.error]
+    parts += [m.value for m in at.info] + [m.value for m in at.warning] + [b.label for b in at.button]
+    for kind in ("text_input", "selectbox", "multiselect", "radio", "checkbox", "number_input", "date_input",
+                 "text_area", "toggle"):
+        parts += [getattr(w, "label", "") for w in getattr(at, kind)]
+    parts += [t.label for t in at.tabs]
+    for df in at.dataframe:
+        parts += [str(c) for c in df.value.columns]
+    return [str(p) for p in parts]
+
+
+@pytest.mark.parametrize("user", ["guanyuan", "shenji", "qiye01"])
+def test_every_page_speaks_chinese_to_every_role(user: str) -> None:
+    """No English word on any page a role can open, outside codes, file names and the user's own name."""
+    at = signed_in(user)
+    for page in at.sidebar.radio[0].options:
+        goto(at, page)
+        english = {w: text[:80] for text in user_facing_words(at)
+                   for w in ASCII_WORD.findall(NOT_WORDS.sub(" ", text.replace(user, " ")))}
+        assert not english, (user, page, english)

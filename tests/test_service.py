@@ -103,3 +103,36 @@ def test_bulk_publish_and_approve_of_ten_thousand_payouts_take_under_a_second(tm
         assert n == m == 10_000
     print(f"10^4 payouts on SQLite: 公示 {publish_s:.2f} s, approval {approve_s:.2f} s (best of 2)")
     assert publish_s < 1.0 and approve_s < 1.0, (publish_s, approve_s)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_batches_starting_together_do_not_trip_over_the_budget_indicators(backend: str, tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: two `batch run` started at once both found no indicator for a budgeted policy and both
+    inserted it before either took the batch lock; the second died with an IntegrityError instead of
+    「另一批次正在运行」 (seen once in test_two_runs_at_once_never_duplicate). Reproduced here by
+    letting this session read "no indicator" although the other has just written it."""
+    from sqlalchemy.orm import Session
+
+    from rules_engine.cli import DEFAULT_POLICIES
+    from rules_engine.ledger.db import open_ledger
+    from rules_engine.ledger.models import BudgetIndicator
+    from rules_engine.loader import load_library
+    from rules_engine.service.budget import sync_from_policies
+    from rules_engine.tags import load_dictionary
+    from tests.conftest import fresh_url
+
+    policies = [p for p in load_library(DEFAULT_POLICIES, load_dictionary()).policies if p.budget is not None]
+    _, sf = open_ledger(fresh_url(backend, tmp_path))
+    with sf.begin() as s:
+        sync_from_policies(s, policies, "甲批次")  # the other process got there first
+    real_get = Session.get
+    monkeypatch.setattr(Session, "get", lambda self, cls, key, **kw: None if cls is BudgetIndicator
+                        else real_get(self, cls, key, **kw))
+    with sf.begin() as s:
+        sync_from_policies(s, policies, "乙批次")
+    monkeypatch.undo()
+    with sf() as s:
+        rows = s.scalars(select(BudgetIndicator)).all()
+    assert sorted(r.policy_id for r in rows) == sorted(p.id for p in policies)
+    assert {r.updated_by for r in rows} == {"甲批次"}

@@ -7,6 +7,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import Invalid
@@ -40,7 +42,11 @@ def sync_from_policies(s: Session, policies: list[Policy], actor: str) -> None:
         row = s.get(BudgetIndicator, p.id)
         total = int(p.budget.total * 100)
         if row is None:
-            s.add(BudgetIndicator(policy_id=p.id, total_fen=total, source="policy", updated_by=actor, updated_at=now))
+            # INSERT ... ON CONFLICT DO NOTHING: two batch runs starting together both read "none" before
+            # either holds the batch lock; the second must not die on the first one's row
+            values = dict(policy_id=p.id, total_fen=total, source="policy", updated_by=actor, updated_at=now)
+            insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+            s.execute(insert(BudgetIndicator).values(**values).on_conflict_do_nothing(index_elements=["policy_id"]))
         elif row.source == "policy" and row.total_fen != total:
             row.total_fen, row.updated_by, row.updated_at = total, actor, now
 

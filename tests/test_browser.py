@@ -147,7 +147,7 @@ def test_batch_path(server: str, browser: Any) -> None:
     assert Path(dl.value.path()).stat().st_size > 10_000
     page.get_by_role("button", name="核验审计链").click()
     try:
-        page.get_by_text("审计日志完整").wait_for()
+        page.get_by_text("审计日志完整").wait_for(timeout=120_000)
     finally:
         page.screenshot(path=str(SHOTS / "batch.png"), full_page=True)
     open_page(page, "总览")

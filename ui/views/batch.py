@@ -112,7 +112,10 @@ def render() -> None:
     st.caption(f"{len(df)} 笔（最多显示 5000 笔）")
     common.show_frame(df, height=320)
     st.subheader("审计核验")
-    if st.button("核验审计链"):
+    # a callback, not the button's own value: the value lives for one run only, and a click that
+    # lands while the page is still rerunning (after a download) was lost with that run
+    st.button("核验审计链", on_click=lambda: st.session_state.update(verify_audit=True))
+    if st.session_state.pop("verify_audit", False):
         r = service.verify_audit(sf, me)
         if r.problems:
             st.error(f"发现 {len(r.problems)} 处问题：")

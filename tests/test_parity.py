@@ -12,10 +12,11 @@ from rules_engine import frame, ir, reference, vectorized
 from tests.strategies import AS_OF, DICTIONARY, TAGS, policies, rows, tag
 
 
-def both(policy: ir.Policy, data: list[dict[str, object]], as_of: dt.date = AS_OF):
+def both(policy: ir.Policy, data: list[dict[str, object]], as_of: dt.date = AS_OF,
+         block_rows: int = vectorized.BLOCK_ROWS):
     df = frame.to_frame([{**r, "credit_code": f"E{i}"} for i, r in enumerate(data)], DICTIONARY,
                         columns=["credit_code", *TAGS])
-    vec = vectorized.match(df, [policy], as_of).to_frame()
+    vec = vectorized.match(df, [policy], as_of, block_rows=block_rows).to_frame()
     for i, row in enumerate(data):
         ref = reference.evaluate(policy, row, as_of)
         got = vec.iloc[i]
@@ -25,9 +26,11 @@ def both(policy: ir.Policy, data: list[dict[str, object]], as_of: dt.date = AS_O
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=policies(), data=st.lists(rows, min_size=1, max_size=12))
-def test_vectorized_matches_reference(policy: ir.Policy, data: list[dict[str, object]]) -> None:
-    for ref, got in both(policy, data):
+@given(policy=policies(), data=st.lists(rows, min_size=1, max_size=12),
+       block_rows=st.sampled_from([2, 5, vectorized.BLOCK_ROWS]))
+def test_vectorized_matches_reference(policy: ir.Policy, data: list[dict[str, object]], block_rows: int) -> None:
+    """Also in blocks of 2 and 5 rows: results joined across blocks, candidates taken per block."""
+    for ref, got in both(policy, data, block_rows=block_rows):
         assert got == (ref.status.label, ref.amount_fen, ref.missing, ref.failed), policy
 
 

@@ -393,20 +393,72 @@ def test_explanation_inputs_are_the_natural_values() -> None:
             assert values == expected, (p.id, i)
 
 
+def test_batch_explanation_text_is_the_explanation_record() -> None:
+    """A batch writes explanations as JSON text built around the policy part (json_of,
+    explanation_texts); parsed back, each is exactly `explanation()` of its candidate, with
+    text that needs escaping in inputs and notes."""
+    from rules_engine.ledger.allocation import Candidate
+    from rules_engine.ledger.batch import Inputs, explanation, explanation_policy_part, explanation_texts
+
+    frame = DS.frame.copy()
+    frame["name"] = frame["name"].astype(object)
+    frame.loc[0, "name"] = '引号"与\\反斜杠\t制表\n换行'
+    inputs = Inputs(frame, D)
+    at = [0, *range(1, len(frame), 89)]
+    for p in LIB.active():
+        inputs.tags[p.key] = (*ir.policy_tags(p), "name")  # every policy reads the awkward text column too
+        cands = [Candidate(p, f"E{i}", 1000 + i, (), 900 + i, '预算不足，"按比例"\\分配' if i % 2 else "")
+                 for i in range(len(at))]
+        texts = explanation_texts(cands, inputs.json_of(p, at), explanation_policy_part(p, AS_OF))
+        for c, values, text in zip(cands, inputs.of(p, at), texts, strict=True):
+            assert json.loads(text) == explanation(c, values, AS_OF), (p.id, text)
+
+
+def test_frame_digest_is_content_not_layout() -> None:
+    """The data hash a batch records: the same content gives the same digest however the frame
+    was sliced or copied; one changed cell, a missing value or a renamed column changes it."""
+    from rules_engine.sources import frame_digest
+
+    f = DS.frame.iloc[100:600].reset_index(drop=True)
+    d = frame_digest(f)
+    assert frame_digest(DS.frame.iloc[100:600].copy().reset_index(drop=True)) == d
+    assert frame_digest(DS.frame.iloc[50:700].iloc[50:550].reset_index(drop=True)) == d
+    for col in f.columns:
+        g = f.copy()
+        g.loc[3, col] = None if not pd.isna(f.loc[3, col]) else g.loc[4, col]
+        if not pd.isna(f.loc[3, col]) or not pd.isna(g.loc[3, col]):
+            assert frame_digest(g) != d, col
+    g = f.copy()
+    g.loc[7, "name"] = str(g.loc[7, "name"]) + "甲"
+    assert frame_digest(g) != d
+    assert frame_digest(f.rename(columns={"name": "名称"})) != d
+    # text boundaries count: ("ab", "c") is not ("a", "bc")
+    a = pd.DataFrame({"x": pd.array(["ab", "c"], dtype="str")})
+    b = pd.DataFrame({"x": pd.array(["a", "bc"], dtype="str")})
+    assert frame_digest(a) != frame_digest(b)
+
+
 def test_insert_many_writes_what_sqlalchemy_would(ledger_url: str) -> None:
-    """db.insert_many (one driver executemany, processors per column) against SQLAlchemy's
-    own executemany: the same rows read back, JSON with Chinese text, NULLs and timestamps."""
-    from rules_engine.ledger.db import insert_many
+    """db.insert_many (COPY on PostgreSQL, one driver executemany elsewhere; processors per
+    column) against SQLAlchemy's own executemany: the same rows read back, JSON with Chinese
+    text (as dicts and as pre-serialised JsonText), NULLs, timestamps, and text with the
+    characters COPY escapes (tab, newline, backslash, a literal \\N)."""
+    from rules_engine.ledger.db import JsonText, insert_many
 
     _, sf = open_ledger(ledger_url)
     now = dt.datetime(2026, 7, 1, 9, 30, 15, 123456)
+
+    def explained(prefix: str, i: int) -> dict | JsonText:
+        exp = {"title": "稳岗返还\t", "inputs": {"n": str(i), "x": None}, "list": [1, "二\\"]}
+        return JsonText(json.dumps(exp, ensure_ascii=False)) if prefix == "A" and i % 2 else exp
 
     def rows(prefix: str) -> list[dict]:
         return [dict(policy_id="p", policy_version=1, credit_code=f"{prefix}{i:04d}", period="2026",
                      benefit_year=2026, exclusive_group=None if i % 2 else "组", amount_fen=i * 101 - 7,
                      status="candidate", batch_id=None, source="batch",
-                     enterprise_name=None if i % 3 == 0 else f"企业'{i}\"\\%s", region="340104", bank_account=None,
-                     explanation={"title": "稳岗返还", "inputs": {"n": str(i), "x": None}, "list": [1, "二"]},
+                     enterprise_name=None if i % 3 == 0 else f"企业'{i}\"\\%s\t\n\r\\.\\N", region="340104",
+                     bank_account=None if i % 5 else "\\N",
+                     explanation=explained(prefix, i),
                      created_at=now, updated_at=now + dt.timedelta(seconds=i)) for i in range(50)]
 
     table = Payout.__table__

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ def make_engine(url: str | None = None) -> Engine:
     url = url or default_url()
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    # Chinese stored as UTF-8, not \\u escapes: a batch's explanations are a third smaller
+    engine = create_engine(url, future=True, json_serializer=partial(json.dumps, ensure_ascii=False))
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -70,26 +73,50 @@ def open_ledger(url: str | None = None) -> tuple[Engine, sessionmaker[Session]]:
     return engine, sessions(engine)
 
 
+class JsonText(str):
+    """A JSON value already serialised (a batch builds 10^5 explanations from per-policy
+    templates): written as is, not encoded again by the column's JSON type."""
+
+
 def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT many rows with one driver executemany. Each column's bind processor (JSON, SQLite
-    datetimes) runs column by column; SQLAlchemy's own executemany builds and processes every
-    row's parameters one at a time, which took 1.45 s of 2.0 s for 10^5 payouts on SQLite.
-    The statement is SQLAlchemy's compiled INSERT: no SQL text is put together here."""
-    if not rows:
+    """insert_columns for rows given as dicts (all with the same keys)."""
+    if rows:
+        insert_columns(conn, table, {name: [r[name] for r in rows] for name in rows[0]})
+
+
+def insert_columns(conn: Connection, table: Table, data: dict[str, list[Any]]) -> None:
+    """INSERT many rows: on PostgreSQL one COPY, elsewhere one driver executemany. Each column's
+    bind processor (JSON, SQLite datetimes) runs column by column; SQLAlchemy's own executemany
+    builds and processes every row's parameters one at a time (1.45 s of 2.0 s for 10^5
+    payouts on SQLite), and psycopg's pipelined executemany took 12 s for 10^5 payouts where
+    COPY takes under 1 s. No SQL text is put together from data: the INSERT is SQLAlchemy's
+    compiled statement, the COPY names the table's own columns as quoted identifiers."""
+    names = list(data)
+    if not names or not data[names[0]]:
         return
-    names = list(rows[0])
     dialect = conn.dialect
-    compiled = table.insert().compile(dialect=dialect, column_keys=names)
     columns: dict[str, list[Any]] = {}
     for name in names:
-        values = [r[name] for r in rows]
+        values = data[name]
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if process is None:
             columns[name] = values
         elif all(v is values[0] for v in values):  # a batch's timestamps: processed once
             columns[name] = [process(values[0])] * len(values)
         else:
-            columns[name] = [process(v) for v in values]
+            columns[name] = [v if type(v) is JsonText else process(v) for v in values]
+    if dialect.name == "postgresql":
+        from psycopg import sql
+
+        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(table.c[n].name) for n in names))
+        raw = conn.connection.driver_connection  # the transaction's own connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(copy) as out:
+            for row in zip(*(columns[n] for n in names), strict=True):
+                out.write_row(row)
+        return
+    compiled = table.insert().compile(dialect=dialect, column_keys=names)
     if compiled.positional:
         order = compiled.positiontup or []
         params: list[Any] = list(zip(*(columns[n] for n in order), strict=True))

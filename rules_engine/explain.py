@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from . import ir
 from .ir import Kind, Status
-from .reference import Decision, Evaluator, Row, evaluate
+from .reference import ConditionOutcome, Decision, Evaluator, Row, Tri, evaluate
 from .render_zh import Renderer, fmt_money, fmt_rate
 from .tags import TagDictionary
 from .values import fmt_value
@@ -117,35 +117,133 @@ class Explanation:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class _Static:
+    """What an explanation of a policy needs that does not depend on the enterprise."""
+
+    policy: ir.Policy  # kept so that the cache key (its id()) cannot be reused by another object
+    zh: tuple[str, ...]  # each condition rendered in Chinese
+    tags: tuple[tuple[str, ...], ...]  # each condition's tags
+    fixed: tuple[int, ...]  # conditions an enterprise cannot change (see IMMUTABLE_TAGS)
+    fixable: tuple[int, ...]  # the others
+    canon: tuple[int, ...]  # each condition's number per distinct predicate (tests shared between policies)
+
+
 class Explainer:
     def __init__(self, dictionary: TagDictionary) -> None:
         self.d = dictionary
         self.r = Renderer(dictionary)
+        self._static: dict[int, _Static] = {}
+        self._canon: dict[ir.Pred, int] = {}
+        self._ruled: dict[tuple[int, int, dt.date], Explanation] = {}
+
+    def static(self, policy: ir.Policy) -> _Static:
+        st = self._static.get(id(policy))
+        if st is None or st.policy is not policy:
+            if len(self._static) > 20_000:  # sandbox drafts are new objects each time: bound the cache
+                self._static.clear()
+            tags = tuple(tuple(ir.tags_of(c.pred)) for c in policy.conditions)
+            fixed = tuple(i for i, (c, t) in enumerate(zip(policy.conditions, tags, strict=True))
+                          if c.id in NOT_FIXABLE or set(t) <= IMMUTABLE_TAGS)
+            canon = tuple(self._canon.setdefault(c.pred, len(self._canon)) for c in policy.conditions)
+            st = self._static[id(policy)] = _Static(
+                policy, tuple(self.r.pred(c.pred) for c in policy.conditions), tags, fixed,
+                tuple(i for i in range(len(policy.conditions)) if i not in fixed), canon)
+        return st
 
     def explain(self, policy: ir.Policy, row: Row, as_of: dt.date,
-                provenance: Mapping[str, Provenance] | None = None) -> Explanation:
-        decision = evaluate(policy, row, as_of)
+                provenance: Mapping[str, Provenance] | None = None,
+                values: dict[str, ValueUsed] | None = None, decision: Decision | None = None) -> Explanation:
+        """`values` is a cache of ValueUsed by tag for this row and provenance (check_up shares
+        one across policies); `decision`, evaluate()'s for this row if already made."""
+        decision = decision or evaluate(policy, row, as_of)
         provenance = provenance or {}
         if not policy.in_force(as_of):
-            end = policy.valid_to.isoformat() if policy.valid_to else "长期"
-            reason = f"政策不在有效期内（{policy.valid_from.isoformat()} 至 {end}）"
-            return Explanation(policy, decision, as_of, (), (), reason)
+            return self.brief(policy, decision, as_of)
         ev = Evaluator(row, as_of)
-        outcomes = {o.id: o for o in decision.conditions}
-        conds = []
-        for c in policy.conditions:
-            o = outcomes[c.id]
-            values = tuple(self.value_used(t, row, provenance) for t in ir.tags_of(c.pred))
-            gap = self.gap(c.pred, ev) if o.outcome is False else ""
-            conds.append(ConditionExplanation(
-                c.id, c.text, self.r.pred(c.pred), c.label, c.article, o.outcome, values,
-                tuple(self.missing_label(m, row) for m in o.missing), gap,
-            ))
-        reason = ""
-        if "region_scope" in decision.failed:
-            reason = "注册地不在政策适用区域内"
+        st = self.static(policy)
+        seen = values if values is not None else {}
+        conds = [self._condition(policy, i, o, row, ev, provenance, seen, st) for i, o in enumerate(decision.conditions)]
         steps = tuple(self.amount_steps(policy.benefit, ev)) if decision.status is not Status.NOT_ELIGIBLE else ()
-        return Explanation(policy, decision, as_of, tuple(conds), steps, reason)
+        return Explanation(policy, decision, as_of, tuple(conds), steps, self.reason(policy, decision))
+
+    def reason(self, policy: ir.Policy, decision: Decision) -> str:
+        """One line on why a policy does not apply ("" if it does)."""
+        if ir.NOT_IN_FORCE in decision.failed:
+            end = policy.valid_to.isoformat() if policy.valid_to else "长期"
+            return f"政策不在有效期内（{policy.valid_from.isoformat()} 至 {end}）"
+        if "region_scope" in decision.failed:
+            return "注册地不在政策适用区域内"
+        return ""
+
+    def brief(self, policy: ir.Policy, decision: Decision, as_of: dt.date) -> Explanation:
+        """A not-eligible decision with its reason and no per-condition detail (explain() has it)."""
+        reason = self.reason(policy, decision)
+        if not reason and decision.failed:
+            st = self.static(policy)
+            text = {c.id: c.label or st.zh[i] for i, c in enumerate(policy.conditions)}
+            reason = "不满足：" + "、".join(text[f] for f in decision.failed)
+        return Explanation(policy, decision, as_of, (), (), reason)
+
+    def _condition(self, policy: ir.Policy, i: int, o: ConditionOutcome, row: Row, ev: Evaluator,
+                   provenance: Mapping[str, Provenance], seen: dict[str, ValueUsed], st: _Static
+                   ) -> ConditionExplanation:
+        c = policy.conditions[i]
+        used = []
+        for t in st.tags[i]:
+            if (v := seen.get(t)) is None:
+                v = seen[t] = self.value_used(t, row, provenance)
+            used.append(v)
+        return ConditionExplanation(
+            c.id, c.text, st.zh[i], c.label, c.article, o.outcome, tuple(used),
+            tuple(self.missing_label(m, row) for m in o.missing), self.gap(c.pred, ev) if o.outcome is False else "")
+
+    def ruled_out(self, policy: ir.Policy, row: Row, as_of: dt.date, tested: dict[int, Tri]) -> Explanation | None:
+        """A brief not-eligible explanation if the policy can be neither payable nor a near miss
+        whatever its untested conditions say: a condition the enterprise cannot change fails
+        (the same brief for every enterprise: cached), or two conditions fail, or one fails
+        and another is unknown. None otherwise. Conditions are tested unchangeable ones first
+        and only as far as needed; `tested` memoises predicate outcomes for this row across
+        policies (200 distinct policies: 409 unchangeable conditions, 141 distinct)."""
+        if not policy.in_force(as_of):
+            return None
+        st = self.static(policy)
+        conds = policy.conditions
+        ev: Evaluator | None = None
+        for i in st.fixed:
+            if (k := st.canon[i]) not in tested:
+                ev = ev or Evaluator(row, as_of)
+                tested[k] = ev.test(conds[i].pred)
+            if tested[k] is False:
+                return self._ruled_out_by(policy, i, as_of)
+        failed: list[int] = []
+        unknown = False
+        for i in st.fixable:
+            if (k := st.canon[i]) not in tested:
+                ev = ev or Evaluator(row, as_of)
+                tested[k] = ev.test(conds[i].pred)
+            if tested[k] is False:
+                failed.append(i)
+            unknown = unknown or tested[k] is None
+            if len(failed) > 1 or (failed and unknown):
+                ids = tuple(conds[f].id for f in failed)
+                return self.brief(policy, Decision(policy.id, policy.version, Status.NOT_ELIGIBLE, 0, (), ids,
+                                                   tuple(ConditionOutcome(c, False, ()) for c in ids)), as_of)
+        return None
+
+    def _ruled_out_by(self, policy: ir.Policy, i: int, as_of: dt.date) -> Explanation:
+        """The brief explanation of a policy ruled out by its condition i: the same for every
+        enterprise, so built once (immutable, shared)."""
+        key = (id(policy), i, as_of)
+        held = self._ruled.get(key)
+        if held is None or held.policy is not policy:
+            if len(self._ruled) > 100_000:
+                self._ruled.clear()
+            cid = policy.conditions[i].id
+            decision = Decision(policy.id, policy.version, Status.NOT_ELIGIBLE, 0, (), (cid,),
+                                (ConditionOutcome(cid, False, ()),))
+            held = self._ruled[key] = self.brief(policy, decision, as_of)
+        return held
 
     def missing_label(self, tag: str, row: Row) -> str:
         """The tag's label; for a code that is present but too coarse, what is known and what is needed."""
@@ -254,12 +352,39 @@ class CheckUp:
         return sum(e.decision.amount_fen for e in self.eligible)
 
 
+_EXPLAINERS: dict[int, tuple[TagDictionary, Explainer]] = {}
+
+
+def explainer(dictionary: TagDictionary) -> Explainer:
+    """One Explainer per dictionary, so that each policy's Chinese text is rendered once."""
+    held = _EXPLAINERS.get(id(dictionary))
+    if held is None or held[0] is not dictionary:
+        held = _EXPLAINERS[id(dictionary)] = (dictionary, Explainer(dictionary))
+    return held[1]
+
+
 def check_up(policies: list[ir.Policy], row: Row, as_of: dt.date, dictionary: TagDictionary,
              provenance: Mapping[str, Provenance] | None = None) -> CheckUp:
-    ex = Explainer(dictionary)
+    """Every policy decided for one enterprise. What the enterprise is shown (eligible,
+    undetermined, near misses) carries its full explanation; any other not-eligible policy
+    carries its decision and a one-line reason (`Explainer.brief`; `Explainer.explain` gives
+    the detail on demand). A policy that a condition the enterprise cannot change rules out
+    (region, sector, age) is decided on that condition alone: most of a large library for any
+    one enterprise. 200 distinct policies: 69 ms a check-up when each was explained in full."""
+    ex = explainer(dictionary)
+    provenance = provenance or {}
+    values: dict[str, ValueUsed] = {}
+    tested: dict[int, Tri] = {}
     out = CheckUp(as_of)
     for p in policies:
-        e = ex.explain(p, row, as_of, provenance)
+        if (ruled_out := ex.ruled_out(p, row, as_of, tested)) is not None:
+            out.not_eligible.append(ruled_out)
+            continue
+        decision = evaluate(p, row, as_of)
+        if decision.status is Status.NOT_ELIGIBLE and not _one_fixable_failure(decision):
+            out.not_eligible.append(ex.brief(p, decision, as_of))
+            continue
+        e = ex.explain(p, row, as_of, provenance, values, decision)
         if e.status is Status.ELIGIBLE:
             out.eligible.append(e)
         elif e.status is Status.UNDETERMINED:
@@ -271,6 +396,13 @@ def check_up(policies: list[ir.Policy], row: Row, as_of: dt.date, dictionary: Ta
                 out.near_misses.append(nm)
     out.eligible.sort(key=lambda e: -e.decision.amount_fen)
     return out
+
+
+def _one_fixable_failure(d: Decision) -> bool:
+    """The decision could be a near miss (near_miss decides): one failed condition, fixable,
+    every other one known."""
+    return (len(d.failed) == 1 and d.failed[0] not in NOT_FIXABLE
+            and all(o.outcome is not None for o in d.conditions))
 
 
 def near_miss(e: Explanation, row: Row, as_of: dt.date) -> NearMiss | None:

@@ -251,7 +251,8 @@ def evaluate(policy: ir.Policy, row: Row, as_of: dt.date) -> Decision:
     outcomes = []
     for c in policy.conditions:
         r = ev.test(c.pred)
-        outcomes.append(ConditionOutcome(c.id, r, tuple(sorted(ev.missing(c.pred)))))
+        # missing() is empty unless the test is unknown; it re-runs the test, so only then
+        outcomes.append(ConditionOutcome(c.id, r, tuple(sorted(ev.missing(c.pred))) if r is None else ()))
     results = [o.outcome for o in outcomes]
     failed = tuple(o.id for o in outcomes if o.outcome is False)
     if failed:

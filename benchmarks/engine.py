@@ -77,7 +77,7 @@ def rss_mib() -> float:
 
 def child(job: str, *args: str) -> dict:
     """Run one job in a fresh process, so its peak memory is its own."""
-    out = subprocess.run([sys.executable, __file__, "--job", job, *args], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, __file__, "--job", job, *args], capture_output=True, text=True,  # noqa: S603 - this script, fixed arguments
                          timeout=3600, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
@@ -324,6 +324,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--province", action="store_true", help="also 10^7 enterprises × 500 policies, streamed")
     ap.add_argument("--pg", help="PostgreSQL URL for the ledger figures (default: $MIANSHEN_TEST_PG_URL)")
+    ap.add_argument("--from", dest="start", choices=SECTIONS, default=SECTIONS[0],
+                    help="start at this section (the earlier ones are skipped)")
     ap.add_argument("--job", help=argparse.SUPPRESS)
     args, rest = ap.parse_known_args()
     if args.job:
@@ -334,21 +336,41 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}; {dt.date.today()}")
     dataset(1_000_000)
+    todo = set(SECTIONS[SECTIONS.index(args.start):])
+    if "match" in todo:
+        match_section()
+    if args.province and "province" in todo:
+        province_section()
+    if "calculator" in todo:
+        for label, pols in (("library", None), ("distinct", policy_set(200))):
+            c = calculator(policies=pols)
+            print(f"calculator, one enterprise × {c['policies']} {label} policies (full explanation of what it is shown): "
+                  f"median {c['median_ms']:.1f} ms, p95 {c['p95_ms']:.1f} ms (target median ≤ 5 ms on 200 distinct)",
+                  flush=True)
+    if "ledger" in todo:
+        ledger_section(args.pg or os.environ.get("MIANSHEN_TEST_PG_URL"))
+    if "compare" in todo:
+        compare_section()
 
+
+SECTIONS = ["match", "province", "calculator", "ledger", "compare"]
+
+
+def match_section() -> None:
     print("10^6 enterprises × 200 policies (statuses and exact amounts); distinct set: "
           f"{shapes(policy_set(200))}", flush=True)
     best: dict[str, float] = {}
-    for label, args in (("engine, 2 threads (default)", ("match", "1000000", "200", "distinct", "2")),
-                        ("engine, 1 thread", ("match", "1000000", "200", "distinct", "1"))):
-        r = child(*args)
+    for label, job in (("engine, 2 threads (default)", ("match", "1000000", "200", "distinct", "2")),
+                       ("engine, 1 thread", ("match", "1000000", "200", "distinct", "1"))):
+        r = child(*job)
         best[label] = r["seconds"]
         print(f"  {label:<32} {r['seconds']:6.2f} s, peak RSS {r['rss_mib']:.0f} MiB ({r['loaded_mib']:.0f} MiB "
               f"after loading the frame); {r['eligible']:,} eligible pairs", flush=True)
-    for label, args in (("Polars, 2 threads (default)", ("peer", "1000000", "200", "polars", "0")),
-                        ("Polars, 1 thread", ("peer", "1000000", "200", "polars", "1")),
-                        ("DuckDB, 2 threads (default)", ("peer", "1000000", "200", "duckdb", "0")),
-                        ("DuckDB, 1 thread", ("peer", "1000000", "200", "duckdb", "1"))):
-        r = child(*args)
+    for label, job in (("Polars, 2 threads (default)", ("peer", "1000000", "200", "polars", "0")),
+                       ("Polars, 1 thread", ("peer", "1000000", "200", "polars", "1")),
+                       ("DuckDB, 2 threads (default)", ("peer", "1000000", "200", "duckdb", "0")),
+                       ("DuckDB, 1 thread", ("peer", "1000000", "200", "duckdb", "1"))):
+        r = child(*job)
         best[label] = r["seconds"]
         print(f"  {label:<32} {r['seconds']:6.2f} s (runs: {', '.join(f'{x:.2f}' for x in r['all'])}); "
               f"pairs that differ from the engine: {r['disagreements']:,} of {r['pairs']:,}", flush=True)
@@ -361,22 +383,19 @@ def main() -> None:
     print(f"  clones of the library (best case, {shapes(policy_set(200, 'clones'))}): {r['seconds']:.2f} s, "
           f"peak RSS {r['rss_mib']:.0f} MiB", flush=True)
 
-    if args.province:
-        dataset(10_000_000)
-        print(f"10^7 enterprises × 500 distinct policies ({shapes(policy_set(500))}), streamed from Parquet:")
-        for limit in (2_500_000, 5_000_000, 10_000_000):
-            s = child("stream", "10000000", "500", str(limit))
-            print(f"  {s['rows']:>12,} rows: {s['seconds']:6.1f} s, peak RSS {s['rss_mib']:.0f} MiB; "
-                  f"{s['eligible']:,} eligible pairs", flush=True)
-        print("  (target ≤ 120 s and ≤ 4096 MiB for 10^7, flat with row count)")
 
-    for label, pols in (("library", None), ("distinct", policy_set(200))):
-        c = calculator(policies=pols)
-        print(f"calculator, one enterprise × {c['policies']} {label} policies with full explanation: median "
-              f"{c['median_ms']:.1f} ms, p95 {c['p95_ms']:.1f} ms (target median ≤ 5 ms on 200 distinct)", flush=True)
+def province_section() -> None:
+    dataset(10_000_000)
+    print(f"10^7 enterprises × 500 distinct policies ({shapes(policy_set(500))}), streamed from Parquet:")
+    for limit in (2_500_000, 5_000_000, 10_000_000):
+        s = child("stream", "10000000", "500", str(limit))
+        print(f"  {s['rows']:>12,} rows: {s['seconds']:6.1f} s, peak RSS {s['rss_mib']:.0f} MiB; "
+              f"{s['eligible']:,} eligible pairs", flush=True)
+    print("  (target ≤ 120 s and ≤ 4096 MiB for 10^7, flat with row count)")
 
-    for name, url in (("SQLite", f"sqlite:///{BENCH / 'ledger.db'}"),
-                      ("PostgreSQL", args.pg or os.environ.get("MIANSHEN_TEST_PG_URL"))):
+
+def ledger_section(pg: str | None) -> None:
+    for name, url in (("SQLite", f"sqlite:///{BENCH / 'ledger.db'}"), ("PostgreSQL", pg)):
         if not url:
             print(f"ledger on {name}: skipped (no URL; pass --pg)")
             continue
@@ -394,6 +413,8 @@ def main() -> None:
               f"(target ≤ 5 s); idempotent re-run {lg['rerun_seconds']:.2f} s, "
               f"{lg['rerun_created']} new (target ≤ 5 s)", flush=True)
 
+
+def compare_section() -> None:
     cmp_ = compare(500, 200)
     base = cmp_["vectorized"]
     print("seconds per 10^6 (enterprise, policy) pairs, 500 enterprises × 200 policies:")

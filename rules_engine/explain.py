@@ -359,6 +359,8 @@ def explainer(dictionary: TagDictionary) -> Explainer:
     """One Explainer per dictionary, so that each policy's Chinese text is rendered once."""
     held = _EXPLAINERS.get(id(dictionary))
     if held is None or held[0] is not dictionary:
+        if len(_EXPLAINERS) >= 8:  # a dictionary reloaded many times: keep the cache bounded
+            _EXPLAINERS.clear()
         held = _EXPLAINERS[id(dictionary)] = (dictionary, Explainer(dictionary))
     return held[1]
 

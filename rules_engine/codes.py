@@ -22,6 +22,18 @@ def industries() -> dict[str, str]:
         return {r["code"]: r["name"] for r in csv.DictReader(fh)}
 
 
+@cache
+def code_children(hierarchy: str) -> dict[str, tuple[str, ...]]:
+    """parent code -> its child codes in table order ("" -> the top level), for choosing a
+    code level by level (市 → 区县; 门类 → 大类 → 中类)."""
+    with open(DATA / ("regions.csv" if hierarchy == "region" else "industries.csv"), encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r["parent"] or "", []).append(r["code"])
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def code_name(code: str, hierarchy: str) -> str:
     table = regions() if hierarchy == "region" else industries()
     return table.get(code, "")

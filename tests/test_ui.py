@@ -81,7 +81,8 @@ def test_calculator_for_an_official_finds_an_enterprise_and_explains() -> None:
 def test_calculator_form_mode_says_what_is_missing() -> None:
     at = goto(signed_in("guanyuan"), "calculator")
     at.radio(key="calc_mode").set_value("填写表单（模拟测算）").run()
-    at.text_input(key="f_region").input("340104")
+    at.selectbox(key="f_region_0").set_value("340100").run()  # 合肥市, then its districts
+    at.selectbox(key="f_region_1").set_value("340104").run()
     at.text_input(key="f_insured_staff").input("abc")
     submit = [b for b in at.button if b.label == "计算"][0]
     submit.click().run()
@@ -90,6 +91,33 @@ def test_calculator_form_mode_says_what_is_missing() -> None:
     [b for b in at.button if b.label == "计算"][0].click().run()
     assert not at.error
     assert "待补充数据" in texts(at) and "缺少的数据" in texts(at)
+
+
+def test_calculator_form_chooses_region_and_industry_level_by_level() -> None:
+    """Was: region and industry had to be typed as codes (「340104」, 「C39」). Now 市 → 区县 and
+    门类 → 大类 → 中类 from enterprises/regions.csv and industries.csv, shown by name; each
+    level offers only the children of the level above; the deepest choice is the value."""
+    from rules_engine.codes import code_children, regions
+
+    at = goto(signed_in("guanyuan"), "calculator")
+    at.radio(key="calc_mode").set_value("填写表单（模拟测算）").run()
+    assert not any(t.key in ("f_region", "f_industry") for t in at.text_input)
+    city = at.selectbox(key="f_region_0")
+    assert "合肥市（340100）" in city.options and "包河区（340111）" not in city.options
+    assert not [s for s in at.selectbox if s.key == "f_region_1"]  # no district before a city
+    city.set_value("340100").run()
+    district = at.selectbox(key="f_region_1")
+    assert district.options[1:] == [f"{regions()[c]}（{c}）" for c in code_children("region")["340100"]]
+    district.set_value("340111").run()
+    at.selectbox(key="f_industry_0").set_value("C").run()
+    at.selectbox(key="f_industry_1").set_value("C39").run()
+    [b for b in at.button if b.label == "计算"][0].click().run()
+    assert not at.error
+    assert at.session_state["form_row"]["region"] == "340111"
+    assert at.session_state["form_row"]["industry"] == "C39"
+    # changing the city clears what depended on it
+    at.selectbox(key="f_region_0").set_value("340200").run()
+    assert "包河区（340111）" not in at.selectbox(key="f_region_1").options
 
 
 def test_sandbox_shows_errors_at_the_line_runs_cases_and_measures_impact(isolated: Path) -> None:

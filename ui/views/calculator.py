@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from rules_engine import service
+from rules_engine.codes import code_children, code_name
 from rules_engine.errors import EngineError
 from rules_engine.explain import CheckUp, Explanation, Provenance, check_up
 from rules_engine.exporting import table_bytes
@@ -32,15 +33,46 @@ def _search(query: str) -> pd.DataFrame:
     return f.loc[hit, [KEY, "name"]].head(20)
 
 
+def _code_cascade(tag: str, label: str, hierarchy: str) -> str | None:
+    """Cascading choices of a region (市 → 区县) or industry (门类 → 大类 → 中类) code from
+    enterprises/regions.csv and industries.csv, by name; the deepest level chosen is the value."""
+    children = code_children(hierarchy)
+    top = children.get("", ())
+    # one province: start at its cities
+    options: tuple[str, ...] = children.get(top[0], ()) if len(top) == 1 else top
+    levels = ("市", "区县") if hierarchy == "region" else ("门类", "大类", "中类")
+    cols = st.columns(len(levels))
+    chosen: str | None = None
+    for depth, level in enumerate(levels):
+        if not options:
+            break
+        first = UNKNOWN if depth == 0 else "（不再细分）"
+
+        def shown(c: str, first: str = first) -> str:
+            return c if c == first else f"{code_name(c, hierarchy)}（{c}）"
+
+        with cols[depth]:
+            pick = st.selectbox(f"{label}：{level}", [first, *options], key=f"f_{tag}_{depth}", format_func=shown)
+        if pick is None or pick == first:
+            break
+        chosen = str(pick)
+        options = children.get(chosen, ())
+    return chosen
+
+
 def _form_row() -> dict[str, Any] | None:
     """A profile typed in by hand, one input per tag of the dictionary, grouped by department."""
     d = common.dictionary()
     raw: dict[str, Any] = {}
+    # codes are chosen level by level, outside the form: a form does not rerun when a choice
+    # changes, and the next level's options depend on it
+    codes = {t.key: _code_cascade(t.key, t.label, t.type.hierarchy) for t in d
+             if t.kind is Kind.CODE and not t.derived and not t.personal}
     with st.form("profile_form"):
         st.caption("留空表示未知：未知不等于“否”，结果会列出缺少哪些数据。")
         by_source: dict[str, list[Any]] = {}
         for t in d:
-            if t.key == KEY or t.derived or t.personal:
+            if t.key == KEY or t.derived or t.personal or t.key in codes:
                 continue
             by_source.setdefault(d.sources[t.source].label, []).append(t)
         for source, tags in by_source.items():
@@ -59,7 +91,7 @@ def _form_row() -> dict[str, Any] | None:
         submitted = st.form_submit_button("计算", type="primary")
     if not submitted:
         return st.session_state.get("form_row")
-    row: dict[str, Any] = {}
+    row: dict[str, Any] = {k: coerce(d[k].type, v) for k, v in codes.items() if v}
     problems = []
     for key, value in raw.items():
         if value in (UNKNOWN, "", None):

@@ -119,7 +119,7 @@ def test_check_up_shows_what_explaining_every_policy_in_full_shows() -> None:
     full = Explainer(D)
     for policies in (LIB.active(), distinct_policy_set(120, D, seed=7)):
         briefs = 0
-        for i in range(0, 3000, 61):
+        for i in range(0, 3000, 107):
             row = row_of(ds.frame, i, D)
             cu = check_up(policies, row, AS_OF, D)
             every = [full.explain(p, row, AS_OF) for p in policies]

@@ -224,21 +224,30 @@ def spawn(url: str, events: Path, follow: bool = False) -> subprocess.Popen[str]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
-def test_stop_and_restart_apply_every_event_exactly_once(how: str, tmp_path: Path) -> None:
-    events = tmp_path / "events.jsonl"
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple]:
+    """The event file and the ledger one uninterrupted worker run makes of it (shared by the
+    stop-and-restart cases: the same events give the same ledger)."""
+    tmp = tmp_path_factory.mktemp("uninterrupted")
+    events = tmp / "events.jsonl"
     events.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in random_events(1500, 11)) + "\n",
                       encoding="utf-8")
-    reference = f"sqlite:///{tmp_path / 'ref.db'}"
+    reference = f"sqlite:///{tmp / 'ref.db'}"
     p = spawn(reference, events)
     _, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     expected = ledger_state(reference)
     assert expected[0] and expected[2] > 0  # candidates and dead letters both happened
+    return events, expected
 
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_stop_and_restart_apply_every_event_exactly_once(how: str, tmp_path: Path,
+                                                         uninterrupted: tuple[Path, tuple]) -> None:
+    events, expected = uninterrupted
     url = f"sqlite:///{tmp_path / 'w.db'}"
     p = spawn(url, events, follow=True)
-    time.sleep(4.0)  # part-way: start-up takes ~2 s, the whole file ~10 s
+    time.sleep(4.0)  # part-way: start-up takes ~2 s, the whole file 10–20 s
     os.kill(p.pid, signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
     out, err = p.communicate(timeout=120)
     if how == "sigterm":

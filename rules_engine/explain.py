@@ -127,6 +127,9 @@ class _Static:
     fixed: tuple[int, ...]  # conditions an enterprise cannot change (see IMMUTABLE_TAGS)
     fixable: tuple[int, ...]  # the others
     canon: tuple[int, ...]  # each condition's number per distinct predicate (tests shared between policies)
+    # brief explanations of the policy ruled out by condition i as of a date: the same for
+    # every enterprise, so built once (immutable, shared)
+    ruled: dict[tuple[int, dt.date], Explanation] = field(default_factory=dict)
 
 
 class Explainer:
@@ -135,7 +138,6 @@ class Explainer:
         self.r = Renderer(dictionary)
         self._static: dict[int, _Static] = {}
         self._canon: dict[ir.Pred, int] = {}
-        self._ruled: dict[tuple[int, int, dt.date], Explanation] = {}
 
     def static(self, policy: ir.Policy) -> _Static:
         st = self._static.get(id(policy))
@@ -209,41 +211,33 @@ class Explainer:
             return None
         st = self.static(policy)
         conds = policy.conditions
-        ev: Evaluator | None = None
-        for i in st.fixed:
+        ev = Evaluator(row, as_of)
+
+        def outcome(i: int) -> Tri:
             if (k := st.canon[i]) not in tested:
-                ev = ev or Evaluator(row, as_of)
                 tested[k] = ev.test(conds[i].pred)
-            if tested[k] is False:
-                return self._ruled_out_by(policy, i, as_of)
+            return tested[k]
+
+        for i in st.fixed:
+            if outcome(i) is False:
+                if (i, as_of) not in st.ruled:
+                    cid = conds[i].id
+                    st.ruled[(i, as_of)] = self.brief(policy, Decision(
+                        policy.id, policy.version, Status.NOT_ELIGIBLE, 0, (), (cid,), (ConditionOutcome(cid, False, ()),)),
+                        as_of)
+                return st.ruled[(i, as_of)]
         failed: list[int] = []
         unknown = False
         for i in st.fixable:
-            if (k := st.canon[i]) not in tested:
-                ev = ev or Evaluator(row, as_of)
-                tested[k] = ev.test(conds[i].pred)
-            if tested[k] is False:
+            r = outcome(i)
+            if r is False:
                 failed.append(i)
-            unknown = unknown or tested[k] is None
+            unknown = unknown or r is None
             if len(failed) > 1 or (failed and unknown):
                 ids = tuple(conds[f].id for f in failed)
                 return self.brief(policy, Decision(policy.id, policy.version, Status.NOT_ELIGIBLE, 0, (), ids,
                                                    tuple(ConditionOutcome(c, False, ()) for c in ids)), as_of)
         return None
-
-    def _ruled_out_by(self, policy: ir.Policy, i: int, as_of: dt.date) -> Explanation:
-        """The brief explanation of a policy ruled out by its condition i: the same for every
-        enterprise, so built once (immutable, shared)."""
-        key = (id(policy), i, as_of)
-        held = self._ruled.get(key)
-        if held is None or held.policy is not policy:
-            if len(self._ruled) > 100_000:
-                self._ruled.clear()
-            cid = policy.conditions[i].id
-            decision = Decision(policy.id, policy.version, Status.NOT_ELIGIBLE, 0, (), (cid,),
-                                (ConditionOutcome(cid, False, ()),))
-            held = self._ruled[key] = self.brief(policy, decision, as_of)
-        return held
 
     def missing_label(self, tag: str, row: Row) -> str:
         """The tag's label; for a code that is present but too coarse, what is known and what is needed."""

@@ -258,13 +258,16 @@ class Inputs:
             self.columns[tag] = col
         return self.columns[tag]
 
+    def tags_of(self, policy: ir.Policy) -> tuple[str, ...]:
+        if policy.key not in self.tags:
+            self.tags[policy.key] = ir.policy_tags(policy)
+        return self.tags[policy.key]
+
     def of(self, policy: ir.Policy, idx: Sequence[int]) -> list[dict[str, Any]]:
         """The inputs of `policy` at each row of idx: one fancy index per tag, then dicts
         (per cell it cost 0.6 s for 10^5 payouts)."""
-        if policy.key not in self.tags:
-            self.tags[policy.key] = ir.policy_tags(policy)
         where = np.asarray(idx, dtype=np.int64)
-        cols = [(t, col[where]) for t in self.tags[policy.key] if (col := self.column(t)) is not None]
+        cols = [(t, col[where]) for t in self.tags_of(policy) if (col := self.column(t)) is not None]
         names = [t for t, _ in cols]
         if not names:
             return [{} for _ in range(len(where))]
@@ -288,10 +291,8 @@ class Inputs:
         """The same inputs as JSON object text, one per row, as json.dumps(ensure_ascii=False)
         writes them: from `cell`, one join per row, no dict built (1.7 s for 10^5 payouts when
         each cell was encoded on its own)."""
-        if policy.key not in self.tags:
-            self.tags[policy.key] = ir.policy_tags(policy)
         where = np.asarray(idx, dtype=np.int64)
-        cols = [c[where].tolist() for t in self.tags[policy.key] if (c := self.cell(t)) is not None]
+        cols = [c[where].tolist() for t in self.tags_of(policy) if (c := self.cell(t)) is not None]
         if not cols:
             return ["{}"] * len(where)
         return ["{" + ", ".join(cells) + "}" for cells in zip(*cols, strict=True)]

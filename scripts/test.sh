@@ -15,4 +15,6 @@ export MIANSHEN_TEST_PG_URL
 # The sample library is pinned to the sample data's date (2026-06-30), so that CI does
 # not turn red on the day its policies expire; `mianshen lint` alone judges by today.
 .venv/bin/mianshen lint --today 2026-06-30
-.venv/bin/python -m pytest -q --durations=15 "$@"
+# One worker per core (at most 4), each test file on one worker (module fixtures are built
+# once); every worker has its own PostgreSQL database on the one server (tests/conftest.py).
+.venv/bin/python -m pytest -q --durations=15 -n auto --maxprocesses 4 --dist loadfile "$@"

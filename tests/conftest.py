@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,29 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-PG_URL = os.environ.get("MIANSHEN_TEST_PG_URL")
+
+def _database_of_this_worker(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a database of its own on the one server (tests drop
+    and recreate the public schema, so two workers must never share one). The URL is also put
+    back into the environment, for the processes the tests start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{worker}"
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        raise RuntimeError(f"unexpected test database name {name!r}")
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))  # checked above; DDL takes no parameters
+    engine.dispose()
+    mine = base.set(database=name).render_as_string(hide_password=False)
+    os.environ["MIANSHEN_TEST_PG_URL"] = mine
+    return mine
+
+
+PG_URL = _database_of_this_worker(os.environ.get("MIANSHEN_TEST_PG_URL"))
 BACKENDS = ["sqlite", "postgresql"]
 
 

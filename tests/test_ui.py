@@ -139,14 +139,17 @@ def test_sandbox_shows_errors_at_the_line_runs_cases_and_measures_impact(isolate
     assert "受益减少" in body
     loss = next(m for m in at.metric if m.label == "受益减少")
     assert int(loss.value.removesuffix(" 家")) > 0
-    publish = next(b for b in at.button if b.label == "发布")
-    assert publish.disabled  # failing cases block publishing
+    submit = next(b for b in at.button if b.label == "提交审核")
+    assert submit.disabled  # failing cases block submitting, and so publishing
 
 
-def test_sandbox_form_edits_the_yaml_and_publishes(isolated: Path) -> None:
+def test_sandbox_form_edits_the_yaml_and_a_second_official_publishes_it(isolated: Path) -> None:
+    """Was: one click on 发布 by the author replaced the published file. Now 起草 → 审核 → 发布:
+    the author submits, cannot approve their own draft, and another official reviews the
+    Chinese diff, the cases and the impact, then publishes; every version is kept."""
+    PASSWORDS["fuhe"] = "fuhe-demo"
     at = goto(signed_in("guanyuan"), "policies")
-    pick = at.selectbox(key="lib_pick")
-    pick.set_value("canji-jiuye@1").run()
+    at.selectbox(key="lib_pick").set_value("canji-jiuye@1").run()
     source = isolated / "policies" / "employment" / "canji-jiuye.yaml"
     at.text_input(key=f"ff::{source}::title").input("超比例安排残疾人就业奖励（修订）")
     at.text_input(key=f"ff::{source}::version").input("2")
@@ -154,9 +157,40 @@ def test_sandbox_form_edits_the_yaml_and_publishes(isolated: Path) -> None:
     text = next(t for t in at.text_area if t.key == f"yaml::{source}").value
     assert "title: 超比例安排残疾人就业奖励（修订）" in text and "version: 2" in text
     assert "# " in text or "tests:" in text  # the rest of the file kept as written
-    next(b for b in at.button if b.label == "发布").click().run()
+    at.text_input(key=f"note::{source}").input("名称按新文件修订")
+    next(b for b in at.button if b.label == "提交审核").click().run()
+    assert any("已提交审核" in s.value for s in at.success), [e.value for e in at.error]
+    assert "version: 1" in source.read_text(encoding="utf-8")  # nothing published yet
+    assert not [b for b in at.button if b.label == "审核通过并发布"]  # not by its author
+    assert any("双人复核" in i.value for i in at.info)
+
+    reviewer = goto(signed_in("fuhe"), "policies")
+    diff = next(df.value for df in reviewer.dataframe if "原版本" in df.value.columns)
+    assert set(diff["项目"]) == {"版本号", "政策名称"}
+    assert "测试用例" in texts(reviewer) and "测算总金额" in texts(reviewer)
+    next(b for b in reviewer.button if b.label == "审核通过并发布").click().run()
+    assert any("复核：fuhe" in s.value for s in reviewer.success), \
+        [e.value for e in reviewer.error]
     assert "version: 2" in source.read_text(encoding="utf-8")
-    assert any("已发布" in s.value for s in at.success)
+    reviewer.selectbox(key="lib_pick").set_value("canji-jiuye@2").run()
+    history = next(df.value for df in reviewer.dataframe if "发布人" in df.value.columns)
+    assert list(history["版本"]) == ["v1", "v2"]
+    assert any(b.label == "以此版本内容起草新版本（回退）" for b in reviewer.button)
+
+
+def test_sandbox_form_follows_a_yaml_edit_and_never_reverts_it(isolated: Path) -> None:
+    """Was: after a YAML edit the form kept the old values, and 应用表单修改 wrote them back
+    (a version bump 2 -> 1, silently)."""
+    at = goto(signed_in("guanyuan"), "policies")
+    at.selectbox(key="lib_pick").set_value("canji-jiuye@1").run()
+    source = isolated / "policies" / "employment" / "canji-jiuye.yaml"
+    area = next(t for t in at.text_area if t.key == f"yaml::{source}")
+    area.input(area.value.replace("version: 1", "version: 2")).run()
+    assert at.text_input(key=f"ff::{source}::version").value == "2"
+    at.text_input(key=f"ff::{source}::title").input("超比例安排残疾人就业奖励（修订）")
+    next(b for b in at.button if b.label == "应用表单修改").click().run()
+    text = next(t for t in at.text_area if t.key == f"yaml::{source}").value
+    assert "version: 2" in text and "title: 超比例安排残疾人就业奖励（修订）" in text
 
 
 def test_batch_console_runs_publishes_approves_and_verifies(monkeypatch: pytest.MonkeyPatch) -> None:

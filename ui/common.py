@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -149,3 +150,24 @@ def masked_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def show_frame(df: pd.DataFrame, **kw: Any) -> None:
     st.dataframe(df, hide_index=True, width="stretch", **kw)
+
+
+def amount_bars(df: pd.DataFrame, by: str, title: str, top: int, horizontal: bool = True) -> None:
+    """Bars of money by `by`, stacked by the column 类别: the `top` largest by name, the rest as
+    其他; full names; amounts in 万元 on the axis, exact yuan in the tooltip."""
+    g = df.groupby([by, "类别"], as_index=False)["fen"].sum()
+    totals = g.groupby(by)["fen"].sum().sort_values(ascending=False)
+    keep = set(totals.index[:top]) if horizontal else set(totals.index)
+    g[by] = [x if x in keep else "其他" for x in g[by]]
+    g = g.groupby([by, "类别"], as_index=False)["fen"].sum()
+    g["金额（万元）"] = [int(f) / 1_000_000 for f in g["fen"]]  # display scale only; the tooltip is exact
+    g["金额"] = [yuan(int(f)) for f in g["fen"]]
+    order = [x for x in totals.index if x in keep] + (["其他"] if "其他" in set(g[by]) else [])
+    if not horizontal:
+        order = sorted(order)
+    cat = alt.Y(f"{by}:N", sort=order, title=title, axis=alt.Axis(labelLimit=400)) if horizontal else \
+        alt.X(f"{by}:N", sort=order, title=title)
+    val = alt.X("金额（万元）:Q", title="金额（万元）") if horizontal else alt.Y("金额（万元）:Q", title="金额（万元）")
+    chart = alt.Chart(g).mark_bar().encode(cat, val, color=alt.Color("类别:N", title="类别"),
+                                           tooltip=[alt.Tooltip(f"{by}:N", title=title), "类别:N", "金额:N"])
+    st.altair_chart(chart.properties(height=max(220, 26 * len(order)) if horizontal else 300), width="stretch")

@@ -436,3 +436,27 @@ class PolicyVersion(Base):
     text: Mapped[str] = mapped_column(Text)
     published_by: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class PolicyDraft(Base):
+    """A policy version submitted for publication (起草 → 审核 → 发布, 双人复核): a second official
+    approves it (the file is then written and the version kept) or returns it with a reason. The
+    text is fixed at submission and hashed, so what the reviewer approves is what is published."""
+
+    __tablename__ = "policy_drafts"
+    __table_args__ = (Index("ix_policy_drafts_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the published version it replaces
+    file: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)  # the author's reason for the change
+    status: Mapped[str] = mapped_column(String(16))  # submitted | returned | withdrawn | published
+    author: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    reviewer: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was returned

@@ -32,6 +32,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "budget.read": ("official", "auditor", "finance", "budget"),
     "budget.set": ("budget",),
     "apikey.manage": ("official", "system"),
+    "policy.draft": ("official",),
+    "policy.review": ("official",),
+    "policy.history": ("official", "auditor"),
 }.items()}
 
 

@@ -368,6 +368,7 @@ ACTION_ZH = {
     "download": "下载文件", "sign_in": "登录", "sign_in_failed": "登录失败", "sign_in_locked": "登录被锁定",
     "sign_out": "退出登录", "api_key_create": "创建接口密钥", "api_key_rotate": "更换接口密钥",
     "api_key_revoke": "吊销接口密钥", "budget_indicator_set": "下达预算指标", "policy_published": "发布政策",
+    "policy_draft_submitted": "提交政策草稿", "policy_draft_returned": "退回政策草稿", "policy_draft_withdrawn": "撤回政策草稿",
     "data_activated": "启用数据", "invitation_confirmed": "确认享受", "invitation_declined": "放弃享受",
     "invitations_expired": "邀约过期", "application_submit": "提交申报", "application_accepted": "申报通过",
     "application_returned": "申报退回补正", "application_rejected": "申报不予通过", "supply_value": "补充数据",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from rules_engine.service.ledger import overview_rows, timeliness
@@ -19,7 +17,6 @@ def render() -> None:
         st.info("台账中还没有兑现记录：请在“兑现批次”页面运行批次。")
         return
     df["类别"] = df["status"].map(lambda x: "已支付" if x == "paid" else ("待兑现" if x in PENDING else "其他"))
-    df["金额（元）"] = df["fen"] / 100
     paid, pending = df[df["类别"] == "已支付"], df[df["类别"] == "待兑现"]
     a, b = st.columns(2)  # two wide columns: a ten-digit amount is shown whole, not cut with …
     a.metric("已支付", common.yuan(int(paid["fen"].sum())))
@@ -30,15 +27,15 @@ def render() -> None:
     shown = df[df["类别"] != "其他"]
     names = common.region_names()
     st.subheader("按政策")
-    _bar(shown.assign(名称=shown["title"].fillna(shown["policy"])), "名称", "政策", top=20)
+    common.amount_bars(shown.assign(名称=shown["title"].fillna(shown["policy"])), "名称", "政策", top=20)
     left, right = st.columns(2)
     with left:
         st.subheader("按地区")
-        _bar(shown.assign(名称=[names.get(str(r), str(r) if r else "（未知）") for r in shown["region"]]), "名称",
+        common.amount_bars(shown.assign(名称=[names.get(str(r), str(r) if r else "（未知）") for r in shown["region"]]), "名称",
              "地区（区县）", top=12)
     with right:
         st.subheader("按月份（已支付按支付月，待兑现按生成月）")
-        _bar(shown.assign(名称=shown["month"]), "名称", "月份", top=24, horizontal=False)
+        common.amount_bars(shown.assign(名称=shown["month"]), "名称", "月份", top=24, horizontal=False)
 
     st.subheader("兑现时限（工作日，按国家法定节假日与调休计算）")
     per, summary = timeliness(common.ledger(), common.actor(), common.current_library().policies)
@@ -52,24 +49,3 @@ def render() -> None:
     if len(late):
         common.show_frame(late.assign(金额=[common.yuan(int(v)) for v in late["金额（分）"]])
                           .drop(columns=["金额（分）", "超期", "已支付"]).head(500))
-
-
-def _bar(df: pd.DataFrame, by: str, title: str, top: int, horizontal: bool = True) -> None:
-    """Stacked bars of paid and pending money by `by`: the `top` largest by name, the rest as
-    其他; full names; amounts in 万元 on the axis, exact yuan in the tooltip."""
-    g = df.groupby([by, "类别"], as_index=False)["fen"].sum()
-    totals = g.groupby(by)["fen"].sum().sort_values(ascending=False)
-    keep = set(totals.index[:top]) if horizontal else set(totals.index)
-    g[by] = [x if x in keep else "其他" for x in g[by]]
-    g = g.groupby([by, "类别"], as_index=False)["fen"].sum()
-    g["金额（万元）"] = [int(f) / 1_000_000 for f in g["fen"]]  # display scale only; the tooltip is exact
-    g["金额"] = [common.yuan(int(f)) for f in g["fen"]]
-    order = [x for x in totals.index if x in keep] + (["其他"] if "其他" in set(g[by]) else [])
-    if not horizontal:
-        order = sorted(order)
-    cat = alt.Y(f"{by}:N", sort=order, title=title, axis=alt.Axis(labelLimit=400)) if horizontal else \
-        alt.X(f"{by}:N", sort=order, title=title)
-    val = alt.X("金额（万元）:Q", title="金额（万元）") if horizontal else alt.Y("金额（万元）:Q", title="金额（万元）")
-    chart = alt.Chart(g).mark_bar().encode(cat, val, color=alt.Color("类别:N", title="类别"),
-                                           tooltip=[alt.Tooltip(f"{by}:N", title=title), "类别:N", "金额:N"])
-    st.altair_chart(chart.properties(height=max(220, 26 * len(order)) if horizontal else 300), width="stretch")

@@ -3,65 +3,27 @@ errors, run its cases, and see a draft's reach and cost on the current data befo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
-import yaml
 
 from rules_engine import ir, vectorized
+from rules_engine.codes import code_name
 from rules_engine.errors import EngineError, PolicyLoadError
 from rules_engine.frame import KEY
 from rules_engine.loader import load_policy_text
 from rules_engine.policytests import run_policy_tests
-from rules_engine.service.policies import publish_policy
+from rules_engine.service import policies
+from rules_engine.yamledit import edit_scalars, scalar_spans
 from ui import common
+from ui.common import policy_by_id
 
 FORM_FIELDS = [("version", "版本号"), ("title", "政策名称"), ("department", "主管部门"), ("summary", "政策摘要"),
                ("valid_from", "生效日期"), ("valid_to", "截止日期")]
-
-
-def scalar_spans(text: str) -> dict[tuple[Any, ...], tuple[int, int, str]]:
-    """Where each editable scalar sits in the YAML text: path -> (start, end, value). The form edits
-    the text at these spans, so comments and layout survive."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return {}
-    out: dict[tuple[Any, ...], tuple[int, int, str]] = {}
-    if not isinstance(root, yaml.MappingNode):
-        return out
-    for k, v in root.value:
-        if isinstance(v, yaml.ScalarNode):
-            out[(k.value,)] = (v.start_mark.index, v.end_mark.index, v.value)
-        if k.value == "conditions" and isinstance(v, yaml.SequenceNode):
-            for i, item in enumerate(v.value):
-                if isinstance(item, yaml.MappingNode):
-                    for ck, cv in item.value:
-                        if ck.value in ("when", "label") and isinstance(cv, yaml.ScalarNode):
-                            out[("conditions", i, ck.value)] = (cv.start_mark.index, cv.end_mark.index, cv.value)
-    return out
-
-
-def _yaml_scalar(value: str) -> str:
-    """A plain scalar where YAML reads it back as written, else a double-quoted one."""
-    plain_ok = (value and value.strip() == value and ": " not in value and " #" not in value
-                and value[0] not in "[]{}&*!|>'\"%@`#,?-" and "\n" not in value)
-    if plain_ok:
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def edit_scalars(text: str, changes: dict[tuple[Any, ...], str]) -> str:
-    """Apply form values to the YAML text in place, last span first so earlier offsets hold."""
-    spans = scalar_spans(text)
-    for path, new in sorted(changes.items(), key=lambda kv: -spans[kv[0]][0]):
-        start, end, old = spans[path]
-        if new != old:
-            text = text[:start] + _yaml_scalar(new) + text[end:]
-    return text
 
 
 def _library_table(policies: list[ir.Policy], query: str) -> pd.DataFrame:
@@ -90,6 +52,12 @@ def _editor(source: Path) -> ir.Policy | None:
     if key not in st.session_state:
         st.session_state[key] = source.read_text(encoding="utf-8") if source.exists() else ""
     text = st.session_state[key]
+    if st.session_state.get(f"form_of::{source}") != text:
+        # the YAML changed since the form was filled: refill it from the YAML, so that applying
+        # the form never writes stale values back over the edit
+        for k in [k for k in st.session_state if str(k).startswith(f"ff::{source}::")]:
+            del st.session_state[k]
+        st.session_state[f"form_of::{source}"] = text
     spans = scalar_spans(text)
     left, right = st.columns([2, 3])
     with left, st.form(f"form::{source}"):
@@ -121,15 +89,16 @@ def _editor(source: Path) -> ir.Policy | None:
 
 
 def _breakdown(frame: pd.DataFrame, idx: np.ndarray, fen: np.ndarray, by: str) -> pd.DataFrame:
+    """The draft's money by district, industry section or enterprise size, by name."""
     if by == "region":
-        key = frame["region"].astype(str).str[:4].iloc[idx].to_numpy()
+        names = common.region_names()
+        key = [names.get(c, c or "（未知）") for c in frame["region"].astype(str).iloc[idx]]
     elif by == "industry":
-        key = frame["industry"].astype(str).str[:1].iloc[idx].to_numpy()
+        key = [code_name(c[:1], "industry") or "（未知）" for c in frame["industry"].astype(str).iloc[idx]]
     else:
-        key = frame["enterprise_size"].astype(str).iloc[idx].to_numpy() if "enterprise_size" in frame \
-            else np.full(len(idx), "未知")
-    df = pd.DataFrame({"分组": key, "企业数": 1, "金额（元）": fen / 100})
-    return df.groupby("分组", as_index=True).sum()
+        key = list(frame["enterprise_size"].astype(str).iloc[idx]) if "enterprise_size" in frame \
+            else ["（未知）"] * len(idx)
+    return pd.DataFrame({"名称": key, "类别": "测算金额", "fen": fen})
 
 
 def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
@@ -155,10 +124,9 @@ def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
         d.metric("预算", "未设预算")
     if len(elig):
         cols = st.columns(3)
-        for col, (by, title) in zip(cols, [("region", "按地区"), ("industry", "按行业门类"), ("size", "按企业规模")]):
+        for col, (by, title) in zip(cols, [("region", "地区（区县）"), ("industry", "行业门类"), ("size", "企业规模")]):
             with col:
-                st.markdown(f"**{title}**")
-                st.bar_chart(_breakdown(frame, elig, fen[elig], by)["金额（元）"])
+                common.amount_bars(_breakdown(frame, elig, fen[elig], by), "名称", title, top=10)
     if published is None:
         return
     old = vectorized.match(frame, [published], cd.as_of, explain_failures=False).results[0]
@@ -174,22 +142,125 @@ def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
     if len(changed):
         diff = pd.DataFrame({"统一社会信用代码": frame[KEY].astype(str).iloc[changed].to_numpy(),
                              "企业名称": frame["name"].astype(str).iloc[changed].to_numpy(),
-                             "原金额（元）": old_fen[changed] / 100, "新金额（元）": new_fen[changed] / 100,
-                             "变化（元）": (new_fen[changed] - old_fen[changed]) / 100})
-        common.show_frame(diff.sort_values("变化（元）"), height=300)
+                             "原金额（元）": old_fen[changed], "新金额（元）": new_fen[changed],
+                             "变化（元）": new_fen[changed] - old_fen[changed]}).sort_values("变化（元）")
+        for money in ("原金额（元）", "新金额（元）", "变化（元）"):
+            diff[money] = [common.yuan(int(v)).removesuffix(" 元") for v in diff[money]]
+        common.show_frame(diff, height=300)
     else:
         st.caption("草稿与已发布版本对当前数据的结果相同。")
 
 
-def _publish(text: str, source: Path) -> None:
+def _do(action: Callable[[], object], done: str) -> None:
+    """Run a publishing step; its message (or the refusal) shows after the rerun."""
     try:
-        msg = publish_policy(common.ledger(), common.actor(), common.dictionary(), text, source)
+        out = action()
     except EngineError as exc:
-        st.session_state["publish_err"] = f"未发布：{exc}"
+        st.session_state["publish_err"] = f"未完成：{exc}"
         return
     common.library.clear()
-    st.session_state.pop(f"yaml::{source}", None)
-    st.session_state["published"] = msg
+    st.session_state["published"] = out if isinstance(out, str) else done
+
+
+def _submit(text: str, source: Path, note: str) -> None:
+    def go() -> str:
+        d = policies.submit_draft(common.ledger(), common.actor(), common.dictionary(), text, source,
+                                  common.policies_dir(), note)
+        st.session_state.pop(f"yaml::{source}", None)
+        return f"已提交审核：草稿 {d.id}（{d.policy_id} v{d.version}），须由另一名政策管理人员复核后发布"
+    _do(go, "")
+
+
+def _diff_table(old_text: str, new_text: str) -> None:
+    rows = policies.diff(common.dictionary(), old_text, new_text)
+    if rows:
+        common.show_frame(pd.DataFrame(rows, columns=["项目", "原版本", "新版本"]))
+    else:
+        st.caption("两个版本的内容相同。")
+
+
+def _review_queue(lib_policies: list[ir.Policy]) -> None:
+    """审核: drafts waiting for a second official; the author may only withdraw their own."""
+    me = common.actor()
+    queue = policies.drafts(common.ledger(), me)
+    st.subheader(f"待审核的草稿（{len(queue)}）")
+    if not queue:
+        st.caption("没有待审核的草稿。")
+        return
+    common.show_frame(pd.DataFrame([{"草稿编号": d.id, "政策编号": d.policy_id, "版本": f"v{d.version}",
+                                     "替换": f"v{d.base_version}" if d.base_version else "（新政策）",
+                                     "起草人": d.author, "提交时间": d.submitted_at.strftime("%Y-%m-%d %H:%M"),
+                                     "修改说明": d.note} for d in queue]))
+    by_id = {d.id: d for d in queue}
+    pick = st.selectbox("审核草稿", list(by_id), key="review_pick",
+                        format_func=lambda i: f"草稿 {i}：{by_id[i].policy_id} v{by_id[i].version}（{by_id[i].author}）")
+    d = by_id[pick]
+    source = common.policies_dir() / d.file
+    old_text = source.read_text(encoding="utf-8") if source.exists() else ""
+    try:
+        draft = load_policy_text(d.text, common.dictionary(), d.file)
+    except PolicyLoadError as exc:
+        st.error(f"草稿已不能加载：{exc}")
+        return
+    st.markdown("**与现行版本的差异**")
+    if old_text:
+        _diff_table(old_text, d.text)
+    results = run_policy_tests([draft], common.dictionary())
+    st.markdown(f"**测试用例**：{sum(r.ok for r in results)} 通过，{sum(not r.ok for r in results)} 未通过")
+    st.markdown("**影响测算**")
+    _impact(draft, policy_by_id(lib_policies, d.policy_id))
+    own = d.author == me.name
+    if own:
+        st.info("这是您起草的草稿：须由另一名政策管理人员审核（双人复核）。")
+        if st.button("撤回草稿", key=f"withdraw_{d.id}"):
+            _do(lambda: policies.withdraw_draft(common.ledger(), me, d.id), "")
+            st.rerun()
+        return
+    a, b = st.columns(2)
+    if a.button("审核通过并发布", type="primary", key=f"approve_{d.id}"):
+        _do(lambda: policies.approve_draft(common.ledger(), me, common.dictionary(), d.id, common.policies_dir()), "")
+        st.rerun()
+    reason = b.text_input("退回理由", key=f"reason_{d.id}")
+    if b.button("退回", key=f"return_{d.id}"):
+        _do(lambda: policies.return_draft(common.ledger(), me, d.id, reason), "")
+        st.rerun()
+
+
+def _history(published: ir.Policy, source: Path) -> None:
+    """版本历史: every published version kept; a diff between any two; rollback as a new version."""
+    me = common.actor()
+    kept = policies.versions(common.ledger(), me, published.id)
+    own = policies.drafts(common.ledger(), me, status=None, policy_id=published.id)
+    st.subheader(f"版本历史：{published.title}")
+    texts = {v.version: v.text for v in kept}
+    texts.setdefault(published.version, source.read_text(encoding="utf-8"))
+    rows = [{"版本": f"v{v.version}", "发布人": v.published_by, "发布时间": v.published_at.strftime("%Y-%m-%d %H:%M"),
+             "内容哈希": v.sha256[:16]} for v in kept]
+    if published.version not in {v.version for v in kept}:
+        rows.append({"版本": f"v{published.version}", "发布人": "（政策库初始版本）", "发布时间": "", "内容哈希": ""})
+    common.show_frame(pd.DataFrame(rows))
+    if own:
+        st.markdown("**草稿与审核记录**")
+        common.show_frame(pd.DataFrame([{"草稿编号": d.id, "版本": f"v{d.version}", "状态": policies.DRAFT_STATUS_ZH[d.status],
+                                         "起草人": d.author, "审核人": d.reviewer or "", "退回理由": d.reason or ""}
+                                        for d in own]))
+    numbers = sorted(texts)
+    if len(numbers) < 2:
+        return
+    a, b = st.columns(2)
+    left = a.selectbox("比较版本", numbers, index=len(numbers) - 2, key="hist_a", format_func=lambda v: f"v{v}")
+    right = b.selectbox("与版本", numbers, index=len(numbers) - 1, key="hist_b", format_func=lambda v: f"v{v}")
+    _diff_table(texts[left], texts[right])
+    back = [v for v in numbers if v != published.version and v in {k.version for k in kept}]
+    if back:
+        to = st.selectbox("回退到", back, key="hist_back", format_func=lambda v: f"v{v}")
+        if st.button("以此版本内容起草新版本（回退）", key="hist_rollback"):
+            def go() -> str:
+                d = policies.rollback(common.ledger(), me, common.dictionary(), published.id, to, source,
+                                      common.policies_dir())
+                return f"已提交审核：草稿 {d.id}（v{d.version}，内容同 v{to}），须由另一名政策管理人员复核后发布"
+            _do(go, "")
+            st.rerun()
 
 
 def render() -> None:
@@ -210,24 +281,27 @@ def render() -> None:
     published = by_key[pick]
     source = Path(published.source)
     draft = _editor(source)
-    if draft is None:
-        return
-    tab_cases, tab_impact = st.tabs(["测试用例", "影响测算"])
-    with tab_cases:
-        results = run_policy_tests([draft], common.dictionary())
-        failed = [r for r in results if not r.ok]
-        st.markdown(f"{len(results) - len(failed)} 通过，{len(failed)} 未通过")
-        common.show_frame(pd.DataFrame([{"用例": r.case.name, "引擎": r.where, "结果": "通过" if r.ok else "未通过",
-                                         "说明": "；".join(r.problems)} for r in results]))
-    with tab_impact:
-        _impact(draft, published)
-    text = st.session_state[f"yaml::{source}"]
-    unchanged = text == source.read_text(encoding="utf-8")
-    if failed:
-        st.info("测试用例未全部通过，不能发布。")
-    elif not unchanged and draft.version == published.version:
-        st.info(f"修改后请递增版本号（当前 v{published.version}）：已兑现的记录按版本留痕。")
-    if st.button("发布", type="primary", disabled=bool(failed) or unchanged or draft.version == published.version,
-                 help="写入政策库文件，并记入审计日志" if not unchanged else "草稿与已发布版本相同"):
-        _publish(text, source)
-        st.rerun()
+    if draft is not None:
+        tab_cases, tab_impact = st.tabs(["测试用例", "影响测算"])
+        with tab_cases:
+            results = run_policy_tests([draft], common.dictionary())
+            failed = [r for r in results if not r.ok]
+            st.markdown(f"{len(results) - len(failed)} 通过，{len(failed)} 未通过")
+            common.show_frame(pd.DataFrame([{"用例": r.case.name, "引擎": r.where, "结果": "通过" if r.ok else "未通过",
+                                             "说明": "；".join(r.problems)} for r in results]))
+        with tab_impact:
+            _impact(draft, published)
+        text = st.session_state[f"yaml::{source}"]
+        unchanged = text == source.read_text(encoding="utf-8")
+        if failed:
+            st.info("测试用例未全部通过，不能提交。")
+        elif not unchanged and draft.version == published.version:
+            st.info(f"修改后请递增版本号（当前 v{published.version}）：已兑现的记录按版本留痕。")
+        note = st.text_input("修改说明（审核人可见）", key=f"note::{source}")
+        if st.button("提交审核", type="primary",
+                     disabled=bool(failed) or unchanged or draft.version == published.version,
+                     help="由另一名政策管理人员复核后发布（双人复核）" if not unchanged else "草稿与已发布版本相同"):
+            _submit(text, source, note)
+            st.rerun()
+    _review_queue(lib.policies)
+    _history(published, source)

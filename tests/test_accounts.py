@@ -106,3 +106,71 @@ def test_sign_in_backs_off_and_locks_out(tmp_path: Path, monkeypatch: pytest.Mon
             auth.sign_in(sf, accounts, "shenji", f"h{i}", None, now=again)
     with pytest.raises(auth.SignInRefused, match="请 30 分钟后再试"):
         auth.sign_in(sf, accounts, "shenji", "shenji-demo", None, now=again)
+
+
+def test_a_web_session_resumes_after_a_refresh_until_it_ends_on_the_server(
+        ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: a page refresh signed the person out. The token the browser keeps resumes the session
+    only while the server honours it: not after sign-out, 30 minutes idle or 8 hours, not for an
+    account removed or changed since, not for anything that is not a token of ours."""
+    import dataclasses
+    import datetime as dt
+    import hashlib
+
+    import sqlalchemy as sa
+
+    from rules_engine import service
+    from rules_engine.service import auth, keys
+
+    monkeypatch.setenv("MIANSHEN_DEMO", "1")
+    accounts = load_accounts()
+    sf = service.open_ledger(ledger_url)
+    t = dt.datetime(2026, 11, 23, 9, 0)
+    me = accounts["qiye01"]
+
+    token = auth.open_web_session(sf, me, now=t)
+    with sf() as s:  # only the hash is stored
+        stored = list(s.scalars(sa.text("SELECT token_hash FROM api_sessions")))
+    assert stored == [hashlib.sha256(token.encode()).hexdigest()]
+    account, since = auth.resume(sf, accounts, token, "10.0.0.1", now=t + dt.timedelta(minutes=20))
+    assert (account.username, account.credit_code, since) == ("qiye01", me.credit_code, t)
+    # resuming is use: 25 minutes after the resume is within 30 minutes idle, 45 after sign-in
+    assert auth.resume(sf, accounts, token, None, now=t + dt.timedelta(minutes=45))[0] == me
+    # idle for 31 minutes: refused, and the token is revoked for good
+    with pytest.raises(auth.SignInRefused, match="超过 30 分钟未操作"):
+        auth.resume(sf, accounts, token, None, now=t + dt.timedelta(minutes=45 + 31))
+    with pytest.raises(auth.SignInRefused, match="已退出登录"):
+        auth.resume(sf, accounts, token, None, now=t + dt.timedelta(minutes=45 + 32))
+
+    # in use all along (touched each minute), still ended 8 hours after sign-in
+    token = auth.open_web_session(sf, me, now=t)
+    for m in range(20, 8 * 60, 20):
+        keys.touch_session(sf, token, now=t + dt.timedelta(minutes=m))
+    assert auth.resume(sf, accounts, token, None, now=t + dt.timedelta(hours=7, minutes=59))[0] == me
+    with pytest.raises(auth.SignInRefused, match="8 小时"):
+        auth.resume(sf, accounts, token, None, now=t + dt.timedelta(hours=8, minutes=1))
+
+    # signed out: the token the browser may still hold is worth nothing
+    now = dt.datetime.now()
+    token = auth.open_web_session(sf, me, now=now)
+    auth.signed_out(sf, me, None, "用户退出", token)
+    with pytest.raises(auth.SignInRefused, match="已退出登录"):
+        auth.resume(sf, accounts, token, None, now=now)
+    # the API honours the same end (a web token is a person's session there too)
+    with pytest.raises(keys.Unauthenticated):
+        keys._lookup(sf, token)
+
+    # the account was removed, or its role or enterprise changed, since it signed in
+    for changed in ({k: v for k, v in accounts.items() if k != "qiye01"},
+                    {**accounts, "qiye01": dataclasses.replace(me, credit_code="91340102000395962B")}):
+        token = auth.open_web_session(sf, me, now=now)
+        with pytest.raises(auth.SignInRefused, match="已停用或已变更"):
+            auth.resume(sf, changed, token, None, now=now)
+
+    for junk in (None, "", "mss_", "mss_" + "x" * 43, "msk_1_x", "x" * 10_000, 42):
+        with pytest.raises(auth.SignInRefused, match="登录凭据无效"):
+            auth.resume(sf, accounts, junk, None, now=now)
+
+    with sf() as s:
+        actions = [a for (a,) in s.execute(sa.text("SELECT action FROM audit_log ORDER BY seq"))]
+    assert actions.count("session_resumed") == 3 and actions.count("sign_out") == 1

@@ -1,4 +1,4 @@
-"""Real-browser tests: Playwright driving Debian's Chromium against `streamlit run ui/app.py`.
+"""Real-browser tests: Playwright driving Debian's Chromium against `streamlit run ui/server.py`.
 
 The three paths a person takes (calculator, sandbox, batch) and the enterprise boundary.
 Screenshots are saved to out/screenshots/ as artefacts. Skipped only where Chromium is
@@ -52,7 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
            "MIANSHEN_DEMO": "1", "MIANSHEN_ACCOUNTS": str(tmp / "accounts.yaml")}
     DBS[f"http://127.0.0.1:{port}"] = env["MIANSHEN_DB"]
     log = open(tmp / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "server.py"),
                              "--server.headless", "true", "--server.address", "127.0.0.1", "--logger.level", "debug",
                              "--server.port", str(port), "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -161,8 +161,9 @@ def test_an_enterprise_cannot_reach_another_enterprise(server: str, browser: Any
     page.get_by_text(QIYE01, exact=False).first.wait_for()
     body = page.locator("body").inner_text()
     assert QIYE02 not in body and "兑现批次" not in body and "统一社会信用代码或企业名称" not in body
-    page.goto(server + f"/?page=calculator&code={QIYE02}")  # a new session: signed out again
-    page.get_by_label("用户名").wait_for()
+    page.goto(server + f"/?page=calculator&code={QIYE02}")  # a new connection, resumed by the cookie
+    page.get_by_text("退出登录").wait_for()
+    page.get_by_text(QIYE01, exact=False).first.wait_for()
     assert QIYE02 not in page.locator("body").inner_text()
     page.screenshot(path=str(SHOTS / "enterprise.png"), full_page=True)
 
@@ -208,6 +209,36 @@ def test_a_stolen_session_id_opens_a_signed_out_session(server: str, browser: An
     page.get_by_label("用户名").wait_for()
     blob = _connect_as(server, stolen)
     assert "生成支付文件".encode() not in blob
+    page.close()
+
+
+def test_a_refresh_keeps_the_session_and_sign_out_ends_it_on_the_server(server: str, browser: Any) -> None:
+    """Was: a page refresh signed the person out. Now an HttpOnly cookie resumes the session; the
+    page's scripts cannot read it; after sign-out the same cookie, planted again, resumes nothing."""
+    page = login(browser, server, "guanyuan", "guanyuan-demo")
+    open_page(page, "兑现批次")
+    deadline = time.time() + 20
+    while not (cookies := [c for c in page.context.cookies() if c["name"] == "mianshen_session"]):
+        assert time.time() < deadline, "the session cookie was never set"
+        time.sleep(0.2)
+    (cookie,) = cookies
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    assert "mianshen_session" not in page.evaluate("document.cookie")
+    page.reload()
+    page.get_by_text("退出登录").wait_for()
+    page.get_by_role("heading", name="兑现批次").wait_for()  # the page it was on (from the URL)
+    assert "guanyuan" in page.locator("section[data-testid='stSidebar']").inner_text()
+    page.get_by_role("button", name="退出登录").click()
+    page.get_by_label("用户名").wait_for()
+    deadline = time.time() + 20
+    while any(c["name"] == "mianshen_session" for c in page.context.cookies()):
+        assert time.time() < deadline, "sign-out did not clear the cookie"
+        time.sleep(0.2)
+    page.context.add_cookies([cookie])  # kept by someone before sign-out
+    page.reload()
+    page.get_by_label("用户名").wait_for()
+    page.get_by_text("已退出登录，请重新登录").wait_for()
+    assert page.get_by_role("button", name="退出登录").count() == 0
     page.close()
 
 

@@ -8,7 +8,10 @@ depends on the role: an enterprise account sees its own data only, whatever the 
 Sessions: Streamlit lets a second connection that presents a session id resume that session.
 So the id of a session is marked non-resumable when someone signs in and when they sign out
 (a stolen id opens a fresh, signed-out session), a signed-in session is bound to the
-connection it signed in on, and it expires after 30 minutes idle or 8 hours in all.
+connection it signed in on, and it expires after 30 minutes idle or 8 hours in all. A page
+refresh opens a new connection: the person stays signed in through an HttpOnly cookie holding
+a server-side session token (ui/websession.py, served by ui/server.py), which sign-out,
+30 minutes idle and 8 hours end on the server, whatever the browser keeps.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import streamlit as st  # noqa: E402
 
 from rules_engine.accounts import ROLE_ZH, AccountError, load_accounts  # noqa: E402
 from rules_engine.errors import EngineError  # noqa: E402
-from rules_engine.service import auth  # noqa: E402
-from ui import common  # noqa: E402
+from rules_engine.service import auth, keys  # noqa: E402
+from ui import common, websession  # noqa: E402
 from ui.views import batch, calculator, data, overview, review, sandbox  # noqa: E402
 
 # page key -> (title, render, roles that may open it)
@@ -83,9 +86,37 @@ def _retire_session() -> None:
 
 def sign_out(why: str) -> None:
     if "user" in st.session_state:
-        auth.signed_out(common.ledger(), st.session_state["user"], _address(), why)
+        auth.signed_out(common.ledger(), st.session_state["user"], _address(), why, st.session_state.get("web_token"))
     _retire_session()
     st.session_state.clear()
+    st.session_state["browser_script"] = websession.CLEAR_COOKIE_SCRIPT
+
+
+def _run_browser_script() -> None:
+    """Set or clear the session cookie (one fetch, same origin; see ui/websession.py)."""
+    if script := st.session_state.pop("browser_script", None):
+        st.html(script, unsafe_allow_javascript=True, width="content")
+
+
+def _signed_in(account: object, since: float, token: str) -> None:
+    now = time.time()
+    st.session_state.update(user=account, signed_in_at=since, seen_at=now, touched_at=now,
+                            connection=_connection(), web_token=token)
+
+
+def _resume() -> bool:
+    """After a refresh: sign in again from the session cookie, if the server still honours it."""
+    token = st.context.cookies.get(websession.COOKIE)
+    if not token:
+        return False
+    try:
+        account, since = auth.resume(common.ledger(), load_accounts(), token, _address())
+    except (EngineError, AccountError) as exc:
+        st.session_state["signed_out"] = str(exc)
+        st.session_state["browser_script"] = websession.CLEAR_COOKIE_SCRIPT
+        return False
+    _signed_in(account, since.timestamp(), token)
+    return True
 
 
 def login() -> None:
@@ -93,6 +124,7 @@ def login() -> None:
     st.caption("惠企政策“免申即享”：政策计算器、政策沙盘、兑现批次")
     if msg := st.session_state.pop("signed_out", None):
         st.info(msg)
+    _run_browser_script()
     try:
         accounts = load_accounts()
     except AccountError as exc:
@@ -109,8 +141,9 @@ def login() -> None:
             else:
                 _retire_session()  # rotate: the id used before signing in can never be resumed
                 st.session_state.clear()
-                now = time.time()
-                st.session_state.update(user=account, signed_in_at=now, seen_at=now, connection=_connection())
+                token = auth.open_web_session(common.ledger(), account)
+                _signed_in(account, time.time(), token)
+                st.session_state["browser_script"] = websession.set_cookie_script(websession.issue_ticket(token))
                 st.rerun()
     if not accounts:
         st.warning("没有可用账户：演示账户只在演示模式（MIANSHEN_DEMO=1）下可用。")
@@ -120,8 +153,12 @@ def _still_valid() -> bool:
     now = time.time()
     why = None
     if st.session_state.get("connection") != _connection():
-        why = "会话已绑定到登录时的连接，检测到新的连接，请重新登录"
-    elif now - st.session_state.get("seen_at", 0) > IDLE_S:
+        # Another connection presents this session's id (a refresh, or a stolen id): the id is
+        # retired, and only the session cookie, which a stolen id does not carry, signs in again.
+        _retire_session()
+        st.session_state.clear()
+        return _resume()
+    if now - st.session_state.get("seen_at", 0) > IDLE_S:
         why = "超过 30 分钟未操作，已自动退出，请重新登录"
     elif now - st.session_state.get("signed_in_at", 0) > MAX_S:
         why = "登录已超过 8 小时，请重新登录"
@@ -130,13 +167,18 @@ def _still_valid() -> bool:
         st.session_state["signed_out"] = why
         return False
     st.session_state["seen_at"] = now
+    if now - st.session_state.get("touched_at", 0) > 60 and st.session_state.get("web_token"):
+        keys.touch_session(common.ledger(), st.session_state["web_token"])  # the server's idle clock
+        st.session_state["touched_at"] = now
     return True
 
 
 def main() -> None:
-    if "user" not in st.session_state or not _still_valid():
+    signed_in = _still_valid() if "user" in st.session_state else _resume()
+    if not signed_in:
         login()
         return
+    _run_browser_script()
     me = common.user()
     allowed = [k for k, (_, _, roles) in PAGES.items() if me.role in roles]
     wanted = st.query_params.get("page")

@@ -271,7 +271,8 @@ class ApiKey(Base):
 
 
 class ApiSession(Base):
-    """A person's API session (after signing in with a password); the token is stored hashed."""
+    """A person's session, of the API or of the web UI (after signing in with a password); the
+    token is stored hashed. It ends 8 hours after sign-in, after 30 minutes unused, or on sign-out."""
 
     __tablename__ = "api_sessions"
 
@@ -282,6 +283,7 @@ class ApiSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # last use; 30 minutes idle ends it
 
 
 class BudgetIndicator(Base):

@@ -15,6 +15,7 @@ from ..accounts import Account, authenticate
 from ..errors import EngineError
 from ..ledger import audit
 from ..ledger.models import LoginThrottle
+from . import keys
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
@@ -62,6 +63,44 @@ def sign_in(sf: sessionmaker[Session], accounts: dict[str, Account], username: s
     raise SignInRefused("用户名或密码错误")
 
 
-def signed_out(sf: sessionmaker[Session], account: Account, address: str | None, why: str) -> None:
+def open_web_session(sf: sessionmaker[Session], account: Account, now: dt.datetime | None = None) -> str:
+    """A session token for the web UI, kept by the browser in an HttpOnly cookie so that a page
+    refresh does not sign the person out (ui/websession.py)."""
+    return keys.open_session(sf, account, now)
+
+
+def resume(sf: sessionmaker[Session], accounts: dict[str, Account], token: object, address: str | None,
+           now: dt.datetime | None = None) -> tuple[Account, dt.datetime]:
+    """The account, and when it signed in, of a session the browser presents again after a
+    refresh. Refused (SignInRefused, in Chinese) if the token is unknown, signed out, older than
+    8 hours, idle over 30 minutes, or if the account is gone or changed since; an ended session
+    is revoked so it cannot be tried again. Resuming is audited and counts as use."""
+    now = now or dt.datetime.now()
+    why: str | None = None
     with sf.begin() as s:
+        row = keys.session_row(s, token, lock=True)
+        if row is None:
+            why = "登录凭据无效，请重新登录"
+        else:
+            why = keys.session_ended(row, now)
+            account = accounts.get(row.username)
+            if why is None and (account is None or account.role != row.role
+                                or account.credit_code != row.credit_code):
+                why = "账户已停用或已变更，请重新登录"
+            if why is not None and row.revoked_at is None:
+                row.revoked_at = now
+            if why is None and account is not None:
+                row.seen_at = now
+                audit.append(s, account.username, "session_resumed", address or "", {"role": account.role}, at=now)
+                return account, row.created_at
+    raise SignInRefused(why)
+
+
+def signed_out(sf: sessionmaker[Session], account: Account, address: str | None, why: str,
+               token: str | None = None) -> None:
+    """Audit a sign-out and end the web session's token with it."""
+    with sf.begin() as s:
+        row = keys.session_row(s, token, lock=True) if token else None
+        if row is not None and row.revoked_at is None and row.username == account.username:
+            row.revoked_at = dt.datetime.now()
         audit.append(s, account.username, "sign_out", address or "", {"why": why})

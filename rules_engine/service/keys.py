@@ -14,7 +14,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..accounts import Account
@@ -24,6 +24,7 @@ from ..ledger.models import ApiKey, ApiSession
 from .actors import ROLES, Actor, require
 
 SESSION_HOURS = 8
+IDLE_MINUTES = 30
 
 
 class Unauthenticated(EngineError):
@@ -90,15 +91,43 @@ def list_keys(sf: sessionmaker[Session], actor: Actor) -> list[ApiKey]:
         return list(s.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
-def open_session(sf: sessionmaker[Session], account: Account) -> str:
+def open_session(sf: sessionmaker[Session], account: Account, now: dt.datetime | None = None) -> str:
     """A token for a person who has just signed in (service.auth.sign_in)."""
     token = "mss_" + secrets.token_urlsafe(32)
-    now = dt.datetime.now()
+    now = now or dt.datetime.now()
     with sf.begin() as s:
         s.add(ApiSession(token_hash=_hash(token), username=account.username, role=account.role,
-                         credit_code=account.credit_code, created_at=now,
+                         credit_code=account.credit_code, created_at=now, seen_at=now,
                          expires_at=now + dt.timedelta(hours=SESSION_HOURS), revoked_at=None))
     return token
+
+
+def session_row(s: Session, token: object, *, lock: bool = False) -> ApiSession | None:
+    """The session a token stands for, if it is one of ours (whatever its state)."""
+    if not isinstance(token, str) or not token.startswith("mss_") or len(token) > 100:
+        return None
+    return s.get(ApiSession, _hash(token), with_for_update=lock)
+
+
+def session_ended(row: ApiSession, now: dt.datetime) -> str | None:
+    """Why a person's session can no longer be used, in Chinese; None while it can."""
+    if row.revoked_at is not None:
+        return "已退出登录，请重新登录"
+    if row.expires_at <= now:
+        return f"登录已超过 {SESSION_HOURS} 小时，请重新登录"
+    if now - (row.seen_at or row.created_at) > dt.timedelta(minutes=IDLE_MINUTES):
+        return f"超过 {IDLE_MINUTES} 分钟未操作，已自动退出，请重新登录"
+    return None
+
+
+def touch_session(sf: sessionmaker[Session], token: str, now: dt.datetime | None = None) -> None:
+    """Record use of a session (at most once a minute: no write per request or page run)."""
+    now = now or dt.datetime.now()
+    with sf.begin() as s:
+        s.execute(update(ApiSession).where(ApiSession.token_hash == _hash(token), ApiSession.revoked_at.is_(None),
+                                           or_(ApiSession.seen_at.is_(None),
+                                               ApiSession.seen_at < now - dt.timedelta(minutes=1)))
+                  .values(seen_at=now))
 
 
 def close_session(sf: sessionmaker[Session], token: str) -> None:
@@ -139,6 +168,8 @@ def actor_for(sf: sessionmaker[Session], bearer: str | None) -> Actor:
 
 def _lookup(sf: sessionmaker[Session], bearer: str) -> Actor:
     now = dt.datetime.now()
+    actor: Actor | None = None
+    stale = False
     if bearer.startswith("msk_"):
         _, _, rest = bearer.partition("_")
         kid, _, secret = rest.partition("_")
@@ -151,7 +182,12 @@ def _lookup(sf: sessionmaker[Session], bearer: str) -> Actor:
                     return Actor(f"api:{k.name}", k.role, k.credit_code)
     elif bearer.startswith("mss_"):
         with sf() as s:
-            row = s.get(ApiSession, _hash(bearer))
-            if row is not None and row.revoked_at is None and row.expires_at > now:
-                return Actor(row.username, row.role, row.credit_code)
+            row = session_row(s, bearer)
+            if row is not None and session_ended(row, now) is None:
+                actor = Actor(row.username, row.role, row.credit_code)
+                stale = row.seen_at is None or now - row.seen_at > dt.timedelta(minutes=1)
+        if actor is not None:
+            if stale:
+                touch_session(sf, bearer, now)
+            return actor
     raise Unauthenticated("身份凭证无效、已过期或已吊销")

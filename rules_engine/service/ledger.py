@@ -366,7 +366,7 @@ ACTION_ZH = {
     "retry": "重新支付", "revoke": "追回", "event_candidate": "生成待公示记录", "export_notice_list": "导出公示名单",
     "export_payment_file": "生成支付文件", "download_payment_file": "下载支付文件", "import_bank_results": "导入银行回单",
     "download": "下载文件", "sign_in": "登录", "sign_in_failed": "登录失败", "sign_in_locked": "登录被锁定",
-    "sign_out": "退出登录", "api_key_create": "创建接口密钥", "api_key_rotate": "更换接口密钥",
+    "sign_out": "退出登录", "session_resumed": "刷新后恢复登录", "api_key_create": "创建接口密钥", "api_key_rotate": "更换接口密钥",
     "api_key_revoke": "吊销接口密钥", "budget_indicator_set": "下达预算指标", "policy_published": "发布政策",
     "policy_draft_submitted": "提交政策草稿", "policy_draft_returned": "退回政策草稿", "policy_draft_withdrawn": "撤回政策草稿",
     "data_activated": "启用数据", "invitation_confirmed": "确认享受", "invitation_declined": "放弃享受",

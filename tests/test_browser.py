@@ -112,7 +112,7 @@ def test_calculator_path(server: str, browser: Any) -> None:
         page.get_by_role("button", name="下载报告（HTML）").click()
     report = Path(dl.value.path()).read_text(encoding="utf-8")
     assert "政策体检报告" in report and QIYE01 in report
-    page.screenshot(path=str(SHOTS / "calculator.png"), full_page=True)
+    _full_page(page, "calculator.png")
 
 
 def test_sandbox_path(server: str, browser: Any) -> None:
@@ -125,13 +125,13 @@ def test_sandbox_path(server: str, browser: Any) -> None:
     editor.press("Control+Enter")
     page.get_by_text("校验未通过").wait_for()
     page.get_by_text("no_such_tag").first.wait_for()
-    page.screenshot(path=str(SHOTS / "sandbox-error.png"), full_page=True)
+    _full_page(page, "sandbox-error.png")
     page.locator("textarea").first.fill(text)
     page.locator("textarea").first.press("Control+Enter")
     page.get_by_text("校验通过").wait_for()
     page.get_by_role("tab", name="影响测算").click()
     page.get_by_text("测算总金额").wait_for()
-    page.screenshot(path=str(SHOTS / "sandbox-impact.png"), full_page=True)
+    _full_page(page, "sandbox-impact.png")
 
 
 def test_batch_path(server: str, browser: Any) -> None:
@@ -149,11 +149,11 @@ def test_batch_path(server: str, browser: Any) -> None:
     try:
         page.get_by_text("审计日志完整").wait_for(timeout=120_000)
     finally:
-        page.screenshot(path=str(SHOTS / "batch.png"), full_page=True)
+        _full_page(page, "batch.png")
     open_page(page, "总览")
     page.locator("[data-testid='stVegaLiteChart']").nth(2).wait_for()
     _full_page(page, "overview.png")
-    page.screenshot(path=str(SHOTS / "batch.png"), full_page=True)
+    _full_page(page, "batch.png")
 
 
 def test_an_enterprise_cannot_reach_another_enterprise(server: str, browser: Any) -> None:
@@ -165,7 +165,7 @@ def test_an_enterprise_cannot_reach_another_enterprise(server: str, browser: Any
     page.get_by_text("退出登录").wait_for()
     page.get_by_text(QIYE01, exact=False).first.wait_for()
     assert QIYE02 not in page.locator("body").inner_text()
-    page.screenshot(path=str(SHOTS / "enterprise.png"), full_page=True)
+    _full_page(page, "enterprise.png")
 
 
 def _session_ids(log: Path) -> list[str]:

@@ -538,3 +538,47 @@ def test_webhook_body_is_signed(tmp_path: Path) -> None:
         server.shutdown()
     sig, body = got[0]
     assert sig == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+
+
+def test_the_audit_log_reads_in_chinese_with_each_state_before_and_after(ledger_url: str, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the auditor's log showed the stored JSON ({"from":"candidate","ids":[1,2,…]}) and
+    subjects such as "2155 payouts" and "batch 1"; no state before and after."""
+    import re
+
+    from rules_engine.service import auth, budget, keys
+    from rules_engine.service.ledger import audit_entries
+
+    sf = approved_ledger(ledger_url, monkeypatch)
+    pay1 = export(sf, tmp_path, "pay1.csv")
+    result1 = bank_answer(pay1, {0: ("失败", "", "账户冻结")})
+    result1.to_csv(tmp_path / "result1.csv", index=False)
+    service.import_bank_results(sf, FINANCE, (tmp_path / "result1.csv").read_bytes())
+    service.retry(sf, FINANCE, result1.loc[0, "兑现编号"], "更正账户")
+    service.revoke(sf, OFFICIAL, result1.loc[1, "兑现编号"], "骗取补贴，依法追回")
+    budget.set_indicator(sf, Actor("预算系统", "budget"), "faming-zhuanli", 1_234_567_89)
+    keys.create_key(sf, OFFICIAL, "财政涉企系统", "finance")
+    monkeypatch.setenv("MIANSHEN_DEMO", "1")
+    from rules_engine.accounts import load_accounts
+
+    auth.sign_in(sf, load_accounts(), "shenji", "shenji-demo", "10.0.0.1")
+
+    log = audit_entries(sf, AUDITOR)
+    assert list(log.columns) == ["序号", "时间", "操作人", "动作", "对象", "变更前", "变更后", "详情", "核验"]
+    by_action = {a: g.iloc[0] for a, g in log.groupby("动作")}
+    assert (by_action["批量列入公示"]["变更前"], by_action["批量列入公示"]["变更后"]) == ("待公示", "公示中")
+    assert by_action["批量列入公示"]["对象"].startswith("兑现记录 ") and "公示期：2026-07-01 至" in by_action["批量列入公示"]["详情"]
+    assert (by_action["支付成功"]["变更前"], by_action["支付成功"]["变更后"]) == ("已审批", "已支付")
+    assert (by_action["支付失败"]["变更前"], by_action["支付失败"]["变更后"]) == ("已审批", "支付失败")
+    assert (by_action["追回"]["变更前"], by_action["追回"]["变更后"]) == ("已支付", "已追回")
+    assert "追回金额：" in by_action["追回"]["详情"] and "理由：骗取补贴，依法追回" in by_action["追回"]["详情"]
+    assert by_action["下达预算指标"]["变更后"] == "1,234,567.89 元"
+    assert by_action["运行批次"]["对象"] == "批次 1" and "新增待公示金额：" in by_action["运行批次"]["详情"]
+    assert "演示时钟日期：2026-07-09" in by_action["批量审批通过"]["详情"]  # the clock the operator set, shown
+    assert "角色：审计人员" in by_action["登录"]["详情"]
+    # nothing English is left but codes: policy ids, tag keys, references (bank's too), hashes, file names
+    codes = {p.id for p in LIB.policies} | set(D.tags)
+    allowed = re.compile(r"\bB\w*\d{6}\b|\b(?:MS|PF|INV|APP|SV)\d+\b|\b[0-9a-f]{8,}…?|\b[\w\-]+\.(?:csv|xlsx|yaml)\b|[0-9A-Z]{18}")
+    english = {w for col in ("动作", "对象", "变更前", "变更后", "详情") for text in log[col]
+               for w in re.findall(r"[A-Za-z][A-Za-z_\-]+", allowed.sub(" ", str(text))) if w not in codes}
+    assert not english, english

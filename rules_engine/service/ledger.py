@@ -384,6 +384,7 @@ def audit_entries(sf: sessionmaker[Session], actor: Actor, who: str = "", action
     enterprise, a payout reference) and date, each entry with its before/after details and the
     result of verifying it in the chain."""
     from ..ledger.models import AuditEntry
+    from .auditview import describe
 
     require(actor, "audit.verify")
     with sf() as s:
@@ -405,7 +406,7 @@ def audit_entries(sf: sessionmaker[Session], actor: Actor, who: str = "", action
         if until:
             q = q.where(AuditEntry.at < (until + dt.timedelta(days=1)).isoformat())
         rows = list(s.scalars(q.limit(limit)))
-    return pd.DataFrame([{"序号": e.seq, "时间": e.at[:19].replace("T", " "), "操作人": e.actor,
-                          "动作": ACTION_ZH.get(e.action, e.action), "对象": e.subject, "详情": e.details[:2000],
-                          "核验": "；".join(problems.get(e.seq, [])) or "通过"} for e in rows],
-                        columns=["序号", "时间", "操作人", "动作", "对象", "详情", "核验"])
+    columns = ["序号", "时间", "操作人", "动作", "对象", "变更前", "变更后", "详情", "核验"]
+    return pd.DataFrame([[e.seq, e.at[:19].replace("T", " "), e.actor, ACTION_ZH.get(e.action, e.action),
+                          *describe(e.action, e.subject, e.details[:20000]),
+                          "；".join(problems.get(e.seq, [])) or "通过"] for e in rows], columns=columns)

@@ -1,0 +1,103 @@
+"""An audit entry as an auditor reads it: the subject, the state before and after, and the
+details, in Chinese, with money in one format.
+
+The stored entry is not changed (it is hash-chained, its JSON is what the chain verifies);
+this only renders it. A detail the renderer does not know keeps its key, so nothing recorded
+is ever hidden from the auditor."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..ledger.lifecycle import STATUS_ZH
+from ..values import fmt_yuan
+from .actors import ROLE_ZH
+
+KEY_ZH = {
+    "account": "收款账号摘要", "amount_fen": "金额", "bank_reference": "银行流水号", "answers": "申报内容", "as_of": "评估日期", "author": "起草人",
+    "base": "基础数据", "before_fen": "调整前", "after_fen": "调整后", "bytes": "字节数", "checkpoint": "签名锚点",
+    "clawback_fen": "追回金额", "clock_override": "演示时钟日期", "count": "笔数", "created": "新增待公示笔数",
+    "created_fen": "新增待公示金额", "credit_code": "统一社会信用代码", "data_hash": "数据哈希",
+    "dead_holder": "失效的持有者", "dead_pid": "失效的进程号", "draft": "草稿编号", "failed": "支付失败笔数",
+    "file": "文件", "file_id": "文件编号", "files": "附件哈希", "holder": "持有者", "id": "编号", "ids": "兑现记录编号",
+    "invited": "邀约笔数", "invited_fen": "邀约金额", "missing_account": "缺少银行账号", "name": "名称",
+    "note": "修改说明", "notice": "公示期", "paid": "支付成功笔数", "payment_file": "支付文件",
+    "payouts_digest": "兑现记录摘要", "period": "期间", "pid": "进程号", "policies": "政策", "policy": "政策",
+    "rating": "评价", "reason": "理由", "rejected": "被拒绝行数", "replaced_by": "被替代为", "replaces": "替代版本",
+    "result_sha256": "回单哈希", "reviewer": "复核人", "role": "角色", "rows": "行数", "sha256": "内容哈希",
+    "tag": "数据项", "total_fen": "合计金额", "trigger": "触发数据项", "unchanged": "未变化笔数", "value": "数值",
+    "why": "原因",
+}
+SUBJECT_ZH = [
+    (re.compile(r"^batch (\d+)$"), "批次 {0}"),
+    (re.compile(r"^(\d+) payouts$"), "兑现记录 {0} 笔"),
+    (re.compile(r"^(\d+) invitations$"), "邀约 {0} 项"),
+    (re.compile(r"^objection (\d+)$"), "异议 {0}"),
+    (re.compile(r"^key (\d+)$"), "接口密钥 {0}"),
+    (re.compile(r"^batch_lock$"), "批次锁"),
+    (re.compile(r"^api$"), "接口"),
+]
+SHOWN_IDS = 20
+
+
+def subject_zh(subject: str) -> str:
+    for pattern, zh in SUBJECT_ZH:
+        if m := pattern.match(subject):
+            return zh.format(*m.groups())
+    return subject
+
+
+def _value(key: str, v: Any) -> str:
+    if v is None or v == "" or v == [] or v == {}:
+        return "（无）"
+    if key.endswith("_fen") and isinstance(v, int) and not isinstance(v, bool):
+        return f"{fmt_yuan(v)} 元"
+    if key == "role" and isinstance(v, str):
+        return ROLE_ZH.get(v, v)
+    if key in ("from", "to") and isinstance(v, str):
+        return STATUS_ZH.get(v, v)
+    if key in ("sha256", "data_hash", "payouts_digest", "result_sha256", "account") and isinstance(v, str):
+        return v[:16] + "…" if len(v) > 16 else v
+    if key == "ids" and isinstance(v, list):
+        head = "、".join(str(i) for i in v[:SHOWN_IDS])
+        return f"共 {len(v)} 笔：{head}" + ("…" if len(v) > SHOWN_IDS else "")
+    if key == "notice" and isinstance(v, list) and len(v) == 2:
+        return f"{v[0]} 至 {v[1]}"
+    if key == "checkpoint" and isinstance(v, list) and len(v) == 2:
+        return f"第 {v[0]} 条"
+    if key == "policies" and isinstance(v, dict):
+        return f"{len(v)} 项：" + "、".join(sorted(str(k) for k in v))
+    if key == "files" and isinstance(v, list | dict):
+        return f"{len(v)} 个"
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, dict):
+        return "；".join(f"{KEY_ZH.get(str(k), str(k))}：{_value(str(k), x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return "、".join(_value(key, x) for x in v)
+    return str(v)
+
+
+def describe(action: str, subject: str, details: str) -> tuple[str, str, str, str]:
+    """(对象, 变更前, 变更后, 详情) of one entry. Before/after: the payout status of a transition,
+    the indicator of a budget change, the version a policy publication replaced."""
+    try:
+        d = json.loads(details) if details else {}
+    except ValueError:
+        return subject_zh(subject), "", "", details  # verification reports the damage; show what is there
+    if not isinstance(d, dict):
+        return subject_zh(subject), "", "", str(d)
+    before = after = ""
+    if "from" in d and "to" in d:
+        before, after = _value("from", d.pop("from")), _value("to", d.pop("to"))
+    elif "before_fen" in d and "after_fen" in d:
+        before, after = _value("before_fen", d.pop("before_fen")), _value("after_fen", d.pop("after_fen"))
+    elif action == "policy_published" and "replaces" in d:
+        replaced = d.pop("replaces")
+        before = f"第 {replaced} 版" if replaced else "（新政策）"
+        after = m.group(1) if (m := re.search(r"v(\d+)$", subject)) else ""
+        after = f"第 {after} 版" if after else ""
+    rest = "；".join(f"{KEY_ZH.get(k, k)}：{_value(k, v)}" for k, v in d.items() if v not in (None, "", [], {}))
+    return subject_zh(subject), before, after, rest

@@ -307,7 +307,7 @@ def data_export(
                 with engine.begin() as conn:
                     sql_tables.write_table(conn, table, ds.frame, d)
             except sa.exc.SQLAlchemyError as exc:
-                raise EngineError(f"cannot write table {table!r}: {type(exc).__name__}: "
+                raise EngineError(f"无法写入数据表 {table!r}：{type(exc).__name__}："
                                   f"{str(exc).splitlines()[0]}") from None
             where = f"table {table} in {engine.url.render_as_string(hide_password=True)}"
         else:

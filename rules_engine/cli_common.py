@@ -88,5 +88,5 @@ def open_source(kind: str, data: str, table: str, partitions: int | None, d: Tag
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        raise EngineError("the spark backend needs PySpark: pip install -e '.[spark]'") from None
+        raise EngineError("spark 后端需要 PySpark，请先安装：pip install -e '.[spark]'") from None
     return SparkSource(data, d, partitions)

@@ -387,7 +387,7 @@ class DurableEngine:
 
     def _check_thread(self) -> None:
         if threading.get_ident() != self.owner:
-            raise EngineError("the durable-rules engine is not thread-safe: use it only from the thread that made it")
+            raise EngineError("durable-rules 引擎不是线程安全的：只能在创建它的线程中使用")
 
     def ruleset(self, policy: ir.Policy, as_of: dt.date) -> CompiledPolicy:
         self._check_thread()

@@ -145,7 +145,7 @@ class SqlSource:
                 self.table = sql_tables.reflect(conn, table)
                 self.count = conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()
         except sa.exc.SQLAlchemyError as exc:
-            raise EngineError(f"cannot read table {table!r} at {sa.make_url(url).render_as_string()}: "
+            raise EngineError(f"无法读取 {sa.make_url(url).render_as_string()} 中的数据表 {table!r}："
                               f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
         self.d = dictionary
         self.url = self.engine.url.render_as_string(hide_password=True)
@@ -210,8 +210,8 @@ class SparkSource:
         elif location.startswith("table:"):
             self.df = self.spark.table(location.removeprefix("table:"))
         else:
-            raise EngineError(f"Spark source {location!r}: no such Parquet file or directory "
-                              f"(a catalog table is written table:NAME)")
+            raise EngineError(f"Spark 数据源 {location!r}：没有这个 Parquet 文件或目录"
+                              f"（目录中的表写作 table:表名）")
         if partitions:
             self.df = self.df.repartition(partitions)
         self.location = location
@@ -252,9 +252,9 @@ class SparkSource:
 def backend_of(data: str, backend: str | None) -> str:
     """The backend a --data value implies: a database URL means sql; else the flag, else vectorized."""
     if backend is not None and backend not in BACKENDS:
-        raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise EngineError(f"未知的后端 {backend!r}，可选：{'、'.join(BACKENDS)}")
     if "://" in data:
         if backend not in (None, "sql"):
-            raise EngineError(f"{data.split('://')[0]}:// is a database URL: it needs the sql backend, not {backend}")
+            raise EngineError(f"{data.split('://')[0]}:// 是数据库地址，只能用 sql 后端，不能用 {backend}")
         return "sql"
     return backend or "vectorized"

@@ -115,15 +115,15 @@ def test_cli_match_writes_results_into_the_database(database: str, tmp_path: Pat
 
 def test_bad_backend_choices_are_clear_errors(sample: tuple[Any, Any, Any], tmp_path: Path) -> None:
     d = sample[0]
-    with pytest.raises(EngineError, match="database URL: it needs the sql backend"):
+    with pytest.raises(EngineError, match="是数据库地址，只能用 sql 后端"):
         backend_of("postgresql://x/y", "spark")
-    with pytest.raises(EngineError, match="unknown backend 'duckdb'"):
+    with pytest.raises(EngineError, match="未知的后端 'duckdb'"):
         backend_of("data.yaml", "duckdb")
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
-    with pytest.raises(EngineError, match="no table 'enterprises'.*tables there: \\(none\\)"):
+    with pytest.raises(EngineError, match="中没有数据表 'enterprises'；现有的表：（无）"):
         SqlSource(empty, "enterprises", d)
     r = CliRunner().invoke(app, ["match", "--data", empty])
-    assert r.exit_code == 1 and "no table 'enterprises'" in r.output
+    assert r.exit_code == 1 and "没有数据表 'enterprises'" in r.output
 
 
 def test_every_source_returns_the_one_results_frame(sample: Any, tmp_path: Path, spark: Any) -> None:

@@ -165,7 +165,7 @@ def test_one_thread_owns_the_engine() -> None:
     t = threading.Thread(target=other)
     t.start()
     t.join()
-    assert len(errors) == 1 and "not thread-safe" in str(errors[0])
+    assert len(errors) == 1 and "不是线程安全的" in str(errors[0])
     assert threading.active_count() < 10  # the host starts no timer threads
 
 

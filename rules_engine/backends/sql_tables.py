@@ -62,8 +62,8 @@ def reflect(conn: sa.Connection, name: str) -> sa.Table:
         return sa.Table(name, sa.MetaData(), autoload_with=conn)
     except sa.exc.NoSuchTableError:
         have = sa.inspect(conn).get_table_names()
-        raise EngineError(f"no table {name!r} in {conn.engine.url.render_as_string(hide_password=True)}; "
-                          f"tables there: {', '.join(have) or '(none)'}") from None
+        raise EngineError(f"{conn.engine.url.render_as_string(hide_password=True)} 中没有数据表 {name!r}；"
+                          f"现有的表：{'、'.join(have) or '（无）'}") from None
 
 
 def read_rows(conn: sa.Connection, table: sa.Table, codes: Sequence[str], dictionary: TagDictionary,

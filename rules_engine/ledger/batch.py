@@ -346,7 +346,7 @@ def run_batch(sf: sessionmaker[Session], data: pd.DataFrame | MatchSource, polic
     """Run one batch over a storage frame or any match source (a database table, a Spark
     data source). Raises BatchLocked if another run is in progress."""
     if not actor.strip():
-        raise EngineError("a batch run needs a named actor")
+        raise EngineError("运行批次须写明操作人")
     source = FrameSource(data) if isinstance(data, pd.DataFrame) else data
     # 申报 policies are never matched into money: the enterprise applies and an official decides
     in_force = [p for p in policies if p.status == "active" and p.in_force(as_of) and p.tier is not ir.Tier3.APPLY]

@@ -100,7 +100,7 @@ def sender_from(spec: str) -> Sender:
         return FileSender(target)
     if kind == "webhook" and target:
         return WebhookSender(target)
-    raise EngineError(f"a sender is file:PATH or webhook:URL, not {spec!r}")
+    raise EngineError(f"推送目标应为 file:路径 或 webhook:地址，而不是 {spec!r}")
 
 
 @dataclass

@@ -161,7 +161,7 @@ def source_from(spec: str, sf: sessionmaker[Session]) -> FileSource | StdinSourc
         return TableSource(sf)
     if spec.startswith("file:"):
         return FileSource(spec[5:])
-    raise EngineError(f"a source is file:PATH, stdin or table, not {spec!r}")
+    raise EngineError(f"事件来源应为 file:路径、stdin 或 table，而不是 {spec!r}")
 
 
 # ------------------------------------------------------------------ worker

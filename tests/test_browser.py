@@ -108,11 +108,19 @@ def test_calculator_path(server: str, browser: Any) -> None:
     page.get_by_label("统一社会信用代码或企业名称").press("Enter")
     page.get_by_text("8 项", exact=True).wait_for()
     page.get_by_text("政策详情与依据").wait_for()
+    assert _truncated_metrics(page) == []  # was: 合计金额 「2,356,054.25…」
     with page.expect_download() as dl:
         page.get_by_role("button", name="下载报告（HTML）").click()
     report = Path(dl.value.path()).read_text(encoding="utf-8")
     assert "政策体检报告" in report and QIYE01 in report
     _full_page(page, "calculator.png")
+
+
+def _truncated_metrics(page: Any) -> list[str]:
+    """Metric values the page cuts short (text-overflow: ellipsis shows 「2,356,054.25…」)."""
+    return list(page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMetricValue]')]
+        .filter(m => [m, ...m.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))
+        .map(m => m.innerText)"""))
 
 
 def test_sandbox_path(server: str, browser: Any) -> None:
@@ -131,6 +139,7 @@ def test_sandbox_path(server: str, browser: Any) -> None:
     page.get_by_text("校验通过").wait_for()
     page.get_by_role("tab", name="影响测算").click()
     page.get_by_text("测算总金额").wait_for()
+    assert _truncated_metrics(page) == []
     _full_page(page, "sandbox-impact.png")
 
 
@@ -153,7 +162,6 @@ def test_batch_path(server: str, browser: Any) -> None:
     open_page(page, "总览")
     page.locator("[data-testid='stVegaLiteChart']").nth(2).wait_for()
     _full_page(page, "overview.png")
-    _full_page(page, "batch.png")
 
 
 def test_an_enterprise_cannot_reach_another_enterprise(server: str, browser: Any) -> None:
@@ -291,6 +299,9 @@ def test_each_tier_walked_through_by_an_enterprise_and_an_official(server: str, 
     page.get_by_text("发票.pdf").first.wait_for()
     page.get_by_role("button", name="提交申报").click()
     page.get_by_text("申报已提交").wait_for()
+    assert _truncated_metrics(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    assert _english_on(page, {"qiye01"}) == {}  # was: the 申报 table named the policy 「jishu-gaizao」
     _full_page(page, "enterprise-tasks-phone.png")
     page.close()
 
@@ -331,9 +342,52 @@ def test_each_tier_walked_through_by_an_enterprise_and_an_official(server: str, 
 
 def _full_page(page: Any, name: str) -> None:
     """Streamlit scrolls inside its own container: grow the viewport to the content first."""
-    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('section, div')]"
-                           ".map(e => e.scrollHeight))")
+    height = page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollHeight"
+                           " || document.body.scrollHeight")
     width = page.viewport_size["width"] if page.viewport_size else 1400
-    page.set_viewport_size({"width": width, "height": min(int(height) + 50, 12000)})
+    page.set_viewport_size({"width": width, "height": min(int(height) + 200, 12000)})
     page.wait_for_timeout(300)
     page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+ENGLISH_WORD = r"[A-Za-z][A-Za-z_\-]+"
+# what may stay ASCII in a browser: codes (credit codes, references, policy and tag ids), file
+# names, format names on buttons, units
+NOT_ENGLISH = (r"[0-9A-Z]{18}|\b(?:MS|PF|SB|INV|APP|SV|B)\w*\d{4,}\b|\b[\w\-]+\.(?:yaml|csv|xlsx|parquet|db|pdf|html)\b"
+               r"|\b(?:YAML|Excel|HTML|CSV|XLSX|XLS|DOCX|DOC|ZIP|PDF|PNG|JPG|JPEG|GBK|GB18030|UTF|BOM|MB|KB|SHA)\b|\b[0-9a-f]{8,}…?")
+
+
+def _english_on(page: Any, allowed: set[str]) -> dict[str, str]:
+    import re
+
+    text = page.evaluate("document.body.innerText")
+    icons = set(page.evaluate("[...document.querySelectorAll('[data-testid=stIconMaterial]')].map(e => e.innerText)"))
+    words = {}
+    for line in text.splitlines():
+        if line.strip() in icons:  # drawn as an icon (a ligature of the icon font), not read as a word
+            continue
+        for name in allowed:
+            line = line.replace(name, " ")
+        for w in re.findall(ENGLISH_WORD, re.sub(NOT_ENGLISH, " ", line)):
+            words[w] = line[:80]
+    return words
+
+
+@pytest.mark.parametrize("user,password", [("guanyuan", "guanyuan-demo"), ("shenji", "shenji-demo"),
+                                           ("qiye01", "qiye01-demo")])
+def test_no_english_in_the_browser_on_any_page(server: str, browser: Any, user: str, password: str) -> None:
+    """What Chromium shows, Streamlit's own words included (AppTest sees only the script's):
+    was 「Upload」「200MB per file」 on the file uploader, 「Skip to main content」, 「yyyy/mm/dd」
+    in empty date filters."""
+    page = login(browser, server, user, password)
+    sidebar = page.locator("section[data-testid='stSidebar']")
+    sidebar.get_by_text("退出登录").wait_for()
+    titles = [t.strip() for t in sidebar.locator("[role='radiogroup'] label").all_inner_texts()]
+    assert titles, titles
+    found = {}
+    for title in titles:
+        open_page(page, title)
+        page.wait_for_timeout(1500)  # charts and tables draw after the script ends
+        found.update({f"{title}: {w}": line for w, line in _english_on(page, {user}).items()})
+    assert not found, found
+    page.close()

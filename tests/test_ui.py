@@ -290,8 +290,9 @@ ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z_\-]+")
 NOT_WORDS = re.compile(r"[0-9A-Z]{18}|\bMS\d+|\b[\w\-]+\.(?:yaml|csv|xlsx|parquet|db)\b|\bYAML\b")
 
 
-def user_facing_words(at: AppTest) -> list[str]:
-    """Every word a user reads on the page as first shown: text, labels, buttons, tabs, column headers."""
+def user_facing_words(at: AppTest, cells: bool = False) -> list[str]:
+    """Every word a user reads on the page as first shown: text, labels, buttons, tabs, column
+    headers; with `cells`, the text in every table too (an enterprise is shown no codes of ours)."""
     parts = [m.value for m in at.markdown] + [m.value for m in at.caption] + [m.value for m in at.subheader]
     parts += [m.label for m in at.metric] + [m.value for m in at.success] + [m.value for m in at.error]
     parts += [m.value for m in at.info] + [m.value for m in at.warning] + [b.label for b in at.button]
@@ -301,6 +302,8 @@ def user_facing_words(at: AppTest) -> list[str]:
     parts += [t.label for t in at.tabs]
     for df in at.dataframe:
         parts += [str(c) for c in df.value.columns]
+        if cells:
+            parts += [v for col in df.value.columns for v in df.value[col] if isinstance(v, str)]
     return [str(p) for p in parts]
 
 
@@ -310,6 +313,40 @@ def test_every_page_speaks_chinese_to_every_role(user: str) -> None:
     at = signed_in(user)
     for page in at.sidebar.radio[0].options:
         goto(at, page)
-        english = {w: text[:80] for text in user_facing_words(at)
+        english = {w: text[:80]
+                   for text in user_facing_words(at, cells=user == "qiye01")
                    for w in ASCII_WORD.findall(NOT_WORDS.sub(" ", text.replace(user, " ")))}
         assert not english, (user, page, english)
+
+
+def test_an_enterprise_sees_its_applications_by_policy_name() -> None:
+    """Was: the 申报 table named the policy by its id (「jishu-gaizao」)."""
+    from rules_engine.service import Actor, tiers
+    from rules_engine.service.platform import Platform
+
+    p = Platform.from_env()
+    code = QIYE01
+    tiers.submit_application(p, Actor("qiye01", "enterprise", code), code, "jishu-gaizao", {},
+                             "本单位承诺所填内容真实、准确", [])
+    at = signed_in("qiye01")
+    (table,) = [df.value for df in at.dataframe if "审核意见" in df.value.columns]
+    assert list(table["政策"]) == [p.library.get("jishu-gaizao").title] and table["政策"][0] != "jishu-gaizao"
+
+
+def test_the_ledger_is_filtered_by_region_and_policy_names_not_codes() -> None:
+    """Was: 「地区代码前缀」 typed as a code, the 政策 filter listing ids, the 地区 column codes."""
+    from rules_engine import service
+    from rules_engine.service import Actor
+    from rules_engine.service.platform import Platform
+
+    p = Platform.from_env()
+    service.run_batch(p.ledger, Actor("批处理", "official"), p.data.dataset.frame, p.library.policies, p.data.as_of,
+                      p.dictionary)
+    at = goto(signed_in("guanyuan"), "batch")
+    region = next(s for s in at.selectbox if s.label == "地区")
+    policy = next(s for s in at.selectbox if s.label == "政策")
+    assert "jishu-gaizao" not in policy.format_func("jishu-gaizao")
+    assert region.format_func("340100") == "合肥市"
+    region.set_value("340100").run()
+    ledger = next(df.value for df in at.dataframe if "批次" in df.value.columns)
+    assert len(ledger) and ledger["地区"].str.startswith("合肥市").all(), ledger["地区"].unique()

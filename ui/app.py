@@ -27,7 +27,7 @@ import streamlit as st  # noqa: E402
 from rules_engine.accounts import ROLE_ZH, AccountError, load_accounts  # noqa: E402
 from rules_engine.errors import EngineError  # noqa: E402
 from rules_engine.service import auth, keys  # noqa: E402
-from ui import common, websession  # noqa: E402
+from ui import common, websession, zh  # noqa: E402
 from ui.views import batch, calculator, data, overview, review, sandbox  # noqa: E402
 
 # page key -> (title, render, roles that may open it)
@@ -43,6 +43,12 @@ IDLE_S = 30 * 60
 MAX_S = 8 * 3600
 
 st.set_page_config(page_title="免申即享 政策兑现平台", layout="wide", menu_items={})
+# A metric's value wraps (before 元) and shrinks with the window rather than ending in 「…」:
+# a sum of money must never be shown cut short.
+st.html("<style>[data-testid='stMetricValue'], [data-testid='stMetricValue'] * {white-space: normal !important;"
+        " overflow: visible !important; text-overflow: clip !important; word-break: keep-all;}"
+        " [data-testid='stMetricValue'] {font-size: clamp(1.25rem, 2.4vw, 2.25rem);}</style>")
+st.html(zh.SCRIPT, unsafe_allow_javascript=True, width="content")  # Streamlit's own words in Chinese
 
 
 def _connection() -> str:

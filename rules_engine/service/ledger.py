@@ -378,6 +378,18 @@ ACTION_ZH = {
 }
 
 
+def audit_days(sf: sessionmaker[Session], actor: Actor) -> tuple[dt.date, dt.date] | None:
+    """The first and the last day of the audit log (the date filter's defaults: all of it)."""
+    from ..ledger.models import AuditEntry
+
+    require(actor, "audit.verify")
+    with sf() as s:
+        first, last = s.execute(select(func.min(AuditEntry.at), func.max(AuditEntry.at))).one()
+    if first is None or last is None:
+        return None
+    return dt.date.fromisoformat(first[:10]), dt.date.fromisoformat(last[:10])
+
+
 def audit_entries(sf: sessionmaker[Session], actor: Actor, who: str = "", action: str = "", subject: str = "",
                   since: dt.date | None = None, until: dt.date | None = None, limit: int = 5000) -> pd.DataFrame:
     """The audit log itself for auditors: filtered by actor, action, subject (a policy, an

@@ -33,12 +33,20 @@ def _act(label: str, do) -> None:  # type: ignore[no-untyped-def]
         st.session_state["batch_err"] = f"{label}未执行：{exc}"
 
 
+def _region_prefix(code: str) -> str:
+    """A region and everything in it: 340100 (合肥市) -> 3401, 340000 (安徽省) -> 34, 340124 -> 340124."""
+    while code.endswith("00"):
+        code = code[:-2]
+    return code
+
+
 def _ledger_frame(status: list[str], policy: str, region: str) -> pd.DataFrame:
     rows = service.list_payouts(common.ledger(), common.actor(),
                                 service.PayoutFilter(tuple(status), policy or None, region or None))
     return pd.DataFrame([{
         "编号": p.reference, "政策": (p.explanation or {}).get("title", p.policy_id), "版本": p.policy_version,
-        "统一社会信用代码": p.credit_code, "企业名称": p.enterprise_name, "地区": p.region,
+        "统一社会信用代码": p.credit_code, "企业名称": p.enterprise_name,
+        "地区": common.region_names().get(p.region or "", p.region or ""),
         "金额（元）": common.yuan(p.amount_fen).removesuffix(" 元"), "状态": common.PAYOUT_ZH.get(p.status, p.status),
         "银行账号": mask_text(p.bank_account) if p.bank_account else "",
         "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else "", "批次": p.batch_id,
@@ -105,10 +113,12 @@ def render() -> None:
     f1, f2, f3 = st.columns(3)
     status = f1.multiselect("状态", list(common.PAYOUT_ZH), format_func=lambda k: common.PAYOUT_ZH[k], key="lg_status",
                             placeholder="全部状态")
-    policy = f2.selectbox("政策", [""] + [p.id for p in common.current_library().policies], key="lg_policy",
-                          format_func=lambda i: i or "全部")
-    region = f3.text_input("地区代码前缀", key="lg_region")
-    df = _ledger_frame(status, policy, region)
+    titles = {p.id: p.title for p in common.current_library().policies}
+    policy = f2.selectbox("政策", [""] + list(titles), key="lg_policy", format_func=lambda i: titles.get(i, "全部"))
+    regions = common.region_names()
+    region = f3.selectbox("地区", [""] + sorted(regions), key="lg_region",
+                          format_func=lambda c: regions.get(c, "全部") if c else "全部")
+    df = _ledger_frame(status, policy, _region_prefix(region))
     st.caption(f"{len(df)} 笔（最多显示 5000 笔）")
     common.show_frame(df, height=320)
     st.subheader("审计核验")
@@ -148,15 +158,16 @@ def _audit_log() -> None:
     """The audit log itself, for auditors (and officials): filters, each entry's details and its
     verification, Excel export."""
     from rules_engine.exporting import table_bytes
-    from rules_engine.service.ledger import ACTION_ZH, audit_entries
+    from rules_engine.service.ledger import ACTION_ZH, audit_days, audit_entries
 
     st.subheader("审计日志")
     a, b, c, d, e = st.columns(5)
     who = a.text_input("操作人", key="al_who")
     action = b.selectbox("动作", [""] + list(ACTION_ZH), format_func=lambda k: ACTION_ZH.get(k, "全部"), key="al_action")
     subject = c.text_input("政策、企业或兑现编号", key="al_subject")
-    since = d.date_input("起始日期", value=None, key="al_since")
-    until = e.date_input("截止日期", value=None, key="al_until")
+    first, last = audit_days(common.ledger(), common.actor()) or (clock.today(), clock.today())
+    since = d.date_input("起始日期", first, key="al_since")
+    until = e.date_input("截止日期", max(last, clock.today()), key="al_until")
     df = audit_entries(common.ledger(), common.actor(), who, action, subject, since, until)
     bad = int((df["核验"] != "通过").sum())
     st.caption(f"{len(df)} 条（最多显示 5000 条）" + (f"；其中 {bad} 条核验未通过" if bad else "；逐条核验通过"))

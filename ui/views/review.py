@@ -46,7 +46,8 @@ def render() -> None:
         if not apps:
             st.caption("没有待审核的申报。")
         for a in apps:
-            with st.expander(f"{a.reference}　{a.policy_id}　{a.credit_code}", expanded=len(apps) == 1):
+            title = next((x.title for x in p.library.policies if x.id == a.policy_id), a.policy_id)
+            with st.expander(f"{a.reference}　{common.md(title)}　{a.credit_code}", expanded=len(apps) == 1):
                 st.write("申报说明：", a.statement)
                 if a.answers:
                     common.show_frame(pd.DataFrame([{"数据": d[t].label if t in d else t, "申报值": v}

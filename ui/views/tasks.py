@@ -25,8 +25,9 @@ def _do(label: str, action) -> None:  # type: ignore[no-untyped-def]
 
 
 def _files(key: str) -> list[tuple[str, bytes]]:
-    up = st.file_uploader("证明材料（PDF、图片、Excel，每个不超过 10 MB）", accept_multiple_files=True, key=key,
-                          type=["pdf", "png", "jpg", "jpeg", "xlsx", "xls", "doc", "docx", "zip"])
+    up = st.file_uploader("证明材料（PDF、图片、表格、文档或压缩包）", accept_multiple_files=True, key=key,
+                          type=["pdf", "png", "jpg", "jpeg", "xlsx", "xls", "doc", "docx", "zip"],
+                          max_upload_size=tiers.MAX_FILE // 1024 // 1024)  # the browser refuses what the service would
     return [(f.name, f.getvalue()) for f in up or []]
 
 
@@ -70,7 +71,8 @@ def _applications(p, me, code: str, cu: CheckUp) -> None:  # type: ignore[no-unt
     st.markdown("**申报：需要申请的政策**")
     mine = {a.policy_id: a for a in tiers.applications(p, me, code)}
     if mine:
-        common.show_frame(pd.DataFrame([{"编号": a.reference, "政策": a.policy_id,
+        titles = {x.id: x.title for x in p.library.policies}
+        common.show_frame(pd.DataFrame([{"编号": a.reference, "政策": titles.get(a.policy_id, a.policy_id),
                                          "状态": tiers.APPLICATION_ZH.get(a.status, a.status),
                                          "审核意见": a.reason or "", "核定金额": common.yuan(a.amount_fen) if a.amount_fen
                                          else ""} for a in mine.values()]))

@@ -361,10 +361,13 @@ def _english_on(page: Any, allowed: set[str]) -> dict[str, str]:
     import re
 
     text = page.evaluate("document.body.innerText")
-    icons = set(page.evaluate("[...document.querySelectorAll('[data-testid=stIconMaterial]')].map(e => e.innerText)"))
+    from streamlit.material_icon_names import ALL_MATERIAL_ICONS
+
+    icons = set(page.evaluate("[...document.querySelectorAll('[data-testid*=Icon i]')].map(e => e.innerText)"))
     words = {}
     for line in text.splitlines():
-        if line.strip() in icons:  # drawn as an icon (a ligature of the icon font), not read as a word
+        # drawn as an icon (a ligature of the icon font), or its stand-in while the font loads
+        if line.strip() in icons or line.strip().removesuffix(" icon") in ALL_MATERIAL_ICONS:
             continue
         for name in allowed:
             line = line.replace(name, " ")

@@ -29,6 +29,7 @@ EXACT = {
     "Please wait...": "请稍候…",
     "Connection error": "连接中断",
     "Clear all": "全部清除",
+    "Loading": "加载中",
 }
 # (JavaScript regular expression, replacement)
 PATTERNS = [

@@ -350,3 +350,31 @@ def test_the_ledger_is_filtered_by_region_and_policy_names_not_codes() -> None:
     region.set_value("340100").run()
     ledger = next(df.value for df in at.dataframe if "批次" in df.value.columns)
     assert len(ledger) and ledger["地区"].str.startswith("合肥市").all(), ledger["地区"].unique()
+
+
+@pytest.mark.parametrize("user", ["guanyuan", "shenji", "qiye01"])
+def test_every_money_column_has_one_format(user: str) -> None:
+    """Was: 「46309.6」 and 「90139784.91」 in tables, 「200,000.00 元」 beside 「1,328,631.67」 under
+    金额（元）. Every money column is headed （元） and every cell reads 1,234.56."""
+    from rules_engine import service
+    from rules_engine.service import Actor
+    from rules_engine.service.platform import Platform
+
+    p = Platform.from_env()
+    service.run_batch(p.ledger, Actor("批处理", "official"), p.data.dataset.frame, p.library.policies, p.data.as_of,
+                      p.dictionary)
+    at = signed_in(user)
+    money = re.compile(r"^-?\d{1,3}(,\d{3})*\.\d{2}$")
+    seen = 0
+    for page in at.sidebar.radio[0].options:
+        goto(at, page)
+        for df in at.dataframe:
+            for col in df.value.columns:
+                if "金额" not in str(col) and "预算" not in str(col) and "可得" not in str(col):
+                    continue
+                assert str(col).endswith("元）"), (page, col)
+                cells = [v for v in df.value[col] if v not in ("", None, "—")]
+                bad = [v for v in cells if not (isinstance(v, str) and money.match(v))]
+                assert not bad, (page, col, bad[:5])
+                seen += len(cells)
+    assert seen > 0

@@ -136,7 +136,13 @@ def region_names() -> dict[str, str]:
 
 
 def yuan(fen: int) -> str:
+    """Money in text: 1,234.56 元."""
     return f"{fmt_yuan(int(fen))} 元"
+
+
+def amount(fen: int) -> str:
+    """Money in a table column headed （元）: 1,234.56."""
+    return fmt_yuan(int(fen))
 
 
 def policy_by_id(policies: list[Policy], pid: str) -> Policy | None:

@@ -47,7 +47,7 @@ def _ledger_frame(status: list[str], policy: str, region: str) -> pd.DataFrame:
         "编号": p.reference, "政策": (p.explanation or {}).get("title", p.policy_id), "版本": p.policy_version,
         "统一社会信用代码": p.credit_code, "企业名称": p.enterprise_name,
         "地区": common.region_names().get(p.region or "", p.region or ""),
-        "金额（元）": common.yuan(p.amount_fen).removesuffix(" 元"), "状态": common.PAYOUT_ZH.get(p.status, p.status),
+        "金额（元）": common.amount(p.amount_fen), "状态": common.PAYOUT_ZH.get(p.status, p.status),
         "银行账号": mask_text(p.bank_account) if p.bank_account else "",
         "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else "", "批次": p.batch_id,
     } for p in rows])
@@ -140,7 +140,7 @@ def render() -> None:
             "批次": r.id, "开始": r.started_at.strftime("%Y-%m-%d %H:%M"), "操作人": r.started_by,
             "评估日期": r.as_of, "状态": {"completed": "已完成", "running": "运行中"}.get(r.status, r.status),
             "新增": (r.summary or {}).get("created", 0),
-            "金额（元）": common.yuan((r.summary or {}).get("created_fen", 0)).removesuffix(" 元")} for r in runs]))
+            "金额（元）": common.amount((r.summary or {}).get("created_fen", 0))} for r in runs]))
 
 
 def _keep(key: str, name: str, data: bytes, n: int, note: str | None = None) -> str:

@@ -135,14 +135,14 @@ def report_tables(cu: CheckUp) -> dict[str, pd.DataFrame]:
         return f"{e.policy.basis.document}（{e.policy.basis.number}）{e.policy.basis.article}"
 
     return {
-        "符合": pd.DataFrame([{"政策": e.policy.title, "金额（元）": common.yuan(e.decision.amount_fen).removesuffix(" 元"),
+        "符合": pd.DataFrame([{"政策": e.policy.title, "金额（元）": common.amount(e.decision.amount_fen),
                              "主管部门": e.policy.department, "依据": basis(e)} for e in cu.eligible],
                            columns=["政策", "金额（元）", "主管部门", "依据"]),
         "待补充数据": pd.DataFrame([{"政策": e.policy.title, "缺少的数据": "、".join(
             sorted({m for c in e.conditions for m in c.missing})) or "金额所需数据", "主管部门": e.policy.department}
             for e in cu.undetermined], columns=["政策", "缺少的数据", "主管部门"]),
         "差一项": pd.DataFrame([{"政策": nm.policy.title, "未满足的条件": nm.condition.label or nm.condition.zh,
-                               "差距": nm.condition.gap, "满足后可得（元）": common.yuan(nm.potential_fen).removesuffix(" 元")}
+                               "差距": nm.condition.gap, "满足后可得（元）": common.amount(nm.potential_fen)}
                               for nm in cu.near_misses], columns=["政策", "未满足的条件", "差距", "满足后可得（元）"]),
     }
 
@@ -150,7 +150,7 @@ def report_tables(cu: CheckUp) -> dict[str, pd.DataFrame]:
 def excel_report(title: str, cu: CheckUp) -> bytes:
     """Text cells neutralised against formula injection (the name comes from department data)."""
     summary = pd.DataFrame([{"企业": title, "评估日期": cu.as_of.isoformat(), "符合政策数": len(cu.eligible),
-                             "合计金额（元）": common.yuan(cu.total_fen).removesuffix(" 元")}])
+                             "合计金额（元）": common.amount(cu.total_fen)}])
     return table_bytes(summary, "xlsx", sheets={name: (df, ()) for name, df in report_tables(cu).items()},
                        main_sheet="概要")
 
@@ -170,7 +170,7 @@ def html_report(title: str, cu: CheckUp) -> bytes:
 
 def _own_payouts(code: str) -> None:
     rows = service.list_payouts(common.ledger(), common.actor(), service.PayoutFilter(credit_code=code))
-    data = [{"政策": (p.explanation or {}).get("title", p.policy_id), "金额": common.yuan(p.amount_fen),
+    data = [{"政策": (p.explanation or {}).get("title", p.policy_id), "金额（元）": common.amount(p.amount_fen),
              "状态": common.PAYOUT_ZH.get(p.status, p.status),
              "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else ""} for p in rows]
     st.subheader("兑现记录")

@@ -41,11 +41,11 @@ def render() -> None:
     per, summary = timeliness(common.ledger(), common.actor(), common.current_library().policies)
     shown_summary = summary.copy()
     for col in [c for c in shown_summary.columns if c.endswith("金额（分）")]:
-        shown_summary[col.replace("（分）", "（元）")] = [common.yuan(int(v)).removesuffix(" 元") for v in shown_summary[col]]
+        shown_summary[col.replace("（分）", "（元）")] = [common.amount(int(v)) for v in shown_summary[col]]
         del shown_summary[col]
     common.show_frame(shown_summary.astype(object).where(shown_summary.notna(), "—"))
     late = per[per["超期"]]
     st.caption(f"超期未兑现 {len(late)} 笔")
     if len(late):
-        common.show_frame(late.assign(金额=[common.yuan(int(v)) for v in late["金额（分）"]])
+        common.show_frame(late.assign(**{"金额（元）": [common.amount(int(v)) for v in late["金额（分）"]]})
                           .drop(columns=["金额（分）", "超期", "已支付"]).head(500))

@@ -103,6 +103,7 @@ def render() -> None:
     with t5:
         st.caption("各部门缺哪些数据会让最多的待兑现金额无法判定：据此发出数据共享需求。金额为估算。")
         req = tiers.data_requests(p, me)
-        common.show_frame(req.head(50))
+        money = "可释放金额（估算，元）"
+        common.show_frame(req.head(50).assign(**{money: [common.amount(int(v * 100)) for v in req[money].head(50)]}))
         common.offer_download("下载缺数清单（Excel）", "缺数清单.xlsx",
-                              table_bytes(req, "xlsx", money=["可释放金额（估算，元）"]), "requests")
+                              table_bytes(req, "xlsx", money=[money]), "requests")

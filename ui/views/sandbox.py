@@ -30,7 +30,7 @@ def _library_table(policies: list[ir.Policy], query: str) -> pd.DataFrame:
     rows = [{"编号": p.id, "政策名称": p.title, "主管部门": p.department, "兑现方式": p.tier,
              "状态": {"active": "有效", "retired": "已废止"}.get(p.status, p.status),
              "有效期": f"{p.valid_from} 至 {p.valid_to or '长期'}", "版本": p.version,
-             "预算（元）": common.yuan(int(p.budget.total * 100)).removesuffix(" 元") if p.budget else ""}
+             "预算（元）": common.amount(int(p.budget.total * 100)) if p.budget else ""}
             for p in policies]
     df = pd.DataFrame(rows)
     if query.strip():
@@ -145,7 +145,7 @@ def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
                              "原金额（元）": old_fen[changed], "新金额（元）": new_fen[changed],
                              "变化（元）": new_fen[changed] - old_fen[changed]}).sort_values("变化（元）")
         for money in ("原金额（元）", "新金额（元）", "变化（元）"):
-            diff[money] = [common.yuan(int(v)).removesuffix(" 元") for v in diff[money]]
+            diff[money] = [common.amount(int(v)) for v in diff[money]]
         common.show_frame(diff, height=300)
     else:
         st.caption("草稿与已发布版本对当前数据的结果相同。")

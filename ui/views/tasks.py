@@ -58,7 +58,7 @@ def render(code: str, cu: CheckUp) -> None:
                                                   f"已放弃《{t}》")[1])
     if len(invs) > len(open_invs):
         common.show_frame(pd.DataFrame([{"政策": i.explanation.get("title", i.policy_id),
-                                         "金额": common.yuan(i.amount_fen),
+                                         "金额（元）": common.amount(i.amount_fen),
                                          "状态": tiers.INVITATION_ZH.get(i.status, i.status),
                                          "办理时间": f"{i.decided_at:%Y-%m-%d %H:%M}" if i.decided_at else ""}
                                         for i in invs if i.status != "open"]))
@@ -74,7 +74,7 @@ def _applications(p, me, code: str, cu: CheckUp) -> None:  # type: ignore[no-unt
         titles = {x.id: x.title for x in p.library.policies}
         common.show_frame(pd.DataFrame([{"编号": a.reference, "政策": titles.get(a.policy_id, a.policy_id),
                                          "状态": tiers.APPLICATION_ZH.get(a.status, a.status),
-                                         "审核意见": a.reason or "", "核定金额": common.yuan(a.amount_fen) if a.amount_fen
+                                         "审核意见": a.reason or "", "核定金额（元）": common.amount(a.amount_fen) if a.amount_fen
                                          else ""} for a in mine.values()]))
     candidates = [e for e in cu.eligible + cu.undetermined if e.policy.tier is ir.Tier3.APPLY
                   and (e.policy.id not in mine or mine[e.policy.id].status == "returned")]

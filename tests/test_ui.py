@@ -378,3 +378,26 @@ def test_every_money_column_has_one_format(user: str) -> None:
                 assert not bad, (page, col, bad[:5])
                 seen += len(cells)
     assert seen > 0
+
+
+def test_the_check_up_excel_report_holds_numbers_that_add_up() -> None:
+    """Was: the 体检 report's amounts were text cells (「1,328,631.67」): SUM gave 0."""
+    import io
+    from decimal import Decimal
+
+    import openpyxl
+
+    from rules_engine.service import Actor
+    from rules_engine.service.enterprise import check_enterprise
+    from rules_engine.service.platform import Platform
+    from ui.views.calculator import excel_report
+
+    cu = check_enterprise(Platform.from_env(), Actor("guanyuan", "official"), QIYE01)
+    wb = openpyxl.load_workbook(io.BytesIO(excel_report("某企业", cu)))
+    for sheet, header in (("概要", "合计金额（元）"), ("符合", "金额（元）"), ("差一项", "满足后可得（元）")):
+        ws = wb[sheet]
+        col = [c.value for c in ws[1]].index(header)
+        cells = [r[col] for r in ws.iter_rows(min_row=2)]
+        assert cells and all(c.data_type == "n" and c.number_format == "#,##0.00" for c in cells), sheet
+    eligible = [Decimal(str(r[1].value)) for r in wb["符合"].iter_rows(min_row=2)]
+    assert sum(eligible) == Decimal(cu.total_fen) / 100 == Decimal(str(wb["概要"]["D2"].value))

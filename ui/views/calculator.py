@@ -151,7 +151,14 @@ def excel_report(title: str, cu: CheckUp) -> bytes:
     """Text cells neutralised against formula injection (the name comes from department data)."""
     summary = pd.DataFrame([{"企业": title, "评估日期": cu.as_of.isoformat(), "符合政策数": len(cu.eligible),
                              "合计金额（元）": common.amount(cu.total_fen)}])
-    return table_bytes(summary, "xlsx", sheets={name: (df, ()) for name, df in report_tables(cu).items()},
+
+    def numeric(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """Money columns as exact numbers (the 1,234.56 text less its commas), so SUM works."""
+        money = [c for c in df.columns if str(c).endswith("（元）")]
+        return df.assign(**{c: [v.replace(",", "") for v in df[c]] for c in money}), money
+
+    main, money = numeric(summary)
+    return table_bytes(main, "xlsx", money, sheets={name: numeric(df) for name, df in report_tables(cu).items()},
                        main_sheet="概要")
 
 

@@ -91,7 +91,7 @@ def main() -> None:
         out += ["## Officials (政策管理人员)", ""]
         r = httpx.post(url + "/api/v1/sessions", json={"username": "guanyuan", "password": "guanyuan-demo"})
         k["official"] = r.json()["token"]
-        out += ["A person signs in for a session token (8 hours; repeated failures back off and lock):", "",
+        out += ["A person signs in for a session token (8 hours at most, ended by 30 minutes unused; repeated failures back off and lock):", "",
                 "```bash", "curl -s -X POST $API/api/v1/sessions -H 'Content-Type: application/json' "
                 "-d '{\"username\": \"guanyuan\", \"password\": \"…\"}'", "```", "",
                 f"`{r.status_code}` `{{\"token\": \"mss_…\", \"role\": \"official\", \"credit_code\": null, "

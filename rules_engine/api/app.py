@@ -386,7 +386,7 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
 
     @app.post("/api/v1/sessions", response_model=SessionOut, responses=ERRORS, tags=["会话"])
     def sign_in(body: SignIn, request: Request) -> SessionOut:
-        """人员登录：返回会话令牌（8 小时有效）。连续失败会被限速并临时锁定。"""
+        """人员登录：返回会话令牌（8 小时内有效，连续 30 分钟未使用即失效）。连续失败会被限速并临时锁定。"""
         try:
             accounts = load_accounts()
         except AccountError as exc:

@@ -174,3 +174,15 @@ def test_a_web_session_resumes_after_a_refresh_until_it_ends_on_the_server(
     with sf() as s:
         actions = [a for (a,) in s.execute(sa.text("SELECT action FROM audit_log ORDER BY seq"))]
     assert actions.count("session_resumed") == 3 and actions.count("sign_out") == 1
+
+
+def test_a_nul_in_a_username_is_a_refusal_on_every_database(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: psycopg.DataError on PostgreSQL (text cannot hold NUL), through the throttle key."""
+    from rules_engine import service
+    from rules_engine.service import auth
+
+    monkeypatch.setenv("MIANSHEN_DEMO", "1")
+    sf = service.open_ledger(ledger_url)
+    for username, password in (("guan\x00yuan", "x"), ("\x00", "\x00"), ("guanyuan", "guanyuan-demo\x00")):
+        with pytest.raises(auth.SignInRefused, match="用户名或密码错误"):
+            auth.sign_in(sf, load_accounts(), username, password, "10.0.0.1")

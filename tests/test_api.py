@@ -211,6 +211,24 @@ def test_no_generated_input_makes_the_server_fail(api: Api) -> None:
     assert len(set(calls)) == len(list(schema.get_all_operations())) >= 15 and len(calls) > 100  # every operation
 
 
+def test_a_nul_character_is_a_clear_refusal_not_a_server_error(api: Api) -> None:
+    """Was (schemathesis, CI, on PostgreSQL): POST /api/v1/sessions with a NUL in the username
+    answered 500 (PostgreSQL text cannot hold NUL). Any JSON body or path with NUL is refused
+    with 422 and a Chinese message, before it reaches a database; SQLite answers the same."""
+    r = api("POST", "/api/v1/sessions", json={"username": "guan\x00yuan", "password": "x"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request" and "控制字符" in r.json()["message"]
+    r = api("POST", f"/api/v1/enterprises/{QIYE01}/objections", "enterprise",
+            json={"subject": "faming-zhuanli", "text": "异议\x00内容"})
+    assert r.status_code == 422 and "控制字符" in r.json()["message"]
+    r = api("GET", f"/api/v1/enterprises/{QIYE01}%00/policies", "enterprise")
+    assert r.status_code == 422
+    # the same requests without the NUL still reach their routes
+    assert api("GET", f"/api/v1/enterprises/{QIYE01}/policies", "enterprise").status_code == 200
+    r = api("POST", f"/api/v1/enterprises/{QIYE01}/objections", "enterprise",
+            json={"subject": "faming-zhuanli", "text": "异议内容"})
+    assert r.status_code == 200, r.text
+
+
 def test_the_committed_openapi_document_matches_the_code() -> None:
     from rules_engine.api import create_app
 

@@ -32,17 +32,20 @@ def _keys(username: str, address: str | None) -> list[str]:
 def sign_in(sf: sessionmaker[Session], accounts: dict[str, Account], username: str, password: str,
             address: str | None, now: dt.datetime | None = None) -> Account:
     now = now or dt.datetime.now()
-    keys = _keys(username, address)
+    typed, username = username, "".join(ch for ch in username if ch.isprintable())  # NUL cannot be stored
+    throttle = _keys(username, address)
     with sf.begin() as s:
-        rows = {k: s.get(LoginThrottle, k, with_for_update=True) for k in keys}
+        rows = {k: s.get(LoginThrottle, k, with_for_update=True) for k in throttle}
         locked = [r.locked_until for r in rows.values() if r is not None and r.locked_until and r.locked_until > now]
         if locked:
             minutes = max(1, -int(-(max(locked) - now).total_seconds() // 60))
             audit.append(s, username.strip()[:64] or "（空）", "sign_in_locked", address or "", {}, at=now)
             raise SignInRefused(f"登录失败次数过多，账户或来源地址已临时锁定，请 {minutes} 分钟后再试")
-    account = authenticate(accounts, username, password)
+    account = authenticate(accounts, typed, password)
+    if "\x00" in password:  # HMAC pads keys with NUL: scrypt takes "pw\x00" for "pw"; no one types it
+        account = None
     with sf.begin() as s:
-        rows = {k: s.get(LoginThrottle, k, with_for_update=True) for k in keys}
+        rows = {k: s.get(LoginThrottle, k, with_for_update=True) for k in throttle}
         if account is not None:
             for r in rows.values():
                 if r is not None:

@@ -83,6 +83,7 @@ def parse_money_fen(raw: object) -> int:
 
 FULL_WIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} |
                            {chr(0xFF21 + i): chr(ord("A") + i) for i in range(26)})
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL; tab and line breaks pass
 DATE_TEXT = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?")
 
 
@@ -92,6 +93,8 @@ def coerce(ttype: TagType, raw: object) -> object:
         return None
     if isinstance(raw, float) and raw != raw:  # NaN from pandas
         return None
+    if isinstance(raw, str) and CONTROL.search(raw):  # a broken export; PostgreSQL cannot even store NUL
+        raise ValueError(f"含有控制字符（如 NUL），不能作为数据：{_quote(raw)}")
     kind = ttype.kind
     if kind in (Kind.NUMBER, Kind.MONEY):
         if isinstance(raw, str) and raw.strip().endswith("%"):

@@ -479,6 +479,27 @@ def test_hostile_and_sloppy_cells_are_cell_rejects_with_the_raw_text(tmp_path: P
     assert f.loc[codes[0], "hitech_cert_date"] is not None  # the bad revenue cell cost only itself
 
 
+def test_a_control_character_in_department_data_is_a_cell_reject_and_the_batch_runs(ledger_url: str,
+                                                                                   tmp_path: Path) -> None:
+    """Was: a NUL in an enterprise's name (a broken export) loaded, then the batch died on
+    PostgreSQL with a psycopg DataError traceback (text cannot hold NUL). The cell is rejected
+    with its reason, the rest of the row loads, the batch pays the enterprise."""
+    from rules_engine import creditcode
+
+    a, b = creditcode.make("340104", 8101), creditcode.make("340104", 8102)
+    (tmp_path / "m.csv").write_text("统一社会信用代码,企业名称,注册地行政区划,有效发明专利数\n"
+                                    f"{a},坏\x00名字,340104,3\n{b},响铃\x07公司,340104,2\n", encoding="utf-8")
+    ds = load_dataset([SourceFile("m.csv", "market", dt.date(2026, 5, 31), path=tmp_path / "m.csv")], D)
+    assert len(ds.frame) == 2
+    reasons = {r.credit_code: r.reason for r in ds.rejects}
+    assert set(reasons) == {a, b} and all("控制字符" in why for why in reasons.values()), reasons
+    f = ds.frame.set_index("credit_code")
+    assert f.loc[a].get("name") is None and f.loc[a, "invention_patents"] == 3  # only the bad cell is lost
+    sf = service.open_ledger(ledger_url)
+    r = service.run_batch(sf, OFFICIAL, ds.frame, [LIB.get("faming-zhuanli")], AS_OF, D)
+    assert r.created == 2
+
+
 # ------------------------------------------------------------------ 16: the webhook sender
 
 

@@ -268,3 +268,13 @@ def test_the_enterprise_is_told_why_an_eligible_policy_was_not_paid(platform: Pl
     assert why["xina-jiuye"] == "就高不重复：本年度已享受（或待确认）《一次性扩岗补助》", why["xina-jiuye"]
     with pytest.raises(Forbidden):
         tiers.delivery_status(platform, Actor("企业", "enterprise", "91340102000395962B"), code, [])
+
+
+def test_a_nul_typed_into_a_form_is_refused_in_chinese_on_every_database(platform: Platform) -> None:
+    """Was: an objection, statement or reason with a NUL (pasted from a broken file) ended in a
+    psycopg DataError on PostgreSQL (a Streamlit error page) and was stored as is on SQLite."""
+    code = "91340124MA7112976A"
+    me = Actor("企业", "enterprise", code)
+    with pytest.raises(Invalid, match="控制字符"):
+        tiers.raise_objection(platform, me, code, "faming-zhuanli", "异议\x00内容", [])
+    assert tiers.raise_objection(platform, me, code, "faming-zhuanli", "异议内容", []).text == "异议内容"

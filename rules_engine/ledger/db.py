@@ -13,6 +13,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import Invalid
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_URL = "sqlite:///out/ledger.db"
 
@@ -27,6 +29,15 @@ def make_engine(url: str | None = None) -> Engine:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     # Chinese stored as UTF-8, not \\u escapes: a batch's explanations are a third smaller
     engine = create_engine(url, future=True, json_serializer=partial(json.dumps, ensure_ascii=False))
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_nul(_conn, _cursor, _statement, parameters, _context, executemany):  # type: ignore[no-untyped-def]
+        # PostgreSQL cannot store NUL in text (a psycopg DataError) and SQLite would store it:
+        # refused alike, as a domain error, for every single write a person makes (bulk writes
+        # carry loaded data, whose cells are checked on load: values.CONTROL)
+        if not executemany and _has_nul(parameters):
+            raise Invalid("文本含有控制字符（NUL），无法保存；请删除后重试")
+
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -37,6 +48,12 @@ def make_engine(url: str | None = None) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
     return engine
+
+
+def _has_nul(parameters: object) -> bool:
+    values = parameters.values() if isinstance(parameters, dict) else parameters
+    return isinstance(values, (tuple, list, type({}.values()))) and any(
+        isinstance(v, str) and "\x00" in v for v in values)
 
 
 def upgrade(engine: Engine) -> None:

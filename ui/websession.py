@@ -22,6 +22,7 @@ from typing import Any
 COOKIE = "mianshen_session"
 TICKET_S = 60
 MAX_AGE_S = 8 * 3600
+MAX_BODY = 1024
 
 _tickets: dict[str, tuple[float, str]] = {}
 _lock = threading.Lock()
@@ -80,9 +81,13 @@ async def set_cookie(request: Any) -> Any:
 
     if not _same_origin(request):
         return _refused("请求来源与本站不一致")
-    raw = await request.body()
+    raw = b""
+    async for chunk in request.stream():  # a ticket is 32 characters: stop reading long before memory is at stake
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            return _refused("登录凭据无效或已过期，请重新登录")
     try:
-        ticket = json.loads(raw[:1024]).get("ticket") if raw else None
+        ticket = json.loads(raw).get("ticket") if raw else None
     except (ValueError, AttributeError):
         ticket = None
     token = redeem(ticket)

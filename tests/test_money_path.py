@@ -603,3 +603,16 @@ def test_the_audit_log_reads_in_chinese_with_each_state_before_and_after(ledger_
     english = {w for col in ("动作", "对象", "变更前", "变更后", "详情") for text in log[col]
                for w in re.findall(r"[A-Za-z][A-Za-z_\-]+", allowed.sub(" ", str(text))) if w not in codes}
     assert not english, english
+
+
+def test_an_audit_entry_of_a_confirmed_invitation_reads_in_chinese() -> None:
+    """Was: 「政策：kuogang-buzhu@1；触发数据项：confirm」 (now 触发原因) in the auditor's log."""
+    import json
+
+    from rules_engine.service.auditview import describe
+
+    _, before, after, details = describe("event_candidate", "YQ0000000303", json.dumps(
+        {"policy": "kuogang-buzhu@1", "credit_code": "91340124MA7112976A", "period": "2026", "amount_fen": 450000,
+         "account": "75c477f21ce64079aa", "trigger": "confirm"}))
+    assert "政策：kuogang-buzhu（第 1 版）" in details and "触发原因：企业确认享受（即申即享）" in details
+    assert "金额：4,500.00 元" in details and "confirm" not in details and (before, after) == ("", "")

@@ -27,7 +27,7 @@ KEY_ZH = {
     "payouts_digest": "兑现记录摘要", "period": "期间", "pid": "进程号", "policies": "政策", "policy": "政策",
     "rating": "评价", "reason": "理由", "rejected": "被拒绝行数", "replaced_by": "被替代为", "replaces": "替代版本",
     "result_sha256": "回单哈希", "reviewer": "复核人", "role": "角色", "rows": "行数", "sha256": "内容哈希",
-    "tag": "数据项", "total_fen": "合计金额", "trigger": "触发数据项", "unchanged": "未变化笔数", "value": "数值",
+    "tag": "数据项", "total_fen": "合计金额", "trigger": "触发原因", "unchanged": "未变化笔数", "value": "数值",
     "why": "原因",
 }
 SUBJECT_ZH = [
@@ -40,6 +40,7 @@ SUBJECT_ZH = [
     (re.compile(r"^api$"), "接口"),
 ]
 SHOWN_IDS = 20
+TRIGGER_ZH = {"confirm": "企业确认享受（即申即享）", "apply": "申报审核通过"}  # else a tag the worker saw change
 
 
 def subject_zh(subject: str) -> str:
@@ -54,6 +55,10 @@ def _value(key: str, v: Any) -> str:
         return "（无）"
     if key.endswith("_fen") and isinstance(v, int) and not isinstance(v, bool):
         return f"{fmt_yuan(v)} 元"
+    if key == "trigger" and isinstance(v, str):
+        return TRIGGER_ZH.get(v, v)
+    if key == "policy" and isinstance(v, str) and (m := re.fullmatch(r"(.+)@(\d+)", v)):
+        return f"{m[1]}（第 {m[2]} 版）"
     if key == "role" and isinstance(v, str):
         return ROLE_ZH.get(v, v)
     if key in ("from", "to") and isinstance(v, str):

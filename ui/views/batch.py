@@ -103,7 +103,7 @@ def render() -> None:
                 def pay() -> str:
                     issued = service.export_payment_file(sf, me, "xlsx")
                     f = issued.file
-                    note = (f"支付文件 {f.reference}：{f.count} 笔，合计 {common.yuan(f.total_fen)}，SHA-256 {f.sha256[:16]}…"
+                    note = (f"支付文件 {f.reference}：{f.count} 笔，合计 {common.yuan(f.total_fen)}，内容哈希 {f.sha256[:16]}…"
                             + (f"；{len(issued.missing_account)} 笔缺少银行账号未列入" if issued.missing_account else ""))
                     return _keep("payment", f.name, f.content, f.count, note)
                 _act("生成支付文件", pay)

@@ -198,8 +198,9 @@ def match(
     partitions: PartitionsOpt = None,
 ) -> None:
     """Match every enterprise against every active policy; print a summary, optionally write results."""
-    from . import vectorized
-    from .sources import SqlSource, backend_of
+    from .results import conform as conform_results
+    from .results import result_frame
+    from .sources import FrameSource, SqlSource, backend_of
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -240,12 +241,11 @@ def match(
         with Progress(TextColumn("matching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=not sys.stderr.isatty()) as bar:
             task = bar.add_task("match", total=n)
-            for start in range(0, max(n, 1), chunk):
+            for start in range(0, max(n, 1), chunk):  # the same contract as every backend, a chunk at a time
                 part = ds.frame.iloc[start : start + chunk]
-                res = vectorized.match(part, active, when)
-                frames.append(res.to_frame(include_not_eligible=all_rows))
+                frames.append(FrameSource(part).results(active, when, _statuses(all_rows)))
                 bar.advance(task, len(part))
-        result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        result = conform_results(pd.concat(frames, ignore_index=True)) if frames else result_frame([])
         match_s = time.perf_counter() - t1
     _summary(_counts(result), active, n, when, load_s, match_s)
     if out is not None:
@@ -365,10 +365,10 @@ def write_results(result: pd.DataFrame, out: Path) -> None:
         frame.to_parquet(out, index=False)
     elif suffix == ".xlsx":
         if len(frame) > 1_048_000:
-            raise EngineError(f"{len(frame)} rows do not fit one Excel sheet; write .csv or .parquet")
+            raise EngineError(f"{len(frame)} 行超出一张 Excel 工作表的容量，请写为 .csv 或 .parquet")
         frame.to_excel(out, index=False, engine="openpyxl")
     else:
-        raise EngineError(f"{out}: unsupported output type {suffix!r} (use .csv, .parquet or .xlsx)")
+        raise EngineError(f"{out}：不支持的输出格式 {suffix!r}（可用 .csv、.parquet 或 .xlsx）")
 
 
 @app.command("data-report")

@@ -542,5 +542,5 @@ class Status(IntEnum):
 
 
 # The tidy result row every backend returns (the vectorized frame adds `failed`).
-RESULT_COLUMNS = ("credit_code", "policy", "version", "status", "amount_fen", "missing")
+RESULT_COLUMNS = ("credit_code", "policy", "version", "status", "amount_fen", "missing", "failed")
 NOT_IN_FORCE = "not_in_force"  # pseudo condition id when the evaluation date is outside validity

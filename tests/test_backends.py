@@ -59,7 +59,7 @@ def spark_frame(spark: Any, df: pd.DataFrame) -> Any:
 
 
 def tidy(rows_: list[dict[str, Any]]) -> list[tuple]:
-    return sorted((r["credit_code"], r["status"], r["amount_fen"], r["missing"]) for r in rows_)
+    return sorted((r["credit_code"], r["status"], r["amount_fen"], r["missing"], r["failed"]) for r in rows_)
 
 
 def run_all(policy: ir.Policy, data: list[dict[str, object]], spark: Any, engines: dict[str, sa.Engine]
@@ -67,10 +67,11 @@ def run_all(policy: ir.Policy, data: list[dict[str, object]], spark: Any, engine
     df = storage(data)
     out: dict[str, list[tuple]] = {}
     out["reference"] = sorted(
-        (f"E{i:03d}", d.status.label, d.amount_fen, ",".join(d.missing))
+        (f"E{i:03d}", d.status.label, d.amount_fen, ",".join(d.missing), ",".join(d.failed))
         for i, d in enumerate(reference.evaluate(policy, r, AS_OF) for r in data))
     vec = vectorized.match(df, [policy], AS_OF).to_frame()
-    out["vectorized"] = sorted((r.credit_code, r.status, int(r.amount_fen), r.missing) for r in vec.itertuples())
+    out["vectorized"] = sorted((r.credit_code, r.status, int(r.amount_fen), r.missing, r.failed)
+                               for r in vec.itertuples())
     for name, engine in engines.items():
         with engine.begin() as conn:
             table = sql_tables.write_table(conn, "cases", df, DICTIONARY)
@@ -101,7 +102,7 @@ def test_every_backend_agrees_on_random_cases(spark: Any, tmp_path_factory: pyte
             assert "error 113" in str(exc) or "expression nodes" in str(exc), exc
             event("durable-rules: documented gap")
             return
-        assert durable == [(c, s, a) for c, s, a, _ in expected], ("durable-rules", policy)
+        assert durable == [(c, s, a) for c, s, a, _, _ in expected], ("durable-rules", policy)
 
     check()
 
@@ -189,12 +190,13 @@ def test_the_library_on_the_sample_on_spark(spark: Any, tmp_path: Path) -> None:
     write_storage_parquet(df, tmp_path / "sample.parquet")
     sdf = spark.read.parquet(str(tmp_path / "sample.parquet"))  # the real path: a Spark data source
     expected = vectorized.match(df, lib.policies, as_of).to_frame()
-    exp = {(r.credit_code, r.policy, int(r.version)): (r.status, int(r.amount_fen), r.missing)
+    exp = {(r.credit_code, r.policy, int(r.version)): (r.status, int(r.amount_fen), r.missing, r.failed)
            for r in expected.itertuples()}
     got = spark_backend.results(sdf, lib.policies, as_of).to_dict("records")
     assert len(got) == len(exp) == 3000 * len(lib.policies)
     for r in got:
-        assert (r["status"], r["amount_fen"], r["missing"]) == exp[(r["credit_code"], r["policy"], r["version"])], r
+        assert (r["status"], r["amount_fen"], r["missing"], r["failed"]) == \
+            exp[(r["credit_code"], r["policy"], r["version"])], r
 
 
 # ------------------------------------------------------------------ constructs, stated by hand
@@ -206,8 +208,8 @@ def _statuses(pred: ir.Pred, data: list[dict[str, object]], spark: Any, tmp_path
     for name, result in got.items():
         assert result == got["reference"], name
     durable = [decide(DURABLE, policy, r, AS_OF, sid=f"E{i}").status.label for i, r in enumerate(data)]
-    assert durable == [s for _, s, _, _ in got["reference"]]
-    return [(s, m) for _, s, _, m in got["reference"]]
+    assert durable == [s for _, s, _, _, _ in got["reference"]]
+    return [(s, m) for _, s, _, m, _ in got["reference"]]
 
 
 CODES = ["C", "C39", "C391", "C3911", "C3913", "F", None]

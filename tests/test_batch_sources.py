@@ -151,3 +151,9 @@ def test_every_source_returns_the_one_results_frame(sample: Any, tmp_path: Path,
             assert set(f["status"].astype(str)) <= wanted and len(f) > 0
         for f in frames[1:]:
             pd.testing.assert_frame_equal(f, frames[0])
+        # results written in place read back as the same frame, the failed conditions included
+        sql_source = sources[1]
+        assert isinstance(sql_source, SqlSource)
+        sql_source.results_into(active, AS_OF, "results", statuses)
+        pd.testing.assert_frame_equal(sql_source.read_results("results", active, AS_OF), frames[0])
+    assert (frames[0]["failed"] != "").any()  # which conditions refused a row: the CLI's file carries it

@@ -45,7 +45,8 @@ def test_sql_matches_the_vectorized_engine(backend: str, tmp_path_factory: pytes
             got = sql_backend.results(conn, table, [policy], AS_OF).to_dict("records")
         got.sort(key=lambda r: r["credit_code"])
         exp = [{"credit_code": r.credit_code, "policy": r.policy, "version": int(r.version), "status": r.status,
-                "amount_fen": int(r.amount_fen), "missing": r.missing} for r in expected.itertuples()]
+                "amount_fen": int(r.amount_fen), "missing": r.missing, "failed": r.failed}
+               for r in expected.itertuples()]
         assert got == exp
 
     check()
@@ -65,13 +66,14 @@ def test_the_library_on_the_sample_in_sqlite(tmp_path: Path) -> None:
     with engine.begin() as conn:
         table = sql_tables.write_table(conn, "sample", df, d)
     expected = vectorized.match(df, lib.policies, as_of).to_frame()
-    exp = {(r.credit_code, r.policy, int(r.version)): (r.status, int(r.amount_fen), r.missing)
+    exp = {(r.credit_code, r.policy, int(r.version)): (r.status, int(r.amount_fen), r.missing, r.failed)
            for r in expected.itertuples()}
     with engine.connect() as conn:
         got = sql_backend.results(conn, table, lib.policies, as_of).to_dict("records")
     assert len(got) == len(exp) == 3000 * len(lib.policies)
     for r in got:
-        assert (r["status"], r["amount_fen"], r["missing"]) == exp[(r["credit_code"], r["policy"], r["version"])], r
+        assert (r["status"], r["amount_fen"], r["missing"], r["failed"]) == \
+            exp[(r["credit_code"], r["policy"], r["version"])], r
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -122,3 +124,27 @@ def test_write_table_round_trips_awkward_values(backend: str, tmp_path: Path) ->
     back = back.set_index("credit_code").loc[awkward].reset_index()
     assert back.astype(object).where(back.notna(), None).to_dict("records") == \
         df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+def test_a_results_table_written_by_an_older_version_gains_the_failed_column(tmp_path: Path) -> None:
+    """results_into appends to an existing table; one made before the contract carried `failed`
+    has no such column: it is added (empty for the old rows), not a crash."""
+    from rules_engine.cli import DEFAULT_POLICIES
+    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.loader import load_library
+    from rules_engine.tags import load_dictionary
+
+    d = load_dictionary()
+    policy = load_library(DEFAULT_POLICIES, d).get("faming-zhuanli")
+    df = load_dataset(SAMPLE_MANIFEST, d).frame.iloc[:50]
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        table = sql_tables.write_table(conn, "sample", df, d)
+        conn.exec_driver_sql("CREATE TABLE results (credit_code TEXT NOT NULL, policy TEXT NOT NULL, version INTEGER "
+                             "NOT NULL, as_of DATE NOT NULL, status TEXT NOT NULL, amount_fen BIGINT NOT NULL, missing "
+                             "TEXT NOT NULL, PRIMARY KEY (credit_code, policy, version, as_of))")
+        conn.exec_driver_sql("INSERT INTO results VALUES ('old', 'faming-zhuanli', 1, '2026-01-01', 'eligible', 1, '')")
+        assert sql_backend.results_into(conn, table, [policy], AS_OF, "results") == 50
+        got = sql_backend.read_results(conn, "results", [policy], AS_OF)
+        assert got.equals(sql_backend.results(conn, table, [policy], AS_OF))
+        assert conn.exec_driver_sql("SELECT failed FROM results WHERE credit_code = 'old'").scalar_one() == ""

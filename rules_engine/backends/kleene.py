@@ -280,9 +280,25 @@ class KleeneCompiler:
     # ------------------------------------------------------------------ one policy
     def policy(self, policy: ir.Policy) -> tuple[Col, Col, Col, Col]:
         """(ok, fen, condition mask, amount mask): the expensive part, evaluated once per row."""
-        ok = self.and_([self.pred(x.pred) for x in policy.conditions]) if policy.conditions else self.lit(True)
+        ok, fen, cmask, amask = self.parts(policy)
+        return self.all_of(ok), fen, cmask, amask
+
+    def parts(self, policy: ir.Policy) -> tuple[list[Col], Col, Col, Col]:
+        """(each condition, fen, condition mask, amount mask): `policy` with its conditions kept
+        apart, so that which of them refused a row can be told (`failed`)."""
+        if len(policy.conditions) > 63:
+            raise UnsupportedConstruct(f"{self.name} backend: more than 63 conditions in one policy (a 64-bit mask)")
         fen, amask = self.amount(policy.benefit)
-        return ok, fen, self.bitor_all([self.missing(x.pred) for x in policy.conditions]), amask
+        return ([self.pred(x.pred) for x in policy.conditions], fen,
+                self.bitor_all([self.missing(x.pred) for x in policy.conditions]), amask)
+
+    def all_of(self, conditions: Sequence[Col]) -> Col:
+        return self.and_(list(conditions)) if conditions else self.lit(True)
+
+    def failed(self, conditions: Sequence[Col]) -> Col:
+        """Bit i set where condition i is false, not unknown: the conditions that refused a row."""
+        return self.bitor_all([self.case([(self.not_(c), self.long(1 << i))], self.long(0))
+                               for i, c in enumerate(conditions)])
 
 
 _OPS = {
@@ -301,3 +317,11 @@ def tag_bits(policies: Sequence[ir.Policy], backend: str) -> tuple[tuple[str, ..
 
 def decode(mask: int, tags: tuple[str, ...]) -> str:
     return ",".join(t for i, t in enumerate(tags) if mask >> i & 1)
+
+
+def decode_failed(mask: int, policy: ir.Policy, as_of: dt.date) -> str:
+    """The ids of the conditions that refused a row, comma-joined; ir.NOT_IN_FORCE when the
+    evaluation date is outside the policy's validity (then no condition was evaluated)."""
+    if not policy.in_force(as_of):
+        return ir.NOT_IN_FORCE
+    return decode(mask, tuple(c.id for c in policy.conditions))

@@ -22,7 +22,7 @@ import pandas as pd
 from .. import ir
 from ..ir import Kind, Status
 from ..results import result_frame
-from .kleene import KleeneCompiler, decode, tag_bits
+from .kleene import KleeneCompiler, decode, decode_failed, tag_bits
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -113,19 +113,23 @@ class SparkCompiler(KleeneCompiler):
         return F.when(x.isNull(), F.lit(None).cast("long")).when(x < 0, -mag).otherwise(mag)
 
 
-def policy_columns(c: SparkCompiler, policy: ir.Policy, n: int) -> list[Column]:
+def policy_columns(c: SparkCompiler, policy: ir.Policy, n: int, failed: bool = False) -> list[Column]:
     """The expensive part of policy n, evaluated once per row: its conditions (ok), amount
-    (fen) and missing-tag masks, as columns p{n}_ok, p{n}_fen, p{n}_cmask, p{n}_amask."""
+    (fen) and missing-tag masks, as columns p{n}_ok, p{n}_fen, p{n}_cmask, p{n}_amask; with
+    `failed`, also p{n}_fmask (bit i: condition i is false), which evaluates each condition once
+    more, so only the results contract asks for it."""
     F = _F()
     if not policy.in_force(c.as_of):
         return [F.lit(False).alias(f"p{n}_ok"), c.long(0).alias(f"p{n}_fen"), c.long(0).alias(f"p{n}_cmask"),
-                c.long(0).alias(f"p{n}_amask")]
+                c.long(0).alias(f"p{n}_amask")] + ([c.long(0).alias(f"p{n}_fmask")] if failed else [])
     ok, fen, cmask, amask = c.policy(policy)
-    return [ok.alias(f"p{n}_ok"), fen.alias(f"p{n}_fen"), cmask.alias(f"p{n}_cmask"), amask.alias(f"p{n}_amask")]
+    return [ok.alias(f"p{n}_ok"), fen.alias(f"p{n}_fen"), cmask.alias(f"p{n}_cmask"), amask.alias(f"p{n}_amask")] + (
+        [c.failed(c.parts(policy)[0]).cast("long").alias(f"p{n}_fmask")] if failed else [])
 
 
-def policy_struct(policy: ir.Policy, n: int) -> Column:
-    """status (0/1/2), amount_fen and missing bits of policy n, from its columns, as one struct."""
+def policy_struct(policy: ir.Policy, n: int, failed: bool = False) -> Column:
+    """status (0/1/2), amount_fen, missing bits and failed bits (0 unless asked for) of policy
+    n, from its columns, as one struct."""
     F = _F()
     zero = F.lit(0).cast("long")
     ok, fen = F.col(f"p{n}_ok"), F.col(f"p{n}_fen")
@@ -134,13 +138,14 @@ def policy_struct(policy: ir.Policy, n: int) -> Column:
     missing = F.when(status == 1, F.col(f"p{n}_cmask").bitwiseOR(
         F.when(fen.isNull(), F.col(f"p{n}_amask")).otherwise(zero))).otherwise(zero)
     return F.struct(F.lit(policy.id).alias("policy"), F.lit(policy.version).alias("version"),
-                    status.alias("status"), amount.alias("amount_fen"), missing.alias("missing"))
+                    status.alias("status"), amount.alias("amount_fen"), missing.alias("missing"),
+                    (F.col(f"p{n}_fmask") if failed else zero).alias("failed"))
 
 
 def match_frame(df: DataFrame, policies: list[ir.Policy], as_of: dt.date,
-                key: str = "credit_code") -> tuple[DataFrame, tuple[str, ...]]:
-    """A lazy Spark DataFrame of (credit_code, policy, version, status, amount_fen, missing bits),
-    every row × every policy, and the tag of each missing bit.
+                key: str = "credit_code", *, failed: bool = False) -> tuple[DataFrame, tuple[str, ...]]:
+    """A lazy Spark DataFrame of (credit_code, policy, version, status, amount_fen, missing bits,
+    failed bits), every row × every policy, and the tag of each missing bit.
 
     Two steps, as in the SQL backend: a projection evaluates each policy's conditions, amount
     and masks once per row (generated code); the explode then derives status, amount and missing
@@ -150,10 +155,11 @@ def match_frame(df: DataFrame, policies: list[ir.Policy], as_of: dt.date,
     tags, bits = tag_bits(policies, "Spark")
     c = SparkCompiler(df, as_of, bits)
     evaluated = df.select(F.col(key).alias("credit_code"),
-                          *(col for n, p in enumerate(policies) for col in policy_columns(c, p, n)))
-    structs = [policy_struct(p, n) for n, p in enumerate(policies)]
+                          *(col for n, p in enumerate(policies) for col in policy_columns(c, p, n, failed)))
+    structs = [policy_struct(p, n, failed) for n, p in enumerate(policies)]
     exploded = evaluated.select("credit_code", F.explode(F.array(*structs)).alias("r"))
-    return exploded.select("credit_code", "r.policy", "r.version", "r.status", "r.amount_fen", "r.missing"), tags
+    return exploded.select("credit_code", "r.policy", "r.version", "r.status", "r.amount_fen", "r.missing",
+                           "r.failed"), tags
 
 
 def results(df: DataFrame, policies: list[ir.Policy], as_of: dt.date, statuses: Sequence[Status] | None = None,
@@ -161,11 +167,12 @@ def results(df: DataFrame, policies: list[ir.Policy], as_of: dt.date, statuses: 
     """The results contract (ir.RESULT_COLUMNS, ir.result_frame), filtered on the cluster: only
     the wanted rows reach the driver."""
     F = _F()
-    out_df, tags = match_frame(df, policies, as_of, key)
+    out_df, tags = match_frame(df, policies, as_of, key, failed=True)
     if statuses is not None and len(statuses) < len(Status):
         out_df = out_df.where(F.col("status").isin([int(s) for s in statuses]))
-    return result_frame([(r[0], r[1], int(r[2]), Status(int(r[3])).label, int(r[4]), decode(int(r[5]), tags))
-                            for r in out_df.collect()])
+    by_key = {(p.id, p.version): p for p in policies}
+    return result_frame([(r[0], r[1], int(r[2]), Status(int(r[3])).label, int(r[4]), decode(int(r[5]), tags),
+                          decode_failed(int(r[6]), by_key[r[1], int(r[2])], as_of)) for r in out_df.collect()])
 
 
 def local_session(partitions: int = 2, app: str = "mianshen") -> SparkSession:

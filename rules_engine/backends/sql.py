@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement, Grouping
 from .. import ir
 from ..ir import Status
 from ..results import result_frame
-from .kleene import EPOCH, KleeneCompiler, decode, tag_bits
+from .kleene import EPOCH, KleeneCompiler, decode, decode_failed, tag_bits
 
 Expr = ColumnElement[Any]
 
@@ -139,21 +139,26 @@ def _div(a: Expr, b: int) -> Expr:
 
 
 def policy_select(table: sa.Table, policy: ir.Policy, as_of: dt.date, dialect: str, bits: dict[str, int],
-                  key: str = "credit_code") -> sa.Select[Any]:
-    """One SELECT: key, policy, version, status (0/1/2), amount_fen, missing bits, for every row.
+                  key: str = "credit_code", *, failed: bool = False) -> sa.Select[Any]:
+    """One SELECT: key, policy, version, status (0/1/2), amount_fen, missing bits and, with
+    `failed`, the failed bits (bit i: condition i is false; else 0), for every row.
 
     Two layers, each fenced with OFFSET 0: the inner one evaluates the conditions, the amount and
     the masks once per row; the outer one derives status, amount and missing from those columns.
     Without the fence both databases inline a subquery's expressions at every reference, and the
     missing-tag decoding of match_into referenced `missing` once per tag (measured: 8.4 s for 4
-    policies at 2×10^5 rows on PostgreSQL before, see benchmarks/RESULTS.md#backends)."""
+    policies at 2×10^5 rows on PostgreSQL before, see benchmarks/RESULTS.md#backends). The
+    failed bits evaluate each condition once more, so only the callers that report them (the
+    results contract) ask: a batch reads eligible pairs at the old cost."""
     if not policy.in_force(as_of):
         return sa.select(table.c[key].label("credit_code"), _lit(policy.id).label("policy"),
                          _lit(policy.version).label("version"), _lit(int(Status.NOT_ELIGIBLE)).label("status"),
-                         _lit(0).label("amount_fen"), _lit(0).label("missing"))
-    cond, fen, cmask, amask = compiler(table, dialect, as_of, bits).policy(policy)
+                         _lit(0).label("amount_fen"), _lit(0).label("missing"), _lit(0).label("failed"))
+    c = compiler(table, dialect, as_of, bits)
+    cond, fen, cmask, amask = c.policy(policy)
+    fmask = c.failed(c.parts(policy)[0]) if failed else _lit(0)
     inner = sa.select(table.c[key].label("credit_code"), Grouping(cond).label("ok"), fen.label("fen"),
-                      cmask.label("cmask"), amask.label("amask")).offset(0).subquery("evaluated")
+                      cmask.label("cmask"), amask.label("amask"), fmask.label("fmask")).offset(0).subquery("evaluated")
     ok, fen_ = inner.c.ok, inner.c.fen
     refused = ok.is_(False) if dialect != "sqlite" else ok == 0
     status = sa.case((refused, _lit(0)), (sa.and_(ok.is_not(None), fen_.is_not(None)), _lit(2)), else_=_lit(1))
@@ -161,7 +166,8 @@ def policy_select(table: sa.Table, policy: ir.Policy, as_of: dt.date, dialect: s
     missing = sa.case((status == 1, inner.c.cmask.op("|")(sa.case((fen_.is_(None), inner.c.amask), else_=_lit(0)))),
                       else_=_lit(0))
     return sa.select(inner.c.credit_code, _lit(policy.id).label("policy"), _lit(policy.version).label("version"),
-                     status.label("status"), amount.label("amount_fen"), missing.label("missing")).offset(0)
+                     status.label("status"), amount.label("amount_fen"), missing.label("missing"),
+                     inner.c.fmask.label("failed")).offset(0)
 
 
 def _statuses(statuses: Sequence[Status] | None) -> list[int]:
@@ -175,12 +181,12 @@ def results(conn: sa.Connection, table: sa.Table, policies: list[ir.Policy], as_
     wanted = _statuses(statuses)
     rows: list[tuple[Any, ...]] = []
     for p in policies:
-        q = policy_select(table, p, as_of, conn.dialect.name, bits, key).subquery()
+        q = policy_select(table, p, as_of, conn.dialect.name, bits, key, failed=True).subquery()
         sel = sa.select(q)
         if len(wanted) < len(Status):
             sel = sel.where(q.c.status.in_(wanted))
-        rows += [(r[0], r[1], int(r[2]), Status(int(r[3])).label, int(r[4]), decode(int(r[5] or 0), tags))
-                 for r in conn.execute(sel)]
+        rows += [(r[0], r[1], int(r[2]), Status(int(r[3])).label, int(r[4]), decode(int(r[5] or 0), tags),
+                  decode_failed(int(r[6] or 0), p, as_of)) for r in conn.execute(sel)]
     return result_frame(rows)
 
 
@@ -208,6 +214,7 @@ def results_table(name: str, metadata: sa.MetaData | None = None) -> sa.Table:
                     sa.Column("version", sa.Integer, nullable=False), sa.Column("as_of", sa.Date, nullable=False),
                     sa.Column("status", sa.Text, nullable=False), sa.Column("amount_fen", sa.BigInteger, nullable=False),
                     sa.Column("missing", sa.Text, nullable=False),
+                    sa.Column("failed", sa.Text, nullable=False, server_default=""),
                     sa.PrimaryKeyConstraint("credit_code", "policy", "version", "as_of"))
 
 
@@ -219,26 +226,40 @@ def results_into(conn: sa.Connection, table: sa.Table, policies: list[ir.Policy]
     wanted = _statuses(statuses)
     target = results_table(out)
     target.create(conn, checkfirst=True)
+    if "failed" not in {c["name"] for c in sa.inspect(conn).get_columns(out)}:  # written by an older version
+        conn.execute(sa.schema.DDL(f"ALTER TABLE {conn.dialect.identifier_preparer.quote(out)} "
+                                   "ADD COLUMN failed TEXT NOT NULL DEFAULT ''"))
     conn.execute(target.delete().where(target.c.as_of == as_of,
                                        target.c.policy.in_([p.id for p in policies])))
     for p in policies:
-        q = policy_select(table, p, as_of, conn.dialect.name, bits, key).subquery()
+        q = policy_select(table, p, as_of, conn.dialect.name, bits, key, failed=True).subquery()
         # Only this policy's tags can be set in its mask.
-        names = [sa.case((q.c.missing.op("&")(1 << bits[t]) != 0, _lit(t + ",")), else_=_lit(""))
-                 for t in sorted(ir.policy_tags(p))]
-        joined = names[0] if names else _lit("")
-        for n in names[1:]:
-            joined = joined + n
+        joined = _joined([sa.case((q.c.missing.op("&")(1 << bits[t]) != 0, _lit(t + ",")), else_=_lit(""))
+                          for t in sorted(ir.policy_tags(p))])
+        failed_ids: Expr
+        if p.in_force(as_of):
+            failed_ids = sa.func.rtrim(_joined([sa.case((q.c.failed.op("&")(1 << i) != 0, _lit(c.id + ",")),
+                                                        else_=_lit("")) for i, c in enumerate(p.conditions)]), ",")
+        else:
+            failed_ids = _lit(ir.NOT_IN_FORCE)
         status = sa.case(*((q.c.status == int(s), _lit(s.label)) for s in Status))
         sel = sa.select(q.c.credit_code, q.c.policy, q.c.version, sa.literal(as_of, sa.Date), status,
-                        q.c.amount_fen, sa.func.rtrim(joined, ","))
+                        q.c.amount_fen, sa.func.rtrim(joined, ","), failed_ids)
         if len(wanted) < len(Status):
             sel = sel.where(q.c.status.in_(wanted))
         conn.execute(target.insert().from_select(
-            ["credit_code", "policy", "version", "as_of", "status", "amount_fen", "missing"], sel))
+            ["credit_code", "policy", "version", "as_of", "status", "amount_fen", "missing", "failed"], sel))
     # Counted, not summed from rowcount: psycopg reports -1 for INSERT ... SELECT through SQLAlchemy.
     return int(conn.execute(sa.select(sa.func.count()).select_from(target).where(
         target.c.as_of == as_of, target.c.policy.in_([p.id for p in policies]))).scalar_one())
+
+
+def _joined(parts: Sequence[Expr]) -> Expr:
+    """a || b || ...: the text of each part, in order ('' for none)."""
+    out = parts[0] if parts else _lit("")
+    for part in parts[1:]:
+        out = out + part
+    return out
 
 
 def read_results(conn: sa.Connection, out: str, policies: list[ir.Policy], as_of: dt.date) -> pd.DataFrame:

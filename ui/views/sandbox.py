@@ -3,6 +3,7 @@ errors, run its cases, and see a draft's reach and cost on the current data befo
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rules_engine import ir, vectorized
+from rules_engine import ir
 from rules_engine.codes import code_name
 from rules_engine.errors import EngineError, PolicyLoadError
 from rules_engine.frame import KEY
 from rules_engine.loader import load_policy_text
 from rules_engine.policytests import run_policy_tests
 from rules_engine.service import policies
+from rules_engine.sources import FrameSource
 from rules_engine.yamledit import edit_scalars, scalar_spans
 from ui import common
 from ui.common import policy_by_id
@@ -101,13 +103,21 @@ def _breakdown(frame: pd.DataFrame, idx: np.ndarray, fen: np.ndarray, by: str) -
     return pd.DataFrame({"名称": key, "类别": "测算金额", "fen": fen})
 
 
+def _outcome(frame: pd.DataFrame, policy: ir.Policy, as_of: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """Each enterprise's status label and amount (fen) under `policy`, row for row with `frame`,
+    through the one results contract every backend keeps."""
+    res = FrameSource(frame).results([policy], as_of).set_index("credit_code")
+    keys = frame[KEY].astype(str)
+    return (res["status"].astype(str).reindex(keys).to_numpy(),
+            res["amount_fen"].reindex(keys).fillna(0).astype("int64").to_numpy())
+
+
 def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
     cd = common.data()
     frame = cd.dataset.frame
-    res = vectorized.match(frame, [draft], cd.as_of, explain_failures=False).results[0]
-    status, fen = res.status, res.amount_fen
-    elig = np.flatnonzero((status == ir.Status.ELIGIBLE) & (fen > 0))
-    und = int((status == ir.Status.UNDETERMINED).sum())
+    status, fen = _outcome(frame, draft, cd.as_of)
+    elig = np.flatnonzero((status == ir.Status.ELIGIBLE.label) & (fen > 0))
+    und = int((status == ir.Status.UNDETERMINED.label).sum())
     total = int(fen[elig].sum())
     a, b, c, d = st.columns(4)
     a.metric("符合企业", f"{len(elig)} 家")
@@ -129,9 +139,9 @@ def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
                 common.amount_bars(_breakdown(frame, elig, fen[elig], by), "名称", title, top=10)
     if published is None:
         return
-    old = vectorized.match(frame, [published], cd.as_of, explain_failures=False).results[0]
-    old_fen = np.where((old.status == ir.Status.ELIGIBLE), old.amount_fen, 0)
-    new_fen = np.where((status == ir.Status.ELIGIBLE), fen, 0)
+    old_status, old_amount = _outcome(frame, published, cd.as_of)
+    old_fen = np.where(old_status == ir.Status.ELIGIBLE.label, old_amount, 0)
+    new_fen = np.where(status == ir.Status.ELIGIBLE.label, fen, 0)
     changed = np.flatnonzero(old_fen != new_fen)
     st.markdown(f"**与已发布版本（v{published.version}）相比**")
     gain, loss = int((new_fen > old_fen).sum()), int((new_fen < old_fen).sum())

@@ -92,7 +92,7 @@ def login(browser: Any, url: str, username: str, password: str, query: str = "")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
-    page.get_by_text("退出登录").wait_for()
+    page.get_by_role("button", name="退出登录").wait_for()
     return page
 
 
@@ -170,7 +170,7 @@ def test_an_enterprise_cannot_reach_another_enterprise(server: str, browser: Any
     body = page.locator("body").inner_text()
     assert QIYE02 not in body and "兑现批次" not in body and "统一社会信用代码或企业名称" not in body
     page.goto(server + f"/?page=calculator&code={QIYE02}")  # a new connection, resumed by the cookie
-    page.get_by_text("退出登录").wait_for()
+    page.get_by_role("button", name="退出登录").wait_for()
     page.get_by_text(QIYE01, exact=False).first.wait_for()
     assert QIYE02 not in page.locator("body").inner_text()
     _full_page(page, "enterprise.png")
@@ -233,7 +233,7 @@ def test_a_refresh_keeps_the_session_and_sign_out_ends_it_on_the_server(server: 
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
     assert "mianshen_session" not in page.evaluate("document.cookie")
     page.reload()
-    page.get_by_text("退出登录").wait_for()
+    page.get_by_role("button", name="退出登录").wait_for()
     page.get_by_role("heading", name="兑现批次").wait_for()  # the page it was on (from the URL)
     assert "guanyuan" in page.locator("section[data-testid='stSidebar']").inner_text()
     page.get_by_role("button", name="退出登录").click()
@@ -384,7 +384,7 @@ def test_no_english_in_the_browser_on_any_page(server: str, browser: Any, user: 
     in empty date filters."""
     page = login(browser, server, user, password)
     sidebar = page.locator("section[data-testid='stSidebar']")
-    sidebar.get_by_text("退出登录").wait_for()
+    sidebar.get_by_role("button", name="退出登录").wait_for()
     titles = [t.strip() for t in sidebar.locator("[role='radiogroup'] label").all_inner_texts()]
     assert titles, titles
     found = {}

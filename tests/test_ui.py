@@ -401,3 +401,14 @@ def test_the_check_up_excel_report_holds_numbers_that_add_up() -> None:
         assert cells and all(c.data_type == "n" and c.number_format == "#,##0.00" for c in cells), sheet
     eligible = [Decimal(str(r[1].value)) for r in wb["符合"].iter_rows(min_row=2)]
     assert sum(eligible) == Decimal(cu.total_fen) / 100 == Decimal(str(wb["概要"]["D2"].value))
+
+
+def test_the_over_budget_warning_names_the_allocation_rule_in_chinese(isolated: Path) -> None:
+    """Was: 「将按政策的预算分配规则（pro_rata）分配」."""
+    at = goto(signed_in("guanyuan"), "policies")
+    at.selectbox(key="lib_pick").set_value("keji-zhongxiao@1").run()
+    source = isolated / "policies" / "innovation" / "keji-zhongxiao.yaml"
+    area = next(t for t in at.text_area if t.key == f"yaml::{source}")
+    area.input(area.value.replace("total: 2000000", "total: 1000")).run()
+    warning = next(w.value for w in at.warning if "超出预算" in w.value)
+    assert "超出预算时按比例分配" in warning and "pro_rata" not in warning, warning

@@ -128,8 +128,8 @@ def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
         d.metric("预算", common.yuan(budget), delta=("超出 " if total > budget else "结余 ") + common.yuan(abs(total - budget)),
                  delta_color="inverse" if total > budget else "normal")
         if total > budget:
-            st.warning(f"测算金额超出预算 {common.yuan(total - budget)}：将按政策的预算分配规则（{draft.budget.allocation.value}）"
-                       f"分配，部分企业只能部分兑现或不予兑现。")
+            st.warning(f"测算金额超出预算 {common.yuan(total - budget)}：将按政策的预算分配规则"
+                       f"（{policies.ALLOCATION_ZH[draft.budget.allocation]}）分配，部分企业只能部分兑现或不予兑现。")
     else:
         d.metric("预算", "未设预算")
     if len(elig):

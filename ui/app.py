@@ -39,8 +39,8 @@ PAGES = {
     "batch": ("兑现批次", batch.render, {"official", "auditor"}),
     "data": ("数据", data.render, {"official", "auditor"}),
 }
-IDLE_S = 30 * 60
-MAX_S = 8 * 3600
+IDLE_S = keys.IDLE_MINUTES * 60  # the same ends as the server-side session the cookie holds
+MAX_S = keys.SESSION_HOURS * 3600
 
 st.set_page_config(page_title="免申即享 政策兑现平台", layout="wide", menu_items={})
 # A metric's value wraps (before 元) and shrinks with the window rather than ending in 「…」:
@@ -165,9 +165,9 @@ def _still_valid() -> bool:
         st.session_state.clear()
         return _resume()
     if now - st.session_state.get("seen_at", 0) > IDLE_S:
-        why = "超过 30 分钟未操作，已自动退出，请重新登录"
+        why = f"超过 {keys.IDLE_MINUTES} 分钟未操作，已自动退出，请重新登录"
     elif now - st.session_state.get("signed_in_at", 0) > MAX_S:
-        why = "登录已超过 8 小时，请重新登录"
+        why = f"登录已超过 {keys.SESSION_HOURS} 小时，请重新登录"
     if why:
         sign_out(why)
         st.session_state["signed_out"] = why

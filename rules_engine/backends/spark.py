@@ -122,9 +122,9 @@ def policy_columns(c: SparkCompiler, policy: ir.Policy, n: int, failed: bool = F
     if not policy.in_force(c.as_of):
         return [F.lit(False).alias(f"p{n}_ok"), c.long(0).alias(f"p{n}_fen"), c.long(0).alias(f"p{n}_cmask"),
                 c.long(0).alias(f"p{n}_amask")] + ([c.long(0).alias(f"p{n}_fmask")] if failed else [])
-    ok, fen, cmask, amask = c.policy(policy)
-    return [ok.alias(f"p{n}_ok"), fen.alias(f"p{n}_fen"), cmask.alias(f"p{n}_cmask"), amask.alias(f"p{n}_amask")] + (
-        [c.failed(c.parts(policy)[0]).cast("long").alias(f"p{n}_fmask")] if failed else [])
+    conds, fen, cmask, amask = c.parts(policy)
+    return [c.all_of(conds).alias(f"p{n}_ok"), fen.alias(f"p{n}_fen"), cmask.alias(f"p{n}_cmask"),
+            amask.alias(f"p{n}_amask")] + ([c.failed(conds).cast("long").alias(f"p{n}_fmask")] if failed else [])
 
 
 def policy_struct(policy: ir.Policy, n: int, failed: bool = False) -> Column:

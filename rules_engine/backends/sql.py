@@ -155,8 +155,8 @@ def policy_select(table: sa.Table, policy: ir.Policy, as_of: dt.date, dialect: s
                          _lit(policy.version).label("version"), _lit(int(Status.NOT_ELIGIBLE)).label("status"),
                          _lit(0).label("amount_fen"), _lit(0).label("missing"), _lit(0).label("failed"))
     c = compiler(table, dialect, as_of, bits)
-    cond, fen, cmask, amask = c.policy(policy)
-    fmask = c.failed(c.parts(policy)[0]) if failed else _lit(0)
+    conds, fen, cmask, amask = c.parts(policy)
+    cond, fmask = c.all_of(conds), c.failed(conds) if failed else _lit(0)
     inner = sa.select(table.c[key].label("credit_code"), Grouping(cond).label("ok"), fen.label("fen"),
                       cmask.label("cmask"), amask.label("amask"), fmask.label("fmask")).offset(0).subquery("evaluated")
     ok, fen_ = inner.c.ok, inner.c.fen

@@ -51,9 +51,9 @@ def make_engine(url: str | None = None) -> Engine:
 
 
 def _has_nul(parameters: object) -> bool:
-    values = parameters.values() if isinstance(parameters, dict) else parameters
-    return isinstance(values, (tuple, list, type({}.values()))) and any(
-        isinstance(v, str) and "\x00" in v for v in values)
+    values = parameters.values() if isinstance(parameters, dict) else parameters if isinstance(parameters, (tuple, list)) \
+        else ()
+    return any(isinstance(v, str) and "\x00" in v for v in values)
 
 
 def upgrade(engine: Engine) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from rules_engine import service
+from rules_engine import ir, service
 from rules_engine.datasets import mask_text
 from rules_engine.errors import EngineError
 from rules_engine.service import clock
@@ -31,13 +31,6 @@ def _act(label: str, do) -> None:  # type: ignore[no-untyped-def]
         st.session_state["batch_msg"] = do()
     except EngineError as exc:
         st.session_state["batch_err"] = f"{label}未执行：{exc}"
-
-
-def _region_prefix(code: str) -> str:
-    """A region and everything in it: 340100 (合肥市) -> 3401, 340000 (安徽省) -> 34, 340124 -> 340124."""
-    while code.endswith("00"):
-        code = code[:-2]
-    return code
 
 
 def _ledger_frame(status: list[str], policy: str, region: str) -> pd.DataFrame:
@@ -118,7 +111,7 @@ def render() -> None:
     regions = common.region_names()
     region = f3.selectbox("地区", [""] + sorted(regions), key="lg_region",
                           format_func=lambda c: regions.get(c, "全部") if c else "全部")
-    df = _ledger_frame(status, policy, _region_prefix(region))
+    df = _ledger_frame(status, policy, ir.region_prefix(region) if region else "")
     st.caption(f"{len(df)} 笔（最多显示 5000 笔）")
     common.show_frame(df, height=320)
     st.subheader("审计核验")

@@ -161,7 +161,7 @@ def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
         st.caption("草稿与已发布版本对当前数据的结果相同。")
 
 
-def _do(action: Callable[[], object], done: str) -> None:
+def _do(action: Callable[[], str]) -> None:
     """Run a publishing step; its message (or the refusal) shows after the rerun."""
     try:
         out = action()
@@ -169,7 +169,7 @@ def _do(action: Callable[[], object], done: str) -> None:
         st.session_state["publish_err"] = f"未完成：{exc}"
         return
     common.library.clear()
-    st.session_state["published"] = out if isinstance(out, str) else done
+    st.session_state["published"] = out
 
 
 def _submit(text: str, source: Path, note: str) -> None:
@@ -178,7 +178,7 @@ def _submit(text: str, source: Path, note: str) -> None:
                                   common.policies_dir(), note)
         st.session_state.pop(f"yaml::{source}", None)
         return f"已提交审核：草稿 {d.id}（{d.policy_id} v{d.version}），须由另一名政策管理人员复核后发布"
-    _do(go, "")
+    _do(go)
 
 
 def _diff_table(old_text: str, new_text: str) -> None:
@@ -223,16 +223,16 @@ def _review_queue(lib_policies: list[ir.Policy]) -> None:
     if own:
         st.info("这是您起草的草稿：须由另一名政策管理人员审核（双人复核）。")
         if st.button("撤回草稿", key=f"withdraw_{d.id}"):
-            _do(lambda: policies.withdraw_draft(common.ledger(), me, d.id), "")
+            _do(lambda: policies.withdraw_draft(common.ledger(), me, d.id))
             st.rerun()
         return
     a, b = st.columns(2)
     if a.button("审核通过并发布", type="primary", key=f"approve_{d.id}"):
-        _do(lambda: policies.approve_draft(common.ledger(), me, common.dictionary(), d.id, common.policies_dir()), "")
+        _do(lambda: policies.approve_draft(common.ledger(), me, common.dictionary(), d.id, common.policies_dir()))
         st.rerun()
     reason = b.text_input("退回理由", key=f"reason_{d.id}")
     if b.button("退回", key=f"return_{d.id}"):
-        _do(lambda: policies.return_draft(common.ledger(), me, d.id, reason), "")
+        _do(lambda: policies.return_draft(common.ledger(), me, d.id, reason))
         st.rerun()
 
 
@@ -269,7 +269,7 @@ def _history(published: ir.Policy, source: Path) -> None:
                 d = policies.rollback(common.ledger(), me, common.dictionary(), published.id, to, source,
                                       common.policies_dir())
                 return f"已提交审核：草稿 {d.id}（v{d.version}，内容同 v{to}），须由另一名政策管理人员复核后发布"
-            _do(go, "")
+            _do(go)
             st.rerun()
 
 

@@ -54,6 +54,25 @@ class ConditionExplanation:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """What a payout adds to its decision (grant.explain reads it from the payout's record): the
+    formula's amount and the amount granted, why they differ (就高不重复, a budget shared pro
+    rata), how the payout came to be, and where the record disagrees with its policy or payout."""
+
+    formula_fen: int
+    granted_fen: int
+    allocation: str
+    origin: str
+    discrepancies: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        out = [f"兑现：公式金额 {fmt_money(Decimal(self.formula_fen) / 100)}，"
+               f"实发金额 {fmt_money(Decimal(self.granted_fen) / 100)}" + (f"（{self.allocation}）" if self.allocation else ""),
+               f"来由：{self.origin}"]
+        return out + [f"核对不一致：{p}" for p in self.discrepancies]
+
+
+@dataclass(frozen=True)
 class Explanation:
     policy: ir.Policy
     decision: Decision
@@ -61,6 +80,7 @@ class Explanation:
     conditions: tuple[ConditionExplanation, ...]
     amount_steps: tuple[str, ...]
     reason: str = ""
+    grant: Grant | None = None  # a payout's explanation only
 
     @property
     def status(self) -> Status:
@@ -85,6 +105,10 @@ class Explanation:
                             "as_of": v.as_of.isoformat() if v.as_of else None} for v in c.values],
             } for c in self.conditions],
             "amount_steps": list(self.amount_steps),
+            "grant": None if self.grant is None else {
+                "formula_fen": self.grant.formula_fen, "granted_fen": self.grant.granted_fen,
+                "allocation": self.grant.allocation, "origin": self.grant.origin,
+                "consistent": not self.grant.discrepancies, "discrepancies": list(self.grant.discrepancies)},
         }
 
     def to_text(self) -> str:
@@ -114,6 +138,8 @@ class Explanation:
             lines.append(f"  金额：{s}")
         if d.missing:
             lines.append(f"  待补充：{'、'.join(d.missing)}")
+        if self.grant is not None:
+            lines += [f"  {line}" for line in self.grant.lines()]
         return "\n".join(lines)
 
 

@@ -395,10 +395,11 @@ def test_explanation_inputs_are_the_natural_values() -> None:
 
 def test_batch_explanation_text_is_the_explanation_record() -> None:
     """A batch writes explanations as JSON text built around the policy part (json_of,
-    explanation_texts); parsed back, each is exactly `explanation()` of its candidate, with
+    grant.record_texts); parsed back, each is exactly `grant.record()` of its candidate, with
     text that needs escaping in inputs and notes."""
+    from rules_engine import grant
     from rules_engine.ledger.allocation import Candidate
-    from rules_engine.ledger.batch import Inputs, explanation, explanation_policy_part, explanation_texts
+    from rules_engine.ledger.batch import Inputs
 
     frame = DS.frame.copy()
     frame["name"] = frame["name"].astype(object)
@@ -409,9 +410,12 @@ def test_batch_explanation_text_is_the_explanation_record() -> None:
         inputs.tags[p.key] = (*ir.policy_tags(p), "name")  # every policy reads the awkward text column too
         cands = [Candidate(p, f"E{i}", 1000 + i, (), 900 + i, '预算不足，"按比例"\\分配' if i % 2 else "")
                  for i in range(len(at))]
-        texts = explanation_texts(cands, inputs.json_of(p, at), explanation_policy_part(p, AS_OF))
+        texts = grant.record_texts(grant.policy_part(p, AS_OF), inputs.json_of(p, at),
+                                   [(c.amount_fen, c.granted_fen, c.note) for c in cands])
         for c, values, text in zip(cands, inputs.of(p, at), texts, strict=True):
-            assert json.loads(text) == explanation(c, values, AS_OF), (p.id, text)
+            parsed = json.loads(text)
+            assert parsed == grant.record(p, AS_OF, values, c.amount_fen, c.granted_fen, c.note), (p.id, text)
+            assert tuple(parsed) == grant.KEYS
 
 
 def test_frame_digest_is_content_not_layout() -> None:

@@ -412,3 +412,31 @@ def test_the_over_budget_warning_names_the_allocation_rule_in_chinese(isolated: 
     area.input(area.value.replace("total: 2000000", "total: 1000")).run()
     warning = next(w.value for w in at.warning if "超出预算" in w.value)
     assert "超出预算时按比例分配" in warning and "pro_rata" not in warning, warning
+
+
+def test_a_payout_is_explained_to_its_enterprise_and_to_officials(isolated: Path) -> None:
+    """Was: a payout showed its policy, amount and status, and nothing on any page said why it was
+    paid or how its amount came about; a database edit of its amount showed nowhere."""
+    import sqlalchemy as sa
+
+    at = goto(signed_in("guanyuan"), "batch")
+    next(b for b in at.button if b.label == "开始批次").click().run()
+    pick = at.selectbox(key="ledger_pick")
+    assert len(pick.options) > 100
+    pick.set_value(pick.options[1].split()[0]).run()
+    body = texts(at)
+    assert "√ 满足" in body and "实发金额" in body and "来由" in body and "批次匹配" in body, body[-2000:]
+    assert "结果与记录、兑现金额一致" in body and not at.error
+    me = signed_in("qiye01")
+    mine = me.selectbox(key="own_payout")
+    assert len(mine.options) >= 2 and mine.options[0] == "请选择兑现记录"
+    mine.set_value(mine.options[1].split()[0]).run()
+    body = texts(me)
+    assert "金额计算" in body and "实发金额" in body and "一致" in body
+    ref = mine.options[1].split()[0]
+    engine = sa.create_engine(f"sqlite:///{isolated / 'ledger.db'}")
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE payouts SET amount_fen = amount_fen + 100 WHERE id = :i"), {"i": int(ref[2:])})
+    engine.dispose()
+    me.run()
+    assert any("不一致" in e.value and "兑现金额" in e.value for e in me.error), [e.value for e in me.error]

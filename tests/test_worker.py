@@ -90,7 +90,8 @@ def test_new_eligibility_becomes_a_candidate_once_shared_with_batches(ledger_url
     with sf() as s:
         p = s.scalars(select(Payout).where(Payout.credit_code == HEFEI, Payout.policy_id == "gaoqi-shouci")).one()
         assert (p.status, p.source, p.amount_fen) == ("candidate", "event", p.amount_fen)
-        assert p.explanation["trigger"]["tag"] in ("is_hitech", "hitech_cert_date")
+        assert p.explanation["origin"]["kind"] == "event"
+        assert p.explanation["origin"]["tag"] in ("is_hitech", "hitech_cert_date")
         msg = s.scalars(select(OutboxMessage).where(OutboxMessage.payout_id == p.id)).one()
         assert msg.kind == "eligible" and "无需申请" in msg.payload["text"]
         dead = s.scalars(select(DeadLetter)).one()

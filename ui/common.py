@@ -23,6 +23,8 @@ from rules_engine.values import fmt_yuan
 if TYPE_CHECKING:  # the UI reaches the ledger only through the service layer
     from sqlalchemy.orm import Session, sessionmaker
 
+    from rules_engine.explain import Explanation
+
     Ledger = sessionmaker[Session]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +158,53 @@ def masked_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def show_frame(df: pd.DataFrame, **kw: Any) -> None:
     st.dataframe(df, hide_index=True, width="stretch", **kw)
+
+
+def explanation_block(e: Explanation) -> None:
+    """One explanation as every page shows it: basis, each condition with its values and their
+    source, the amount's computation and, for a payout, the grant and any disagreement found."""
+    p = e.policy
+    st.markdown(f"**依据**：{md(p.basis.document)}（{md(p.basis.number)}）{md(p.basis.article)}  \n"
+                f"**主管部门**：{md(p.department)}　**联系方式**：{md(p.contact or '政务服务热线12345')}")
+    if e.reason:
+        st.warning(md(e.reason))
+    rows = []
+    for c in e.conditions:
+        mark = {True: "√ 满足", False: "× 不满足", None: "？待补充"}[c.outcome]
+        values = "；".join(f"{v.label}={v.display}（{v.source}{'，' + str(v.as_of) if v.as_of else ''}）"
+                          for v in c.values)
+        rows.append({"条件": c.label or c.zh, "结果": mark, "取值与来源": values or "—",
+                     "差距/缺少": c.gap or "、".join(c.missing) or "", "条款": c.article or p.basis.article})
+    show_frame(pd.DataFrame(rows))
+    if e.amount_steps:
+        st.markdown("**金额计算**")
+        st.code("\n".join(e.amount_steps), language=None)
+    if (g := e.grant) is not None:
+        st.markdown(f"**兑现**：公式金额 {yuan(g.formula_fen)}，实发金额 {yuan(g.granted_fen)}"
+                    + (f"（{md(g.allocation)}）" if g.allocation else "") + f"  \n**来由**：{md(g.origin)}")
+        if g.discrepancies:
+            st.error("**记录与政策或兑现金额不一致，请核查**：\n\n" + "\n".join(f"- {md(d)}" for d in g.discrepancies))
+        else:
+            st.caption("按记录的数据以该版本政策重算，结果与记录、兑现金额一致。")
+
+
+def payouts_with_explanation(df: pd.DataFrame, labels: dict[str, str], key: str, **kw: Any) -> None:
+    """A table of payouts, and below it the explanation of the one picked (`labels`: each
+    payout's reference and how the picker names it)."""
+    from rules_engine.errors import EngineError
+    from rules_engine.service.enterprise import explain_payout
+
+    show_frame(df, **kw)
+    ref = st.selectbox("查看一笔兑现的说明（为什么兑现、金额怎么算）", ["", *labels], key=key,
+                       format_func=lambda r: labels.get(r, "请选择兑现记录"))
+    if not ref:
+        return
+    try:
+        _, e = explain_payout(platform(), actor(), ref)
+    except EngineError as exc:
+        st.error(str(exc))
+        return
+    explanation_block(e)
 
 
 def amount_bars(df: pd.DataFrame, by: str, title: str, top: int, horizontal: bool = True) -> None:

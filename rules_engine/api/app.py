@@ -61,6 +61,15 @@ class PolicyRef(BaseModel):
     basis: dict[str, str]
 
 
+class GrantOut(BaseModel):
+    formula_fen: int = Field(description="按政策公式计算的金额（分）")
+    granted_fen: int = Field(description="实发金额（分），就高不重复或预算分配后")
+    allocation: str = Field(description="实发与公式金额不同的原因")
+    origin: str = Field(description="兑现记录的来由：批次匹配、数据更新触发、企业确认享受或申报审核通过")
+    consistent: bool = Field(description="按记录的数据重算与记录、兑现金额是否一致")
+    discrepancies: list[str]
+
+
 class ExplanationOut(BaseModel):
     policy: PolicyRef
     status: str
@@ -71,6 +80,14 @@ class ExplanationOut(BaseModel):
     missing: list[str]
     conditions: list[ConditionOut]
     amount_steps: list[str]
+    grant: GrantOut | None = Field(None, description="仅兑现记录的说明有：公式与实发金额、来由与核对结果")
+
+
+class PayoutExplanationOut(BaseModel):
+    reference: str
+    status: str
+    amount_fen: int
+    explanation: ExplanationOut
 
 
 class NearMissOut(BaseModel):
@@ -485,6 +502,15 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
             service.require(who, "payout.read", code)
         rows = service.list_payouts(plat().ledger, who, service.PayoutFilter(credit_code=code))
         return [_payout(p) for p in rows]
+
+    @app.get("/api/v1/payouts/{reference}/explanation", response_model=PayoutExplanationOut, responses=ERRORS,
+             tags=["企业服务空间"])
+    def payout_explanation(reference: Ref, who: Who) -> PayoutExplanationOut:
+        """一笔兑现的说明：所依据的政策版本按记录的数据重算，逐条列出条件、取值与来源，金额计算，实发金额与分配说明，
+        来由，以及记录与政策或兑现金额不一致之处（consistent 为 false 时须核查）。企业只能查询本企业的兑现。"""
+        pay, e = enterprise.explain_payout(plat(), who, reference)
+        return PayoutExplanationOut(reference=pay.reference, status=pay.status, amount_fen=pay.amount_fen,
+                                    explanation=ExplanationOut.model_validate(e.to_dict()))
 
     # ---------------------------------------------------------------- officials
 

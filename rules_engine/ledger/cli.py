@@ -161,6 +161,19 @@ def payouts_list(
                               f"{lifecycle.STATUS_ZH.get(p.status, p.status)}", highlight=False)
 
 
+@payouts_app.command("explain")
+def payouts_explain(reference: Annotated[str, typer.Argument(help="兑现记录编号（MS 开头）。")]) -> None:
+    """一笔兑现的说明：所依据的政策版本按记录的数据重算，每个条件的取值与来源、金额计算、实发金额与分配说明、来由，以及记录与政策或兑现金额不一致之处。"""
+    from ..cli_common import domain_errors
+    from ..service.enterprise import explain_payout
+
+    with domain_errors():
+        _, e = explain_payout(_platform(), Actor("命令行", "official"), reference)
+    console.print(e.to_text(), highlight=False, markup=False)
+    if e.grant is not None and e.grant.discrepancies:
+        raise typer.Exit(1)
+
+
 def _actor(name: str, role: str = "official") -> Actor:
     from ..cli_common import domain_errors
 

@@ -32,11 +32,12 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import creditcode, ir
+from .. import creditcode, grant, ir
 from ..datasets import fen_artefact
 from ..decide import decide
 from ..durable_backend import DurableEngine
 from ..errors import EngineError
+from ..explain import Provenance
 from ..frame import KEY, row_of
 from ..ir import Kind
 from ..reference import evaluate
@@ -44,7 +45,7 @@ from ..tags import TagDictionary
 from ..values import coerce, fmt_yuan
 from . import anchor, audit, lifecycle
 from .allocation import Candidate, allocate, period
-from .batch import BatchLocked, acquire_lock, explanation, load_existing, release_lock, supersede
+from .batch import BatchLocked, acquire_lock, load_existing, release_lock, supersede
 from .models import DeadLetter, OutboxMessage, Payout, PayoutEvent, TagEvent, TagOverride, WorkerOffset
 from .verify import account_digest, ledger_name
 
@@ -271,7 +272,7 @@ class Worker:
         stats.withdrawn += len(outcome.superseded)
         for c in outcome.granted:
             per = period(c.policy, self.as_of())
-            held[(c.policy.id, per)] = self.create(s, c.policy, prof, c.granted_fen, per, self.as_of(), ev, now)
+            held[(c.policy.id, per)] = self.create(s, c, prof, per, self.as_of(), ev, now)
             stats.created += 1
             stats.latencies.append(max(0.0, (now - received_at).total_seconds()))
 
@@ -315,18 +316,20 @@ class Worker:
             stats.withdrawn += 1
         return None
 
-    def create(self, s: Session, policy: ir.Policy, prof: dict[str, object], fen: int, per: str, as_of: dt.date,
+    def create(self, s: Session, c: Candidate, prof: dict[str, object], per: str, as_of: dt.date,
                ev: TagUpdate, now: dt.datetime) -> Payout:
-        inputs = {t: (None if prof.get(t) is None else str(prof.get(t))) for t in ir.policy_tags(policy)}
+        policy, fen = c.policy, c.granted_fen
         p = Payout(
             policy_id=policy.id, policy_version=policy.version, credit_code=ev.credit_code, period=per,
             benefit_year=as_of.year, exclusive_group=policy.exclusive.group if policy.exclusive else None,
             amount_fen=fen, status="candidate", batch_id=None, source="event",
             enterprise_name=_text(prof.get("name")), region=_text(prof.get("region")),
             bank_account=_text(prof.get("bank_account")), created_at=now, updated_at=now,
-            explanation={**explanation(Candidate(policy, ev.credit_code, fen, (), fen), inputs, as_of),
-                         "trigger": {"tag": ev.tag, "value": str(ev.value), "source": ev.source,
-                                     "as_of": ev.as_of.isoformat()}},
+            explanation=grant.record(
+                policy, as_of, grant.inputs_of(policy, prof), c.amount_fen, fen, c.note,
+                origin={"kind": "event", "tag": ev.tag, "value": str(ev.value), "source": ev.source,
+                        "as_of": ev.as_of.isoformat()},
+                sources={ev.tag: Provenance(self.d.sources[ev.source].label, ev.as_of)}),
         )
         s.add(p)
         s.flush()

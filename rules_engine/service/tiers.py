@@ -25,13 +25,12 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import ir
+from .. import grant, ir
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..explain import Provenance
 from ..frame import KEY, row_of, to_storage
 from ..ledger import audit
 from ..ledger.allocation import period
-from ..ledger.batch import explanation_policy_part
 from ..ledger.lifecycle import STATUS_ZH
 from ..ledger.models import Application, Attachment, Invitation, Objection, Payout, PayoutEvent, SuppliedValue
 from ..reference import evaluate
@@ -208,8 +207,8 @@ def decide_invitation(p: Platform, actor: Actor, ref: str, confirm: bool) -> Inv
         if confirm:
             policy = _policy(p, inv.policy_id)
             prof = {"name": inv.enterprise_name, "region": inv.region, "bank_account": inv.bank_account}
-            pay = _payout(s, policy, inv.credit_code, inv.period, inv.amount_fen, prof, inv.explanation, actor,
-                          "confirm", now)
+            exp = {**(inv.explanation or {}), "origin": {"kind": "invitation", "reference": inv.reference}}
+            pay = _payout(s, policy, inv.credit_code, inv.period, inv.amount_fen, prof, exp, actor, "confirm", now)
             s.execute(update(Invitation).where(Invitation.id == inv.id).values(payout_id=pay.id))
         s.flush()
         s.refresh(inv)
@@ -338,19 +337,21 @@ def review_application(p: Platform, actor: Actor, ref: str, decision: str, reaso
         pay_id = None
         if decision == "accept":
             policy = _policy(p, app.policy_id)
-            row, _ = profile(p, app.credit_code)
+            row, prov = profile(p, app.credit_code)
             d = p.dictionary
             for tag, raw in (app.answers or {}).items():
                 if row.get(tag) is None and tag in d:
                     row[tag] = coerce(d[tag].type, raw)
+                    prov[tag] = Provenance(f"企业申报填写（{app.reference}）", None)
             dec = evaluate(policy, row, p.data.as_of)
             if dec.status is not ir.Status.ELIGIBLE or dec.amount_fen <= 0:
                 why = "、".join(c.label or c.text for c in policy.conditions if c.id in dec.failed) or "数据不全"
                 raise Invalid(f"按档案与申报内容，《{policy.title}》的条件不成立（{why}），不能通过；可退回补正或不予通过")
             fen = dec.amount_fen
-            exp = {**explanation_policy_part(policy, p.data.as_of), "amount_fen": fen,
-                   "inputs": {t: str(row.get(t)) if row.get(t) is not None else None for t in ir.policy_tags(policy)},
-                   "application": app.reference}
+            tags = ir.policy_tags(policy)
+            exp = grant.record(policy, p.data.as_of, grant.inputs_of(policy, row), fen, fen,
+                               origin={"kind": "application", "reference": app.reference},
+                               sources={t: v for t, v in prov.items() if t in tags})
             pay_id = _payout(s, policy, app.credit_code, app.period, fen, row, exp, actor, "apply", now).id
         moved = s.execute(update(Application).where(Application.id == app.id, Application.status == "submitted")
                           .values(status=to, reason=reason.strip()[:2000], decided_by=actor.name, updated_at=now,

@@ -113,7 +113,10 @@ def render() -> None:
                           format_func=lambda c: regions.get(c, "全部") if c else "全部")
     df = _ledger_frame(status, policy, ir.region_prefix(region) if region else "")
     st.caption(f"{len(df)} 笔（最多显示 5000 笔）")
-    common.show_frame(df, height=320)
+    labels = {r: f"{r} {t} {n or c} {a} 元" for r, t, n, c, a in zip(
+        df.get("编号", []), df.get("政策", []), df.get("企业名称", []), df.get("统一社会信用代码", []),
+        df.get("金额（元）", []))}
+    common.payouts_with_explanation(df, labels, "ledger_pick", height=320)
     st.subheader("审计核验")
     # a callback, not the button's own value: the value lives for one run only, and a click that
     # lands while the page is still rerunning (after a download) was lost with that run

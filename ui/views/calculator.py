@@ -111,25 +111,6 @@ def _form_row() -> dict[str, Any] | None:
     return row
 
 
-def _explanation_block(e: Explanation) -> None:
-    p = e.policy
-    st.markdown(f"**依据**：{p.basis.document}（{p.basis.number}）{p.basis.article}  \n"
-                f"**主管部门**：{p.department}　**联系方式**：{p.contact or '政务服务热线12345'}")
-    if e.reason:
-        st.warning(e.reason)
-    rows = []
-    for c in e.conditions:
-        mark = {True: "√ 满足", False: "× 不满足", None: "？待补充"}[c.outcome]
-        values = "；".join(f"{v.label}={v.display}（{v.source}{'，' + str(v.as_of) if v.as_of else ''}）"
-                          for v in c.values)
-        rows.append({"条件": c.label or c.zh, "结果": mark, "取值与来源": values or "—",
-                     "差距/缺少": c.gap or "、".join(c.missing) or "", "条款": c.article or p.basis.article})
-    common.show_frame(pd.DataFrame(rows))
-    if e.amount_steps:
-        st.markdown("**金额计算**")
-        st.code("\n".join(e.amount_steps), language=None)
-
-
 def report_tables(cu: CheckUp) -> dict[str, pd.DataFrame]:
     def basis(e: Explanation) -> str:
         return f"{e.policy.basis.document}（{e.policy.basis.number}）{e.policy.basis.article}"
@@ -182,7 +163,9 @@ def _own_payouts(code: str) -> None:
              "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else ""} for p in rows]
     st.subheader("兑现记录")
     if data:
-        common.show_frame(pd.DataFrame(data))
+        common.payouts_with_explanation(pd.DataFrame(data), {
+            p.reference: f"{p.reference} {(p.explanation or {}).get('title', p.policy_id)} {common.yuan(p.amount_fen)}"
+            for p in rows}, "own_payout")
     else:
         st.caption("暂无兑现记录。")
 
@@ -250,7 +233,7 @@ def render() -> None:
         ids = [e.policy.id for e in explained]
         titles = {e.policy.id: f"{e.policy.title}（{common.STATUS_ZH[e.status.label]}）" for e in explained}
         pick = st.selectbox("查看政策", ids, format_func=lambda i: titles[i], key="calc_detail")
-        _explanation_block(next(e for e in explained if e.policy.id == pick))
+        common.explanation_block(next(e for e in explained if e.policy.id == pick))
     stamp = dt.date.today().strftime("%Y%m%d")
     x, y = st.columns(2)
     with x:

@@ -17,7 +17,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import ir
+from . import cli_zh, ir
 from .cli_common import DEFAULT_POLICIES, ROOT, _as_of, _dataset, _library, console, domain_errors, err, open_source
 from .datasets import SAMPLE_MANIFEST
 from .errors import EngineError
@@ -30,28 +30,27 @@ from .values import fmt_yuan
 
 __all__ = ["DEFAULT_POLICIES", "ROOT", "app", "main", "open_source"]
 
+cli_zh.install()
 app = typer.Typer(
-    help="免申即享 policy-matching engine: validate and test policies, match enterprises, explain decisions.",
+    help="免申即享政策匹配引擎：校验与测试政策，匹配企业，说明每项判定。",
     no_args_is_help=True,
     add_completion=False,
 )
-PoliciesOpt = Annotated[Path, typer.Option("--policies", "-p", help="Policy file or directory.")]
-TagsOpt = Annotated[Path, typer.Option("--tags", help="Tag dictionary (YAML).")]
-DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Dataset manifest (YAML) or a Parquet/CSV/XLSX file.")]
+PoliciesOpt = Annotated[Path, typer.Option("--policies", "-p", help="政策文件或目录。")]
+TagsOpt = Annotated[Path, typer.Option("--tags", help="标签字典（YAML）。")]
+DataOpt = Annotated[Path, typer.Option("--data", "-d", help="数据清单（YAML）或 Parquet/CSV/XLSX 文件。")]
 SourceOpt = Annotated[str, typer.Option(
-    "--data", "-d", help="Dataset manifest, Parquet/CSV/XLSX file, storage Parquet (Spark), or a database URL "
-    "such as postgresql://user@host/db (SQL backend; name the table with --table).")]
+    "--data", "-d", help="数据清单、Parquet/CSV/XLSX 文件、存储格式 Parquet（Spark），或数据库地址如 postgresql://user@host/db（数据库内匹配；用 --table 指定表）。")]
 BackendOpt = Annotated[str | None, typer.Option(
-    "--backend", help="Where the match runs: vectorized (this process), sql (inside the database of a --data URL), "
-    "spark (a Spark session over storage Parquet). Default: sql for a URL, else vectorized.")]
-TableOpt = Annotated[str, typer.Option("--table", help="Enterprise table (sql backend; spark: table:NAME as --data).")]
-PartitionsOpt = Annotated[int | None, typer.Option("--partitions", help="Spark: local[N] cores and partitions.")]
-AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Evaluation date YYYY-MM-DD (default: the dataset's).")]
+    "--backend", help="在哪里匹配：vectorized（本进程）、sql（在 --data 地址所指数据库内）、spark（Spark 会话读取存储格式 Parquet）。默认：数据库地址用 sql，否则 vectorized。")]
+TableOpt = Annotated[str, typer.Option("--table", help="企业数据表（sql 方式；spark 方式以 table:表名 作为 --data）。")]
+PartitionsOpt = Annotated[int | None, typer.Option("--partitions", help="Spark：local[N] 的核数与分区数。")]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="评估日期 YYYY-MM-DD（默认：数据的日期）。")]
 
 
 @app.command()
 def validate(policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt = DEFAULT_DICTIONARY) -> None:
-    """Load every policy file and report each problem with file, line and column."""
+    """加载全部政策文件，逐个报告问题所在的文件、行与列。"""
     with domain_errors():
         d = load_dictionary(tags)
         lib = load_library(policies, d)
@@ -67,9 +66,9 @@ def validate(policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt = DEFAULT_D
 def test_cmd(
     policies: PoliciesOpt = DEFAULT_POLICIES,
     tags: TagsOpt = DEFAULT_DICTIONARY,
-    policy: Annotated[str | None, typer.Option("--policy", help="Only this policy id.")] = None,
+    policy: Annotated[str | None, typer.Option("--policy", help="只处理该政策编号。")] = None,
 ) -> None:
-    """Run the test cases written beside each policy, through both evaluators."""
+    """运行每项政策旁的测试用例，两个求值器各跑一遍。"""
     from .policytests import run_policy_tests
 
     with domain_errors():
@@ -92,10 +91,9 @@ def lint_cmd(
     policies: PoliciesOpt = DEFAULT_POLICIES,
     tags: TagsOpt = DEFAULT_DICTIONARY,
     data: DataOpt = SAMPLE_MANIFEST,
-    today: Annotated[str | None, typer.Option("--today", help="Date to judge expiry by (default: today).")] = None,
+    today: Annotated[str | None, typer.Option("--today", help="判断是否过期所用的日期（默认：今天）。")] = None,
 ) -> None:
-    """Lint the library: duplicate versions, exclusivity without precedence, expired-but-active
-    policies, tags the data never fills, amounts that can exceed a budget."""
+    """检查政策库：重复版本、互斥未定优先级、已过期仍生效的政策、数据从不填写的标签、可能超出预算的金额。"""
     from .lint import lint
 
     with domain_errors():
@@ -113,7 +111,7 @@ def lint_cmd(
 
 @app.command()
 def show(policy_id: str, policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt = DEFAULT_DICTIONARY) -> None:
-    """Print a policy in readable Chinese: conditions, amount, legal basis."""
+    """以中文显示一项政策：条件、金额、政策依据。"""
     with domain_errors():
         d = load_dictionary(tags)
         lib = _library(policies, d)
@@ -145,9 +143,9 @@ def explain(
     policies: PoliciesOpt = DEFAULT_POLICIES,
     tags: TagsOpt = DEFAULT_DICTIONARY,
     as_of: AsOfOpt = None,
-    policy: Annotated[str | None, typer.Option("--policy", help="Explain only this policy.")] = None,
+    policy: Annotated[str | None, typer.Option("--policy", help="只说明该政策。")] = None,
 ) -> None:
-    """政策体检 for one enterprise: what it meets, what is missing, and near misses, with reasons."""
+    """一家企业的政策体检：符合哪些政策、缺少哪些数据、差一项即可满足哪些，并逐条说明。"""
     with domain_errors():
         d = load_dictionary(tags)
         lib = _library(policies, d)
@@ -187,17 +185,16 @@ def match(
     policies: PoliciesOpt = DEFAULT_POLICIES,
     tags: TagsOpt = DEFAULT_DICTIONARY,
     as_of: AsOfOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write results: .csv, .parquet or .xlsx")] = None,
-    all_rows: Annotated[bool, typer.Option("--all", help="Also write not-eligible pairs.")] = False,
-    chunk: Annotated[int, typer.Option(help="Enterprises per chunk.")] = 100_000,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="写出结果：.csv、.parquet 或 .xlsx")] = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="同时写出不符合的企业与政策组合。")] = False,
+    chunk: Annotated[int, typer.Option(help="每块处理的企业数。")] = 100_000,
     backend: BackendOpt = None,
     table: TableOpt = "enterprises",
     out_table: Annotated[str | None, typer.Option(
-        "--out-table", help="sql backend: INSERT the results into this table of the same database "
-        "(created if absent; rows of the same date replaced); no row leaves the database.")] = None,
+        "--out-table", help="sql 方式：把结果写入同一数据库的该表（不存在则创建；同一评估日期的行被替换），数据不出数据库。")] = None,
     partitions: PartitionsOpt = None,
 ) -> None:
-    """Match every enterprise against every active policy; print a summary, optionally write results."""
+    """将全部企业与全部生效政策匹配；显示汇总，可写出结果文件。"""
     from .results import conform as conform_results
     from .results import result_frame
     from .sources import FrameSource, SqlSource, backend_of
@@ -254,23 +251,23 @@ def match(
         console.print(f"已写出 {len(result)} 行到 {out}")
 
 
-accounts_app = typer.Typer(help="Local accounts of the web UI (ui/accounts.yaml or $MIANSHEN_ACCOUNTS).",
+accounts_app = typer.Typer(help="网页端的本地账户（ui/accounts.yaml 或 $MIANSHEN_ACCOUNTS）。",
                            no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 
 
 @accounts_app.command("hash")
 def accounts_hash(password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                                        help="The password (asked for if not given).")]) -> None:
-    """Print the scrypt hash of a password, for the `password:` field of an account."""
+                                                        help="口令（不提供则提示输入）。")]) -> None:
+    """显示口令的 scrypt 哈希，填入账户的 password: 字段。"""
     from .accounts import hash_password
 
     typer.echo(hash_password(password))  # one line, never wrapped: it is pasted into a file
 
 
 @accounts_app.command("check")
-def accounts_check(path: Annotated[Path | None, typer.Argument(help="Accounts file.")] = None) -> None:
-    """Load the accounts file and list the accounts with their roles (never the hashes)."""
+def accounts_check(path: Annotated[Path | None, typer.Argument(help="账户文件。")] = None) -> None:
+    """加载账户文件，列出各账户及其角色（不显示哈希）。"""
     from .accounts import load_accounts
 
     with domain_errors():
@@ -281,13 +278,12 @@ def accounts_check(path: Annotated[Path | None, typer.Argument(help="Accounts fi
 
 @app.command("data-export")
 def data_export(
-    to: Annotated[str, typer.Option("--to", help="A database URL (with --table) or a .parquet path (storage format, "
-                                    "for Spark).")],
+    to: Annotated[str, typer.Option("--to", help="数据库地址（配合 --table）或 .parquet 路径（存储格式，供 Spark 使用）。")],
     data: DataOpt = SAMPLE_MANIFEST,
     tags: TagsOpt = DEFAULT_DICTIONARY,
     table: TableOpt = "enterprises",
 ) -> None:
-    """Write the merged enterprise data where another backend reads it: a database table or storage Parquet."""
+    """把合并后的企业数据写到其他匹配方式读取的位置：数据库表或存储格式 Parquet。"""
     import sqlalchemy as sa
 
     from .backends import sql_tables
@@ -374,7 +370,7 @@ def write_results(result: pd.DataFrame, out: Path) -> None:
 @app.command("data-report")
 def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTIONARY,
                 as_of: AsOfOpt = None) -> None:
-    """Data quality: coverage of each tag, staleness by source, rejected rows, conflicts."""
+    """数据质量：各标签覆盖率、各来源数据时效、拒收的行、冲突。"""
     from .quality import quality_report
 
     with domain_errors():
@@ -405,17 +401,15 @@ def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTION
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write into.")],
-    n: Annotated[int, typer.Option("--n", help="Number of enterprises.")] = 3000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 2025,
-    as_of: Annotated[str, typer.Option("--as-of", help="Reference date.")] = "2026-06-30",
-    parquet: Annotated[bool, typer.Option("--parquet", help="Write storage-format Parquet chunks (for 10^6+).")] = False,
-    chunk: Annotated[int, typer.Option(help="Rows per Parquet chunk.")] = 250_000,
-    dirty: Annotated[bool, typer.Option("--dirty", help="Write the same enterprises twice: clean/ and dirty/ "
-                                        "(float-artefact money, section-only industry codes, delivered 企业划型, "
-                                        "a bad cell in 1 % of rows, GBK and UTF-8-BOM files).")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="写入的目录。")],
+    n: Annotated[int, typer.Option("--n", help="企业数量。")] = 3000,
+    seed: Annotated[int, typer.Option(help="随机种子。")] = 2025,
+    as_of: Annotated[str, typer.Option("--as-of", help="基准日期。")] = "2026-06-30",
+    parquet: Annotated[bool, typer.Option("--parquet", help="写出存储格式的 Parquet 分块（用于百万级以上）。")] = False,
+    chunk: Annotated[int, typer.Option(help="每个 Parquet 分块的行数。")] = 250_000,
+    dirty: Annotated[bool, typer.Option("--dirty", help="同一批企业写两份：clean/ 与 dirty/（浮点误差金额、只到门类的行业代码、部门提供的企业划型、1% 的行含坏单元格、GBK 与带 BOM 的 UTF-8 文件）。")] = False,
 ) -> None:
-    """Generate realistic synthetic enterprises: department CSV files, or Parquet chunks for benchmarks."""
+    """生成逼真的模拟企业数据：各部门 CSV 文件，或供性能测试用的 Parquet 分块。"""
     from .datasets import write_storage_parquet
     from .generate import chunks, write_dirty, write_sample
 
@@ -439,10 +433,10 @@ def generate(
     console.print(f"已写出 {n} 家企业到 {out}，每块 {chunk} 行", highlight=False, markup=False)
 
 
-api_keys_app = typer.Typer(help="API keys of other systems (enterprise portal, finance, budget).", no_args_is_help=True)
+api_keys_app = typer.Typer(help="其他系统（企业服务门户、财政、预算）的接口密钥。", no_args_is_help=True)
 app.add_typer(api_keys_app, name="api-keys")
-KeyActor = Annotated[str, typer.Option("--actor", help="Who does this (recorded in the audit log).")]
-KeyDb = Annotated[str | None, typer.Option("--db", help="Ledger database URL (default: $MIANSHEN_DB).")]
+KeyActor = Annotated[str, typer.Option("--actor", help="操作人（记入审计日志）。")]
+KeyDb = Annotated[str | None, typer.Option("--db", help="台账数据库地址（默认：$MIANSHEN_DB）。")]
 
 
 def _key_ledger(db: str | None):  # type: ignore[no-untyped-def]
@@ -453,12 +447,12 @@ def _key_ledger(db: str | None):  # type: ignore[no-untyped-def]
 
 @api_keys_app.command("create")
 def api_keys_create(
-    name: Annotated[str, typer.Option(help="The calling system, e.g. 财政涉企支付系统.")],
-    role: Annotated[str, typer.Option(help="enterprise, official, auditor, finance or budget.")],
+    name: Annotated[str, typer.Option(help="调用方系统，例如 财政涉企支付系统。")],
+    role: Annotated[str, typer.Option(help="角色：enterprise（企业）、official（政策管理人员）、auditor（审计人员）、finance（财政）或 budget（预算）。")],
     actor: KeyActor, db: KeyDb = None,
-    credit_code: Annotated[str | None, typer.Option(help="For an enterprise key: its credit code.")] = None,
+    credit_code: Annotated[str | None, typer.Option(help="企业密钥：该企业的统一社会信用代码。")] = None,
 ) -> None:
-    """Make a key; it is printed once and stored only as a hash."""
+    """创建密钥：只显示这一次，只保存其哈希。"""
     from .service import Actor, keys
 
     with domain_errors():
@@ -469,7 +463,7 @@ def api_keys_create(
 
 @api_keys_app.command("rotate")
 def api_keys_rotate(key_id: int, actor: KeyActor, db: KeyDb = None) -> None:
-    """Give a key a new secret; the old one stops working at once."""
+    """为密钥换新口令，旧口令立即失效。"""
     from .service import Actor, keys
 
     with domain_errors():
@@ -479,7 +473,7 @@ def api_keys_rotate(key_id: int, actor: KeyActor, db: KeyDb = None) -> None:
 
 @api_keys_app.command("revoke")
 def api_keys_revoke(key_id: int, actor: KeyActor, db: KeyDb = None) -> None:
-    """Revoke a key for good."""
+    """永久吊销密钥。"""
     from .service import Actor, keys
 
     with domain_errors():
@@ -500,12 +494,11 @@ def api_keys_list(actor: KeyActor, db: KeyDb = None) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    host: Annotated[str, typer.Option(help="监听地址。")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口。")] = 8000,
+    workers: Annotated[int, typer.Option(help="工作进程数。")] = 1,
 ) -> None:
-    """Serve the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json) on uvicorn. The data, the
-    policies and the ledger come from MIANSHEN_DATA, MIANSHEN_POLICIES and MIANSHEN_DB."""
+    """以 uvicorn 提供 HTTP 接口（/api/v1，接口文档 /api/v1/openapi.json）。数据、政策与台账分别来自 MIANSHEN_DATA、MIANSHEN_POLICIES 与 MIANSHEN_DB。"""
     import uvicorn
 
     uvicorn.run("rules_engine.api.asgi:app", host=host, port=port, workers=workers, log_level="warning",

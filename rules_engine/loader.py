@@ -603,6 +603,8 @@ def load_library(root: Path | str, dictionary: TagDictionary) -> Library:
     """Load every policy file under `root`; bad files are reported, good ones loaded."""
     policies: list[ir.Policy] = []
     problems: list[Problem] = []
+    if not Path(root).exists():  # a mistyped --policies loaded nothing and said nothing
+        problems.append(Problem(str(root), 1, 1, "policies", "政策文件或目录不存在"))
     for path in policy_files(root):
         try:
             policies.append(load_policy_file(path, dictionary))

@@ -1,5 +1,6 @@
 """Every CLI command has help and works end to end on the bundled sample."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ COMMANDS = ["validate", "test", "lint", "show", "explain", "match", "data-report
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: str) -> None:
     result = runner.invoke(app, [*command.split(), "--help"])
-    assert result.exit_code == 0 and "Usage" in result.output
+    assert result.exit_code == 0 and "用法：" in result.output
 
 
 def test_module_entry_point() -> None:
@@ -149,3 +150,53 @@ def test_ledger_commands_end_to_end(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "合计" in r.output
     r = runner.invoke(app, ["payouts", "list", "--by", "region", *db], env={"COLUMNS": "120"})
     assert r.exit_code == 0 and "340104" in r.output
+
+
+def _commands() -> list[list[str]]:
+    import typer.main
+
+    root = typer.main.get_command(app)
+    out: list[list[str]] = []
+
+    def walk(cmd, path: list[str], ctx) -> None:  # type: ignore[no-untyped-def]
+        out.append(path)
+        if hasattr(cmd, "list_commands"):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                walk(sub, [*path, name], type(ctx)(sub, parent=ctx, info_name=name))
+
+    walk(root, [], type(root.make_context("mianshen", [], resilient_parsing=True))(root, info_name="mianshen"))
+    return out
+
+
+# Three English words in a row is a sentence, not an identifier (a command, a role or an option value)
+ENGLISH = re.compile(r"[A-Za-z]+(?:[ ,]+[A-Za-z]+){2,}")
+
+
+def test_every_command_speaks_chinese() -> None:
+    """Was: every --help was English ("Usage:", "Options", "Show this message and exit.", "Policy file
+    or directory.", "Match every enterprise against every active policy..."), and so were Typer's
+    usage errors ("Missing option '--actor'.")."""
+    commands = _commands()
+    assert len(commands) > 50
+    english = {}
+    for path in commands:
+        r = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+        assert r.exit_code == 0, (path, r.output)
+        body = "\n".join(line for line in r.output.splitlines() if "用法：" not in line)
+        assert "选项" in body and "显示本帮助并退出" in body, (path, r.output)
+        if found := ENGLISH.findall(body):
+            english[" ".join(path)] = found
+    assert not english, english
+    for argv, zh in ((["payouts", "publish"], "缺少选项 --actor"), (["payouts", "list", "--bogus"], "没有选项 --bogus"),
+                     (["nope"], "没有命令 nope"), (["generate", "--out", "x", "--n", "abc"], "--n 的值无效：应为整数"),
+                     (["payouts", "list", "--status"], "选项 --status 需要一个值"),
+                     (["payouts", "explain"], "缺少参数")):
+        r = CliRunner().invoke(app, argv, terminal_width=200)
+        assert r.exit_code == 2 and zh in r.output and "Usage" not in r.output, (argv, r.output)
+
+
+def test_a_mistyped_policy_directory_is_an_error(tmp_path: Path) -> None:
+    """Was: `mianshen validate --policies /no/such/dir` said 已加载 0 项政策 and exited 0."""
+    r = CliRunner().invoke(app, ["validate", "--policies", str(tmp_path / "no-such-dir")])
+    assert r.exit_code == 1 and "政策文件或目录不存在" in r.output, r.output

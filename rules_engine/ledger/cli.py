@@ -22,15 +22,15 @@ from .models import Payout
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="Ledger database URL (default: $MIANSHEN_DB or sqlite:///out/ledger.db).")]
-ActorOpt = Annotated[str, typer.Option("--actor", help="Who does this (recorded in the audit log).")]
-ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded with the transition).")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="台账数据库地址（默认：$MIANSHEN_DB 或 sqlite:///out/ledger.db）。")]
+ActorOpt = Annotated[str, typer.Option("--actor", help="操作人（记入审计日志）。")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="理由（随状态变更记录）。")]
 
-batch_app = typer.Typer(help="Batch runs: match everyone and write payout candidates, exactly once.", no_args_is_help=True)
-payouts_app = typer.Typer(help="Payouts: list, publish (公示), approve, withdraw, retry, revoke.", no_args_is_help=True)
-payment_app = typer.Typer(help="Payment files for the finance system, and the bank's results.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Deliver queued notifications.", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+batch_app = typer.Typer(help="批次：匹配全部企业，写入兑现候选，同一笔只生成一次。", no_args_is_help=True)
+payouts_app = typer.Typer(help="兑现记录：查询、公示、审批、撤回、重新支付、追回。", no_args_is_help=True)
+payment_app = typer.Typer(help="给财政支付系统的支付文件，以及银行回执。", no_args_is_help=True)
+outbox_app = typer.Typer(help="发送排队中的通知。", no_args_is_help=True)
+audit_app = typer.Typer(help="哈希链审计日志。", no_args_is_help=True)
 
 
 def _sf(db: str | None) -> sessionmaker[Session]:
@@ -64,18 +64,17 @@ def batch_run(
     actor: ActorOpt,
     db: DbOpt = None,
     data: Annotated[str | None, typer.Option(
-        "--data", "-d", help="Dataset manifest, storage Parquet, or a database URL (enterprise table: --table).")] = None,
-    policies: Annotated[Path | None, typer.Option("--policies", "-p", help="Policy directory.")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluation date (default: the dataset's).")] = None,
+        "--data", "-d", help="数据清单、存储格式 Parquet，或数据库地址（企业表用 --table 指定）。")] = None,
+    policies: Annotated[Path | None, typer.Option("--policies", "-p", help="政策目录。")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="评估日期（默认：数据的日期）。")] = None,
     backend: Annotated[str | None, typer.Option(
-        "--backend", help="vectorized, sql or spark (default: sql for a database URL, else vectorized).")] = None,
-    table: Annotated[str, typer.Option("--table", help="Enterprise table (sql backend).")] = "enterprises",
-    partitions: Annotated[int | None, typer.Option("--partitions", help="Spark: local[N].")] = None,
+        "--backend", help="vectorized、sql 或 spark（默认：数据库地址用 sql，否则 vectorized）。")] = None,
+    table: Annotated[str, typer.Option("--table", help="企业数据表（sql 方式）。")] = "enterprises",
+    partitions: Annotated[int | None, typer.Option("--partitions", help="Spark：local[N]。")] = None,
 ) -> None:
-    """Match every enterprise against every policy in force; write candidates; print totals.
+    """将全部企业与全部有效政策匹配，写入兑现候选，显示合计。
 
-    The match runs where the data is: in this process, inside the database (sql) or on Spark;
-    only the candidates' rows come back to write the ledger."""
+匹配在数据所在处运行：本进程、数据库内（sql）或 Spark；只有候选所在的行取回写入台账。"""
     from ..cli_common import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
     from ..datasets import SAMPLE_MANIFEST
     from ..sources import FrameSource, MatchSource, backend_of
@@ -109,7 +108,7 @@ def batch_run(
 
 @batch_app.command("list")
 def batch_list(db: DbOpt = None) -> None:
-    """Past batch runs with their inputs and results."""
+    """历次批次及其输入与结果。"""
     from ..service.ledger import batch_runs
 
     t = Table(title="批次记录")
@@ -125,7 +124,7 @@ def batch_list(db: DbOpt = None) -> None:
 
 @batch_app.command("unlock")
 def batch_unlock(actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None) -> None:
-    """Clear the batch lock left by a run on another host that died (recorded in the audit log)."""
+    """清除另一台主机上已中断的批次留下的批次锁（记入审计日志）。"""
     from .batch import force_unlock
 
     force_unlock(_sf(db), actor, reason)
@@ -138,13 +137,13 @@ def batch_unlock(actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None) -> None:
 @payouts_app.command("list")
 def payouts_list(
     db: DbOpt = None,
-    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
-    policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
-    region: Annotated[str | None, typer.Option(help="Only this region code.")] = None,
-    rows: Annotated[bool, typer.Option("--rows", help="List every payout, not only totals.")] = False,
-    by: Annotated[str, typer.Option(help="Group totals by: comma-separated policy, region, status.")] = "policy,status",
+    status: Annotated[str | None, typer.Option(help="只看该状态。")] = None,
+    policy: Annotated[str | None, typer.Option(help="只处理该政策编号。")] = None,
+    region: Annotated[str | None, typer.Option(help="只看该行政区划代码。")] = None,
+    rows: Annotated[bool, typer.Option("--rows", help="列出每一笔，而不只是合计。")] = False,
+    by: Annotated[str, typer.Option(help="分组依据：policy（政策）、region（地区）、status（状态），用逗号分隔。")] = "policy,status",
 ) -> None:
-    """Counts and totals grouped by policy, region and/or status (filtered), optionally each payout."""
+    """按政策、地区和/或状态分组的笔数与金额（可筛选），可列出每一笔。"""
     from ..cli_common import domain_errors
 
     groups = tuple(b.strip() for b in by.split(",") if b.strip())
@@ -184,10 +183,10 @@ def _actor(name: str, role: str = "official") -> Actor:
 @payouts_app.command("publish")
 def payouts_publish(
     actor: ActorOpt, db: DbOpt = None,
-    start: Annotated[str | None, typer.Option(help="First day of the notice: today (default) or later.")] = None,
-    policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
+    start: Annotated[str | None, typer.Option(help="公示开始日期：今天（默认）或之后。")] = None,
+    policy: Annotated[str | None, typer.Option(help="只处理该政策编号。")] = None,
 ) -> None:
-    """Put every candidate on the 公示 list for 5 working days."""
+    """把全部待公示的兑现列入公示，公示期 5 个工作日。"""
     from ..cli_common import domain_errors
 
     with domain_errors():
@@ -199,10 +198,9 @@ def payouts_publish(
 @payouts_app.command("approve")
 def payouts_approve(
     actor: ActorOpt, db: DbOpt = None,
-    policy: Annotated[str | None, typer.Option(help="Only this policy id.")] = None,
+    policy: Annotated[str | None, typer.Option(help="只处理该政策编号。")] = None,
 ) -> None:
-    """Approve every publicized payout whose notice period ended before today (the server's
-    date: no option can move it) and queue the notifications."""
+    """审批公示期已在今天之前届满的全部兑现（以服务器日期为准，任何参数都不能改变），并排入通知。"""
     from ..cli_common import domain_errors
 
     with domain_errors():
@@ -230,22 +228,22 @@ def _one(ref: str, act: Callable[[], object]) -> None:
 
 @payouts_app.command("withdraw")
 def payouts_withdraw(ref: str, actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None) -> None:
-    """Withdraw a candidate or publicized payout (an objection upheld, or no longer eligible)."""
+    """撤回待公示或公示中的兑现（异议成立，或已不再符合）。"""
     _one(ref, lambda: service.withdraw(_sf(db), _actor(actor), ref, reason))
 
 
 @payouts_app.command("retry")
 def payouts_retry(ref: str, actor: ActorOpt, reason: ReasonOpt = "重新发起支付", db: DbOpt = None) -> None:
-    """Return a failed payment to approved, to go into the next payment file."""
+    """把支付失败的兑现退回已审批，列入下一个支付文件。"""
     _one(ref, lambda: service.retry(_sf(db), _actor(actor), ref, reason))
 
 
 @payouts_app.command("revoke")
 def payouts_revoke(
     ref: str, actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None,
-    amount: Annotated[str | None, typer.Option(help="Clawback in yuan (default: the whole amount).")] = None,
+    amount: Annotated[str | None, typer.Option(help="追回金额（元，默认：全额）。")] = None,
 ) -> None:
-    """Revoke a paid payout and record the clawback."""
+    """追回已支付的兑现并记录追回金额。"""
     from ..values import parse_money_fen
 
     _one(ref, lambda: service.revoke(_sf(db), _actor(actor), ref, reason, parse_money_fen(amount) if amount else None))
@@ -253,7 +251,7 @@ def payouts_revoke(
 
 @payouts_app.command("notice")
 def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
-    """Export the 公示 list (.xlsx or .csv), personal data masked."""
+    """导出公示名单（.xlsx 或 .csv），个人信息已脱敏。"""
     from ..cli_common import domain_errors
     from ..exporting import fmt_of, write_atomic
 
@@ -268,9 +266,7 @@ def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
 
 @payment_app.command("export")
 def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
-    """Record a payment file (.csv or .xlsx) of the approved payouts not yet sent, then write it.
-    The ledger commits first: a file on disk is always one it knows (`payment download` gets
-    a file again if this process dies before writing it)."""
+    """为尚未发送的已审批兑现登记支付文件（.csv 或 .xlsx），再写出文件。台账先提交：磁盘上的文件一定是台账已登记的（若本进程在写文件前中断，可用 payment download 重新取得）。"""
     from ..cli_common import domain_errors
     from ..exporting import fmt_of, write_atomic
 
@@ -289,7 +285,7 @@ def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
 
 @payment_app.command("download")
 def payment_download(ref: str, out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
-    """Write an issued payment file again, byte for byte (checked against its recorded hash)."""
+    """逐字节重新写出已登记的支付文件（按登记的哈希核对）。"""
     from ..cli_common import domain_errors
     from ..exporting import write_atomic
 
@@ -301,8 +297,7 @@ def payment_download(ref: str, out: Path, actor: ActorOpt, db: DbOpt = None) -> 
 
 @payment_app.command("import")
 def payment_import(path: Path, actor: ActorOpt, db: DbOpt = None) -> None:
-    """Apply the bank's result file. Each line must answer an open line of the payment file it
-    names (file id and SHA-256, reference, amount, account); other lines are refused."""
+    """导入银行回执文件。每一行必须对应其所指支付文件中尚未回执的一行（文件编号与 SHA-256、编号、金额、账号一致），否则拒收。"""
     from ..cli_common import domain_errors
     from ..errors import DataError
 
@@ -325,10 +320,10 @@ def payment_import(path: Path, actor: ActorOpt, db: DbOpt = None) -> None:
 
 @outbox_app.command("dispatch")
 def outbox_dispatch(
-    sender: Annotated[str, typer.Option(help="file:PATH or webhook:URL")],
+    sender: Annotated[str, typer.Option(help="file:路径 或 webhook:地址")],
     db: DbOpt = None,
 ) -> None:
-    """Send every due notification once (retries back off: 30 s, 1 min, 2 min, ...)."""
+    """每条到期通知发送一次（重试间隔递增：30 秒、1 分钟、2 分钟……）。"""
     from ..cli_common import domain_errors
     from ..service.ledger import dispatch_outbox
 
@@ -338,10 +333,9 @@ def outbox_dispatch(
 
 
 @audit_app.command("verify")
-def audit_verify(actor: Annotated[str, typer.Option("--actor", help="Who verifies.")] = "审计核验",
+def audit_verify(actor: Annotated[str, typer.Option("--actor", help="核验人。")] = "审计核验",
                  db: DbOpt = None) -> None:
-    """Check the audit chain, the signed checkpoints outside the database, and the ledger
-    against the log; name every problem found."""
+    """核验审计链、数据库外的签名检查点，以及台账与日志是否一致；逐一列出发现的问题。"""
     from ..cli_common import domain_errors
 
     with domain_errors():
@@ -355,24 +349,23 @@ def audit_verify(actor: Annotated[str, typer.Option("--actor", help="Who verifie
         raise typer.Exit(1)
 
 
-worker_app = typer.Typer(help="The event worker: react to tag updates on durable-rules.", no_args_is_help=True)
-events_app = typer.Typer(help="Inbound tag events: add to the table the worker polls; list dead letters.",
+worker_app = typer.Typer(help="事件处理进程：基于 durable-rules 响应标签数据更新。", no_args_is_help=True)
+events_app = typer.Typer(help="传入的标签事件：写入事件处理进程轮询的表；列出死信。",
                          no_args_is_help=True)
 
 
 @worker_app.command("run")
 def worker_run(
-    source: Annotated[str, typer.Option(help="file:PATH (JSON lines or CSV), stdin, or table (tag_events).")] = "table",
+    source: Annotated[str, typer.Option(help="事件来源：file:路径（JSON 行或 CSV）、stdin 或 table（tag_events 表）。")] = "table",
     db: DbOpt = None,
-    data: Annotated[Path | None, typer.Option("--data", "-d", help="Base enterprise data (manifest or Parquet).")] = None,
-    policies: Annotated[Path | None, typer.Option("--policies", "-p", help="Policy directory.")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Evaluate as of this date (default: each day's date).")] = None,
-    follow: Annotated[bool, typer.Option("--follow", help="Keep polling for new events until SIGTERM.")] = False,
-    chunk: Annotated[int, typer.Option(help="Events per transaction.")] = 100,
-    poll: Annotated[float, typer.Option(help="Seconds between polls with --follow.")] = 1.0,
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="企业基础数据（数据清单或 Parquet）。")] = None,
+    policies: Annotated[Path | None, typer.Option("--policies", "-p", help="政策目录。")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="按该日期评估（默认：当天日期）。")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="持续轮询新事件，直到收到 SIGTERM。")] = False,
+    chunk: Annotated[int, typer.Option(help="每个事务处理的事件数。")] = 100,
+    poll: Annotated[float, typer.Option(help="使用 --follow 时两次轮询间隔的秒数。")] = 1.0,
 ) -> None:
-    """Apply tag events as they come: new candidates, withdrawals, notifications. Stops cleanly on SIGTERM
-    after committing the events in hand; a restart resumes after the last committed event."""
+    """逐条处理标签事件：新的兑现候选、撤回、通知。收到 SIGTERM 时提交手头事件后停止；重启后从最后提交的事件之后继续。"""
     import signal
 
     from ..cli_common import DEFAULT_POLICIES, _dataset, _library, domain_errors
@@ -408,11 +401,11 @@ def worker_run(
 @events_app.command("add")
 def events_add(
     credit_code: str, tag: str, value: str,
-    as_of: Annotated[str, typer.Option("--as-of", help="The value's as-of date.")],
-    source: Annotated[str, typer.Option(help="Source department key, e.g. science.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="数值的截至日期。")],
+    source: Annotated[str, typer.Option(help="来源部门代号，例如 science。")],
     db: DbOpt = None,
 ) -> None:
-    """Queue one tag update in the tag_events table (for `worker run --source table`)."""
+    """在 tag_events 表中排入一条标签更新（供 worker run --source table 处理）。"""
     from ..service.ledger import queue_tag_event
 
     n = queue_tag_event(_sf(db), Actor("命令行", "official"), credit_code, tag, value, as_of, source)
@@ -421,7 +414,7 @@ def events_add(
 
 @events_app.command("dead-letters")
 def events_dead_letters(db: DbOpt = None) -> None:
-    """Events the worker could not use, with the reason."""
+    """事件处理进程无法使用的事件及原因。"""
     from ..service.ledger import dead_letters
 
     rows = dead_letters(_sf(db), Actor("命令行", "official"))
@@ -443,7 +436,7 @@ def register(app: typer.Typer) -> None:
 
 # ------------------------------------------------------------------ delivery tiers
 
-tiers_app = typer.Typer(help="即申即享 invitations, 申报 applications, supplied data (待补充数据), objections.",
+tiers_app = typer.Typer(help="即申即享邀约、申报、企业补充的数据（待补充数据）、异议。",
                         no_args_is_help=True)
 
 
@@ -455,7 +448,7 @@ def _platform():  # type: ignore[no-untyped-def]
 
 @tiers_app.command("invitations")
 def tiers_invitations(credit_code: str) -> None:
-    """An enterprise's invitations (即申即享) and their states."""
+    """一家企业的邀约（即申即享）及其状态。"""
     from ..cli_common import domain_errors
     from ..service import tiers
 
@@ -467,9 +460,9 @@ def tiers_invitations(credit_code: str) -> None:
 
 
 @tiers_app.command("confirm")
-def tiers_confirm(ref: str, actor: ActorOpt, credit_code: Annotated[str, typer.Option(help="The enterprise.")],
-                  decline: Annotated[bool, typer.Option("--decline", help="Decline instead.")] = False) -> None:
-    """Confirm (确认享受) or decline an invitation on the enterprise's behalf (a counter clerk)."""
+def tiers_confirm(ref: str, actor: ActorOpt, credit_code: Annotated[str, typer.Option(help="企业的统一社会信用代码。")],
+                  decline: Annotated[bool, typer.Option("--decline", help="改为放弃。")] = False) -> None:
+    """代企业确认享受或放弃邀约（窗口代办）。"""
     from ..cli_common import domain_errors
     from ..service import tiers
 
@@ -480,7 +473,7 @@ def tiers_confirm(ref: str, actor: ActorOpt, credit_code: Annotated[str, typer.O
 
 @tiers_app.command("expire")
 def tiers_expire(actor: ActorOpt) -> None:
-    """Open invitations past their date become expired (run daily)."""
+    """把过期未办理的邀约标为已过期（每日运行）。"""
     from ..cli_common import domain_errors
     from ..service import tiers
 
@@ -490,9 +483,9 @@ def tiers_expire(actor: ActorOpt) -> None:
 
 
 @tiers_app.command("applications")
-def tiers_applications(status: Annotated[str | None, typer.Option(help="submitted, returned, accepted, rejected.")]
+def tiers_applications(status: Annotated[str | None, typer.Option(help="状态：submitted（待审核）、returned（已退回）、accepted（已通过）、rejected（不予通过）。")]
                        = "submitted") -> None:
-    """申报 applications (default: those waiting for review)."""
+    """申报（默认：待审核的）。"""
     from ..cli_common import domain_errors
     from ..service import tiers
 
@@ -504,9 +497,9 @@ def tiers_applications(status: Annotated[str | None, typer.Option(help="submitte
 
 
 @tiers_app.command("review")
-def tiers_review(ref: str, decision: Annotated[str, typer.Argument(help="accept, return or reject")],
+def tiers_review(ref: str, decision: Annotated[str, typer.Argument(help="accept（通过）、return（退回补正）或 reject（不予通过）")],
                  actor: ActorOpt, reason: ReasonOpt) -> None:
-    """Review an application: accept (the amount is computed), return for correction, reject."""
+    """审核申报：accept 通过（计算金额）、return 退回补正、reject 不予通过。"""
     from ..cli_common import domain_errors
     from ..service import tiers
 
@@ -517,9 +510,9 @@ def tiers_review(ref: str, decision: Annotated[str, typer.Argument(help="accept,
 
 
 @tiers_app.command("supplied")
-def tiers_supplied(status: Annotated[str | None, typer.Option(help="submitted, verified, rejected.")] = "submitted"
+def tiers_supplied(status: Annotated[str | None, typer.Option(help="状态：submitted（待核验）、verified（已核验）、rejected（未采信）。")] = "submitted"
                    ) -> None:
-    """Values enterprises supplied for 待补充数据 (default: those waiting for verification)."""
+    """企业为待补充数据提交的数值（默认：待核验的）。"""
     from ..cli_common import domain_errors
     from ..service import tiers
 
@@ -532,8 +525,8 @@ def tiers_supplied(status: Annotated[str | None, typer.Option(help="submitted, v
 
 @tiers_app.command("verify")
 def tiers_verify(ref: str, actor: ActorOpt, reason: ReasonOpt,
-                 refuse: Annotated[bool, typer.Option("--refuse", help="Refuse the value instead.")] = False) -> None:
-    """Verify (or refuse) a supplied value; prints what it changes for the enterprise."""
+                 refuse: Annotated[bool, typer.Option("--refuse", help="改为不采信。")] = False) -> None:
+    """核验（或不采信）企业提交的数值，并显示它对该企业的影响。"""
     from ..cli_common import domain_errors
     from ..service import tiers
 
@@ -545,8 +538,8 @@ def tiers_verify(ref: str, actor: ActorOpt, reason: ReasonOpt,
 
 
 @tiers_app.command("data-requests")
-def tiers_data_requests(out: Annotated[Path | None, typer.Option("--out", help="Write .xlsx or .csv.")] = None) -> None:
-    """Which data, from which department, would unlock the most pending benefit."""
+def tiers_data_requests(out: Annotated[Path | None, typer.Option("--out", help="写出 .xlsx 或 .csv。")] = None) -> None:
+    """哪些部门的哪些数据补齐后能让最多待定的奖补兑现。"""
     from ..cli_common import domain_errors
     from ..exporting import fmt_of, table_bytes, write_atomic
     from ..service import tiers

@@ -98,6 +98,11 @@ def main() -> None:
                 f"\"expires_in_s\": 28800}}`", ""]
         call("Approve what has passed its notice period (the server's date decides)", "POST",
              "/api/v1/payouts/approve", "official")
+        ref = httpx.get(url + "/api/v1/payouts?limit=1", headers={"Authorization": f"Bearer {k['official']}"}).json()
+        call("Why a payout was paid and how its amount came about: its policy version re-evaluated on the recorded "
+             "inputs, the grant, and `consistent: false` where the record, the policy or the amount disagree "
+             "(an enterprise may ask for its own payouts)", "GET", f"/api/v1/payouts/{ref[0]['reference']}/explanation",
+             "official")
         out += ["## Finance system (财政涉企支付系统)", ""]
         f = call("Issue a payment file of the approved payouts (refused if it would exceed a budget indicator)",
                  "POST", "/api/v1/payment-files", "finance").json()

@@ -51,25 +51,25 @@ def policy_part(p: ir.Policy, as_of: dt.date) -> dict[str, Any]:
 def record(policy: ir.Policy, as_of: dt.date, inputs: Mapping[str, str | None], formula_fen: int,
            granted_fen: int, allocation: str = "", origin: Mapping[str, Any] = BATCH,
            sources: Mapping[str, Provenance] | None = None, part: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A payout's explanation record. `sources`: where each input came from, where the writer knows
-    it per enterprise (an event, an application); a batch leaves it empty and the department is
-    the tag dictionary's."""
+    """A payout's explanation record. `sources`: where each input came from (department and
+    date), where the writer knows it; where it does not (a batch over a database table), the
+    department is the tag dictionary's and no date is given."""
     return {**(part or policy_part(policy, as_of)), "inputs": dict(inputs),
             "sources": {t: [v.source, v.as_of.isoformat() if v.as_of else None] for t, v in (sources or {}).items()},
             "formula_fen": formula_fen, "granted_fen": granted_fen, "allocation": allocation, "origin": dict(origin)}
 
 
-def record_texts(part: dict[str, Any], inputs_json: Sequence[str],
-                 amounts: Sequence[tuple[int, int, str]]) -> list[str]:
+def record_texts(part: dict[str, Any], inputs_json: Sequence[str], amounts: Sequence[tuple[int, int, str]],
+                 sources_json: Sequence[str]) -> list[str]:
     """`record` of many payouts of one policy version as JSON text, the policy part serialised
-    once (json.dumps of 10^5 whole records took 2.2 s of a batch). `inputs_json`: each payout's
-    inputs as JSON object text; `amounts`: (formula_fen, granted_fen, allocation) of each."""
+    once (json.dumps of 10^5 whole records took 2.2 s of a batch). `inputs_json`, `sources_json`:
+    each payout's inputs and their sources as JSON object text; `amounts`: (formula_fen,
+    granted_fen, allocation) of each."""
     head = json.dumps(part, ensure_ascii=False)[:-1] + ', "inputs": '
-    tail = ', "sources": {}, '
     origin = json.dumps(BATCH)
     notes = {note: json.dumps(note, ensure_ascii=False) for note in {a[2] for a in amounts}}
-    return [f'{head}{i}{tail}"formula_fen": {f}, "granted_fen": {g}, "allocation": {notes[n]}, "origin": {origin}}}'
-            for i, (f, g, n) in zip(inputs_json, amounts, strict=True)]
+    return [f'{head}{i}, "sources": {src}, "formula_fen": {f}, "granted_fen": {g}, "allocation": {notes[n]}, '
+            f'"origin": {origin}}}' for i, (f, g, n), src in zip(inputs_json, amounts, sources_json, strict=True)]
 
 
 # ------------------------------------------------------------------ reading a record back

@@ -46,7 +46,7 @@ def main() -> None:
     sf = service.open_ledger(db)
     official = Actor("示例管理员", "official")
     os.environ["MIANSHEN_CLOCK"] = "2026-07-01"
-    service.run_batch(sf, official, load_dataset(SAMPLE_MANIFEST, d).frame, [lib.get("faming-zhuanli")],
+    service.run_batch(sf, official, load_dataset(SAMPLE_MANIFEST, d), [lib.get("faming-zhuanli")],
                       dt.date(2026, 6, 30), d)
     service.publish_candidates(sf, official)
     del os.environ["MIANSHEN_CLOCK"]

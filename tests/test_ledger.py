@@ -396,25 +396,37 @@ def test_explanation_inputs_are_the_natural_values() -> None:
 def test_batch_explanation_text_is_the_explanation_record() -> None:
     """A batch writes explanations as JSON text built around the policy part (json_of,
     grant.record_texts); parsed back, each is exactly `grant.record()` of its candidate, with
-    text that needs escaping in inputs and notes."""
+    text that needs escaping in inputs and notes; each value's source and date are the
+    dataset's (a self-declared one: the declared label), as the calculator gives them."""
     from rules_engine import grant
+    from rules_engine.explain import Provenance
     from rules_engine.ledger.allocation import Candidate
-    from rules_engine.ledger.batch import Inputs
+    from rules_engine.ledger.batch import CellSources, Inputs
 
     frame = DS.frame.copy()
     frame["name"] = frame["name"].astype(object)
     frame.loc[0, "name"] = '引号"与\\反斜杠\t制表\n换行'
-    inputs = Inputs(frame, D)
-    at = [0, *range(1, len(frame), 89)]
+    labels = [(D.sources[f.source].label, f.as_of) for f in DS.files]
+    code0 = str(frame.loc[0, "credit_code"])
+    declared = {t: {code0} for t in DS.provenance if DS.provenance[t][0] < 0}
+    cells = CellSources(pd.Index(DS.frame["credit_code"].astype(str)), DS.provenance, labels, declared, "企业自报")
+    inputs = Inputs(frame.iloc[::-1].reset_index(drop=True), D, cells)  # rows in another order than the dataset's
+    at = [len(frame) - 1, *range(len(frame) - 2, 0, -89)]
     for p in LIB.active():
         inputs.tags[p.key] = (*ir.policy_tags(p), "name")  # every policy reads the awkward text column too
         cands = [Candidate(p, f"E{i}", 1000 + i, (), 900 + i, '预算不足，"按比例"\\分配' if i % 2 else "")
                  for i in range(len(at))]
         texts = grant.record_texts(grant.policy_part(p, AS_OF), inputs.json_of(p, at),
-                                   [(c.amount_fen, c.granted_fen, c.note) for c in cands])
-        for c, values, text in zip(cands, inputs.of(p, at), texts, strict=True):
+                                   [(c.amount_fen, c.granted_fen, c.note) for c in cands], inputs.sources_json(p, at))
+        for c, values, text, row in zip(cands, inputs.of(p, at), texts, at, strict=True):
+            i = len(frame) - 1 - row  # the row in the dataset
+            known = {t: Provenance(D.sources[s_].label, a) for t, (s_, a) in DS.provenance_of(i).items()}
+            if i == 0:
+                known |= {t: Provenance("企业自报", None) for t in declared}
+            sources = {t: known[t] for t in (*ir.policy_tags(p), "name") if t in known}
             parsed = json.loads(text)
-            assert parsed == grant.record(p, AS_OF, values, c.amount_fen, c.granted_fen, c.note), (p.id, text)
+            assert parsed == grant.record(p, AS_OF, values, c.amount_fen, c.granted_fen, c.note, sources=sources), \
+                (p.id, text)
             assert tuple(parsed) == grant.KEYS
 
 

@@ -40,11 +40,13 @@ def platform(ledger_url: str) -> Platform:
 
 
 def batch(p: Platform) -> None:
-    service.run_batch(p.ledger, OFFICIAL, p.data.dataset.frame, p.library.policies, p.data.as_of, D)
+    service.run_batch(p.ledger, OFFICIAL, p.data.dataset, p.library.policies, p.data.as_of, D)
 
 
 def shape(e: Explanation) -> list[tuple]:
-    return [(c.id, c.outcome, tuple((v.tag, v.display) for v in c.values), c.gap, c.missing) for c in e.conditions]
+    """Each condition's outcome and each value it read, with that value's department and date."""
+    return [(c.id, c.outcome, tuple((v.tag, v.display, v.source, v.as_of) for v in c.values), c.gap, c.missing)
+            for c in e.conditions]
 
 
 def test_every_way_a_payout_is_made_writes_one_record(platform: Platform) -> None:
@@ -73,7 +75,8 @@ def test_every_way_a_payout_is_made_writes_one_record(platform: Platform) -> Non
 
 def test_a_payout_explains_itself_as_the_calculator_explains_its_policy(platform: Platform) -> None:
     """Was: a payout's record listed condition ids and raw inputs, and nothing read it back: no
-    page, endpoint or command said why a payout was paid."""
+    page, endpoint or command said why a payout was paid. The values' departments and dates are
+    the calculator's too (a verified self-declared value: test_tiers)."""
     batch(platform)
     me = Actor("企业", "enterprise", CODE)
     cu = check_enterprise(platform, me, CODE)

@@ -33,7 +33,7 @@ def platform(ledger_url: str) -> Platform:
 
 
 def batch(p: Platform) -> service.ledger.batch_mod.BatchResult:  # type: ignore[name-defined]
-    return service.run_batch(p.ledger, OFFICIAL, p.data.dataset.frame, p.library.policies, p.data.as_of, D)
+    return service.run_batch(p.ledger, OFFICIAL, p.data.dataset, p.library.policies, p.data.as_of, D)
 
 
 def test_each_tier_follows_its_own_path_in_a_batch(platform: Platform) -> None:
@@ -141,8 +141,14 @@ def test_supplied_data_closes_an_undetermined_pair_once_verified(platform: Platf
         assert policy.id in now and src and all(x == tiers.SELF_DECLARED for x in src)
         batch(platform)  # the batch uses the verified value too
         with platform.ledger() as s:
-            assert s.scalar(select(func.count()).select_from(Payout).where(
-                Payout.credit_code == code, Payout.policy_id == policy.id)) == 1
+            paid = s.scalars(select(Payout).where(Payout.credit_code == code, Payout.policy_id == policy.id)).all()
+        assert len(paid) == 1
+        # and its payout's explanation names the value's source as the calculator does
+        from rules_engine.service.enterprise import explain_payout
+
+        e = explain_payout(platform, me, paid[0].reference)[1]
+        assert [(c.id, [(x.tag, x.display, x.source, x.as_of) for x in c.values]) for c in e.conditions] == \
+            [(c.id, [(x.tag, x.display, x.source, x.as_of) for x in c.values]) for c in now[policy.id].conditions]
     # a department file that later disagrees is a conflict, not an overwrite
     frame = DATA.dataset.frame.copy()
     i = DATA.dataset.index_of(code)

@@ -691,7 +691,7 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
     def run_batch(who: Who) -> BatchOut:
         """对当前数据运行一次批次：免申即享生成待公示记录，即申即享生成邀约；同一政策、企业、期间只生成一次。"""
         p = plat()
-        r = service.run_batch(p.ledger, who, p.data.dataset.frame, p.library.policies, p.data.as_of, p.dictionary)
+        r = service.run_batch(p.ledger, who, p.data.dataset, p.library.policies, p.data.as_of, p.dictionary)
         p.checkups.clear()
         answers.clear()
         return BatchOut(batch_id=r.batch_id, created=r.created, created_fen=r.created_fen, invited=r.invited,

@@ -114,16 +114,6 @@ def force_unlock(sf: sessionmaker[Session], actor: str, reason: str) -> None:
         lock.holder = lock.pid = lock.host = lock.acquired_at = None  # type: ignore[assignment]
 
 
-def file_digest(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for p in sorted(paths):
-        h.update(p.name.encode())
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
 def policy_digest(p: ir.Policy) -> str:
     path = Path(p.source)
     text = path.read_bytes() if p.source and path.exists() else repr(p).encode()
@@ -222,15 +212,32 @@ def _nulls_as_none(s: pd.Series) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class CellSources:
+    """Where each cell of a batch's data came from, so that a payout's record names the source
+    and date of every value it read, as the calculator does: per tag, an index per data row into
+    `files` ((source label, as-of date) of each department file), -1 where no file delivered the
+    value (derived, or filled by a verified self-declared value: `declared`)."""
+
+    codes: pd.Index  # the credit code of each data row
+    index: dict[str, np.ndarray]
+    files: list[tuple[str, dt.date | None]]
+    declared: dict[str, set[str]]
+    declared_label: str  # how a self-declared value's source reads
+
+
 class Inputs:
     """The values each policy read, per row, taken from the frame one column at a time."""
 
-    def __init__(self, frame: pd.DataFrame, dictionary: TagDictionary) -> None:
+    def __init__(self, frame: pd.DataFrame, dictionary: TagDictionary, sources: CellSources | None = None) -> None:
         self.frame = frame
         self.d = dictionary
         self.columns: dict[str, np.ndarray] = {}
         self.cells: dict[str, np.ndarray] = {}
         self.tags: dict[str, tuple[str, ...]] = {}
+        self.sources = sources
+        self.source_cells: dict[str, np.ndarray] = {}
+        self._rows: np.ndarray | None = None
 
     def column(self, tag: str) -> np.ndarray | None:
         """The column as text in natural units (str of the natural value), None where missing:
@@ -297,6 +304,39 @@ class Inputs:
             return ["{}"] * len(where)
         return ["{" + ", ".join(cells) + "}" for cells in zip(*cols, strict=True)]
 
+    def source_cell(self, tag: str) -> np.ndarray | None:
+        """The column's sources as JSON object members with a trailing comma,
+        `"tag": ["部门", "2026-06-30"], `, or "" where none is known, for every row of the frame,
+        each file's member encoded once."""
+        if self.sources is None:
+            return None
+        if tag not in self.source_cells:
+            cs = self.sources
+            if self._rows is None:
+                self._rows = cs.codes.get_indexer(pd.Index(self.frame[KEY].astype(str)))
+            key = json_str(tag) + ": "
+            members = np.array([key + json.dumps([label, when.isoformat() if when else None], ensure_ascii=False)
+                                + ", " for label, when in cs.files] + [""], dtype=object)
+            idx = cs.index.get(tag)
+            at = np.full(len(self.frame), -1, dtype=np.int64) if idx is None else np.where(
+                self._rows >= 0, idx[np.maximum(self._rows, 0)].astype(np.int64), -1)
+            col = members[at]  # -1 picks the last member: ""
+            declared = cs.declared.get(tag)
+            if declared:
+                mine = np.flatnonzero(self.frame[KEY].astype(str).isin(declared).to_numpy() & (at < 0))
+                col[mine] = key + json.dumps([cs.declared_label, None], ensure_ascii=False) + ", "
+            self.source_cells[tag] = col
+        return self.source_cells[tag]
+
+    def sources_json(self, policy: ir.Policy, idx: Sequence[int] | np.ndarray) -> list[str]:
+        """The sources of the inputs of `policy` at each row as JSON object text ("{}" without
+        CellSources): one join per row, the last member's comma cut."""
+        where = np.asarray(idx, dtype=np.int64)
+        cols = [c[where].tolist() for t in self.tags_of(policy) if (c := self.source_cell(t)) is not None]
+        if not cols:
+            return ["{}"] * len(where)
+        return ["{" + "".join(cells)[:-2] + "}" for cells in zip(*cols, strict=True)]
+
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
@@ -316,7 +356,7 @@ def paused_gc() -> Iterator[None]:
 
 def run_batch(sf: sessionmaker[Session], data: pd.DataFrame | MatchSource, policies: list[ir.Policy],
               as_of: dt.date, actor: str, dictionary: TagDictionary, data_hash: str | None = None,
-              now: dt.datetime | None = None) -> BatchResult:
+              now: dt.datetime | None = None, sources: CellSources | None = None) -> BatchResult:
     """Run one batch over a storage frame or any match source (a database table, a Spark
     data source). Raises BatchLocked if another run is in progress."""
     if not actor.strip():
@@ -328,13 +368,13 @@ def run_batch(sf: sessionmaker[Session], data: pd.DataFrame | MatchSource, polic
     try:
         with paused_gc():
             return _run(sf, source, in_force, as_of, actor, dictionary, data_hash or source.digest(),
-                        now or dt.datetime.now())
+                        now or dt.datetime.now(), sources)
     finally:
         release_lock(sf)
 
 
 def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Policy], as_of: dt.date, actor: str,
-         dictionary: TagDictionary, data_hash: str, now: dt.datetime) -> BatchResult:
+         dictionary: TagDictionary, data_hash: str, now: dt.datetime, sources: CellSources | None) -> BatchResult:
     with sf.begin() as s:
         run = BatchRun(started_at=now, started_by=actor, as_of=as_of, status="running", data_hash=data_hash,
                        policies={p.id: {"version": p.version, "hash": policy_digest(p)} for p in policies})
@@ -346,7 +386,7 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
         supersede(s, outcome, actor, now)
         names, regions, accounts = (_nulls_as_none(frame[c]) if c in frame else None
                                     for c in ("name", "region", "bank_account"))
-        inputs = Inputs(frame, dictionary)
+        inputs = Inputs(frame, dictionary, sources)
 
         granted = outcome.granted
         at = np.array([rows[(c.policy.id, c.credit_code)] for c in granted], dtype=np.int64)
@@ -357,7 +397,8 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
         for ns in by_policy_rows.values():
             policy = granted[ns[0]].policy
             texts = grant.record_texts(grant.policy_part(policy, as_of), inputs.json_of(policy, at[ns]),
-                                       [(granted[n].amount_fen, granted[n].granted_fen, granted[n].note) for n in ns])
+                                       [(granted[n].amount_fen, granted[n].granted_fen, granted[n].note) for n in ns],
+                                       inputs.sources_json(policy, at[ns]))
             for n, t in zip(ns, texts, strict=True):
                 explained[n] = JsonText(t)
         periods = {(p.id, p.version): period(p, as_of) for p in policies}

@@ -76,10 +76,9 @@ def batch_run(
 
 匹配在数据所在处运行：本进程、数据库内（sql）或 Spark；只有候选所在的行取回写入台账。"""
     from ..cli_common import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
-    from ..datasets import SAMPLE_MANIFEST
-    from ..sources import FrameSource, MatchSource, backend_of
+    from ..datasets import SAMPLE_MANIFEST, Dataset
+    from ..sources import MatchSource, backend_of
     from ..tags import load_dictionary
-    from .batch import file_digest
 
     where = data or str(SAMPLE_MANIFEST)
     with domain_errors():
@@ -88,10 +87,7 @@ def batch_run(
         kind = backend_of(where, backend)
         if kind == "vectorized":
             path = Path(where)
-            ds = _dataset(path, d)
-            paths = [f.path for f in ds.files if f.path is not None] or (
-                sorted(path.glob("*.parquet")) if path.is_dir() else [path])
-            source: MatchSource = FrameSource(ds.frame, file_digest(paths))
+            source: Dataset | MatchSource = _dataset(path, d)
             when = _as_of(as_of, path)
         else:
             source = open_source(kind, where, table, partitions, d)

@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import ir
+from ..datasets import Dataset
 from ..errors import Invalid, NotFound
+from ..frame import KEY
 from ..ledger import anchor, audit, exports, lifecycle, payments
 from ..ledger import batch as batch_mod
 from ..ledger import db as ledger_db
@@ -55,17 +57,26 @@ def _payout(s: Session, ref: str) -> Payout:
 # ------------------------------------------------------------------ batch
 
 
-def run_batch(sf: sessionmaker[Session], actor: Actor, data: pd.DataFrame | MatchSource, policies: list[ir.Policy],
-              as_of: dt.date, dictionary: TagDictionary) -> batch_mod.BatchResult:
+def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFrame | MatchSource,
+              policies: list[ir.Policy], as_of: dt.date, dictionary: TagDictionary) -> batch_mod.BatchResult:
+    """A batch over loaded data (a Dataset: every payout's record names the department and date of
+    each value it read), a bare frame, or a source where the data lives (a database, Spark)."""
     require(actor, "batch.run")
     from .budget import sync_from_policies
-    from .tiers import overlay_frame
+    from .tiers import SELF_DECLARED, overlay_frame
 
     with sf.begin() as s:
         sync_from_policies(s, [p for p in policies if p.status == "active"], actor.name)
-    if isinstance(data, pd.DataFrame):  # verified self-declared values fill what departments did not deliver
-        data = overlay_frame(data, sf, dictionary)
-    r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary)
+    sources = None
+    if isinstance(data, (Dataset, pd.DataFrame)):  # verified self-declared values fill what departments did not
+        frame, declared = overlay_frame(data.frame if isinstance(data, Dataset) else data, sf, dictionary)
+        if isinstance(data, Dataset):
+            sources = batch_mod.CellSources(
+                pd.Index(data.frame[KEY].astype(str)), data.provenance,
+                [(dictionary.sources[f.source].label if f.source in dictionary.sources else f.source, f.as_of)
+                 for f in data.files], declared, SELF_DECLARED)
+        data = frame
+    r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary, sources=sources)
     with sf() as s:
         seq, head = audit.head(s)
         name = ledger_name(s)

@@ -146,14 +146,16 @@ def profile(p: Platform, code: str) -> tuple[dict[str, object], dict[str, Proven
     return row, prov
 
 
-def overlay_frame(frame: pd.DataFrame, sf: sessionmaker[Session], d: Any) -> pd.DataFrame:
+def overlay_frame(frame: pd.DataFrame, sf: sessionmaker[Session], d: Any
+                  ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
     """The batch's data with verified self-declared values filled in where departments delivered
-    nothing (the same rule as profile())."""
+    nothing (the same rule as profile()), and the cells so filled (tag -> credit codes)."""
     with sf() as s:
         rows = list(s.scalars(select(SuppliedValue).where(SuppliedValue.status == "verified")
                               .order_by(SuppliedValue.id)))
+    declared: dict[str, set[str]] = {}
     if not rows:
-        return frame
+        return frame, declared
     out = frame.copy()
     where = {str(c): i for i, c in enumerate(out[KEY].astype(str))}
     for v in rows:
@@ -165,7 +167,8 @@ def overlay_frame(frame: pd.DataFrame, sf: sessionmaker[Session], d: Any) -> pd.
             values = col.astype(object).to_numpy(copy=True)
             values[i] = to_storage(d[v.tag].type, coerce(d[v.tag].type, v.value))
             out[v.tag] = pd.Series(values, index=out.index).astype(col.dtype)
-    return out
+            declared.setdefault(v.tag, set()).add(v.credit_code)
+    return out, declared
 
 
 # ------------------------------------------------------------------ 即申即享

@@ -19,7 +19,7 @@ def _run_batch() -> str:
     cd = common.data()
     lib = common.current_library()
     with st.spinner(f"正在匹配 {len(cd.dataset.frame)} 家企业 × {len(lib.active())} 项政策并分配预算…"):
-        r = service.run_batch(common.ledger(), common.actor(), cd.dataset.frame, lib.policies, cd.as_of,
+        r = service.run_batch(common.ledger(), common.actor(), cd.dataset, lib.policies, cd.as_of,
                               common.dictionary())
     skipped = "，".join(f"{k} {v}" for k, v in r.skipped.items()) or "无"
     return f"批次 {r.batch_id} 完成：新增待公示 {r.created} 笔，合计 {common.yuan(r.created_fen)}；未生成：{skipped}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import pickle
 import statistics
 import sys
 import tempfile

@@ -111,23 +111,26 @@ def test_an_application_is_reviewed_before_it_pays(platform: Platform) -> None:
         tiers.submit_application(platform, me, code, policy.id, {}, "再来一次", [])
 
 
-def test_supplied_data_closes_an_undetermined_pair_once_verified(platform: Platform) -> None:
-    # an enterprise undetermined on a 免申即享 policy for want of exactly one tag
-    official = OFFICIAL
-    target = None
+def one_tag_short(platform: Platform) -> tuple[str, ir.Policy, str, str]:
+    """An enterprise undetermined on a 免申即享 policy for want of exactly one tag, and a value
+    for that tag."""
     for code in DATA.dataset.frame["credit_code"].astype(str).head(600):
-        cu = check_enterprise(platform, official, code)
+        cu = check_enterprise(platform, OFFICIAL, code)
         for e in cu.undetermined:
             if e.policy.tier is ir.Tier3.AUTO and len(e.decision.missing) == 1:
-                target = (code, e.policy, e.decision.missing[0])
-                break
-        if target:
-            break
-    assert target, "the sample has undetermined pairs missing one tag"
-    code, policy, tag = target
+                tag = e.decision.missing[0]
+                t = D[tag].type
+                value = {"bool": "是", "date": "2026-01-15", "category": (t.values or ("A",))[0]}.get(
+                    t.kind.value, "999999")
+                return code, e.policy, tag, value
+    raise AssertionError("the sample has undetermined pairs missing one tag")
+
+
+def test_supplied_data_closes_an_undetermined_pair_once_verified(platform: Platform) -> None:
+    official = OFFICIAL
+    code, policy, tag, value = one_tag_short(platform)
     me = Actor("企业", "enterprise", code)
     t = D[tag].type
-    value = {"bool": "是", "date": "2026-01-15", "category": (t.values or ("A",))[0]}.get(t.kind.value, "999999")
     with pytest.raises(Invalid, match="证明材料"):
         tiers.supply_value(platform, me, code, tag, value, "以税务系统截图为准", [])
     v = tiers.supply_value(platform, me, code, tag, value, "以附件为准", [("证明.png", b"\x89PNG")])
@@ -165,6 +168,30 @@ def test_supplied_data_closes_an_undetermined_pair_once_verified(platform: Platf
     found = tiers.conflicts(p2, official)
     if coerce(t, other) != coerce(t, value):
         assert [(c.credit_code, c.tag) for c in found] == [(code, tag)]
+
+
+def test_a_batch_from_the_command_line_uses_verified_supplied_values(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: `mianshen batch run` matched the department files alone (a bare source), while the UI's
+    and the API's batches filled in verified self-declared values: the same data, two answers."""
+    from typer.testing import CliRunner
+
+    from rules_engine.cli import app
+    from rules_engine.service.enterprise import explain_payout
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    monkeypatch.setenv("MIANSHEN_DB", url)
+    p = Platform(D, LIB, DATA, service.open_ledger(url))
+    code, policy, tag, value = one_tag_short(p)
+    v = tiers.supply_value(p, Actor("企业", "enterprise", code), code, tag, value, "以附件为准", [("证明.png", b"\x89PNG")])
+    tiers.verify_supplied(p, OFFICIAL, v.reference, True, "与原件核对一致")
+    r = CliRunner().invoke(app, ["batch", "run", "--actor", "李四"])
+    assert r.exit_code == 0, r.output
+    with p.ledger() as s:
+        paid = s.scalars(select(Payout).where(Payout.credit_code == code, Payout.policy_id == policy.id)).all()
+    assert len(paid) == 1, (code, policy.id, tag)
+    used = {x.tag: x for c in explain_payout(p, OFFICIAL, paid[0].reference)[1].conditions for x in c.values}
+    assert used[tag].source == tiers.SELF_DECLARED
 
 
 def test_objections_are_answered_and_the_enterprise_sees_the_answer(platform: Platform) -> None:

@@ -178,7 +178,7 @@ def explanation_block(e: Explanation) -> None:
     show_frame(pd.DataFrame(rows))
     if e.amount_steps:
         st.markdown("**金额计算**")
-        st.code("\n".join(e.amount_steps), language=None)
+        st.code("\n".join(e.amount_steps), language=None, wrap_lines=True)  # phones: no sideways scroll
     if (g := e.grant) is not None:
         st.markdown(f"**兑现**：公式金额 {yuan(g.formula_fen)}，实发金额 {yuan(g.granted_fen)}"
                     + (f"（{md(g.allocation)}）" if g.allocation else "") + f"  \n**来由**：{md(g.origin)}")

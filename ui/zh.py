@@ -34,6 +34,9 @@ EXACT = {
 # (JavaScript regular expression, replacement)
 PATTERNS = [
     (r"^(\d+(?:\.\d+)?)\s?([KMG]B) per file(.*)$", "每个文件不超过 $1 $2$3"),
+    # what a screen reader announces when a select box opens (read aloud, not shown)
+    (r"^(\d+) options? available\.?$", "共 $1 个选项"),
+    (r"^(\d+) results? available\.?$", "共 $1 个匹配项"),
 ]
 
 SCRIPT = """<script>(() => {

@@ -15,6 +15,7 @@ a differing value is reported in `conflicts`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -30,7 +31,7 @@ import yaml
 from . import creditcode
 from .errors import DataError
 from .frame import KEY, storage_dtype, to_storage
-from .ir import Kind
+from .ir import Kind, TagType
 from .tags import TagDef, TagDictionary
 from .values import coerce, parse_decimal
 
@@ -258,20 +259,55 @@ def fen_artefact(raw: object, mult: Decimal) -> Decimal | None:
     return None
 
 
+MEMO_CELLS = 500_000  # distinct (column, cell) pairs remembered per file
+
+
+def _cell(t: TagType, raw: object, mult: Decimal) -> tuple[object, str | None, Decimal | None]:
+    """One cell read as its tag's natural value: (value, why it was refused, the fen it was
+    normalised to). The same cell always reads the same, so validate() remembers it."""
+    fen = None
+    try:
+        if t.kind is Kind.MONEY and (fen := fen_artefact(raw, mult)) is not None:
+            raw, mult = fen, Decimal(1)
+        if mult != 1 and str(raw).strip():
+            raw = parse_decimal(raw) * mult
+        return coerce(t, raw), None, fen
+    except (ValueError, ArithmeticError) as exc:
+        return None, str(exc), fen  # a cell read as the nearest fen can still be refused after
+
+
+def _objects(s: pd.Series) -> list[object]:
+    """A column's cells as Python objects, None where missing. Arrow-backed columns (pandas'
+    strings) convert in one call: iterating them cell by cell cost a third of a load."""
+    arrow = getattr(s.array, "__arrow_array__", None)
+    if arrow is not None:
+        return cast(list[object], arrow().to_pylist())
+    return [None if v is None or (isinstance(v, float) and v != v) else v for v in s.to_numpy(dtype=object)]
+
+
 def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDictionary,
-             normalised: list[Reject] | None = None) -> tuple[dict[str, dict[str, object]], list[Reject]]:
+             normalised: list[Reject] | None = None, codes: dict[str, str] | None = None
+             ) -> tuple[dict[str, dict[str, object]], list[Reject]]:
     """Validated rows as {credit_code: {tag: natural value}} and the rejects; money cells read
-    as the nearest fen are appended to `normalised`."""
+    as the nearest fen are appended to `normalised`. `codes`: credit codes already checked (each
+    enterprise is in every department's file), with their problem ("" for none)."""
+    codes = {} if codes is None else codes
     mapping = _columns(f, df, dictionary)
+    key_col = _key_col(mapping)
+    # a column holds few distinct values (flags, categories, codes, dates): each is read once
+    memo: dict[tuple[str, object], tuple[object, str | None, Decimal | None]] = {}
     rows: dict[str, dict[str, object]] = {}
     first_seen: dict[str, int] = {}
     rejects: list[Reject] = []
     cols = list(mapping.items())
-    for offset, rec in enumerate(df.itertuples(index=False, name=None)):
+    names = list(df.columns)  # the header as plain strings, not an Arrow-backed index iterated per row
+    for offset, rec in enumerate(zip(*(_objects(df[c]) for c in names), strict=True)):
         rowno = first_row + offset
-        cells = dict(zip(df.columns, rec))
-        code = str(cells[_key_col(mapping)] or "").strip().upper()
-        why = creditcode.problem(code)
+        cells = dict(zip(names, rec))
+        code = str(cells[key_col] or "").strip().upper()
+        why = codes.get(code)
+        if why is None:
+            why = codes[code] = creditcode.problem(code) or ""
         if why:
             rejects.append(Reject(f.name, rowno, code, f"统一社会信用代码：{why}"))
             continue
@@ -281,18 +317,20 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
                 continue
             raw = cells[col]
             try:
-                if dictionary[key].type.kind is Kind.MONEY and (fen := fen_artefact(raw, mult)) is not None:
-                    if normalised is not None:
-                        normalised.append(Reject(f.name, rowno, code, f"按最接近的分读作 {fen}", str(col),
-                                                 str(cells[col])[:200], key))
-                    raw, mult = fen, Decimal(1)
-                if mult != 1 and str(raw).strip():
-                    raw = parse_decimal(raw) * mult
-                values[key] = coerce(dictionary[key].type, raw)
-            except (ValueError, ArithmeticError) as exc:
-                values[key] = None
-                rejects.append(Reject(f.name, rowno, code, f"{key}（{dictionary[key].label}）：{exc}", str(col),
-                                      str(cells[col])[:200], key))
+                cell = memo[(col, raw)]
+            except (KeyError, TypeError):  # not seen yet, or not hashable
+                cell = _cell(dictionary[key].type, raw, mult)
+                if len(memo) < MEMO_CELLS and not (isinstance(raw, float) and raw != raw):  # each NaN differs
+                    with contextlib.suppress(TypeError):  # an unhashable cell is read each time
+                        memo[(col, raw)] = cell
+            value, error, fen = cell
+            values[key] = value
+            if fen is not None and normalised is not None:
+                normalised.append(Reject(f.name, rowno, code, f"按最接近的分读作 {fen}", str(col),
+                                         str(raw)[:200], key))
+            if error is not None:
+                rejects.append(Reject(f.name, rowno, code, f"{key}（{dictionary[key].label}）：{error}", str(col),
+                                      str(raw)[:200], key))
         if code in rows:
             same = rows[code] == values
             rejects.append(Reject(
@@ -351,9 +389,10 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
     normalised: list[Reject] = []
     conflicts: list[Conflict] = []
     read_rows: dict[str, int] = {}
+    checked: dict[str, str] = {}  # credit codes checked, across the files
     for fi, f in enumerate(files):
         df, first_row = read_table(f, dictionary)
-        rows, bad = validate(f, df, first_row, dictionary, normalised)
+        rows, bad = validate(f, df, first_row, dictionary, normalised, checked)
         read_rows[f.name] = len(df)
         rejects += bad
         for code, values in rows.items():

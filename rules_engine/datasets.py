@@ -414,21 +414,46 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
                 prof[key] = value
                 orig[key] = fi
     codes = sorted(merged)
-    keys = [t.key for t in dictionary if t.key != KEY and any(t.key in merged[c] for c in codes)]
+    profs = [merged[c] for c in codes]
+    origins = [origin[c] for c in codes]
+    present = {k for prof in profs for k in prof}
+    keys = [t.key for t in dictionary if t.key != KEY and t.key in present]
     data: dict[str, Any] = {KEY: pd.Series(codes, dtype="str")}
     provenance: dict[str, np.ndarray] = {}
     for key in keys:
         t = dictionary[key].type
-        vals = [to_storage(t, merged[c].get(key)) for c in codes]
-        if t.kind is Kind.DATE:
-            vals = [pd.Timestamp(cast(dt.date, v)) if v is not None else pd.NaT for v in vals]
-        data[key] = pd.Series(vals, dtype=storage_dtype(t))  # type: ignore[call-overload]
-        provenance[key] = np.array([origin[c].get(key, -1) for c in codes], dtype=np.int16)
+        data[key] = pd.Series(_stored(t, [prof.get(key) for prof in profs]),
+                              dtype=storage_dtype(t))  # type: ignore[call-overload]
+        provenance[key] = np.array([o.get(key, -1) for o in origins], dtype=np.int16)
     frame = pd.DataFrame(data)
     ds = Dataset(frame, files, provenance, rejects, conflicts, read_rows, normalised)
     if derive:
         apply_derivations(ds, dictionary)
     return ds
+
+
+def _stored(t: TagType, values: list[object]) -> list[object]:
+    """Natural values in their storage unit, each distinct value converted once."""
+    if t.kind is Kind.DATE:
+        def convert(v: object) -> object:
+            return pd.Timestamp(cast(dt.date, v))
+        missing: object = pd.NaT
+    elif t.kind in (Kind.NUMBER, Kind.MONEY):
+        def convert(v: object) -> object:
+            return to_storage(t, v)
+        missing = None
+    else:
+        return values
+    done: dict[object, object] = {}
+    out: list[object] = []
+    for v in values:
+        if v is None:
+            out.append(missing)
+        elif (r := done.get(v)) is not None:
+            out.append(r)
+        else:
+            out.append(done.setdefault(v, convert(v)))
+    return out
 
 
 def apply_derivations(ds: Dataset, dictionary: TagDictionary) -> None:

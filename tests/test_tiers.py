@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from rules_engine import ir, service
 from rules_engine.datasets import SAMPLE_MANIFEST
 from rules_engine.errors import Conflict, Forbidden, Invalid
+from rules_engine.frame import KEY
 from rules_engine.ledger.models import Invitation, Payout
 from rules_engine.loader import load_library
 from rules_engine.service import Actor, tiers
@@ -192,6 +193,48 @@ def test_a_batch_from_the_command_line_uses_verified_supplied_values(tmp_path: P
     assert len(paid) == 1, (code, policy.id, tag)
     used = {x.tag: x for c in explain_payout(p, OFFICIAL, paid[0].reference)[1].conditions for x in c.values}
     assert used[tag].source == tiers.SELF_DECLARED
+
+
+def test_a_verified_value_for_a_tag_no_department_delivers_is_paid_by_the_batch(platform: Platform) -> None:
+    """Was: the calculator used a verified self-declared value for a tag that no department file
+    delivers at all (say 残联 shares nothing), and said 符合; the batch skipped it (the column was
+    absent from its frame) and paid nothing: the same data, two answers."""
+    code, policy, tag, value = one_tag_short(platform)
+    ds = DATA.dataset
+    without = type(ds)(ds.frame.drop(columns=[tag]), ds.files, {k: v for k, v in ds.provenance.items() if k != tag})
+    p = Platform(D, LIB, type(DATA)(without, DATA.as_of, "缺一个部门的数据"), platform.ledger)
+    me = Actor("企业", "enterprise", code)
+    v = tiers.supply_value(p, me, code, tag, value, "以附件为准", [("证明.png", b"\x89PNG")])
+    tiers.verify_supplied(p, OFFICIAL, v.reference, True, "与原件核对一致")
+    assert policy.id in {e.policy.id for e in check_enterprise(p, me, code).eligible}
+    batch(p)
+    with p.ledger() as s:
+        paid = s.scalars(select(Payout).where(Payout.credit_code == code, Payout.policy_id == policy.id)).all()
+    assert len(paid) == 1, (code, policy.id, tag)
+    from rules_engine.service.enterprise import explain_payout
+
+    used = {x.tag: x for c in explain_payout(p, me, paid[0].reference)[1].conditions for x in c.values}
+    assert used[tag].source == tiers.SELF_DECLARED
+
+
+def test_a_verified_code_the_data_never_held_reaches_the_batch(platform: Platform) -> None:
+    """Was: a verified self-declared industry code that no enterprise in the data had was cast to
+    the column's categories, and so became missing: the calculator saw it, the batch did not."""
+    from rules_engine.codes import industry_code_problem
+
+    ds = DATA.dataset
+    code = str(ds.frame[KEY].iloc[7])
+    held = set(ds.frame["industry"].dropna().astype(str))
+    new = next(c for c in (f"{a}{b:02d}{x}" for a in "CDEFGI" for b in range(13, 99) for x in ("1", "10", ""))
+               if c not in held and not industry_code_problem(c))
+    frame = ds.frame.copy()
+    frame["industry"] = frame["industry"].astype(object).where(frame[KEY] != code, None).astype("category")
+    p = Platform(D, LIB, type(DATA)(type(ds)(frame, ds.files, ds.provenance), DATA.as_of, "行业缺失"), platform.ledger)
+    me = Actor("企业", "enterprise", code)
+    v = tiers.supply_value(p, me, code, "industry", new, "以营业执照为准", [("执照.png", b"\x89PNG")])
+    tiers.verify_supplied(p, OFFICIAL, v.reference, True, "与营业执照一致")
+    out, declared = tiers.overlay_frame(frame, p.ledger, D)
+    assert str(out.loc[out[KEY] == code, "industry"].iloc[0]) == new and declared == {"industry": {code}}
 
 
 def test_objections_are_answered_and_the_enterprise_sees_the_answer(platform: Platform) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .. import grant, ir
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..explain import Provenance
-from ..frame import KEY, row_of, to_storage
+from ..frame import KEY, row_of, storage_dtype, to_storage
 from ..ledger import audit
 from ..ledger.allocation import period
 from ..ledger.lifecycle import STATUS_ZH
@@ -160,13 +160,18 @@ def overlay_frame(frame: pd.DataFrame, sf: sessionmaker[Session], d: Any
     where = {str(c): i for i, c in enumerate(out[KEY].astype(str))}
     for v in rows:
         i = where.get(v.credit_code)
-        if i is None or v.tag not in d or v.tag not in out.columns:
+        if i is None or v.tag not in d:
             continue
+        if v.tag not in out.columns:  # no department delivers it at all: the value is all there is
+            out[v.tag] = pd.Series([None] * len(out), index=out.index, dtype=object)
         col = out[v.tag]
         if col.isna().iat[i]:
+            t = d[v.tag].type
             values = col.astype(object).to_numpy(copy=True)
-            values[i] = to_storage(d[v.tag].type, coerce(d[v.tag].type, v.value))
-            out[v.tag] = pd.Series(values, index=out.index).astype(col.dtype)
+            values[i] = to_storage(t, coerce(t, v.value))
+            # the tag's storage type, not the column's: a code column's categories are those it held,
+            # and a code it did not hold would have become missing
+            out[v.tag] = pd.Series(values, index=out.index).astype(storage_dtype(t))  # type: ignore[call-overload]
             declared.setdefault(v.tag, set()).add(v.credit_code)
     return out, declared
 

@@ -143,14 +143,31 @@ def test_sandbox_path(server: str, browser: Any) -> None:
     _full_page(page, "sandbox-impact.png")
 
 
+def pick_payout(page: Any, text: str) -> None:
+    """Choose a payout in 「查看一笔兑现的说明」 by typing part of its label (the select box filters
+    as one types, on a phone too). A rerun that lands between the click and the typing closes
+    the list: then choose again."""
+    box = page.get_by_role("combobox", name="查看一笔兑现的说明（为什么兑现、金额怎么算）")
+    for _ in range(3):
+        box.click()
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+        try:
+            page.get_by_text("实发金额", exact=False).first.wait_for(timeout=20_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's timeout: try once more
+            page.keyboard.press("Escape")
+    raise AssertionError(f"could not choose the payout {text!r}")
+
+
 def test_batch_path(server: str, browser: Any) -> None:
     page = login(browser, server, "guanyuan", "guanyuan-demo")
     open_page(page, "兑现批次")
     page.get_by_role("button", name="开始批次").click()
     page.get_by_text("新增待公示 2155 笔", exact=False).wait_for(timeout=120_000)
     # a payout explains itself under the ledger: pick one, read why it was paid
-    page.get_by_role("combobox", name="查看一笔兑现的说明（为什么兑现、金额怎么算）").click()
-    page.get_by_role("option").nth(1).click()
+    page.get_by_text("2155 笔（最多显示 5000 笔）").wait_for(timeout=60_000)  # the page has rerun with the ledger
+    pick_payout(page, "MS0000000001")
     page.get_by_text("实发金额", exact=False).first.wait_for(timeout=60_000)
     page.get_by_text("结果与记录、兑现金额一致", exact=False).first.wait_for()
     _full_page(page, "payout_explanation.png")
@@ -306,9 +323,7 @@ def test_each_tier_walked_through_by_an_enterprise_and_an_official(server: str, 
     page.get_by_role("button", name="提交申报").click()
     page.get_by_text("申报已提交").wait_for()
     # the payout the confirmation made, explained on the phone
-    page.get_by_role("combobox", name="查看一笔兑现的说明（为什么兑现、金额怎么算）").click()
-    page.keyboard.type("一次性扩岗补助")  # the selectbox filters as one types, on a phone too
-    page.keyboard.press("Enter")
+    pick_payout(page, "一次性扩岗补助")
     page.get_by_text("企业确认享受", exact=False).first.wait_for(timeout=60_000)
     page.get_by_text("结果与记录、兑现金额一致", exact=False).first.wait_for()
     assert _truncated_metrics(page) == []

@@ -44,7 +44,15 @@ def translate_error(message: str) -> str:
     return message
 
 
+_installed = False
+
+
 def install() -> None:
+    """Idempotent: the wrappers below go on once, whoever calls it."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
     rich.ARGUMENTS_PANEL_TITLE = "参数"
     rich.OPTIONS_PANEL_TITLE = "选项"
     rich.COMMANDS_PANEL_TITLE = "命令"
@@ -56,14 +64,11 @@ def install() -> None:
     rich.REQUIRED_LONG_STRING = "[必填]"
     rich.DEPRECATED_STRING = "（已弃用）"
 
-    if getattr(formatting.HelpFormatter.write_usage, "zh", False):
-        return
     write_usage = formatting.HelpFormatter.write_usage
 
     def usage_zh(self: Any, prog: str, args: str = "", prefix: str | None = None) -> None:
         write_usage(self, prog, args, "用法：" if prefix is None else prefix)
 
-    usage_zh.zh = True  # type: ignore[attr-defined]
     formatting.HelpFormatter.write_usage = usage_zh  # type: ignore[method-assign]
 
     get_help_option = click_core.Command.get_help_option
@@ -82,11 +87,7 @@ def install() -> None:
 
 
 def _zh(format_message: Any) -> Any:
-    if getattr(format_message, "zh", False):
-        return format_message
-
     def message_zh(self: Any) -> str:
         return translate_error(format_message(self))
 
-    message_zh.zh = True  # type: ignore[attr-defined]
     return message_zh

@@ -22,7 +22,7 @@ from rules_engine.ledger.models import Invitation, Payout
 from rules_engine.ledger.worker import FileSource, Worker
 from rules_engine.loader import load_library
 from rules_engine.service import Actor, tiers
-from rules_engine.service.enterprise import check_enterprise, explain_payout
+from rules_engine.service.enterprise import check_enterprise
 from rules_engine.service.platform import Platform, load_data
 from rules_engine.tags import load_dictionary
 
@@ -41,6 +41,10 @@ def platform(ledger_url: str) -> Platform:
 
 def batch(p: Platform) -> None:
     service.run_batch(p.ledger, OFFICIAL, p.data.dataset, p.library.policies, p.data.as_of, D)
+
+
+def explain_payout(p: Platform, who: Actor, reference: str) -> tuple[Payout, Explanation]:
+    return service.explain_payout(p.ledger, who, reference, p.library.policies, D)
 
 
 def shape(e: Explanation) -> list[tuple]:

@@ -127,6 +127,21 @@ def one_tag_short(platform: Platform) -> tuple[str, ir.Policy, str, str]:
     raise AssertionError("the sample has undetermined pairs missing one tag")
 
 
+def verified(p: Platform, code: str, tag: str, value: str) -> None:
+    """The enterprise supplies `value` for `tag` with evidence; an official verifies it."""
+    v = tiers.supply_value(p, Actor("企业", "enterprise", code), code, tag, value, "以附件为准", [("证明.png", b"\x89PNG")])
+    tiers.verify_supplied(p, OFFICIAL, v.reference, True, "与原件核对一致")
+
+
+def paid_source(p: Platform, code: str, policy: ir.Policy, tag: str) -> str:
+    """The one payout of `policy` to `code`, and the source its explanation gives for `tag`."""
+    with p.ledger() as s:
+        paid = s.scalars(select(Payout).where(Payout.credit_code == code, Payout.policy_id == policy.id)).all()
+    assert len(paid) == 1, (code, policy.id, tag)
+    e = service.explain_payout(p.ledger, OFFICIAL, paid[0].reference, p.library.policies, D)[1]
+    return {x.tag: x for c in e.conditions for x in c.values}[tag].source
+
+
 def test_supplied_data_closes_an_undetermined_pair_once_verified(platform: Platform) -> None:
     official = OFFICIAL
     code, policy, tag, value = one_tag_short(platform)
@@ -148,9 +163,7 @@ def test_supplied_data_closes_an_undetermined_pair_once_verified(platform: Platf
             paid = s.scalars(select(Payout).where(Payout.credit_code == code, Payout.policy_id == policy.id)).all()
         assert len(paid) == 1
         # and its payout's explanation names the value's source as the calculator does
-        from rules_engine.service.enterprise import explain_payout
-
-        e = explain_payout(platform, me, paid[0].reference)[1]
+        e = service.explain_payout(platform.ledger, me, paid[0].reference, LIB.policies, D)[1]
         assert [(c.id, [(x.tag, x.display, x.source, x.as_of) for x in c.values]) for c in e.conditions] == \
             [(c.id, [(x.tag, x.display, x.source, x.as_of) for x in c.values]) for c in now[policy.id].conditions]
     # a department file that later disagrees is a conflict, not an overwrite
@@ -178,21 +191,15 @@ def test_a_batch_from_the_command_line_uses_verified_supplied_values(tmp_path: P
     from typer.testing import CliRunner
 
     from rules_engine.cli import app
-    from rules_engine.service.enterprise import explain_payout
 
     url = f"sqlite:///{tmp_path / 'l.db'}"
     monkeypatch.setenv("MIANSHEN_DB", url)
     p = Platform(D, LIB, DATA, service.open_ledger(url))
     code, policy, tag, value = one_tag_short(p)
-    v = tiers.supply_value(p, Actor("企业", "enterprise", code), code, tag, value, "以附件为准", [("证明.png", b"\x89PNG")])
-    tiers.verify_supplied(p, OFFICIAL, v.reference, True, "与原件核对一致")
+    verified(p, code, tag, value)
     r = CliRunner().invoke(app, ["batch", "run", "--actor", "李四"])
     assert r.exit_code == 0, r.output
-    with p.ledger() as s:
-        paid = s.scalars(select(Payout).where(Payout.credit_code == code, Payout.policy_id == policy.id)).all()
-    assert len(paid) == 1, (code, policy.id, tag)
-    used = {x.tag: x for c in explain_payout(p, OFFICIAL, paid[0].reference)[1].conditions for x in c.values}
-    assert used[tag].source == tiers.SELF_DECLARED
+    assert paid_source(p, code, policy, tag) == tiers.SELF_DECLARED
 
 
 def test_a_verified_value_for_a_tag_no_department_delivers_is_paid_by_the_batch(platform: Platform) -> None:
@@ -203,18 +210,10 @@ def test_a_verified_value_for_a_tag_no_department_delivers_is_paid_by_the_batch(
     ds = DATA.dataset
     without = type(ds)(ds.frame.drop(columns=[tag]), ds.files, {k: v for k, v in ds.provenance.items() if k != tag})
     p = Platform(D, LIB, type(DATA)(without, DATA.as_of, "缺一个部门的数据"), platform.ledger)
-    me = Actor("企业", "enterprise", code)
-    v = tiers.supply_value(p, me, code, tag, value, "以附件为准", [("证明.png", b"\x89PNG")])
-    tiers.verify_supplied(p, OFFICIAL, v.reference, True, "与原件核对一致")
-    assert policy.id in {e.policy.id for e in check_enterprise(p, me, code).eligible}
+    verified(p, code, tag, value)
+    assert policy.id in {e.policy.id for e in check_enterprise(p, Actor("企业", "enterprise", code), code).eligible}
     batch(p)
-    with p.ledger() as s:
-        paid = s.scalars(select(Payout).where(Payout.credit_code == code, Payout.policy_id == policy.id)).all()
-    assert len(paid) == 1, (code, policy.id, tag)
-    from rules_engine.service.enterprise import explain_payout
-
-    used = {x.tag: x for c in explain_payout(p, me, paid[0].reference)[1].conditions for x in c.values}
-    assert used[tag].source == tiers.SELF_DECLARED
+    assert paid_source(p, code, policy, tag) == tiers.SELF_DECLARED
 
 
 def test_a_verified_code_the_data_never_held_reaches_the_batch(platform: Platform) -> None:

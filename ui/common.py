@@ -192,7 +192,7 @@ def payouts_with_explanation(df: pd.DataFrame, labels: dict[str, str], key: str,
     """A table of payouts, and below it the explanation of the one picked (`labels`: each
     payout's reference and how the picker names it)."""
     from rules_engine.errors import EngineError
-    from rules_engine.service.enterprise import explain_payout
+    from rules_engine.service import explain_payout
 
     show_frame(df, **kw)
     ref = st.selectbox("查看一笔兑现的说明（为什么兑现、金额怎么算）", ["", *labels], key=key,
@@ -200,7 +200,7 @@ def payouts_with_explanation(df: pd.DataFrame, labels: dict[str, str], key: str,
     if not ref:
         return
     try:
-        _, e = explain_payout(platform(), actor(), ref)
+        _, e = explain_payout(ledger(), actor(), ref, current_library().policies, dictionary())
     except EngineError as exc:
         st.error(str(exc))
         return

@@ -508,7 +508,8 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
     def payout_explanation(reference: Ref, who: Who) -> PayoutExplanationOut:
         """一笔兑现的说明：所依据的政策版本按记录的数据重算，逐条列出条件、取值与来源，金额计算，实发金额与分配说明，
         来由，以及记录与政策或兑现金额不一致之处（consistent 为 false 时须核查）。企业只能查询本企业的兑现。"""
-        pay, e = enterprise.explain_payout(plat(), who, reference)
+        p = plat()
+        pay, e = service.explain_payout(p.ledger, who, reference, p.library.policies, p.dictionary)
         return PayoutExplanationOut(reference=pay.reference, status=pay.status, amount_fen=pay.amount_fen,
                                     explanation=ExplanationOut.model_validate(e.to_dict()))
 

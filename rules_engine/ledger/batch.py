@@ -237,6 +237,7 @@ class Inputs:
         self.tags: dict[str, tuple[str, ...]] = {}
         self.sources = sources
         self.source_cells: dict[str, np.ndarray] = {}
+        self._codes: pd.Index | None = None
         self._rows: np.ndarray | None = None
 
     def column(self, tag: str) -> np.ndarray | None:
@@ -312,8 +313,10 @@ class Inputs:
             return None
         if tag not in self.source_cells:
             cs = self.sources
-            if self._rows is None:
-                self._rows = cs.codes.get_indexer(pd.Index(self.frame[KEY].astype(str)))
+            if self._codes is None:  # the frame's credit codes, and each one's row in the loaded data
+                self._codes = pd.Index(self.frame[KEY].astype(str))
+                self._rows = cs.codes.get_indexer(self._codes)
+            assert self._rows is not None
             key = json_str(tag) + ": "
             members = np.array([key + json.dumps([label, when.isoformat() if when else None], ensure_ascii=False)
                                 + ", " for label, when in cs.files] + [""], dtype=object)
@@ -323,7 +326,7 @@ class Inputs:
             col = members[at]  # -1 picks the last member: ""
             declared = cs.declared.get(tag)
             if declared:
-                mine = np.flatnonzero(self.frame[KEY].astype(str).isin(declared).to_numpy() & (at < 0))
+                mine = np.flatnonzero(self._codes.isin(declared) & (at < 0))
                 col[mine] = key + json.dumps([cs.declared_label, None], ensure_ascii=False) + ", "
             self.source_cells[tag] = col
         return self.source_cells[tag]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -157,13 +158,18 @@ def payouts_list(
 
 
 @payouts_app.command("explain")
-def payouts_explain(reference: Annotated[str, typer.Argument(help="兑现记录编号（MS 开头）。")]) -> None:
+def payouts_explain(reference: Annotated[str, typer.Argument(help="兑现记录编号（MS 开头）。")],
+                    db: DbOpt = None,
+                    policies: Annotated[Path | None, typer.Option("--policies", "-p", help="政策目录。")] = None) -> None:
     """一笔兑现的说明：所依据的政策版本按记录的数据重算，每个条件的取值与来源、金额计算、实发金额与分配说明、来由，以及记录与政策或兑现金额不一致之处。"""
-    from ..cli_common import domain_errors
-    from ..service.enterprise import explain_payout
+    from ..cli_common import DEFAULT_POLICIES, domain_errors
+    from ..loader import load_library
+    from ..tags import load_dictionary
 
-    with domain_errors():
-        _, e = explain_payout(_platform(), Actor("命令行", "official"), reference)
+    with domain_errors():  # the policies and the ledger only: no enterprise data is loaded
+        d = load_dictionary()
+        lib = load_library(policies or Path(os.environ.get("MIANSHEN_POLICIES") or DEFAULT_POLICIES), d)
+        _, e = service.explain_payout(_sf(db), Actor("命令行", "official"), reference, lib.policies, d)
     console.print(e.to_text(), highlight=False, markup=False)
     if e.grant is not None and e.grant.discrepancies:
         raise typer.Exit(1)

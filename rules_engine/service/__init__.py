@@ -6,6 +6,7 @@ from .actors import Actor, require
 from .ledger import (
     PayoutFilter,
     approve_due,
+    explain_payout,
     export_notice,
     export_payment_file,
     import_bank_results,
@@ -23,7 +24,7 @@ from .ledger import (
 )
 
 __all__ = [
-    "Actor", "require", "PayoutFilter", "approve_due", "export_notice", "export_payment_file", "import_bank_results",
+    "Actor", "require", "PayoutFilter", "approve_due", "explain_payout", "export_notice", "export_payment_file", "import_bank_results",
     "list_payouts", "open_ledger", "payment_file", "publish_candidates", "retry", "revoke", "run_batch",
     "status_counts", "summary", "verify_audit", "withdraw",
 ]

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from .. import grant
-from ..errors import NotFound
-from ..explain import CheckUp, Explanation, check_up
+from ..explain import CheckUp, check_up
 from ..frame import KEY
 from ..ir import Policy
-from ..ledger.models import Payout, PolicyVersion, payout_id
-from ..loader import load_policy_text
 from .actors import Actor, require
 from .platform import Platform
 
@@ -33,33 +27,6 @@ def check_enterprise(p: Platform, actor: Actor, credit_code: str) -> CheckUp:
     if len(p.checkups) < 200_000:
         p.checkups[code] = cu
     return cu
-
-
-def explain_payout(p: Platform, actor: Actor, reference: str) -> tuple[Payout, Explanation]:
-    """Why a payout exists and why it is this amount, as the calculator explains a policy: the
-    version of the policy the payout names, re-evaluated on the inputs its record kept, with the
-    grant (formula and granted amounts, allocation, origin) and every disagreement between the
-    record, its policy and the payout's amount. An enterprise reads its own payouts only."""
-    pid = payout_id(reference)
-    with p.ledger() as s:
-        pay = s.get(Payout, pid) if pid is not None else None
-        if pay is None:
-            raise NotFound(f"没有兑现记录 {reference.strip()[:40]!r}")
-        if actor.role == "enterprise":
-            require(actor, "payout.read", pay.credit_code)
-        else:
-            require(actor, "payout.read")
-        s.expunge(pay)
-        policy = next((x for x in p.library.policies if x.id == pay.policy_id and x.version == pay.policy_version),
-                      None)
-        if policy is None:
-            text = s.scalar(select(PolicyVersion.text).where(PolicyVersion.policy_id == pay.policy_id,
-                                                             PolicyVersion.version == pay.policy_version))
-            if text is None:
-                raise NotFound(f"兑现记录 {pay.reference} 所依据的政策 {pay.policy_id} 第 {pay.policy_version} 版"
-                               "不在政策库和版本历史中，无法重算说明")
-            policy = load_policy_text(text, p.dictionary, f"{pay.policy_id}-v{pay.policy_version}.yaml")
-    return pay, grant.explain(pay.explanation or {}, policy, pay.amount_fen, p.dictionary)
 
 
 def search_enterprises(p: Platform, actor: Actor, query: str, limit: int = 20) -> list[tuple[str, str]]:

@@ -13,15 +13,17 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import ir
+from .. import grant, ir
 from ..datasets import Dataset
 from ..errors import Invalid, NotFound
+from ..explain import Explanation
 from ..frame import KEY
 from ..ledger import anchor, audit, exports, lifecycle, payments
 from ..ledger import batch as batch_mod
 from ..ledger import db as ledger_db
-from ..ledger.models import BatchRun, PaymentFile, Payout, payout_id
+from ..ledger.models import BatchRun, PaymentFile, Payout, PolicyVersion, payout_id
 from ..ledger.verify import Report, ledger_name, verify_ledger
+from ..loader import load_policy_text
 from ..sources import MatchSource
 from ..tags import TagDictionary
 from . import clock
@@ -73,8 +75,7 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFr
         if isinstance(data, Dataset):
             sources = batch_mod.CellSources(
                 pd.Index(data.frame[KEY].astype(str)), data.provenance,
-                [(dictionary.sources[f.source].label if f.source in dictionary.sources else f.source, f.as_of)
-                 for f in data.files], declared, SELF_DECLARED)
+                [(dictionary.sources[f.source].label, f.as_of) for f in data.files], declared, SELF_DECLARED)
         data = frame
     r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary, sources=sources)
     with sf() as s:
@@ -124,6 +125,31 @@ def list_payouts(sf: sessionmaker[Session], actor: Actor, f: PayoutFilter = Payo
     with sf() as s:
         q = f.apply(select(Payout)).order_by(Payout.id)
         return list(s.scalars(q.limit(limit) if limit else q))
+
+
+def explain_payout(sf: sessionmaker[Session], actor: Actor, reference: str, policies: list[ir.Policy],
+                   dictionary: TagDictionary) -> tuple[Payout, Explanation]:
+    """Why a payout exists and why it is this amount, as the calculator explains a policy: the
+    version of the policy the payout names (among `policies`, else from the version history),
+    re-evaluated on the inputs its record kept, with the grant (formula and granted amounts,
+    allocation, origin) and every disagreement between the record, its policy and the payout's
+    amount. An enterprise reads its own payouts only."""
+    with sf() as s:
+        pay = _payout(s, reference)
+        if actor.role == "enterprise":
+            require(actor, "payout.read", pay.credit_code)
+        else:
+            require(actor, "payout.read")
+        s.expunge(pay)
+        policy = next((x for x in policies if x.id == pay.policy_id and x.version == pay.policy_version), None)
+        if policy is None:
+            text = s.scalar(select(PolicyVersion.text).where(PolicyVersion.policy_id == pay.policy_id,
+                                                             PolicyVersion.version == pay.policy_version))
+            if text is None:
+                raise NotFound(f"兑现记录 {pay.reference} 所依据的政策 {pay.policy_id} 第 {pay.policy_version} 版"
+                               "不在政策库和版本历史中，无法重算说明")
+            policy = load_policy_text(text, dictionary, f"{pay.policy_id}-v{pay.policy_version}.yaml")
+    return pay, grant.explain(pay.explanation or {}, policy, pay.amount_fen, dictionary)
 
 
 GROUPINGS = {"policy": Payout.policy_id, "region": Payout.region, "status": Payout.status}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import ir
 from .codes import industry_code_problem
 from .errors import ExpressionError
 from .ir import Kind, TagType
-from .tags import TagDictionary
+from .periods import PeriodKind
+from .tags import TagDef, TagDictionary
 
 REGION_CODE = re.compile(r"^\d{6}$")
 INDUSTRY_CODE = re.compile(r"^[A-T](\d{2}|\d{3}|\d{4})?$")
@@ -31,9 +33,10 @@ class VType:
 
 
 class _Binder:
-    def __init__(self, dictionary: TagDictionary, text: str) -> None:
+    def __init__(self, dictionary: TagDictionary, text: str, params: Mapping[str, ir.Param] | None = None) -> None:
         self.d = dictionary
         self.text = text
+        self.params = params or {}
 
     def err(self, msg: str, node: object, hint: str = "") -> ExpressionError:
         pos = getattr(node, "pos", 0)
@@ -41,15 +44,43 @@ class _Binder:
         return ExpressionError(msg, self.text, pos, length, hint)
 
     # ------------------------------------------------------------- values
-    def value(self, node: ir.Expr) -> tuple[ir.Expr, VType]:
+    def tag_def(self, node: ir.Tag) -> TagDef:
+        tdef = self.d.resolve(node.name)
+        if tdef is None or "@" in tdef.key:
+            sugg = self.d.suggest(node.name)
+            raise self.err(f"未知标签 {node.name!r}", node, f"是否指 {sugg}？" if sugg else "")
+        return tdef
+
+    def periodic(self, node: ir.Tag, kind: PeriodKind | None) -> TagDef:
+        """A tag read for a period of `kind` (None: as a snapshot): the dictionary must agree."""
+        tdef = self.tag_def(node)
+        if kind is None and tdef.periodic:
+            raise self.err(f"{tdef.key}（{tdef.label}）按{tdef.period.zh}报送，须写明期间",
+                           node, f"如 {tdef.key}[{'上年' if tdef.period is PeriodKind.YEAR else '上季度' if tdef.period is PeriodKind.QUARTER else '上月'}]"
+                           f" 或 {tdef.key}[2025]")
+        if kind is not None and not tdef.periodic:
+            raise self.err(f"{tdef.key}（{tdef.label}）不分期间，不能指定期间", node)
+        if kind is not None and kind is not tdef.period:
+            raise self.err(f"{tdef.key}（{tdef.label}）按{tdef.period.zh}报送，不能取{kind.zh}期间", node)
+        return tdef
+
+    def value(self, node: ir.Expr, top: bool = False) -> tuple[ir.Expr, VType]:
         match node:
-            case ir.Tag(name=name):
-                tdef = self.d.resolve(name)
-                if tdef is None:
-                    sugg = self.d.suggest(name)
-                    raise self.err(f"未知标签 {name!r}", node, f"是否指 {sugg}？" if sugg else "")
-                bound = ir.Tag(tdef.key, tdef.type, pos=node.pos)
+            case ir.Tag(name=name, period=None) if name in self.params:
+                return ir.Param(name, self.params[name].values, pos=node.pos), VType(Kind.NUMBER, literal=True)
+            case ir.Tag(name=name, period=period):
+                tdef = self.periodic(node, period.kind if period is not None else None)
+                bound = ir.Tag(tdef.key, tdef.type, pos=node.pos, period=period)
                 return bound, VType(tdef.kind, tag=tdef.type, name=tdef.key)
+            case ir.Over(fn=fn, tag=tag, kind=kind, count=count):
+                tdef = self.periodic(tag, kind)
+                if fn is not ir.OverFn.SUM and not top:
+                    raise self.err(f"{fn.value}(...) 只能直接用于比较（如 min(revenue, 近3年) >= 1000万）", node)
+                if tdef.kind not in ir.NUMERIC_KINDS and fn is not ir.OverFn.EACH:
+                    raise self.err(f"{fn.value}(...) 只能用于数值或金额，不能用于{KIND_ZH[tdef.kind]}", tag)
+                bound_tag = ir.Tag(tdef.key, tdef.type, pos=tag.pos)
+                return (ir.Over(fn, bound_tag, kind, count, pos=node.pos),
+                        VType(tdef.kind, tag=tdef.type, name=tdef.key))
             case ir.Num():
                 return node, VType(Kind.NUMBER, literal=True)
             case ir.Str():
@@ -110,14 +141,28 @@ class _Binder:
                 return ir.IsNull(b, negated=neg, pos=node.pos)
             case ir.Const():
                 return node
+            case ir.Growth(op=op, cur=cur, base=base, rate=rate):
+                cb, ct = self.value(cur)
+                bb, _ = self.value(base)
+                if ct.kind not in ir.NUMERIC_KINDS:
+                    raise self.err(f"growth(...) 只能用于数值或金额，不能用于{KIND_ZH[ct.kind]}", cur)
+                assert isinstance(cb, ir.Tag) and isinstance(bb, ir.Tag)
+                if cb == bb:
+                    raise self.err("growth(...) 的两个期间相同", node)
+                return ir.Growth(op, cb, bb, rate, pos=node.pos)
             case ir.Within(arg=arg, count=count, unit=unit):
                 ab, at = self.value(arg)
                 if at.kind is not Kind.DATE:
                     raise self.err(f"within 只能用于日期，不能用于{KIND_ZH[at.kind]}", arg)
                 return ir.Within(ab, count, unit, pos=node.pos)
             case ir.Compare(op=op, left=left, right=right):
-                lb, lt = self.value(left)
-                rb, rt = self.value(right)
+                lb, lt = self.value(left, top=True)
+                rb, rt = self.value(right, top=True)
+                overs = [x for x in (lb, rb) if isinstance(x, ir.Over) and x.fn is not ir.OverFn.SUM]
+                if len(overs) > 1:
+                    raise self.err("比较的两边不能都是按期间汇总的值", node)
+                if overs and overs[0].fn in (ir.OverFn.MIN, ir.OverFn.MAX) and op in ("==", "!="):
+                    raise self.at_operator(f"{overs[0].fn.value}(...) 只能用 >、>=、<、<= 比较", node, op)
                 if lt.literal and rt.literal:
                     raise self.err("比较的两边至少要有一个标签", node)
                 lb, rb = self.check_compare(op, lb, lt, rb, rt, node)
@@ -222,15 +267,17 @@ class _Binder:
                                op if isinstance(node, ir.Compare) else "between")
 
 
-def bind_condition(pred: ir.Pred, dictionary: TagDictionary, text: str) -> ir.Pred:
-    return _Binder(dictionary, text).pred(pred)
+def bind_condition(pred: ir.Pred, dictionary: TagDictionary, text: str,
+                   params: Mapping[str, ir.Param] | None = None) -> ir.Pred:
+    return _Binder(dictionary, text, params).pred(pred)
 
 
 def bind_value(
-    expr: ir.Expr, dictionary: TagDictionary, text: str, kinds: tuple[Kind, ...], what: str
+    expr: ir.Expr, dictionary: TagDictionary, text: str, kinds: tuple[Kind, ...], what: str,
+    params: Mapping[str, ir.Param] | None = None,
 ) -> ir.Expr:
     """Bind a formula's value expression and require one of `kinds`."""
-    b = _Binder(dictionary, text)
+    b = _Binder(dictionary, text, params)
     bound, t = b.value(expr)
     if t.kind not in kinds:
         wanted = "或".join(KIND_ZH[k] for k in kinds)

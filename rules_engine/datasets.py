@@ -30,8 +30,9 @@ import yaml
 
 from . import creditcode
 from .errors import DataError
-from .frame import KEY, storage_dtype, to_storage
+from .frame import KEY, storage_dtype, storage_order, to_storage
 from .ir import Kind, TagType
+from .periods import Period, parse_period, slot
 from .tags import TagDef, TagDictionary
 from .values import coerce, parse_decimal
 
@@ -47,6 +48,7 @@ class SourceFile:
     sql: str | None = None
     url: str | None = None
     encoding: str = "utf-8"
+    periods: tuple[tuple[str, str], ...] = ()  # column -> period of its values (manifest `columns:`)
 
 
 @dataclass(frozen=True)
@@ -210,12 +212,50 @@ def _header(col: str, dictionary: TagDictionary, f: SourceFile) -> tuple[str | N
                     f"{t.unit_label() or '无单位'}")
 
 
+PERIOD_COLUMNS = ("period", "所属期", "期间", "所属期间", "统计期")
+HEADER_PERIOD = re.compile(r"^(.+?)\s*(?:\[([^\]]+)\]|@(.+))$")
+
+
+def _header_slot(col: str, dictionary: TagDictionary, f: SourceFile) -> tuple[str | None, Decimal]:
+    """A header's tag, or the slot of a periodic tag when the header or the manifest names the
+    period: `tax_paid[2025]`, `tax_paid@2025`, or `tax_paid` with `columns: {tax_paid: {period: 2025}}`."""
+    declared = dict(f.periods).get(col.strip())
+    m = HEADER_PERIOD.match(col.strip())
+    name, written = (m.group(1), m.group(2) or m.group(3)) if m else (col, None)
+    key, mult = _header(name, dictionary, f)
+    period_text = written or declared
+    if key is None or period_text is None:
+        return key, mult
+    t = dictionary[key]
+    if not t.periodic:
+        raise DataError(f"{f.name}：列 {col!r}：{t.key}（{t.label}）不分期间，不能指定期间")
+    try:
+        p = parse_period(period_text)
+    except ValueError as exc:
+        raise DataError(f"{f.name}：列 {col!r} 的期间：{exc}") from None
+    if p.kind is not t.period:
+        raise DataError(f"{f.name}：列 {col!r} 的期间 {p.text} 是{p.kind.zh}，但 {t.key}（{t.label}）按{t.period.zh}报送")
+    if p.start > f.as_of:
+        raise DataError(f"{f.name}：列 {col!r} 的期间 {p.zh} 晚于数据日期 {f.as_of}（尚未开始的期间）")
+    return slot(key, p), mult
+
+
+def _period_col(df: pd.DataFrame) -> str | None:
+    return next((str(c) for c in df.columns if str(c).strip().lower() in PERIOD_COLUMNS), None)
+
+
 def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict[str, tuple[str, Decimal]]:
-    """Map the file's column names (tag keys or Chinese labels, with an optional unit) to tag keys."""
+    """Map the file's column names (tag keys or Chinese labels, with an optional unit and period)
+    to tag keys or slots. A periodic tag's column needs its period: in the header, in the
+    manifest, or from the file's period column (then its key stays the tag's, and each row's
+    period picks the slot)."""
     mapping: dict[str, tuple[str, Decimal]] = {}
     unknown = []
+    period_col = _period_col(df)
     for col in df.columns:
-        key, mult = _header(str(col), dictionary, f)
+        if str(col) == period_col:
+            continue
+        key, mult = _header_slot(str(col), dictionary, f)
         if key is None:
             unknown.append(str(col))
         elif key in (k for k, _ in mapping.values()):
@@ -229,6 +269,13 @@ def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict
     if unknown:
         hints = [f"{u}（是否指 {dictionary.suggest(u)}？）" if dictionary.suggest(u) else u for u in unknown]
         raise DataError(f"{f.name}：未知的列：{'、'.join(hints)}")
+    if period_col is None:
+        bare = [(c, dictionary[k]) for c, (k, _) in mapping.items() if "@" not in k and dictionary[k].periodic]
+        if bare:
+            c, t = bare[0]
+            raise DataError(
+                f"{f.name}：列 {c!r}（{t.label}）按{t.period.zh}报送，但没有写明数据所属的期间：请在文件中加一列 "
+                f"period（所属期，如 2025），或在清单中为该列写 columns: {{{c}: {{period: 2025}}}}，或把列名写成 {t.key}[2025]")
     return mapping
 
 
@@ -294,10 +341,13 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
     codes = {} if codes is None else codes
     mapping = _columns(f, df, dictionary)
     key_col = _key_col(mapping)
+    period_col = _period_col(df)
+    periods: dict[object, tuple[Period | None, str]] = {}  # a period cell read once: (period, why refused)
     # a column holds few distinct values (flags, categories, codes, dates): each is read once
     memo: dict[tuple[str, object], tuple[object, str | None, Decimal | None]] = {}
     rows: dict[str, dict[str, object]] = {}
     first_seen: dict[str, int] = {}
+    seen_values: dict[str, dict[str, object]] = {}
     rejects: list[Reject] = []
     cols = list(mapping.items())
     names = list(df.columns)  # the header as plain strings, not an Arrow-backed index iterated per row
@@ -312,9 +362,36 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
             rejects.append(Reject(f.name, rowno, code, f"统一社会信用代码：{why}"))
             continue
         values: dict[str, object] = {}
+        period: Period | None = None
+        row_key = code
+        if period_col is not None:
+            raw_period = cells[period_col]
+            if raw_period not in periods:
+                try:
+                    p = parse_period(raw_period)
+                    periods[raw_period] = (p, f"期间 {p.zh} 晚于数据日期 {f.as_of}（尚未开始的期间）"
+                                           if p.start > f.as_of else "")
+                except ValueError as exc:
+                    periods[raw_period] = (None, str(exc))
+            period, why_period = periods[raw_period]
+            if why_period:
+                rejects.append(Reject(f.name, rowno, code, f"所属期：{why_period}；本行按期间报送的值不能使用",
+                                      period_col, str(raw_period)[:200], "period"))
+                period = None
+            row_key = f"{code}|{period.text if period else raw_period}"
         for col, (key, mult) in cols:
             if key == KEY:
                 continue
+            tdef = dictionary[key]
+            if tdef.periodic and "@" not in key:  # the row's period picks the slot
+                if period is None:
+                    continue
+                if period.kind is not tdef.period:
+                    rejects.append(Reject(f.name, rowno, code, f"{key}（{tdef.label}）按{tdef.period.zh}报送，"
+                                          f"本行的所属期 {period.text} 是{period.kind.zh}", str(col),
+                                          str(cells[col])[:200], key))
+                    continue
+                key = slot(key, period)
             raw = cells[col]
             try:
                 cell = memo[(col, raw)]
@@ -331,15 +408,19 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
             if error is not None:
                 rejects.append(Reject(f.name, rowno, code, f"{key}（{dictionary[key].label}）：{error}", str(col),
                                       str(raw)[:200], key))
-        if code in rows:
-            same = rows[code] == values
+        if row_key in first_seen:
             rejects.append(Reject(
                 f.name, rowno, code,
-                f"与第 {first_seen[code]} 行重复" + ("（内容相同）" if same else "，内容不同；保留第一行"),
+                f"与第 {first_seen[row_key]} 行重复" + ("（内容相同）" if seen_values[row_key] == values
+                                                      else "，内容不同；保留第一行"),
             ))
             continue
-        rows[code] = values
-        first_seen[code] = rowno
+        seen_values[row_key] = values
+        first_seen[row_key] = rowno
+        if code in rows:  # another period of the same enterprise: its instant values were read already
+            rows[code].update({k: v for k, v in values.items() if "@" in k or rows[code].get(k) is None})
+        else:
+            rows[code] = dict(values)
     return rows, rejects
 
 
@@ -367,12 +448,25 @@ def load_manifest(path: Path | str) -> list[SourceFile]:
             else:
                 p = (path.parent / item["path"]).resolve()
                 out.append(SourceFile(item["path"], item["source"], as_of, path=p,
-                                      encoding=item.get("encoding", "utf-8")))
+                                      encoding=item.get("encoding", "utf-8"), periods=_column_periods(item)))
         except (KeyError, ValueError, TypeError) as exc:
             raise DataError(f"{path}：第 {i + 1} 个文件条目：{exc!r}") from None
     if not out:
         raise DataError(f"{path}：清单中没有列出文件")
     return out
+
+
+def _column_periods(item: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """`columns: {tax_paid: {period: 2025}, 纳税总额: {period: 2024}}` in a manifest entry."""
+    cols = item.get("columns") or {}
+    if not isinstance(cols, dict):
+        raise ValueError("columns 应为 列名: {period: 期间} 的映射")
+    out = []
+    for col, spec in cols.items():
+        if not isinstance(spec, dict) or "period" not in spec:
+            raise ValueError(f"columns.{col} 应写作 {{period: 2025}}")
+        out.append((str(col), str(spec["period"])))
+    return tuple(out)
 
 
 def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary,
@@ -390,6 +484,7 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
     conflicts: list[Conflict] = []
     read_rows: dict[str, int] = {}
     checked: dict[str, str] = {}  # credit codes checked, across the files
+    disputed: set[tuple[str, str]] = set()  # (credit code, slot) two deliveries disagree on: unknown
     for fi, f in enumerate(files):
         df, first_row = read_table(f, dictionary)
         rows, bad = validate(f, df, first_row, dictionary, normalised, checked)
@@ -399,7 +494,16 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
             prof = merged.setdefault(code, {})
             orig = origin.setdefault(code, {})
             for key, value in values.items():
-                if value is None:
+                if value is None or (code, key) in disputed:
+                    continue
+                if key in prof and "@" in key and prof[key] != value:
+                    # one period's value is one fact: two deliveries that disagree on it are a
+                    # conflict to resolve, not a race the later file wins; until then it is unknown
+                    other = files[orig[key]]
+                    conflicts.append(Conflict(code, key, None, "两份数据不一致，均暂不采用（待核实）",
+                                              value, f"{f.name} ({f.as_of})；另一份：{prof[key]}，{other.name} ({other.as_of})"))
+                    disputed.add((code, key))
+                    del prof[key], orig[key]
                     continue
                 if key in prof:
                     other = files[orig[key]]
@@ -417,7 +521,7 @@ def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary
     profs = [merged[c] for c in codes]
     origins = [origin[c] for c in codes]
     present = {k for prof in profs for k in prof}
-    keys = [t.key for t in dictionary if t.key != KEY and t.key in present]
+    keys = storage_order(dictionary, present)
     data: dict[str, Any] = {KEY: pd.Series(codes, dtype="str")}
     provenance: dict[str, np.ndarray] = {}
     for key in keys:

@@ -17,7 +17,7 @@ def decide(engine: DurableEngine, policy: ir.Policy, row: dict[str, object], as_
     status = engine.status(policy, row, as_of, sid)
     fen = 0
     if status is not ir.Status.NOT_ELIGIBLE:
-        amount, _ = Evaluator(row, as_of).amount(policy.benefit)
+        amount, _ = Evaluator(row, as_of).amount(ir.at(policy, as_of).benefit)
         if amount is None:
             status = ir.Status.UNDETERMINED
         else:

@@ -113,7 +113,7 @@ def _value(e: ir.Expr, row: dict[str, object]) -> object:
             if a is None or b is None:
                 return None
             assert isinstance(a, Decimal) and isinstance(b, Decimal)
-            return a + b if op == "+" else a - b
+            return a + b if op == "+" else a - b if op == "-" else a * b
     raise UnsupportedConstruct(f"durable-rules backend: {type(e).__name__} as a fact property")
 
 
@@ -123,6 +123,8 @@ def _scale_of(e: ir.Expr) -> int:
             return t.scale if t is not None else 0
         case ir.Num(value=v):
             return ir.decimal_scale(v)
+        case ir.Arith(op="*", left=left):
+            return _scale_of(left)
         case ir.Arith(left=left, right=right):
             return max(_scale_of(left), _scale_of(right))
     return 0
@@ -211,7 +213,7 @@ class _Compiler:
                 return self.leaf("==", name, True), self.leaf("==", name, False)
             case ir.Const(value=v):
                 return self.const(v), self.const(not v)
-            case ir.Within():
+            case ir.Within() | ir.Growth():
                 return self.both(p.lowered())
             case ir.IsNull(expr=e, negated=neg):
                 names = [self.value_prop(ir.Tag(t, ir.tag_type(e, t))) for t in ir.tags_of(e)]
@@ -334,6 +336,7 @@ class _Compiler:
 def compile_policy(policy: ir.Policy, as_of: dt.date) -> CompiledPolicy:
     """The policy as a durable-rules ruleset for one evaluation date: for each condition i,
     rule t<i> fires when it definitely holds and f<i> when it definitely does not."""
+    policy = ir.at(policy, as_of)
     c = _Compiler(as_of)
     definition: dict[str, Any] = {}
     for i, cond in enumerate(policy.conditions):

@@ -184,6 +184,7 @@ class Explainer:
                 values: dict[str, ValueUsed] | None = None, decision: Decision | None = None) -> Explanation:
         """`values` is a cache of ValueUsed by tag for this row and provenance (check_up shares
         one across policies); `decision`, evaluate()'s for this row if already made."""
+        policy = ir.at(policy, as_of)
         decision = decision or evaluate(policy, row, as_of)
         provenance = provenance or {}
         if not policy.in_force(as_of):
@@ -206,6 +207,7 @@ class Explainer:
 
     def brief(self, policy: ir.Policy, decision: Decision, as_of: dt.date) -> Explanation:
         """A not-eligible decision with its reason and no per-condition detail (explain() has it)."""
+        policy = ir.at(policy, as_of)
         reason = self.reason(policy, decision)
         if not reason and decision.failed:
             st = self.static(policy)
@@ -235,6 +237,7 @@ class Explainer:
         policies (200 distinct policies: 409 unchangeable conditions, 141 distinct)."""
         if not policy.in_force(as_of):
             return None
+        policy = ir.at(policy, as_of)
         st = self.static(policy)
         conds = policy.conditions
         ev = Evaluator(row, as_of)

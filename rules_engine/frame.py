@@ -55,7 +55,7 @@ def to_frame(rows: Iterable[Mapping[str, object]], dictionary: TagDictionary,
              columns: Iterable[str] | None = None) -> pd.DataFrame:
     """A storage frame from natural-valued rows; tags absent from a row are missing."""
     rows = list(rows)
-    keys = list(columns) if columns is not None else [t.key for t in dictionary if any(t.key in r for r in rows)]
+    keys = list(columns) if columns is not None else storage_order(dictionary, {k for r in rows for k in r})
     data: dict[str, pd.Series] = {}
     for key in keys:
         t = dictionary[key].type
@@ -133,3 +133,23 @@ def to_records(df: pd.DataFrame, dictionary: TagDictionary) -> list[dict[str, ob
     cols = storage_columns(df, dictionary)
     names = list(cols)
     return [dict(zip(names, row)) for row in zip(*cols.values())] if names else [{} for _ in range(len(df))]
+
+
+def storage_order(dictionary: TagDictionary, present: Iterable[str]) -> list[str]:
+    """Columns in dictionary order, each periodic tag's slots after it, oldest period first."""
+    from .periods import parse_period, split_slot
+
+    present = set(present)
+    slots: dict[str, list[str]] = {}
+    for k in present:
+        tag, period = split_slot(k)
+        if period:
+            slots.setdefault(tag, []).append(k)
+    out: list[str] = []
+    for t in dictionary:
+        if t.key == KEY:
+            continue
+        if t.key in present:
+            out.append(t.key)
+        out += sorted(slots.get(t.key, ()), key=lambda s: parse_period(split_slot(s)[1]))
+    return out

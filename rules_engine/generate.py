@@ -20,6 +20,7 @@ import yaml
 from . import creditcode
 from .codes import industries, regions
 from .derive import enterprise_size
+from .periods import Period, PeriodKind, slot, split_slot
 
 # Share of enterprises by city (合肥 and 芜湖 dominate, as in the real register).
 CITY_WEIGHT = {
@@ -44,8 +45,9 @@ DEPARTMENTS: dict[str, tuple[str, tuple[str, ...], int, float, float]] = {
     "market": ("market", ("name", "region", "industry", "registration_date", "ownership",
                           "independent_legal_person", "registered_capital", "legal_rep_name", "legal_rep_id",
                           "contact_phone", "abnormal_operation"), 1, 0.0, 0.01),
-    "tax": ("tax", ("revenue", "tax_paid", "tax_paid_prev", "rd_expense", "rd_expense_prev", "rd_ratio",
-                    "tax_credit_rating"), 35, 0.02, 0.03),
+    "tax": ("tax", ("revenue", "tax_paid", "rd_expense", "rd_ratio", "tax_credit_rating"), 35, 0.02, 0.03),
+    # 按季申报: one row per enterprise and quarter, the quarter in a `period` column (所属期)
+    "tax_quarterly": ("tax", ("tax_paid_q",), 20, 0.02, 0.03),
     "stats": ("stats", ("employees", "total_assets", "is_above_scale", "above_scale_date", "output_value"),
               80, 0.03, 0.03),
     "hrss": ("hrss", ("insured_staff", "ui_paid_last_year", "ui_months_paid", "layoff_rate", "graduate_hires",
@@ -59,7 +61,7 @@ DEPARTMENTS: dict[str, tuple[str, tuple[str, ...], int, float, float]] = {
     "credit": ("credit", ("serious_dishonest",), 1, 0.01, 0.0),
     "court": ("court", ("dishonest_debtor",), 1, 0.01, 0.0),
     "safety": ("safety", ("safety_blacklist",), 15, 0.02, 0.0),
-    "commerce": ("commerce", ("export_value", "export_value_prev"), 60, 0.04, 0.02),
+    "commerce": ("commerce", ("export_value",), 60, 0.04, 0.02),
     "finance": ("finance", ("bank_account", "bank_account_on_file"), 10, 0.02, 0.0),
 }
 
@@ -182,6 +184,36 @@ def generate(n: int, seed: int = 2025, as_of: dt.date = dt.date(2026, 6, 30), st
     phone = np.array([f"1{p:010d}" for p in rng.integers(3 * 10**9, 9 * 10**9, n)], dtype=object)
     account = np.array([f"{a:019d}" for a in rng.integers(10**17, 9 * 10**18, n)], dtype=object)
 
+    # History of the periodic facts (drawn last, so that the draws above stay as they were): the
+    # last complete year Y (上年 on the run date), Y-1 and Y-2; quarterly tax for the last two
+    # complete quarters. Growth varies by enterprise, so 连续增长 and 增长20% conditions split.
+    y = as_of.year - 1
+    output_ratio = rng.uniform(0.9, 1.2, n)
+    grow = rng.lognormal(0.05, 0.18, (2, n))
+    revenue_hist = [np.round(revenue_fen / (grow[0] * grow[1])), np.round(revenue_fen / grow[0]), revenue_fen]
+    tax_prev2_fen = np.round(tax_prev_fen * rng.lognormal(-0.05, 0.2, n)).astype(np.int64)
+    rd_prev2_fen = np.round(rd_prev_fen * rng.lognormal(-0.1, 0.3, n)).astype(np.int64)
+    export_prev2_fen = np.round(export_prev_fen * rng.lognormal(-0.05, 0.25, n)).astype(np.int64)
+    q_now = Period(PeriodKind.QUARTER, as_of.year, (as_of.month - 1) // 3 + 1)
+    q_share = rng.uniform(0.2, 0.3, (2, n))
+    periodic = {
+        **{slot("revenue", Period(PeriodKind.YEAR, y - 2 + k)): _money(np.asarray(v).astype(np.int64))
+           for k, v in enumerate(revenue_hist)},
+        slot("total_assets", Period(PeriodKind.YEAR, y)): _money(assets_fen),
+        slot("output_value", Period(PeriodKind.YEAR, y)): _money(
+            np.where(manuf, np.round(revenue_fen * output_ratio), 0), ~manuf),
+        **{slot("tax_paid", Period(PeriodKind.YEAR, y - 2 + k)): _money(v)
+           for k, v in enumerate((tax_prev2_fen, tax_prev_fen, tax_fen))},
+        **{slot("tax_paid_q", q_now.shift(k - 2)): _money(np.round(tax_fen * q_share[k]).astype(np.int64))
+           for k in range(2)},
+        **{slot("rd_expense", Period(PeriodKind.YEAR, y - 2 + k)): _money(v)
+           for k, v in enumerate((rd_prev2_fen, rd_prev_fen, rd_fen))},
+        slot("rd_ratio", Period(PeriodKind.YEAR, y)): _money(rd_ratio),
+        **{slot("export_value", Period(PeriodKind.YEAR, y - 2 + k)): _money(v)
+           for k, v in enumerate((export_prev2_fen, export_prev_fen, export_fen))},
+        slot("tech_renovation_investment", Period(PeriodKind.YEAR, y)): _money(renovation_fen),
+    }
+
     df = pd.DataFrame({
         "credit_code": pd.Series(codes, dtype="str"),
         "name": pd.Series(name, dtype="str"),
@@ -195,20 +227,9 @@ def generate(n: int, seed: int = 2025, as_of: dt.date = dt.date(2026, 6, 30), st
         "legal_rep_id": pd.Series(rep_id, dtype="str"),
         "contact_phone": pd.Series(phone, dtype="str"),
         "employees": _money(employees),
-        "revenue": _money(revenue_fen),
-        "total_assets": _money(assets_fen),
         "is_above_scale": _bool(above_scale),
         "above_scale_date": _dates(above_date, ~above_scale),
-        "output_value": _money(np.where(manuf, np.round(revenue_fen * rng.uniform(0.9, 1.2, n)), 0), ~manuf),
-        "tax_paid": _money(tax_fen),
-        "tax_paid_prev": _money(tax_prev_fen),
-        "rd_expense": _money(rd_fen),
-        "rd_expense_prev": _money(rd_prev_fen),
-        "rd_ratio": _money(rd_ratio),
         "tax_credit_rating": pd.Categorical(rating, categories=list("ABMCD")),
-        "export_value": _money(export_fen),
-        "export_value_prev": _money(export_prev_fen),
-        "tech_renovation_investment": _money(renovation_fen),
         "energy_saving_rate": _money(energy_saving, ~manuf),
         "insured_staff": _money(insured),
         "ui_paid_last_year": _money(ui_fen),
@@ -239,6 +260,7 @@ def generate(n: int, seed: int = 2025, as_of: dt.date = dt.date(2026, 6, 30), st
         "zombie": _bool(rng.random(n) < 0.01),
         "bank_account": pd.Series(account, dtype="str"),
         "bank_account_on_file": _bool(rng.random(n) < 0.92),
+        **periodic,
     })
     return df
 
@@ -258,8 +280,8 @@ def with_gaps(df: pd.DataFrame, seed: int = 2025, start: int = 0) -> pd.DataFram
     n = len(df)
     for _, tags, _, absent_rate, empty_rate in DEPARTMENTS.values():
         absent = rng.random(n) < absent_rate
-        for t in tags:
-            if t not in out or t in ("name", "region", "industry"):
+        for t in _columns_of(out, tags):
+            if t in ("name", "region", "industry"):
                 continue
             blank = absent | (rng.random(n) < empty_rate)
             out.loc[blank, t] = None
@@ -296,24 +318,52 @@ def _cell(series: pd.Series, kind: str) -> list[str]:
     return out
 
 
+def _columns_of(df: pd.DataFrame, tags: tuple[str, ...]) -> list[str]:
+    """The frame's columns for these tags: a periodic tag's slots (revenue@2025, ...), oldest first."""
+    out = []
+    for t in tags:
+        if t in df:
+            out.append(t)
+        out += [c for c in df.columns if split_slot(str(c))[0] == t and "@" in str(c)]
+    return out
+
+
+def header_of(column: str) -> str:
+    """A storage column as a department file's header: the period in brackets (revenue[2025])."""
+    tag, period = split_slot(column)
+    return f"{tag}[{period}]" if period else tag
+
+
 def _department_files(df: pd.DataFrame) -> dict[str, tuple[list[str], list[list[str]]]]:
-    """file name -> (header, rows of cell text) for every department, as departments export them."""
+    """file name -> (header, rows of cell text) for every department, as departments export them:
+    one column per period of a yearly fact (revenue[2025]); the quarterly file has one row per
+    enterprise and quarter with the quarter in a `period` column."""
     from .tags import load_dictionary
 
     d = load_dictionary()
     out = {}
+
+    def kind_of(col: str) -> str:
+        kind, scale = d[col].type.kind.value, d[col].type.scale
+        return ("money2" if kind in ("money",) or (kind == "number" and scale == 2)
+                else "date" if kind == "date" else "bool" if kind == "bool" else "text")
+
     for fname, (_, tags, _, _, _) in DEPARTMENTS.items():
-        cols = ["credit_code", *tags]
-        part = df[cols]
-        present = part[list(tags)].notna().any(axis=1) | (fname == "market")
+        cols = _columns_of(df, tags)
+        if fname == "tax_quarterly":
+            records = []
+            for c in cols:
+                part = df[["credit_code", c]][df[c].notna()]
+                period = split_slot(c)[1]
+                records += [[code, period, v] for code, v in zip(_cell(part["credit_code"], "text"),
+                                                                  _cell(part[c], kind_of(c)), strict=True)]
+            out[fname] = (["credit_code", "period", *tags], records)
+            continue
+        part = df[["credit_code", *cols]]
+        present = part[cols].notna().any(axis=1) | (fname == "market")
         part = part[present]
-        rows = [_cell(part["credit_code"], "text")]
-        for t in tags:
-            kind = d[t].type.kind.value
-            scale = d[t].type.scale
-            rows.append(_cell(part[t], "money2" if kind in ("money",) or (kind == "number" and scale == 2)
-                              else "date" if kind == "date" else "bool" if kind == "bool" else "text"))
-        out[fname] = (cols, [list(r) for r in zip(*rows)])
+        rows = [_cell(part["credit_code"], "text")] + [_cell(part[c], kind_of(c)) for c in cols]
+        out[fname] = (["credit_code", *map(header_of, cols)], [list(r) for r in zip(*rows)])
     return out
 
 
@@ -359,7 +409,7 @@ def write_sample(directory: Path | str, n: int = 3000, seed: int = 2025,
             records.append(bad)
             records.append(list(records[5]))  # an exact duplicate row
             odd = list(records[7])
-            odd[header.index("revenue")] = "约100万"  # not a number
+            odd[header.index([h for h in header if h.startswith("revenue[")][-1])] = "约100万"  # not a number
             records[7] = odd
         path = _write(directory, fname, header, records)
         files.append({"path": path.name, "source": source, "as_of": (as_of - dt.timedelta(days=lag)).isoformat()})
@@ -400,7 +450,8 @@ def write_dirty(directory: Path | str, n: int = 3000, seed: int = 2025,
         clean_files.append(dict(entry))
         dirty = [list(r) for r in records]
         hdr = list(header)
-        kinds = ["text"] + [d[t].type.kind.value for t in header[1:]]
+        kinds = ["text"] + [d[t.replace("[", "@").rstrip("]")].type.kind.value if t != "period" else "period"
+                            for t in header[1:]]
         for r in dirty:
             for j, k in enumerate(kinds):
                 if k == "money" and r[j] and rng.random() < 0.2:

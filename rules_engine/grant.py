@@ -35,8 +35,8 @@ def input_text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def inputs_of(policy: ir.Policy, row: Mapping[str, object]) -> dict[str, str | None]:
-    return {t: input_text(row.get(t)) for t in ir.policy_tags(policy)}
+def inputs_of(policy: ir.Policy, row: Mapping[str, object], as_of: dt.date) -> dict[str, str | None]:
+    return {t: input_text(row.get(t)) for t in ir.policy_tags(policy, as_of)}
 
 
 def policy_part(p: ir.Policy, as_of: dt.date) -> dict[str, Any]:

@@ -11,10 +11,13 @@ otherwise). Tags carry their bound type, so a backend needs no dictionary.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import TypeGuard
+
+from .periods import PeriodKind, Relative, containing, slot
 
 
 class Kind(StrEnum):
@@ -44,9 +47,13 @@ class TagType:
 
 @dataclass(frozen=True, slots=True)
 class Tag:
+    """A tag's value. A periodic tag names its period (`tax_paid[上年]`) until `at` resolves it
+    to a slot, the tag of one period (`tax_paid@2025`): backends only ever see slots."""
+
     name: str
     type: TagType | None = None  # None until bound against the dictionary
     pos: int = field(default=-1, compare=False)
+    period: Relative | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +82,10 @@ class BoolLit:
 
 @dataclass(frozen=True, slots=True)
 class Arith:
-    """left + right or left - right over numbers or money."""
+    """left + right or left - right over numbers or money; left * n by a whole number n (only
+    lowered growth conditions write it: the scale of the left side is kept)."""
 
-    op: str  # "+" | "-"
+    op: str  # "+" | "-" | "*"
     left: Expr
     right: Expr
     pos: int = field(default=-1, compare=False)
@@ -102,7 +110,54 @@ class Elapsed:
     pos: int = field(default=-1, compare=False)
 
 
-Expr = Tag | Num | Str | DateLit | BoolLit | Arith | Elapsed
+class OverFn(StrEnum):
+    SUM = "sum"  # 合计: the periods' values added (unknown if any period is missing)
+    MIN = "min"  # 最低: every period's value, in a comparison
+    MAX = "max"  # 最高: some period's value, in a comparison
+    EACH = "each"  # 每年/每期: the comparison holds for every period
+
+
+@dataclass(frozen=True, slots=True)
+class Over:
+    """An aggregate of a periodic tag over the last `count` complete periods before the
+    evaluation date's own (`sum(rd_expense, 近3年)`). `at` lowers it: a sum to additions, min,
+    max and each (which only stand in a comparison) to and/or of one comparison per period."""
+
+    fn: OverFn
+    tag: Tag
+    kind: PeriodKind
+    count: int
+    pos: int = field(default=-1, compare=False)
+
+    def periods(self, as_of: dt.date) -> list[str]:
+        here = containing(self.kind, as_of)
+        return [slot(self.tag.name, here.shift(-k)) for k in range(self.count, 0, -1)]
+
+
+@dataclass(frozen=True, slots=True)
+class ParamValue:
+    start: dt.date  # in force from this date until the next value's start
+    value: Decimal
+    basis: str = ""  # the document and article that set it
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A dated parameter of the policy (`threshold`): the value in force at the evaluation date."""
+
+    name: str
+    values: tuple[ParamValue, ...]  # sorted by start
+    pos: int = field(default=-1, compare=False)
+
+    def in_force(self, as_of: dt.date) -> ParamValue | None:
+        hit = None
+        for v in self.values:
+            if v.start <= as_of:
+                hit = v
+        return hit
+
+
+Expr = Tag | Num | Str | DateLit | BoolLit | Arith | Elapsed | Over | Param
 
 # --------------------------------------------------------------- predicates
 
@@ -191,6 +246,30 @@ class Within:
 
 
 @dataclass(frozen=True, slots=True)
+class Growth:
+    """(cur − base) / base `op` rate, from the periodic tag's values of two periods
+    (`growth(revenue, 上年, 前年) >= 20%`). Growth is defined only on a positive base: on a base
+    of 0 or less the comparison is false. Backends evaluate `lowered()`: with rate = p/q,
+    base > 0 and cur·q `op` base·(q + p), exact in integers."""
+
+    op: str
+    cur: Tag
+    base: Tag
+    rate: Decimal
+    pos: int = field(default=-1, compare=False)
+
+    def lowered(self) -> And:
+        s = decimal_scale(self.rate)
+        q, p = 10**s, scaled_int(self.rate, s)
+        g = math.gcd(q, abs(p)) or 1
+        q, p = q // g, p // g
+        return And((
+            Compare(">", self.base, Num(Decimal(0))),
+            Compare(self.op, Arith("*", self.cur, Num(Decimal(q))), Arith("*", self.base, Num(Decimal(q + p)))),
+        ), pos=self.pos)
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     items: tuple[Pred, ...]
     pos: int = field(default=-1, compare=False)
@@ -208,7 +287,7 @@ class Not:
     pos: int = field(default=-1, compare=False)
 
 
-Pred = Compare | Between | InSet | Under | IsNull | Truthy | Const | Within | And | Or | Not
+Pred = Compare | Between | InSet | Under | IsNull | Truthy | Const | Within | Growth | And | Or | Not
 
 # --------------------------------------------------------------- benefit formulas
 
@@ -365,6 +444,7 @@ class Policy:
     contact: str = ""
     cases: tuple[PolicyCase, ...] = ()
     source: str = ""  # file the policy was loaded from
+    params: tuple[Param, ...] = ()  # dated parameters (a threshold that changes by date)
     time_limit: int | None = None  # 兑现时限: working days from eligibility (or confirmation, or application) to payment
 
     @property
@@ -385,6 +465,10 @@ def children(node: object) -> tuple[object, ...]:
             return (l, r)
         case Elapsed(arg=a) | Within(arg=a):
             return (a,)
+        case Over(tag=t):
+            return (t,)
+        case Growth(cur=c, base=b):
+            return (c, b)
         case Between(expr=e, low=lo, high=hi):
             return (e, lo, hi)
         case InSet(expr=e) | Under(expr=e) | IsNull(expr=e) | Truthy(expr=e):
@@ -434,7 +518,10 @@ def tag_type(node: object, name: str) -> TagType | None:
     return None
 
 
-def policy_tags(policy: Policy) -> tuple[str, ...]:
+def policy_tags(policy: Policy, as_of: dt.date | None = None) -> tuple[str, ...]:
+    """The tags a policy reads; with `as_of`, the slots it reads on that date (tax_paid@2025)."""
+    if as_of is not None:
+        policy = at(policy, as_of)
     names: set[str] = set()
     for c in policy.conditions:
         names.update(tags_of(c.pred))
@@ -450,7 +537,9 @@ def expr_kind(e: Expr) -> Kind:
             return t.kind
         case Arith(left=left):
             return expr_kind(left)
-        case Elapsed() | Num():
+        case Over(tag=t):
+            return expr_kind(t)
+        case Elapsed() | Num() | Param():
             return Kind.NUMBER
         case DateLit():
             return Kind.DATE
@@ -544,3 +633,136 @@ class Status(IntEnum):
 # The tidy result row every backend returns (the vectorized frame adds `failed`).
 RESULT_COLUMNS = ("credit_code", "policy", "version", "status", "amount_fen", "missing", "failed")
 NOT_IN_FORCE = "not_in_force"  # pseudo condition id when the evaluation date is outside validity
+
+
+# --------------------------------------------------------------- periods resolved
+
+
+def has_periods(node: object) -> bool:
+    """Whether a node names a period, a window or a dated parameter (needs `at` before use)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Over | Growth | Param) or (isinstance(n, Tag) and n.period is not None):
+            return True
+        stack.extend(children(n))
+    return False
+
+
+def _unknown_param(p: Param) -> Tag:
+    # no value in force on this date: a tag no frame holds, so the condition is unknown and the
+    # missing list names the parameter (`mianshen lint` flags the gap beforehand)
+    return Tag(f"{p.name}{'@'}无生效值", TagType(Kind.NUMBER), pos=p.pos)
+
+
+SPREAD = {  # how a comparison of min/max over periods spreads to the periods: all (And) or any (Or)
+    (OverFn.MIN, ">="): And, (OverFn.MIN, ">"): And, (OverFn.MIN, "<="): Or, (OverFn.MIN, "<"): Or,
+    (OverFn.MAX, ">="): Or, (OverFn.MAX, ">"): Or, (OverFn.MAX, "<="): And, (OverFn.MAX, "<"): And,
+}
+FLIP = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+
+
+class _At:
+    """Rewrites a bound node for one evaluation date: periods to slots, windows to their periods,
+    parameters to the value in force."""
+
+    def __init__(self, as_of: dt.date) -> None:
+        self.as_of = as_of
+
+    def e(self, node: Expr) -> Expr:
+        match node:
+            case Tag(period=p) if p is not None:
+                return Tag(slot(node.name, p.at(self.as_of)), node.type, pos=node.pos)
+            case Over(fn=OverFn.SUM):
+                tags = [Tag(s, node.tag.type, pos=node.pos) for s in node.periods(self.as_of)]
+                out: Expr = tags[0]
+                for t in tags[1:]:
+                    out = Arith("+", out, t, pos=node.pos)
+                return out
+            case Over():
+                raise ValueError("min/max/每期 over periods stands only in a comparison")  # binder-enforced
+            case Param():
+                v = node.in_force(self.as_of)
+                return Num(v.value, pos=node.pos) if v is not None else _unknown_param(node)
+            case Arith(op=op, left=left, right=right):
+                return Arith(op, self.e(left), self.e(right), pos=node.pos)
+            case Elapsed(unit=unit, arg=arg):
+                return Elapsed(unit, self.e(arg), pos=node.pos)
+        return node
+
+    def p(self, node: Pred) -> Pred:
+        match node:
+            case Compare(op=op, left=Over(fn=fn) as over, right=right) if fn is not OverFn.SUM:
+                return self.spread(op, over, self.e(right), node.pos)
+            case Compare(op=op, left=left, right=Over(fn=fn) as over) if fn is not OverFn.SUM:
+                return self.spread(FLIP[op], over, self.e(left), node.pos)
+            case Compare(op=op, left=left, right=right):
+                return Compare(op, self.e(left), self.e(right), pos=node.pos)
+            case Growth(op=op, cur=cur, base=base, rate=rate):
+                c, b = self.e(cur), self.e(base)
+                assert isinstance(c, Tag) and isinstance(b, Tag)
+                return Growth(op, c, b, rate, pos=node.pos)
+            case Between(expr=x, low=lo, high=hi):
+                return Between(self.e(x), self.e(lo), self.e(hi), pos=node.pos)
+            case InSet(expr=x, values=vs, negated=neg):
+                return InSet(self.e(x), vs, negated=neg, pos=node.pos)
+            case Under(expr=x, codes=codes):
+                return Under(self.e(x), codes, pos=node.pos)
+            case IsNull(expr=x, negated=neg):
+                return IsNull(self.e(x), negated=neg, pos=node.pos)
+            case Truthy(expr=x):
+                return Truthy(self.e(x), pos=node.pos)
+            case Within(arg=arg, count=n, unit=u):
+                return Within(self.e(arg), n, u, pos=node.pos)
+            case And(items=items):
+                return And(tuple(self.p(i) for i in items), pos=node.pos)
+            case Or(items=items):
+                return Or(tuple(self.p(i) for i in items), pos=node.pos)
+            case Not(item=item):
+                return Not(self.p(item), pos=node.pos)
+        return node
+
+    def spread(self, op: str, over: Over, other: Expr, pos: int) -> Pred:
+        tags = [Tag(s, over.tag.type, pos=over.pos) for s in over.periods(self.as_of)]
+        items = tuple(Compare(op, t, other, pos=pos) for t in tags)
+        joiner = And if over.fn is OverFn.EACH else SPREAD[(over.fn, op)]
+        return items[0] if len(items) == 1 else joiner(items, pos=pos)
+
+    def f(self, node: Formula) -> Formula:
+        match node:
+            case PerUnit(quantity=q, rate=r):
+                return PerUnit(self.e(q), r)
+            case Percent(base=b, rate=r):
+                return Percent(self.e(b), r)
+            case Tiers(measure=m, tiers=ts):
+                return Tiers(self.e(m), ts)
+            case Cases(cases=cs, otherwise=o):
+                return Cases(tuple(Case(self.p(c.when), self.f(c.formula)) for c in cs), self.f(o))
+            case Sum(parts=ps):
+                return Sum(tuple(self.f(x) for x in ps))
+            case Clamp(formula=inner, floor=lo, cap=hi):
+                return Clamp(self.f(inner), lo, hi)
+        return node
+
+
+_AT: dict[tuple[int, dt.date], tuple[Policy, Policy]] = {}
+
+
+def at(policy: Policy, as_of: dt.date) -> Policy:
+    """The policy as evaluated on `as_of`: every period named relative to the evaluation date
+    resolved to its slot (`tax_paid[上年]` on 2026-03-01 reads `tax_paid@2025`, never another
+    year), windows to their periods, dated parameters to the value in force. A policy without
+    periods is returned as is. Every backend evaluates `at(policy, as_of)`, so they agree."""
+    key = (id(policy), as_of)
+    hit = _AT.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    out = policy
+    if any(has_periods(c.pred) for c in policy.conditions) or has_periods(policy.benefit):
+        r = _At(as_of)
+        out = replace(policy, conditions=tuple(replace(c, pred=r.p(c.pred)) for c in policy.conditions),
+                      benefit=r.f(policy.benefit))
+    if len(_AT) > 50_000:
+        _AT.clear()
+    _AT[key] = (policy, out)
+    return out

@@ -22,6 +22,7 @@ class T(StrEnum):
     IDENT = "identifier"
     KEYWORD = "keyword"
     OP = "operator"
+    PERIOD = "period"  # `[上年]` right after a tag name: the text between the brackets
     EOF = "end of text"
 
 
@@ -109,6 +110,14 @@ def tokenize(text: str) -> list[Token]:
             kind = T.KEYWORD if word.lower() in KEYWORDS else T.IDENT
             out.append(Token(kind, word.lower() if kind is T.KEYWORD else word, start, word))
             i = j
+            continue
+        if ch in "[【" and out and out[-1].type is T.IDENT and out[-1].pos + len(out[-1].text) == i:
+            close = "]" if ch == "[" else "】"
+            j = text.find(close, i + 1)
+            if j < 0 or j - i > 40:
+                raise ExpressionError(f"期间的 {ch} 没有闭合（应写如 tax_paid[上年]）", text, start, 1)
+            out.append(Token(T.PERIOD, text[i : j + 1], start, text[i + 1 : j].strip()))
+            i = j + 1
             continue
         if ch in ALIASES:
             out.append(Token(T.OP, ALIASES[ch], start))

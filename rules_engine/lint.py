@@ -122,7 +122,7 @@ def lint(library: Library, today: dt.date, data: pd.DataFrame | None = None) -> 
                                    f"条件 {cond.id} 只限定了距今时长的上限：晚于评价日的{label}也会满足；"
                                    f"请写成 `{label} within N {unit.value}`（截至评价日）"))
         if data is not None:
-            empty = [t for t in ir.policy_tags(p) if t not in data.columns or not data[t].notna().any()]
+            empty = [t for t in ir.policy_tags(p, today) if t not in data.columns or not data[t].notna().any()]
             if empty:
                 out.append(Finding("tag-never-filled", p.key, p.source,
                                    f"读取的标签在数据中从未有值：{'、'.join(empty)}"))

@@ -21,6 +21,7 @@ from .binder import bind_condition, bind_value
 from .errors import ExpressionError, PolicyLoadError, Problem
 from .ir import Kind
 from .parser import parse_condition, parse_value
+from .periods import parse_relative, slot, split_slot
 from .tags import TagDictionary
 from .values import coerce, parse_decimal
 
@@ -31,7 +32,9 @@ MAX_TAGS_PER_POLICY = 63  # missing-tag sets are 64-bit masks in the vectorized 
 TOP_KEYS = {
     "id", "version", "title", "department", "summary", "contact", "basis", "tier", "valid_from",
     "valid_to", "status", "regions", "conditions", "benefit", "exclusive", "limit", "budget", "tests", "time_limit",
+    "params",
 }
+PARAM_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 FORMULA_KEYS = ("fixed", "per_unit", "percent", "tiers", "cases", "sum")
 
 
@@ -147,6 +150,36 @@ class _PolicyReader:
     def __init__(self, f: _File, d: TagDictionary) -> None:
         self.f = f
         self.d = d
+        self.params: dict[str, ir.Param] = {}
+
+    def read_params(self, node: yaml.Node) -> None:
+        """`params: {threshold: [{from: 2026-01-01, value: 100万, basis: 合政〔2026〕6号 第九条}, ...]}`:
+        numbers that change by date, each value with the date it takes effect and its legal basis."""
+        for name, (kn, vn) in _mapping(self.f, node, "params").items():
+            fld = f"params.{name}"
+            try:
+                if not PARAM_RE.match(name) or self.d.resolve(name) is not None:
+                    raise self.f.invalid(kn, fld, f"参数名 {name!r} 应为小写英文、数字和下划线，且不能与标签同名")
+                values: list[ir.ParamValue] = []
+                for i, item in enumerate(_list(self.f, vn, fld)):
+                    ifld = f"{fld}[{i + 1}]"
+                    m = _mapping(self.f, item, ifld)
+                    unknown = sorted(set(m) - {"from", "value", "basis"})
+                    if unknown:
+                        raise self.f.invalid(m[unknown[0]][0], f"{ifld}.{unknown[0]}", f"未知字段 '{unknown[0]}'",
+                                             "参数的每个取值有：from（生效日期）、value（数值）、basis（依据）")
+                    self.require(m, item, ifld, "from", "value")
+                    values.append(ir.ParamValue(_date(self.f, m["from"][1], ifld + ".from"),
+                                                _decimal(self.f, m["value"][1], ifld + ".value"),
+                                                _text(self.f, m, "basis", ifld + ".", required=False)))
+                if not values:
+                    raise self.f.invalid(vn, fld, "参数至少要有一个取值")
+                starts = [v.start for v in values]
+                if starts != sorted(starts) or len(set(starts)) != len(starts):
+                    raise self.f.invalid(vn, fld, "各取值的生效日期（from）应从早到晚排列且互不相同")
+                self.params[name] = ir.Param(name, tuple(values))
+            except _Invalid as exc:
+                self.f.problems.append(exc.problem)
 
     def guard(self, fn: Any, *args: Any) -> Any:
         """Run one part; record its problem and return None so the rest is still checked."""
@@ -160,7 +193,7 @@ class _PolicyReader:
         text = _scalar(self.f, node, fld)
         assert isinstance(node, yaml.ScalarNode)
         try:
-            return bind_condition(parse_condition(text), self.d, text)
+            return bind_condition(parse_condition(text), self.d, text, self.params)
         except ExpressionError as exc:
             raise _Invalid(self.f.expression_problem(node, fld, exc)) from None
 
@@ -168,7 +201,7 @@ class _PolicyReader:
         text = _scalar(self.f, node, fld)
         assert isinstance(node, yaml.ScalarNode)
         try:
-            return bind_value(parse_value(text), self.d, text, kinds, what)
+            return bind_value(parse_value(text), self.d, text, kinds, what, self.params)
         except ExpressionError as exc:
             raise _Invalid(self.f.expression_problem(node, fld, exc)) from None
 
@@ -297,7 +330,8 @@ class _PolicyReader:
         as_of = _date(self.f, m["as_of"][1], fld + ".as_of")
         tags: list[tuple[str, object]] = []
         tnode = m["tags"][1]
-        for key, (kn, vn) in (_mapping(self.f, tnode, fld + ".tags").items() if not _is_null(tnode) else []):
+        for written, (kn, vn) in (_mapping(self.f, tnode, fld + ".tags").items() if not _is_null(tnode) else []):
+            key = self.case_key(written, as_of, kn, f"{fld}.tags.{written}")
             tdef = self.d.resolve(key)
             if tdef is None:
                 sugg = self.d.suggest(key)
@@ -322,9 +356,30 @@ class _PolicyReader:
                                    for n in _list(self.f, em["missing"][1], fld + ".expect.missing")))
         return ir.PolicyCase(name, as_of, tuple(tags), status, amount, missing, node.start_mark.line + 1)
 
+    def case_key(self, written: str, as_of: dt.date, node: yaml.Node, fld: str) -> str:
+        """A case's tag as a key: `tax_paid[2025]`, `tax_paid[上年]` (relative to the case's date) or
+        `tax_paid@2025` name one period of a periodic tag; a periodic tag needs one."""
+        name, bracket, rest = written.partition("[")
+        key = written
+        if bracket:
+            if not rest.endswith("]"):
+                raise self.f.invalid(node, fld, f"期间的 [ 没有闭合：{written!r}")
+            try:
+                period = parse_relative(rest[:-1])
+            except ValueError as exc:
+                raise self.f.invalid(node, fld, str(exc)) from None
+            key = slot(name.strip(), period.at(as_of))
+        base = self.d.resolve(split_slot(key)[0])
+        if base is not None and base.periodic and self.d.resolve(key) is None:
+            raise self.f.invalid(node, fld, f"{base.key}（{base.label}）按{base.period.zh}报送，须写明期间",
+                                 f"如 {base.key}[上年] 或 {base.key}@{as_of.year - 1}")
+        return key
+
     def policy(self, root: yaml.Node) -> ir.Policy | None:
         f = self.f
         m = _mapping(f, root, "")
+        if "params" in m:
+            self.read_params(m["params"][1])
         for k in sorted(set(m) - TOP_KEYS):
             near = difflib.get_close_matches(k, TOP_KEYS, n=1)
             f.problems.append(f.problem(m[k][0], k, f"未知字段 '{k}'", hint=f"是否指 '{near[0]}'？" if near else ""))
@@ -365,7 +420,7 @@ class _PolicyReader:
             valid_from=valid_from, valid_to=valid_to, regions=tuple(regions), conditions=conditions,
             benefit=benefit, exclusive=exclusive, limit=limit, budget=budget, status=status,
             summary=_text(f, m, "summary", "", required=False), contact=_text(f, m, "contact", "", required=False),
-            cases=cases, source=f.path, time_limit=self.time_limit(m),
+            cases=cases, source=f.path, time_limit=self.time_limit(m), params=tuple(self.params.values()),
         )
         n_tags = len(ir.policy_tags(policy))
         if n_tags > MAX_TAGS_PER_POLICY:
@@ -456,13 +511,27 @@ class _PolicyReader:
         priority: list[str] = []
         if "priority" in bm:
             for n in _list(self.f, bm["priority"][1], "budget.priority"):
-                key = _scalar(self.f, n, "budget.priority")
-                tdef = self.d.resolve(key)
+                key = _scalar(self.f, n, "budget.priority").strip()
+                name, bracket, rest = key.partition("[")
+                tdef = self.d.resolve(name.strip())
                 if tdef is None:
                     raise self.f.invalid(n, "budget.priority", f"未知标签 {key!r}")
                 if tdef.kind not in ir.NUMERIC_KINDS:
                     raise self.f.invalid(n, "budget.priority", f"{key} 不是数值：优先顺序只能按数值排列")
-                priority.append(tdef.key)
+                if tdef.periodic != bool(bracket):
+                    raise self.f.invalid(n, "budget.priority", f"{tdef.key}（{tdef.label}）"
+                                         + ("按期间报送，须写明期间，如 " + f"{tdef.key}[上年]" if tdef.periodic else "不分期间"))
+                if bracket:
+                    try:
+                        period = parse_relative(rest.rstrip("]"))
+                    except ValueError as exc:
+                        raise self.f.invalid(n, "budget.priority", str(exc)) from None
+                    if period.kind is not tdef.period:
+                        raise self.f.invalid(n, "budget.priority", f"{tdef.key} 按{tdef.period.zh}报送，不能取{period.kind.zh}期间")
+                    key = f"{tdef.key}[{rest.rstrip(']').strip()}]"
+                else:
+                    key = tdef.key
+                priority.append(key)
         if allocation is ir.Allocation.PRIORITY and not priority:
             raise self.f.invalid(m["budget"][1], "budget.priority", "allocation 'priority' needs a priority list of tags")
         return ir.Budget(total, allocation, tuple(priority))

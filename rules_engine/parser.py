@@ -12,7 +12,13 @@
                    | 'within' NUMBER ('years'|'months'|'days') ]
     sum     := atom (('+'|'-') atom)*
     atom    := NUMBER | '-' NUMBER | STRING | DATE | 'true' | 'false'
-             | NAME | NAME '(' sum ')' | '(' pred ')'
+             | NAME ['[' PERIOD ']'] | NAME '(' sum ')' | '(' pred ')'
+             | AGG '(' NAME ',' WINDOW ')' | 'growth' '(' NAME ',' PERIOD [',' PERIOD] ')'
+
+Periodic tags name their period: `tax_paid[上年]`, `revenue[2025]`, `tax_q[上季度]`; aggregates
+run over the last N complete periods: `sum(rd_expense, 近3年)`, `min(revenue, 近3年) >= 1000万`,
+`max(...)`, `每年(revenue, 近3年) > 0`; `growth(revenue, 上年, 前年) >= 20%` compares a growth
+rate with a constant (the base period defaults to the one before).
 
 A bare boolean tag is a test on its own (`is_hitech and not dishonest_debtor`), and so
 are `true` and `false` (a policy open to everyone in its scope says `when: true`).
@@ -28,6 +34,7 @@ from decimal import Decimal
 from . import ir
 from .errors import ExpressionError
 from .lexer import T, Token, tokenize
+from .periods import Relative, parse_relative, parse_window
 
 FUNCTIONS = {
     "years_since": ir.ElapsedUnit.YEARS,
@@ -35,8 +42,15 @@ FUNCTIONS = {
     "days_since": ir.ElapsedUnit.DAYS,
 }
 
+AGGREGATES = {
+    "sum": ir.OverFn.SUM, "合计": ir.OverFn.SUM, "累计": ir.OverFn.SUM,
+    "min": ir.OverFn.MIN, "最低": ir.OverFn.MIN, "max": ir.OverFn.MAX, "最高": ir.OverFn.MAX,
+    "each": ir.OverFn.EACH, "每年": ir.OverFn.EACH, "每期": ir.OverFn.EACH,
+}
+GROWTH = ("growth", "增长率")
+
 Node = ir.Expr | ir.Pred
-PRED_TYPES = (ir.Compare, ir.Between, ir.InSet, ir.Under, ir.IsNull, ir.Truthy, ir.Const, ir.Within,
+PRED_TYPES = (ir.Compare, ir.Between, ir.InSet, ir.Under, ir.IsNull, ir.Truthy, ir.Const, ir.Within, ir.Growth,
               ir.And, ir.Or, ir.Not)
 UNITS = {"years": ir.ElapsedUnit.YEARS, "months": ir.ElapsedUnit.MONTHS, "days": ir.ElapsedUnit.DAYS}
 MAX_WINDOW = 10_000  # days, months or years: anything longer is a typo
@@ -128,6 +142,8 @@ class _Parser:
         start = self.tok
         left = self.sum_()
         tok = self.tok
+        if isinstance(left, ir.Growth):
+            return self.growth_test(left, start)
         if tok.type is T.OP and tok.text in ir.COMPARE_OPS:
             self.advance()
             rtok = self.tok
@@ -164,6 +180,61 @@ class _Parser:
             return ir.Within(self.as_value(left, start), int(num.value), unit, pos=start.pos)
         return left
 
+    def growth_test(self, g: ir.Growth, start: Token) -> ir.Growth:
+        """`growth(...)` `op` a constant rate (20% or 0.2; -10% for a fall of at most 10 %)."""
+        tok = self.tok
+        if not (tok.type is T.OP and tok.text in ir.COMPARE_OPS):
+            raise self.fail("growth(...) 之后的比较（如 >= 20%）")
+        self.advance()
+        neg = self.accept(T.OP, "-") is not None
+        num = self.tok
+        if num.type is not T.NUMBER or not isinstance(num.value, Decimal):
+            raise self.fail("增长率常数（如 20%）")
+        self.advance()
+        rate = -num.value if neg else num.value
+        if ir.decimal_scale(rate) > 4 or not -1 <= rate <= 100:
+            raise ExpressionError("增长率应在 -100% 到 10000% 之间，至多两位小数的百分比", self.text, num.pos,
+                                  len(num.text))
+        return ir.Growth(tok.text, g.cur, g.base, rate, pos=start.pos)
+
+    def period_arg(self) -> tuple[Relative, Token]:
+        tok = self.tok
+        if tok.type not in (T.IDENT, T.NUMBER, T.STRING):
+            raise self.fail("期间（如 上年、前年、2025）")
+        self.advance()
+        try:
+            return parse_relative(str(tok.value) if tok.type is T.STRING else tok.text), tok
+        except ValueError as exc:
+            raise ExpressionError(str(exc), self.text, tok.pos, len(tok.text)) from None
+
+    def period_call(self, name: Token) -> Node:
+        """sum/min/max/each(tag, 近N年) or growth(tag, period[, base period])."""
+        tag_tok = self.tok
+        if tag_tok.type is not T.IDENT:
+            raise self.fail("按期间报送的标签名")
+        self.advance()
+        tag = ir.Tag(tag_tok.text, pos=tag_tok.pos)
+        self.expect(T.OP, ",", " , 和期间")
+        if name.text in GROWTH:
+            cur, _ = self.period_arg()
+            if self.accept(T.OP, ","):
+                base, _ = self.period_arg()
+            else:
+                base = Relative(cur.kind, cur.offset - 1, cur.fixed.shift(-1) if cur.fixed else None)
+            self.expect(T.OP, ")", "结束函数调用的 )")
+            return ir.Growth("", ir.Tag(tag.name, pos=tag.pos, period=cur), ir.Tag(tag.name, pos=tag.pos, period=base),
+                             Decimal(0), pos=name.pos)
+        wtok = self.tok
+        if wtok.type is not T.IDENT:
+            raise self.fail("期间范围（如 近3年）")
+        self.advance()
+        try:
+            kind, count = parse_window(wtok.text)
+        except ValueError as exc:
+            raise ExpressionError(str(exc), self.text, wtok.pos, len(wtok.text)) from None
+        self.expect(T.OP, ")", "结束函数调用的 )")
+        return ir.Over(AGGREGATES[name.text], tag, kind, count, pos=name.pos)
+
     def sum_(self) -> Node:
         start = self.tok
         left = self.atom()
@@ -196,12 +267,20 @@ class _Parser:
             return ir.BoolLit(tok.text == "true", pos=tok.pos)
         if tok.type is T.IDENT:
             self.advance()
+            if (ptok := self.accept(T.PERIOD)) is not None:
+                try:
+                    period = parse_relative(str(ptok.value))
+                except ValueError as exc:
+                    raise ExpressionError(str(exc), self.text, ptok.pos, len(ptok.text)) from None
+                return ir.Tag(tok.text, pos=tok.pos, period=period)
             if self.accept(T.OP, "("):
+                if tok.text in AGGREGATES or tok.text in GROWTH:
+                    return self.period_call(tok)
                 unit = FUNCTIONS.get(tok.text)
                 if unit is None:
                     raise ExpressionError(
                         f"未知函数 {tok.text!r}", self.text, tok.pos, len(tok.text),
-                        hint="可用函数：" + "、".join(sorted(FUNCTIONS)),
+                        hint="可用函数：" + "、".join(sorted([*FUNCTIONS, "sum", "min", "max", "each", "growth"])),
                     )
                 atok = self.tok
                 arg = self.as_value(self.sum_(), atok)

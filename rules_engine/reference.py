@@ -88,7 +88,7 @@ class Evaluator:
                 if a is None or b is None:
                     return None
                 assert isinstance(a, Decimal) and isinstance(b, Decimal)
-                return a + b if op == "+" else a - b
+                return a + b if op == "+" else a - b if op == "-" else a * b
             case ir.Elapsed(unit=unit, arg=arg):
                 d = self.value(arg)
                 if d is None:
@@ -123,7 +123,7 @@ class Evaluator:
                 return None if v is None else bool(v)
             case ir.Const(value=v):
                 return v
-            case ir.Within():
+            case ir.Within() | ir.Growth():
                 return self.test(p.lowered())
             case ir.Compare(op=op, left=left, right=right):
                 a, b = self.value(left), self.value(right)
@@ -168,7 +168,7 @@ class Evaluator:
                 return out
             case ir.Not(item=item):
                 return self.missing(item)
-            case ir.Within():
+            case ir.Within() | ir.Growth():
                 return self.missing(p.lowered())
         # an unknown test with nothing missing is a code known too coarsely: it needs that tag
         return self.null_tags(p) or set(ir.tags_of(p))
@@ -245,6 +245,7 @@ def _compare(op: str, a: object, b: object) -> bool:
 
 def evaluate(policy: ir.Policy, row: Row, as_of: dt.date) -> Decision:
     """Decide one enterprise against one policy as of a date."""
+    policy = ir.at(policy, as_of)
     if not policy.in_force(as_of):
         return Decision(policy.id, policy.version, Status.NOT_ELIGIBLE, 0, (), (ir.NOT_IN_FORCE,), ())
     ev = Evaluator(row, as_of)

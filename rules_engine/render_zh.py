@@ -57,16 +57,30 @@ class Renderer:
             return UNIT_ZH[e.unit]
         if isinstance(e, ir.Arith):
             return self.unit(e.left) or self.unit(e.right)
+        if isinstance(e, ir.Over):
+            return self.unit(e.tag)
         return ""
 
     def value(self, e: ir.Expr, unit: str = "") -> str:
         match e:
+            case ir.Tag(name=name, period=p) if p is not None:
+                return f"{p.zh}{self.label(name)}"
             case ir.Tag(name=name):
                 return self.label(name)
             case ir.Num(value=v):
                 if unit == "元":
                     return fmt_money(v)
                 return fmt_decimal(v) + (unit if unit in ("%",) else (f"{unit}" if unit else ""))
+            case ir.Param(name=name, values=values):
+                steps = "，".join(f"{v.start.isoformat()}起{self.value(ir.Num(v.value), unit)}" for v in values)
+                return f"{name}（{steps}）"
+            case ir.Over(fn=fn, tag=tag, kind=kind, count=n):
+                span = f"近{n}{'年' if kind.value == 'year' else '个季度' if kind.value == 'quarter' else '个月'}"
+                label = self.label(tag.name)
+                return {"sum": f"{span}{label}合计", "min": f"{span}{label}的最低值",
+                        "max": f"{span}{label}的最高值", "each": f"{span}每期的{label}"}[fn.value]
+            case ir.Arith(op="*", left=left, right=right):
+                return f"{self.value(left, unit)}×{self.value(right)}"
             case ir.Str(value=v):
                 return f"“{v}”"
             case ir.DateLit(value=v):
@@ -97,6 +111,8 @@ class Renderer:
                 return f"{self.value(e)}{'已有数据' if neg else '无数据'}"
             case ir.Const(value=v):
                 return "无其他条件" if v else "不符合（条件恒不成立）"
+            case ir.Growth(op=op, cur=cur, base=base, rate=rate):
+                return f"{self.value(cur)}较{self.value(base)}增长{OPS_ZH[op]}{fmt_rate(rate)}（以后者大于0为前提）"
             case ir.Within(arg=arg, count=n, unit=u):
                 span = f"{n}{UNIT_ZH[u]}"
                 return (f"{self.value(arg)}在评价日前{span}内（含评价日当天，不含恰满{span}之日；"

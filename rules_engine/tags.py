@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
 from .errors import EngineError
 from .ir import Kind, TagType
+from .periods import PeriodKind, parse_period, split_slot
 
 DEFAULT_DICTIONARY = Path(__file__).resolve().parent.parent / "enterprises" / "tags.yaml"
 
@@ -39,6 +40,11 @@ class TagDef:
     derived: bool = False  # computed from other tags where no source delivered it
     prefer: str = "delivered"  # for a derived tag both delivered and computed: which value wins
     inputs: tuple[str, ...] = ()  # for a derived tag: the tags its derivation reads
+    period: PeriodKind = PeriodKind.INSTANT  # year/quarter/month: stored per period delivered (slots)
+
+    @property
+    def periodic(self) -> bool:
+        return self.period is not PeriodKind.INSTANT
 
     @property
     def kind(self) -> Kind:
@@ -56,11 +62,39 @@ class TagDictionary:
         self.by_label = {t.label: t for t in tags}
         self.sources = sources
 
+        self._slots: dict[str, TagDef | None] = {}
+
+    def slot(self, name: str) -> TagDef | None:
+        """The definition of one period of a periodic tag (`tax_paid@2025`, labelled
+        2025年度纳税总额); None if `name` is no valid slot."""
+        if name in self._slots:
+            return self._slots[name]
+        tag, period = split_slot(name)
+        base = self.tags.get(tag)
+        out = None
+        if base is not None and base.periodic and period:
+            try:
+                p = parse_period(period)
+            except ValueError:
+                p = None
+            if p is not None and p.kind is base.period and p.text == period:
+                out = replace(base, key=name, label=f"{p.zh}{base.label}")
+        if len(self._slots) < 100_000:
+            self._slots[name] = out
+        return out
+
     def __contains__(self, key: object) -> bool:
-        return key in self.tags
+        return key in self.tags or (isinstance(key, str) and self.slot(key) is not None)
 
     def __getitem__(self, key: str) -> TagDef:
-        return self.tags[key]
+        hit = self.tags.get(key) or self.slot(key)
+        if hit is None:
+            raise KeyError(key)
+        return hit
+
+    def base(self, key: str) -> TagDef:
+        """The tag a slot is a period of (the tag itself for a plain tag)."""
+        return self.tags[split_slot(key)[0]]
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.tags.values())
@@ -69,8 +103,8 @@ class TagDictionary:
         return len(self.tags)
 
     def resolve(self, name: str) -> TagDef | None:
-        """A tag by key or by its Chinese label."""
-        return self.tags.get(name) or self.by_label.get(name)
+        """A tag by key or by its Chinese label (a slot by its key)."""
+        return self.tags.get(name) or self.by_label.get(name) or (self.slot(name) if "@" in name else None)
 
     def suggest(self, name: str) -> str | None:
         """The nearest tag keys or labels to a misspelt name, e.g. "revenue (上年营业收入)"."""
@@ -127,6 +161,7 @@ def load_dictionary(path: Path | str = DEFAULT_DICTIONARY) -> TagDictionary:
                     personal=bool(t.get("personal", False)), derived=bool(t.get("derived", False)),
                     prefer=_prefer(t.get("prefer", "delivered")),
                     inputs=tuple(str(x) for x in t.get("inputs", ())),
+                    period=PeriodKind(t.get("period", "instant")),
                 )
             )
         except (KeyError, ValueError, TypeError) as exc:

@@ -308,6 +308,9 @@ class Evaluator:
                 return _Scalar(v)
             case ir.DateLit(value=v):
                 return _Scalar((v - EPOCH).days)
+            case ir.Arith(op="*", left=left, right=ir.Num(value=k)):
+                a = self.num(left)
+                return _Num(a.v * int(k), a.scale, a.null)
             case ir.Arith(op=op, left=left, right=right):
                 a, b = self.num(left), self.num(right)
                 scale = max(a.scale, b.scale)
@@ -371,7 +374,7 @@ class Evaluator:
                 return self._finish(v.v, v.null)
             case ir.Const(value=c):
                 return np.full(self.n, T if c else F, np.int8)
-            case ir.Within():
+            case ir.Within() | ir.Growth():
                 return self.tri(p.lowered())
             case ir.Compare(op=op, left=left, right=right):
                 return self._compare(op, left, right)
@@ -489,7 +492,7 @@ class Evaluator:
                     out |= self.missing_mask(i, bits)
             case ir.Not(item=item):
                 out = self.missing_mask(item, bits)
-            case ir.Within():
+            case ir.Within() | ir.Growth():
                 out = self.missing_mask(p.lowered(), bits)
             case _:
                 out = self.null_bits(p, bits)
@@ -601,6 +604,7 @@ class Evaluator:
     def policy(self, policy: ir.Policy, explain_failures: bool = False, missing: bool = True) -> PolicyResult:
         n = self.n
         empty = np.zeros(0, np.int64)
+        policy = ir.at(policy, self.as_of)
         if not policy.in_force(self.as_of):
             failed = np.zeros(n, np.uint64) if explain_failures else None
             return PolicyResult(policy, n, empty, np.zeros(0, np.int8), empty, None, failed)
@@ -736,7 +740,7 @@ def match(df: pd.DataFrame, policies: Iterable[ir.Policy], as_of: dt.date, key: 
     Rows are evaluated in blocks: every sub-condition of a block is freed before the next block
     starts, so memory grows with the block and the (sparse) results, not with the frame. Blocks
     run on `threads` threads (default: one per core)."""
-    policies = list(policies)
+    policies = [ir.at(p, as_of) for p in policies]
     every_tag = tuple(sorted({t for p in policies for t in ir.policy_tags(p)}))
     cols = Columns(df)
     stack: list[object] = [x for p in policies for x in (*(c.pred for c in p.conditions), p.benefit)]

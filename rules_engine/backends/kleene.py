@@ -101,6 +101,9 @@ class KleeneCompiler:
             case ir.Num(value=v):
                 s = ir.decimal_scale(v)
                 return self.long(ir.scaled_int(v, s)), s
+            case ir.Arith(op="*", left=left, right=ir.Num(value=k)):
+                a, s = self.num(left)
+                return a * self.long(int(k)), s
             case ir.Arith(op=op, left=left, right=right):
                 (a, b), s = self.aligned(left, right)
                 return (a + b if op == "+" else a - b), s
@@ -145,7 +148,7 @@ class KleeneCompiler:
                 return self.not_(self.pred(item))
             case ir.Const(value=v):
                 return self.lit(v)
-            case ir.Within():
+            case ir.Within() | ir.Growth():
                 return self.pred(p.lowered())
             case ir.IsNull(expr=e, negated=neg):
                 nulls = [self.is_null(self.col(ir.Tag(t, ir.tag_type(e, t)))) for t in ir.tags_of(e)]
@@ -217,7 +220,7 @@ class KleeneCompiler:
                 inner = self.bitor_all([self.missing(i) for i in items])
             case ir.Not(item=item):
                 inner = self.missing(item)
-            case ir.Within():
+            case ir.Within() | ir.Growth():
                 inner = self.missing(p.lowered())
             case _ if any(ir.is_code(c) for c in ir.children(p)):
                 # unknown with nothing missing: a code known too coarsely needs that tag

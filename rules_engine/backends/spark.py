@@ -152,6 +152,7 @@ def match_frame(df: DataFrame, policies: list[ir.Policy], as_of: dt.date,
     from those columns. With the whole tree inside the explode, Spark evaluated it interpreted,
     and status, amount and missing each re-evaluated the conditions and the amount."""
     F = _F()
+    policies = [ir.at(p, as_of) for p in policies]
     tags, bits = tag_bits(policies, "Spark")
     c = SparkCompiler(df, as_of, bits)
     evaluated = df.select(F.col(key).alias("credit_code"),
@@ -170,7 +171,7 @@ def results(df: DataFrame, policies: list[ir.Policy], as_of: dt.date, statuses: 
     out_df, tags = match_frame(df, policies, as_of, key, failed=True)
     if statuses is not None and len(statuses) < len(Status):
         out_df = out_df.where(F.col("status").isin([int(s) for s in statuses]))
-    by_key = {(p.id, p.version): p for p in policies}
+    by_key = {(p.id, p.version): ir.at(p, as_of) for p in policies}
     return result_frame([(r[0], r[1], int(r[2]), Status(int(r[3])).label, int(r[4]), decode(int(r[5]), tags),
                           decode_failed(int(r[6]), by_key[r[1], int(r[2])], as_of)) for r in out_df.collect()])
 

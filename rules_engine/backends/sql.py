@@ -150,6 +150,7 @@ def policy_select(table: sa.Table, policy: ir.Policy, as_of: dt.date, dialect: s
     policies at 2×10^5 rows on PostgreSQL before, see benchmarks/RESULTS.md#backends). The
     failed bits evaluate each condition once more, so only the callers that report them (the
     results contract) ask: a batch reads eligible pairs at the old cost."""
+    policy = ir.at(policy, as_of)
     if not policy.in_force(as_of):
         return sa.select(table.c[key].label("credit_code"), _lit(policy.id).label("policy"),
                          _lit(policy.version).label("version"), _lit(int(Status.NOT_ELIGIBLE)).label("status"),
@@ -177,6 +178,7 @@ def _statuses(statuses: Sequence[Status] | None) -> list[int]:
 def results(conn: sa.Connection, table: sa.Table, policies: list[ir.Policy], as_of: dt.date,
             statuses: Sequence[Status] | None = None, key: str = "credit_code") -> pd.DataFrame:
     """The results contract (ir.RESULT_COLUMNS, ir.result_frame), filtered inside the database."""
+    policies = [ir.at(p, as_of) for p in policies]
     tags, bits = tag_bits(policies, "SQL")
     wanted = _statuses(statuses)
     rows: list[tuple[Any, ...]] = []
@@ -194,6 +196,7 @@ def eligible(conn: sa.Connection, table: sa.Table, policies: list[ir.Policy], as
              key: str = "credit_code") -> pd.DataFrame:
     """Only the eligible pairs with a positive amount (credit_code, policy, amount_fen): the
     filter runs in the database, so a batch moves candidates, not the whole table."""
+    policies = [ir.at(p, as_of) for p in policies]
     _, bits = tag_bits(policies, "SQL")
     parts = []
     for p in policies:
@@ -222,6 +225,7 @@ def results_into(conn: sa.Connection, table: sa.Table, policies: list[ir.Policy]
                  statuses: Sequence[Status] | None = None, key: str = "credit_code") -> int:
     """Run every policy inside the database and INSERT ... SELECT the tidy results into table
     `out` (created if absent; rows of the same date are replaced). No row leaves the database."""
+    policies = [ir.at(p, as_of) for p in policies]
     _, bits = tag_bits(policies, "SQL")
     wanted = _statuses(statuses)
     target = results_table(out)

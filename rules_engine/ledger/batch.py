@@ -33,6 +33,7 @@ from .. import grant, ir
 from ..errors import EngineError
 from ..frame import KEY
 from ..sources import FrameSource, MatchSource
+from ..periods import resolve_ref
 from ..tags import TagDictionary
 from . import audit, lifecycle
 from .allocation import (
@@ -187,8 +188,8 @@ def candidates(source: MatchSource, policies: list[ir.Policy], as_of: dt.date
     prio_cols: dict[str, list[np.ndarray]] = {}
     for p in policies:
         if p.budget and p.budget.priority:
-            prio_cols[p.id] = [_nulls_as_none(frame[t]) if t in frame else np.full(len(frame), None)
-                               for t in p.budget.priority]
+            keys = [resolve_ref(t, as_of) for t in p.budget.priority]
+            prio_cols[p.id] = [_nulls_as_none(frame[t]) if t in frame else np.full(len(frame), None) for t in keys]
     out: list[Candidate] = []
     rows: dict[tuple[str, str], int] = {}
     for code, pid, fen, i in zip(codes, pairs["policy"].tolist(), pairs["amount_fen"].tolist(), at, strict=True):
@@ -229,8 +230,10 @@ class CellSources:
 class Inputs:
     """The values each policy read, per row, taken from the frame one column at a time."""
 
-    def __init__(self, frame: pd.DataFrame, dictionary: TagDictionary, sources: CellSources | None = None) -> None:
+    def __init__(self, frame: pd.DataFrame, dictionary: TagDictionary, as_of: dt.date,
+                 sources: CellSources | None = None) -> None:
         self.frame = frame
+        self.as_of = as_of
         self.d = dictionary
         self.columns: dict[str, np.ndarray] = {}
         self.cells: dict[str, np.ndarray] = {}
@@ -268,7 +271,7 @@ class Inputs:
 
     def tags_of(self, policy: ir.Policy) -> tuple[str, ...]:
         if policy.key not in self.tags:
-            self.tags[policy.key] = ir.policy_tags(policy)
+            self.tags[policy.key] = ir.policy_tags(policy, self.as_of)
         return self.tags[policy.key]
 
     def of(self, policy: ir.Policy, idx: Sequence[int]) -> list[dict[str, Any]]:
@@ -389,7 +392,7 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
         supersede(s, outcome, actor, now)
         names, regions, accounts = (_nulls_as_none(frame[c]) if c in frame else None
                                     for c in ("name", "region", "bank_account"))
-        inputs = Inputs(frame, dictionary, sources)
+        inputs = Inputs(frame, dictionary, as_of, sources)
 
         granted = outcome.granted
         at = np.array([rows[(c.policy.id, c.credit_code)] for c in granted], dtype=np.int64)

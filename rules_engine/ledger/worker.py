@@ -41,6 +41,7 @@ from ..explain import Provenance
 from ..frame import KEY, row_of
 from ..ir import Kind
 from ..reference import evaluate
+from ..periods import split_slot
 from ..tags import TagDictionary
 from ..values import coerce, fmt_yuan
 from . import anchor, audit, lifecycle
@@ -198,8 +199,8 @@ class Worker:
         self.engine = engine or DurableEngine()
         self.by_tag: dict[str, list[ir.Policy]] = {}
         for p in self.policies:
-            for t in ir.policy_tags(p):
-                self.by_tag.setdefault(t, []).append(p)
+            for t in ir.policy_tags(p):  # base names: an event for any period of a tag touches its readers
+                self.by_tag.setdefault(split_slot(t)[0], []).append(p)
         self.base = base
         self.base_index: dict[str, int] = (
             {str(c): i for i, c in enumerate(base[KEY])} if base is not None and KEY in base else {})
@@ -254,9 +255,9 @@ class Worker:
                               source=ev.source, updated_at=now))
         else:
             o.value, o.as_of, o.source, o.updated_at = stored, ev.as_of, ev.source, now
-        affected = list(self.by_tag.get(ev.tag, []))
+        affected = list(self.by_tag.get(split_slot(ev.tag)[0], []))
         for t in rederived:
-            affected += [p for p in self.by_tag.get(t, []) if p not in affected]
+            affected += [p for p in self.by_tag.get(split_slot(t)[0], []) if p not in affected]
         # 就高不重复 needs every member of a touched group: decided together, as in a batch
         groups = {p.exclusive.group for p in affected if p.exclusive}
         affected += [p for p in self.policies if p.exclusive and p.exclusive.group in groups and p not in affected]
@@ -326,7 +327,7 @@ class Worker:
             enterprise_name=_text(prof.get("name")), region=_text(prof.get("region")),
             bank_account=_text(prof.get("bank_account")), created_at=now, updated_at=now,
             explanation=grant.record(
-                policy, as_of, grant.inputs_of(policy, prof), c.amount_fen, fen, c.note,
+                policy, as_of, grant.inputs_of(policy, prof, as_of), c.amount_fen, fen, c.note,
                 origin={"kind": "event", "tag": ev.tag, "value": str(ev.value), "source": ev.source,
                         "as_of": ev.as_of.isoformat()},
                 sources={ev.tag: Provenance(self.d.sources[ev.source].label, ev.as_of)}),

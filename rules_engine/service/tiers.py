@@ -263,7 +263,7 @@ def application_form(p: Platform, actor: Actor, code: str, policy_id: str) -> li
     d = p.dictionary
     return [FormField(t, d[t].label, d[t].type.unit or "", None if row.get(t) is None else fmt_value(d[t].type, row[t]),
                       prov[t].source if t in prov and row.get(t) is not None else None)
-            for t in ir.policy_tags(policy) if t in d and not d[t].derived]
+            for t in ir.policy_tags(policy, p.data.as_of) if t in d and not d[t].derived]
 
 
 def submit_application(p: Platform, actor: Actor, code: str, policy_id: str, answers: dict[str, str],
@@ -356,8 +356,8 @@ def review_application(p: Platform, actor: Actor, ref: str, decision: str, reaso
                 why = "、".join(c.label or c.text for c in policy.conditions if c.id in dec.failed) or "数据不全"
                 raise Invalid(f"按档案与申报内容，《{policy.title}》的条件不成立（{why}），不能通过；可退回补正或不予通过")
             fen = dec.amount_fen
-            tags = ir.policy_tags(policy)
-            exp = grant.record(policy, p.data.as_of, grant.inputs_of(policy, row), fen, fen,
+            tags = ir.policy_tags(policy, p.data.as_of)
+            exp = grant.record(policy, p.data.as_of, grant.inputs_of(policy, row, p.data.as_of), fen, fen,
                                origin={"kind": "application", "reference": app.reference},
                                sources={t: v for t, v in prov.items() if t in tags})
             pay_id = _payout(s, policy, app.credit_code, app.period, fen, row, exp, actor, "apply", now).id

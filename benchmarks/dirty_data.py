@@ -28,6 +28,7 @@ from rules_engine.datasets import load_dataset  # noqa: E402
 from rules_engine.generate import write_dirty  # noqa: E402
 from rules_engine.loader import load_library  # noqa: E402
 from rules_engine.sources import FrameSource  # noqa: E402
+from rules_engine.periods import split_slot  # noqa: E402
 from rules_engine.tags import load_dictionary  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
@@ -49,7 +50,7 @@ def compare(n: int, seed: int, workdir: Path) -> dict[str, object]:
     for r in cell_rejects:
         lost.setdefault(r.credit_code, set()).add(r.tag)
     for tags in lost.values():
-        tags.update(t.key for t in d if t.derived and tags & set(t.inputs))
+        tags.update(t.key for t in d if t.derived and {split_slot(x)[0] for x in tags} & set(t.inputs))
     ind = dirty.frame.set_index("credit_code")["industry"].astype(object)
     coarse = {c for c, v in ind.items() if isinstance(v, str) and len(v) == 1}
     reads_industry = {"industry", *(t.key for t in d if t.derived and "industry" in t.inputs)}
@@ -59,7 +60,7 @@ def compare(n: int, seed: int, workdir: Path) -> dict[str, object]:
         return {(r.credit_code, r.policy): (r.status, int(r.amount_fen)) for r in res.itertuples()}
 
     a, b = decisions(clean), decisions(dirty)
-    tags_of = {p.id: set(ir.policy_tags(p)) for p in policies}
+    tags_of = {p.id: set(ir.policy_tags(p, AS_OF)) for p in policies}
     why: Counter[str] = Counter()
     unexplained = []
     for key in a.keys() | b.keys():

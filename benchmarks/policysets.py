@@ -75,8 +75,24 @@ CATEGORIES = {
     "ownership": ("国有", "集体", "私营", "外商投资", "港澳台投资"),
 }
 EXCLUSIONS = ("serious_dishonest", "dishonest_debtor", "abnormal_operation", "safety_blacklist", "zombie")
-GROWTH = (("tax_paid", "tax_paid_prev"), ("rd_expense", "rd_expense_prev"), ("export_value", "export_value_prev"))
+PERIODIC = {"revenue", "total_assets", "tax_paid", "rd_expense", "rd_ratio", "export_value",
+            "tech_renovation_investment", "output_value"}  # yearly facts: read as tag[上年]
+GROWTH = ("tax_paid", "rd_expense", "export_value")
+# conditions over several years (连续增长, 近三年累计, 每年): a share of the policies (`period_share`)
+PERIOD_CONDITIONS = (
+    lambda r: f"sum(rd_expense, 近3年) >= {r.choice((100, 200, 300, 500, 1000))}万",
+    lambda r: f"min(revenue, 近{r.choice(('2', '3'))}年) >= {r.choice((500, 1000, 2000, 5000))}万",
+    lambda r: f"每年(tax_paid, 近3年) > {r.choice((0, 10, 50))}万",
+    lambda r: f"growth(revenue, 上年, 前年) >= {r.choice((5, 10, 15, 20, 30))}%",
+    lambda r: f"growth(tax_paid, 上年) >= {r.choice((0, 5, 10, 20))}% and tax_paid[前年] > tax_paid[大前年]",
+    lambda r: f"max(export_value, 近3年) >= {r.choice((100, 500, 1000))}万",
+)
 BASES = ("rd_expense", "tech_renovation_investment", "tax_paid", "export_value", "ui_paid_last_year", "revenue")
+
+
+def _read(tag: str) -> str:
+    """How a condition reads a tag: a yearly fact's last complete year."""
+    return f"{tag}[上年]" if tag in PERIODIC else tag
 UNITS = ("graduate_hires", "graduate_hires_1y", "youth_unemployed_hires", "invention_patents", "insured_staff",
          "high_level_talents")
 SECTION_WEIGHT = {"C": 6, "I": 2, "M": 2, "F": 1, "G": 1, "A": 1, "E": 1, "L": 1, "D": 0.5, "K": 0.3}
@@ -94,7 +110,7 @@ def _threshold(r: random.Random, tag: str, values: tuple[float, ...]) -> str:
     return _number(round(v) if kind_int else round(v, 1))
 
 
-def _conditions(r: random.Random, counties: list[str]) -> list[tuple[str, str]]:
+def _conditions(r: random.Random, counties: list[str], period_share: float = 0.3) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if r.random() < 0.6:  # sector filter: a section, a division or a few of them
         secs = [s for s in SECTION_WEIGHT for _ in range(int(SECTION_WEIGHT[s] * 2) or 1)]
@@ -105,7 +121,7 @@ def _conditions(r: random.Random, counties: list[str]) -> list[tuple[str, str]]:
         out.append(("sector", f"industry under {sector}"))
     for i, tag in enumerate(r.sample(sorted(THRESHOLDS), r.choice((1, 1, 2, 2, 3)))):
         op = r.choice((">=", ">=", ">"))
-        out.append((f"t{i}", f"{tag} {op} {_threshold(r, tag, THRESHOLDS[tag])}"))
+        out.append((f"t{i}", f"{_read(tag)} {op} {_threshold(r, tag, THRESHOLDS[tag])}"))
     if r.random() < 0.25:
         tag, vals = next(iter(AT_MOST.items()))
         out.append(("cap", f"{tag} <= {_number(r.choice(vals))}"))
@@ -121,8 +137,11 @@ def _conditions(r: random.Random, counties: list[str]) -> list[tuple[str, str]]:
         joined = ", ".join(f'"{v}"' for v in vals)
         out.append(("cat", f"{tag} in ({joined})" if r.random() < 0.8 else f"{tag} not in ({joined})"))
     if r.random() < 0.2:
-        a, b = r.choice(GROWTH)
-        out.append(("growth", f"{a} > {b}" if r.random() < 0.5 else f"{a} - {b} >= {r.choice((5, 10, 20, 50))}万"))
+        a = r.choice(GROWTH)
+        out.append(("growth", f"{a}[上年] > {a}[前年]" if r.random() < 0.5
+                    else f"{a}[上年] - {a}[前年] >= {r.choice((5, 10, 20, 50))}万"))
+    if r.random() < period_share:
+        out.append(("years", r.choice(PERIOD_CONDITIONS)(r)))
     if r.random() < 0.25:
         unit = r.choice(("years", "months", "days"))
         n = {"years": r.choice((1, 2, 3, 5)), "months": r.choice((6, 12, 24, 36)), "days": r.choice((180, 365, 730))}
@@ -142,7 +161,7 @@ def _benefit(r: random.Random, indent: str = "  ") -> list[str]:
         return [f"{indent}fixed: {amount()}"]
     if kind == "percent":
         rate = r.choice((0.5, 1, 2, 3, 5, 8, 10, 15, 20, 30, 50, 60))
-        return [f"{indent}percent: {{of: {r.choice(BASES)}, rate: {_number(rate)}%}}",
+        return [f"{indent}percent: {{of: \"{_read(r.choice(BASES))}\", rate: {_number(rate)}%}}",
                 f"{indent}cap: {amount() * r.choice((1, 5, 10))}"]
     if kind == "per_unit":
         return [f"{indent}per_unit: {{quantity: {r.choice(UNITS)}, rate: {r.choice((500, 1000, 2000, 3000, 5000))}}}",
@@ -153,7 +172,7 @@ def _benefit(r: random.Random, indent: str = "  ") -> list[str]:
         amounts = sorted((amount() for _ in steps), reverse=True)
         unit = "万" if tag in MONEY else ""
         rows = [f"{indent}    - {{at_least: {_number(s)}{unit}, amount: {a}}}" for s, a in zip(steps, amounts)]
-        return [f"{indent}tiers:", f"{indent}  by: {tag}", f"{indent}  tiers:", *rows]
+        return [f"{indent}tiers:", f"{indent}  by: {_read(tag)}", f"{indent}  tiers:", *rows]
     if kind == "cases":
         flag = r.choice([q for q, _ in QUALIFICATIONS])
         sizes = ", ".join(f'"{s}"' for s in r.sample(("中型", "小型", "微型"), 2))
@@ -164,8 +183,8 @@ def _benefit(r: random.Random, indent: str = "  ") -> list[str]:
             f"{indent}  - per_unit: {{quantity: {r.choice(UNITS)}, rate: {r.choice((500, 1000, 2000))}}}"]
 
 
-def distinct_policy_text(i: int, r: random.Random, scopes: list[str]) -> str:
-    conds = _conditions(r, scopes)
+def distinct_policy_text(i: int, r: random.Random, scopes: list[str], period_share: float = 0.3) -> str:
+    conds = _conditions(r, scopes, period_share)
     lines = [f"id: gen-{i:04d}", "version: 1", f"title: 生成政策{i:04d}", "department: 基准测试",
              "basis: {document: 基准测试政策（生成）, number: 基测〔2026〕1号, article: 第一条}",
              "tier: 免申即享", "valid_from: 2026-01-01", "valid_to: 2028-12-31", f"regions: [{r.choice(scopes)}]",
@@ -176,16 +195,19 @@ def distinct_policy_text(i: int, r: random.Random, scopes: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def distinct_policy_set(n: int, dictionary: TagDictionary, seed: int = 2025) -> list[ir.Policy]:
+def distinct_policy_set(n: int, dictionary: TagDictionary, seed: int = 2025,
+                        period_share: float = 0.3) -> list[ir.Policy]:
     """n seeded policies that share no region scope+condition set; each is loaded (type-checked)
-    by the loader from its YAML text."""
+    by the loader from its YAML text. `period_share` of them (about) add a condition over several
+    years (sum, min, max, each year, growth)."""
     r = random.Random(seed)
     codes = list(regions())
     cities = [c for c in codes if c.endswith("00") and c != "340000"]
     counties = [c for c in codes if not c.endswith("00")]
     # a provincial platform's library: ~30 % province-wide, ~55 % one city, ~15 % one county
     scopes = ["340000"] * 30 + cities * (55 // len(cities) + 1) + counties[:15]
-    return [load_policy_text(distinct_policy_text(i, r, scopes), dictionary, f"<gen-{i:04d}>") for i in range(n)]
+    return [load_policy_text(distinct_policy_text(i, r, scopes, period_share), dictionary, f"<gen-{i:04d}>")
+            for i in range(n)]
 
 
 def shape_counts(policies: list[ir.Policy]) -> tuple[int, int]:

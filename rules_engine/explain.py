@@ -12,7 +12,7 @@ from decimal import Decimal
 from . import ir
 from .ir import Kind, Status
 from .reference import ConditionOutcome, Decision, Evaluator, Row, Tri, evaluate
-from .render_zh import Renderer, fmt_money, fmt_rate
+from .render_zh import Renderer, fmt_decimal, fmt_money, fmt_rate
 from .tags import TagDictionary
 from .values import fmt_value
 
@@ -111,6 +111,18 @@ class Explanation:
                 "consistent": not self.grant.discrepancies, "discrepancies": list(self.grant.discrepancies)},
         }
 
+    def param_lines(self) -> list[str]:
+        """Each dated parameter with the value in force on the evaluation date and its basis."""
+        out = []
+        for param in self.policy.params:
+            v = param.in_force(self.as_of)
+            if v is None:
+                out.append(f"{param.name} 在 {self.as_of.isoformat()} 无生效值")
+            else:
+                out.append(f"{param.name} = {fmt_decimal(v.value)}（自 {v.start.isoformat()} 起"
+                           + (f"，依据 {v.basis}" if v.basis else "") + "）")
+        return out
+
     def to_text(self) -> str:
         p, d = self.policy, self.decision
         lines = [
@@ -119,6 +131,7 @@ class Explanation:
             f"  依据：{p.basis.document}（{p.basis.number}）{p.basis.article}",
             f"  兑现方式：{p.tier.value}；主管部门：{p.department}；评估日期：{self.as_of.isoformat()}",
         ]
+        lines += [f"  参数：{x}" for x in self.param_lines()]
         if self.reason:
             lines.append(f"  说明：{self.reason}")
         for c in self.conditions:

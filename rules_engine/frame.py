@@ -55,7 +55,8 @@ def to_frame(rows: Iterable[Mapping[str, object]], dictionary: TagDictionary,
              columns: Iterable[str] | None = None) -> pd.DataFrame:
     """A storage frame from natural-valued rows; tags absent from a row are missing."""
     rows = list(rows)
-    keys = list(columns) if columns is not None else storage_order(dictionary, {k for r in rows for k in r})
+    present = {k for r in rows for k in r}
+    keys = list(columns) if columns is not None else [KEY] * (KEY in present) + storage_order(dictionary, present)
     data: dict[str, pd.Series] = {}
     for key in keys:
         t = dictionary[key].type

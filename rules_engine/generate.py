@@ -136,7 +136,7 @@ def generate(n: int, seed: int = 2025, as_of: dt.date = dt.date(2026, 6, 30), st
     srdi = (manuf | tech_sector) & (employees >= 10) & (employees < 1000) & (rng.random(n) < 0.04 + 0.2 * hitech)
     srdi_date = as_of_days - rng.integers(0, 365 * 3, n)
     giant = srdi & (rng.random(n) < 0.12)
-    giant_date = as_of_days - rng.integers(0, 365 * 3, n)
+    giant_date = as_of_days - rng.integers(0, 365 * 2, n)
     revenue_wan = revenue_fen / 1e6
     above_scale = manuf & (revenue_wan >= 2000)
     above_date = np.where(rng.random(n) < 0.2, as_of_days - rng.integers(0, 365, n),

@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import TypeGuard
 
-from .periods import PeriodKind, Relative, containing, slot
+from .periods import Period, PeriodKind, Relative, containing, slot
 
 
 class Kind(StrEnum):

@@ -104,6 +104,12 @@ def lint(library: Library, today: dt.date, data: pd.DataFrame | None = None) -> 
                                f"{members[0].key} 是该“就高不重复”组中唯一生效的政策"))
 
     for p in library.active():
+        for param in p.params:  # a dated parameter must have a value throughout the policy's validity
+            first = param.values[0].start
+            if first > p.valid_from:
+                out.append(Finding("param-gap", p.key, p.source,
+                                   f"参数 {param.name} 的第一个取值自 {first.isoformat()} 起生效，而政策自 "
+                                   f"{p.valid_from.isoformat()} 起有效：其间条件无法判断"))
         if p.valid_to is not None and p.valid_to < today:
             out.append(Finding("expired-active", p.key, p.source,
                                f"已于 {p.valid_to} 到期，但仍标为生效（请设 status: retired）"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .datasets import Dataset
+from .frame import KEY, storage_order
 from .tags import TagDictionary
 
 
@@ -24,9 +25,10 @@ class QualityReport:
 def quality_report(ds: Dataset, dictionary: TagDictionary, as_of: dt.date) -> QualityReport:
     n = max(len(ds.frame), 1)
     cov = []
-    for t in dictionary:
-        filled = int(ds.frame[t.key].notna().sum()) if t.key in ds.frame else 0
-        cov.append({"tag": t.key, "label": t.label, "source": dictionary.sources[t.source].label,
+    for key in [KEY, *storage_order(dictionary, [*ds.frame.columns, *(t.key for t in dictionary if not t.periodic)])]:
+        t = dictionary[key]  # a periodic tag: one row per period delivered (2025年度营业收入)
+        filled = int(ds.frame[key].notna().sum()) if key in ds.frame else 0
+        cov.append({"tag": key, "label": t.label, "source": dictionary.sources[t.source].label,
                     "filled": filled, "coverage": filled / n})
     rejected = pd.Series([r.file for r in ds.rejects], dtype=object).value_counts()
     src = [{"file": f.name, "source": dictionary.sources[f.source].label, "as_of": f.as_of,

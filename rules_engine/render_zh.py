@@ -78,7 +78,8 @@ class Renderer:
                 span = f"近{n}{'年' if kind.value == 'year' else '个季度' if kind.value == 'quarter' else '个月'}"
                 label = self.label(tag.name)
                 return {"sum": f"{span}{label}合计", "min": f"{span}{label}的最低值",
-                        "max": f"{span}{label}的最高值", "each": f"{span}每期的{label}"}[fn.value]
+                        "max": f"{span}{label}的最高值",
+                        "each": f"{span}每{'年' if kind.value == 'year' else '季度' if kind.value == 'quarter' else '月'}的{label}"}[fn.value]
             case ir.Arith(op="*", left=left, right=right):
                 return f"{self.value(left, unit)}×{self.value(right)}"
             case ir.Str(value=v):

@@ -122,8 +122,8 @@ class TagDictionary:
         return "、".join(found[:3]) if found else None
 
     def source_label(self, key: str) -> str:
-        src = self.sources.get(self.tags[key].source)
-        return src.label if src else self.tags[key].source
+        src = self.sources.get(self[key].source)
+        return src.label if src else self[key].source
 
 
 def load_dictionary(path: Path | str = DEFAULT_DICTIONARY) -> TagDictionary:

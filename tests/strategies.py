@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from rules_engine import ir
 from rules_engine.ir import Kind, TagType
+from rules_engine.periods import PeriodKind, Relative
 from rules_engine.tags import Source, TagDef, TagDictionary
 
 N0 = TagType(Kind.NUMBER, 0, "人")
@@ -28,10 +29,14 @@ TAGS = {
     "n0": N0, "n0b": N0, "n2": N2, "m1": MONEY, "m2": MONEY, "d1": DATE, "d2": DATE,
     "b1": BOOL, "b2": BOOL, "cat": CAT, "region": REGION, "industry": INDUSTRY,
 }
+# a yearly money fact with four years delivered (the evaluation year 2024 and three before it)
+SLOTS = {f"pm@{y}": MONEY for y in (2021, 2022, 2023, 2024)}
 DICTIONARY = TagDictionary(
-    [TagDef(k, k, t, "test") for k, t in TAGS.items()] + [TagDef("credit_code", "代码", TagType(Kind.TEXT), "test")],
+    [TagDef(k, k, t, "test") for k, t in TAGS.items()] + [TagDef("credit_code", "代码", TagType(Kind.TEXT), "test"),
+                                                          TagDef("pm", "pm", MONEY, "test", period=PeriodKind.YEAR)],
     {"test": Source("test", "测试", "")},
 )
+TAGS.update(SLOTS)
 
 AS_OF = dt.date(2024, 2, 29)
 INTS = [Decimal(v) for v in (-1, 0, 1, 2, 3, 5, 11, 12, 30, 31, 100)]
@@ -43,6 +48,8 @@ DATES = [dt.date(2024, 2, 29), dt.date(2023, 2, 28), dt.date(2023, 3, 1), dt.dat
          dt.date(2024, 3, 1), dt.date(1999, 12, 31)]
 REGIONS = ["340000", "340100", "340104", "340200", "340202", "341000", "341002", "320100"]
 INDUSTRIES = ["C", "C39", "C391", "C3911", "C3913", "C2614", "F", "F51", "I65", "I6513", "A0111"]
+PERIODIC_MONEYS = [Decimal(v) for v in ("0", "0.01", "100", "120", "120.01", "125", "1000", "-5")]
+GROWTH_RATES = [Decimal(v) for v in ("0.2", "0", "-0.1", "0.25", "0.0001", "1")]
 RATES = [Decimal(v) for v in ("0.6", "0.3", "0.1", "0.05", "0.001", "0.333333", "1", "0.125", "2")]
 
 
@@ -54,6 +61,8 @@ def value_for(name: str) -> st.SearchStrategy[object]:
     t = TAGS[name]
     if t is N0:
         base: st.SearchStrategy[object] = st.sampled_from(INTS)
+    elif name in SLOTS:
+        base = st.sampled_from(PERIODIC_MONEYS)
     elif t is N2:
         base = st.sampled_from(DEC2)
     elif t is MONEY:
@@ -103,7 +112,7 @@ def literal_for(draw: st.DrawFn, family: str) -> ir.Num:
 
 @st.composite
 def leaf(draw: st.DrawFn) -> ir.Pred:
-    kind = draw(st.integers(0, 19))
+    kind = draw(st.integers(0, 24))
     op = draw(st.sampled_from(ir.COMPARE_OPS))
     if kind <= 2:
         e, fam = draw(numeric_expr())
@@ -153,6 +162,27 @@ def leaf(draw: st.DrawFn) -> ir.Pred:
         return ir.InSet(tag("industry"), tuple(ir.Str(v) for v in values), negated=draw(st.booleans()))
     if kind == 19:
         return ir.Const(draw(st.booleans()))
+    if kind == 20:  # one period, relative or fixed; 2020 and 2025 are never delivered
+        period = draw(st.sampled_from([Relative(PeriodKind.YEAR, o) for o in (0, -1, -2, -3, -4)]
+                                      + [Relative(PeriodKind.YEAR, fixed=ir.Period(PeriodKind.YEAR, 2025))]))
+        lit = ir.Num(draw(st.sampled_from(PERIODIC_MONEYS)))
+        return ir.Compare(op, ir.Tag("pm", MONEY, period=period), lit)
+    if kind == 21:
+        fn = draw(st.sampled_from(list(ir.OverFn)))
+        over = ir.Over(fn, ir.Tag("pm", MONEY), PeriodKind.YEAR, draw(st.sampled_from([1, 2, 3, 4])))
+        ops = ir.COMPARE_OPS if fn in (ir.OverFn.SUM, ir.OverFn.EACH) else (">", ">=", "<", "<=")
+        lit = ir.Num(draw(st.sampled_from(PERIODIC_MONEYS)))
+        op = draw(st.sampled_from(ops))
+        return ir.Compare(op, over, lit) if draw(st.booleans()) else ir.Compare(op, lit, over)
+    if kind == 22:
+        cur, base = draw(st.sampled_from([(-1, -2), (-1, -3), (0, -1), (-2, -3), (-1, -5)]))
+        return ir.Growth(op, ir.Tag("pm", MONEY, period=Relative(PeriodKind.YEAR, cur)),
+                         ir.Tag("pm", MONEY, period=Relative(PeriodKind.YEAR, base)), draw(st.sampled_from(GROWTH_RATES)))
+    if kind == 23:  # a dated parameter: the value in force on the evaluation date (or none yet)
+        values = tuple(ir.ParamValue(d, v) for d, v in sorted(draw(st.lists(
+            st.tuples(st.sampled_from([dt.date(2020, 1, 1), AS_OF, dt.date(2024, 3, 1)]),
+                      st.sampled_from(PERIODIC_MONEYS)), min_size=1, max_size=3, unique_by=lambda x: x[0]))))
+        return ir.Compare(op, tag("m1"), ir.Param("th", values))
     lo, hi = draw(st.sampled_from(DATES)), draw(st.sampled_from(DATES))
     return ir.Between(tag("d1"), ir.DateLit(lo), ir.DateLit(hi))
 
@@ -178,7 +208,8 @@ def base_formula(draw: st.DrawFn) -> ir.Formula:
         q = draw(st.sampled_from(["n0", "n2"]))
         return ir.PerUnit(tag(q), draw(st.sampled_from([Decimal("1500"), Decimal("0.01"), Decimal("33.33")])))
     if kind == 2:
-        base = draw(st.sampled_from([tag("m1"), ir.Arith("-", tag("m1"), tag("m2"))]))
+        base = draw(st.sampled_from([tag("m1"), ir.Arith("-", tag("m1"), tag("m2")),
+                                     ir.Over(ir.OverFn.SUM, ir.Tag("pm", MONEY), PeriodKind.YEAR, 2)]))
         return ir.Percent(base, draw(st.sampled_from(RATES)))
     e, fam = draw(numeric_expr())
     thresholds = draw(st.lists(literal_for(fam), min_size=1, max_size=3, unique_by=lambda n: n.value))

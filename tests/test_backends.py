@@ -53,7 +53,7 @@ def storage(data: list[dict[str, object]]) -> pd.DataFrame:
 
 
 def spark_frame(spark: Any, df: pd.DataFrame) -> Any:
-    schema = ", ".join(f"{c} {SPARK_TYPE.get(DICTIONARY[c].kind, 'string')}" for c in df.columns)
+    schema = ", ".join(f"`{c}` {SPARK_TYPE.get(DICTIONARY[c].kind, 'string')}" for c in df.columns)
     records = frame.to_records(df, DICTIONARY)
     return spark.createDataFrame([tuple(r.values()) for r in records], schema)
 
@@ -159,7 +159,7 @@ def test_sql_and_spark_refuse_more_than_63_tags_in_one_run(spark: Any, tmp_path:
         table = sql_tables.write_table(conn, "wide", df, d)
         with pytest.raises(UnsupportedConstruct, match=GAPS["sql"][1][1]):
             sql_backend.results(conn, table, [policy], AS_OF).to_dict("records")
-    schema = ", ".join(f"{c} {'long' if c != 'credit_code' else 'string'}" for c in df.columns)
+    schema = ", ".join(f"`{c}` {'long' if c != 'credit_code' else 'string'}" for c in df.columns)
     sdf = spark.createDataFrame([tuple(r.values()) for r in frame.to_records(df, d)], schema)
     with pytest.raises(UnsupportedConstruct, match=GAPS["spark"][1][1]):
         spark_backend.results(sdf, [policy], AS_OF).to_dict("records")

@@ -38,7 +38,7 @@ def src(path: Path, source: str = "tax", as_of: str = "2026-05-31", **kw) -> Sou
 def test_csv_rows_are_validated_and_good_rows_load(tmp_path: Path) -> None:
     bad_code = A[:-1] + ("0" if A[-1] != "0" else "1")
     (tmp_path / "tax.csv").write_text(
-        "credit_code,revenue,tax_credit_rating\n"
+        "credit_code,revenue[2025],tax_credit_rating\n"
         f"{A},1234567.89,A\n"
         f"{bad_code},100,B\n"
         f"{B},一百万,B\n"
@@ -51,12 +51,12 @@ def test_csv_rows_are_validated_and_good_rows_load(tmp_path: Path) -> None:
     # with that value missing, and its other cells (the credit rating here) are kept
     f = ds.frame.set_index("credit_code").loc[[A, B, C]]
     assert len(ds.frame) == 3
-    assert f["revenue"].iloc[0] == 123456789  # fen, exactly
-    assert f["revenue"].iloc[1:].isna().all()
+    assert f["revenue@2025"].iloc[0] == 123456789  # fen, exactly
+    assert f["revenue@2025"].iloc[1:].isna().all()
     assert list(f["tax_credit_rating"].astype(str)) == ["A", "B", "B"]
     reasons = {(r.row, r.column, r.raw, r.reason.split("：")[0].split(":")[0]) for r in ds.rejects}
-    assert reasons == {(3, "", "", "统一社会信用代码"), (4, "revenue", "一百万", "revenue（上年营业收入）"),
-                       (5, "revenue", "100.123", "revenue（上年营业收入）"), (6, "", "", "与第 2 行重复（内容相同）")}
+    assert reasons == {(3, "", "", "统一社会信用代码"), (4, "revenue[2025]", "一百万", "revenue@2025（2025年度营业收入）"),
+                       (5, "revenue[2025]", "100.123", "revenue@2025（2025年度营业收入）"), (6, "", "", "与第 2 行重复（内容相同）")}
 
 
 def test_gbk_csv_gets_one_clear_message(tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_gbk_csv_gets_one_clear_message(tmp_path: Path) -> None:
 
 
 def test_wrong_columns_and_empty_file(tmp_path: Path) -> None:
-    (tmp_path / "x.csv").write_text("code,revenue\n1,2\n", encoding="utf-8")
+    (tmp_path / "x.csv").write_text("code,revenue[2025]\n1,2\n", encoding="utf-8")
     with pytest.raises(DataError, match="没有 credit_code"):
         load_dataset([src(tmp_path / "x.csv")], D)
     (tmp_path / "y.csv").write_text(f"credit_code,revenu\n{A},2\n", encoding="utf-8")
@@ -87,12 +87,12 @@ def test_excel_with_title_row_and_merged_group_header(tmp_path: Path) -> None:
     ws.merge_cells("A1:C1")
     ws.append(["主体", "税务", None])
     ws.merge_cells("B2:C2")
-    ws.append(["统一社会信用代码", "上年营业收入", "纳税信用等级"])
+    ws.append(["统一社会信用代码", "营业收入[2025]", "纳税信用等级"])
     ws.append([A, "5000000", "A"])
     ws.append([B, "12.5", "M"])
     wb.save(tmp_path / "tax.xlsx")
     ds = load_dataset([src(tmp_path / "tax.xlsx")], D)
-    assert ds.frame.set_index("credit_code")["revenue"].to_dict() == {A: 500000000, B: 1250}
+    assert ds.frame.set_index("credit_code")["revenue@2025"].to_dict() == {A: 500000000, B: 1250}
     assert ds.rejects == []
 
 
@@ -137,7 +137,7 @@ def test_enterprise_size_by_the_2011_rules() -> None:
     df = pd.DataFrame({
         "industry": ["C3911", "C3911", "C3911", "C3911", "F5212", "I6513", "C3911", None],
         "employees": pd.array([1000, 300, 20, 19, 50, 99, None, 5], dtype="Int64"),
-        "revenue": pd.array([4 * 10**10, 2 * 10**9, 3 * 10**8, 3 * 10**8, 5 * 10**8, 10**9, 10**9, 1],
+        "revenue@2025": pd.array([4 * 10**10, 2 * 10**9, 3 * 10**8, 3 * 10**8, 5 * 10**8, 10**9, 10**9, 1],
                             dtype="Int64"),  # fen: 40000万, 2000万, 300万, 300万, 500万, 1000万
     })
     sizes = [None if pd.isna(x) else x for x in enterprise_size(df)]
@@ -148,8 +148,8 @@ def test_enterprise_size_of_a_code_too_coarse_to_pick_the_sector_is_unknown() ->
     # F is wholesale (F51) or retail (F52), whose thresholds differ; C is industry whatever its division
     df = pd.DataFrame({"industry": ["F", "F52", "G", "C", "I", "K70"],
                        "employees": pd.array([60] * 6, dtype="Int64"),
-                       "revenue": pd.array([6 * 10**8] * 6, dtype="Int64"),
-                       "total_assets": pd.array([10**9] * 6, dtype="Int64")})
+                       "revenue@2025": pd.array([6 * 10**8] * 6, dtype="Int64"),
+                       "total_assets@2025": pd.array([10**9] * 6, dtype="Int64")})
     sizes = [None if pd.isna(x) else x for x in enterprise_size(df)]
     assert sizes == [None, "中型", None, "小型", None, None]
 
@@ -160,15 +160,15 @@ def test_generator_is_reproducible_and_realistic() -> None:
     pd.testing.assert_frame_equal(a, b)
     assert all(creditcode.is_valid(c) for c in a["credit_code"])
     assert a["credit_code"].is_unique
-    rev = a["revenue"].to_numpy(dtype=float)
+    rev = a["revenue@2025"].to_numpy(dtype=float)
     emp = a["employees"].to_numpy(dtype=float)
     assert np.corrcoef(np.log(rev), np.log(emp))[0, 1] > 0.5  # revenue grows with staff
     hitech = a["is_hitech"].to_numpy(dtype=bool)
-    ratio = a["rd_ratio"].to_numpy(dtype=float)
+    ratio = a["rd_ratio@2025"].to_numpy(dtype=float)
     assert ratio[hitech].mean() > 2 * ratio[~hitech].mean()  # R&D goes with high-tech status
     assert (a["region"].astype(str).str[:2] == "34").all()
     gaps = generate.with_gaps(a, seed=7)
-    assert 0.02 < gaps["revenue"].isna().mean() < 0.15
+    assert 0.02 < gaps["revenue@2025"].isna().mean() < 0.15
 
 
 def test_chunks_are_bounded_and_distinct() -> None:
@@ -196,25 +196,25 @@ def test_sample_dataset_and_quality_report() -> None:
     assert len(ds.rejects) == 3  # the planted flaws, each reported
     rep = quality_report(ds, D, dt.date(2026, 6, 30))
     cov = rep.coverage.set_index("tag")["coverage"]
-    assert cov["credit_code"] == 1.0 and 0.8 < cov["revenue"] < 1.0
+    assert cov["credit_code"] == 1.0 and 0.8 < cov["revenue@2025"] < 1.0
     assert set(rep.sources["age_days"]) >= {1, 35}
     row = row_of(ds.frame, 0, D)
-    assert isinstance(row["revenue"], (Decimal, type(None)))
+    assert isinstance(row["revenue@2025"], (Decimal, type(None)))
 
 
 def test_units_stated_in_headers(tmp_path: Path) -> None:
     (tmp_path / "tax.csv").write_text(
-        f"统一社会信用代码,上年营业收入（万元）,研发费用占营业收入比例(%)\n{A},123.4567,3.5\n", encoding="utf-8")
+        f"统一社会信用代码,营业收入（万元）[2025],研发费用占营业收入比例(%)[2025]\n{A},123.4567,3.5\n", encoding="utf-8")
     ds = load_dataset([src(tmp_path / "tax.csv")], D)
-    assert ds.frame["revenue"].iloc[0] == 123456700  # 1,234,567.00 yuan in fen
-    assert ds.frame["rd_ratio"].iloc[0] == 350
+    assert ds.frame["revenue@2025"].iloc[0] == 123456700  # 1,234,567.00 yuan in fen
+    assert ds.frame["rd_ratio@2025"].iloc[0] == 350
     (tmp_path / "bad.csv").write_text(f"credit_code,从业人员数（万元）\n{A},3\n", encoding="utf-8")
     with pytest.raises(DataError, match="单位是 '万元'，但 employees（从业人员数）的单位是 人"):
         load_dataset([src(tmp_path / "bad.csv", "stats")], D)
-    (tmp_path / "fine.csv").write_text(f"credit_code,上年营业收入（万元）\n{A},0.000001\n", encoding="utf-8")
+    (tmp_path / "fine.csv").write_text(f"credit_code,营业收入（万元）[2025]\n{A},0.000001\n", encoding="utf-8")
     ds = load_dataset([src(tmp_path / "fine.csv")], D)  # 0.01 yuan exactly
-    assert ds.frame["revenue"].iloc[0] == 1
-    (tmp_path / "toofine.csv").write_text(f"credit_code,上年营业收入（万元）\n{A},0.0000001\n", encoding="utf-8")
+    assert ds.frame["revenue@2025"].iloc[0] == 1
+    (tmp_path / "toofine.csv").write_text(f"credit_code,营业收入（万元）[2025]\n{A},0.0000001\n", encoding="utf-8")
     ds = load_dataset([src(tmp_path / "toofine.csv")], D)
     assert "小数位数超过 2 位" in ds.rejects[0].reason
 
@@ -227,26 +227,26 @@ def test_money_through_a_float_pipeline_is_read_as_the_fen_it_meant(tmp_path: Pa
     from rules_engine.quality import quality_report
 
     (tmp_path / "tax.csv").write_text(
-        "credit_code,revenue,tax_paid\n"
+        "credit_code,revenue[2025],tax_paid[2025]\n"
         f"{A},4999999.99000000022351741790771484375,2000000.0099999998\n"
         f"{B},100000.0000000000000000000000001,1.005\n"
         f"{C},12.34,7\n", encoding="utf-8")
     ds = load_dataset([src(tmp_path / "tax.csv")], D)
     f = ds.frame.set_index("credit_code")
-    assert f.loc[A, "revenue"] == 499999999 and f.loc[A, "tax_paid"] == 200000001
-    assert f.loc[B, "revenue"] == 10000000 and pd.isna(f.loc[B, "tax_paid"])
-    assert [(r.credit_code, r.column) for r in ds.rejects] == [(B, "tax_paid")]
+    assert f.loc[A, "revenue@2025"] == 499999999 and f.loc[A, "tax_paid@2025"] == 200000001
+    assert f.loc[B, "revenue@2025"] == 10000000 and pd.isna(f.loc[B, "tax_paid@2025"])
+    assert [(r.credit_code, r.column) for r in ds.rejects] == [(B, "tax_paid[2025]")]
     assert "'1.005'" in ds.rejects[0].reason  # the raw cell, not a rounded number
-    assert sorted((r.credit_code, r.column) for r in ds.normalised) == sorted([(A, "revenue"), (A, "tax_paid"), (B, "revenue")])
+    assert sorted((r.credit_code, r.column) for r in ds.normalised) == sorted([(A, "revenue[2025]"), (A, "tax_paid[2025]"), (B, "revenue[2025]")])
     by = quality_report(ds, D, dt.date(2026, 6, 30)).by_column.set_index("column")
-    assert (by.loc["revenue", "normalised"], by.loc["tax_paid", "normalised"], by.loc["tax_paid", "rejected"]) == (2, 1, 1)
+    assert (by.loc["revenue[2025]", "normalised"], by.loc["tax_paid[2025]", "normalised"], by.loc["tax_paid[2025]", "rejected"]) == (2, 1, 1)
 
 
 def test_a_delivered_enterprise_size_is_kept_and_a_disagreement_reported(tmp_path: Path) -> None:
     """Was: a delivered 企业划型 was overwritten by the derivation, or by nothing when an input
     was missing."""
     (tmp_path / "stats.csv").write_text(
-        "credit_code,industry,employees,revenue,total_assets\n"
+        "credit_code,industry,employees,revenue[2025],total_assets[2025]\n"
         f"{A},C3911,20,3000000,5000000\n", encoding="utf-8")
     derived_only = load_dataset([src(tmp_path / "stats.csv", "stats")], D)
     computed = str(derived_only.frame.set_index("credit_code").loc[A, "enterprise_size"])
@@ -303,12 +303,13 @@ def test_the_rules_hold_for_every_source_format(fmt: str, tmp_path: Path) -> Non
     if fmt == "sql":
         url = f"sqlite:///{tmp_path / 'stats.db'}"
         frame.to_sql("stats", sa.create_engine(url), index=False)
-        source = SourceFile("stats", "stats", dt.date(2026, 6, 1), sql="SELECT * FROM stats", url=url)
+        source = SourceFile("stats", "stats", dt.date(2026, 6, 1), sql="SELECT * FROM stats", url=url,
+                            periods=(("revenue", "2025"),))
     else:
-        source = src(path, "stats")
+        source = src(path, "stats", periods=(("revenue", "2025"),))  # the manifest's `columns:` period
     ds = load_dataset([source], D)
     f = ds.frame.set_index("credit_code")
-    assert list(f.loc[[A, B, C], "revenue"]) == [499999999, 200000001, 1250]
+    assert list(f.loc[[A, B, C], "revenue@2025"]) == [499999999, 200000001, 1250]
     assert pd.isna(f.loc[B, "employees"]) and f.loc[A, "employees"] == 12
     assert [(r.credit_code, r.column, r.raw) for r in ds.rejects] == [(B, "employees", "约20")]
     # B's float may round-trip as 2000000.01 (Excel keeps the shortest repr): normalised or exact, the same fen

@@ -13,18 +13,18 @@ from rules_engine.tags import load_dictionary
 D = load_dictionary()
 LIB = load_library(DEFAULT_POLICIES, D)
 AS_OF = dt.date(2026, 6, 30)
-ROW = {"region": "340402", "rd_expense": Decimal("1123456.78"), "rd_expense_prev": Decimal("1000000"),
-       "rd_ratio": Decimal("2.7"), "serious_dishonest": False, "dishonest_debtor": False}
+ROW = {"region": "340402", "rd_expense@2025": Decimal("1123456.78"), "rd_expense@2024": Decimal("1000000"),
+       "rd_ratio@2025": Decimal("2.7"), "serious_dishonest": False, "dishonest_debtor": False}
 
 
 def test_explanation_lists_values_sources_and_basis() -> None:
     p = LIB.get("yanfa-zengliang")
-    prov = {"rd_ratio": Provenance("税务局", dt.date(2026, 5, 31))}
-    e = Explainer(D).explain(p, {**ROW, "rd_ratio": Decimal("4.5")}, AS_OF, prov)
+    prov = {"rd_ratio@2025": Provenance("税务局", dt.date(2026, 5, 31))}
+    e = Explainer(D).explain(p, {**ROW, "rd_ratio@2025": Decimal("4.5")}, AS_OF, prov)
     assert e.status is Status.ELIGIBLE and e.decision.amount_fen == 1234568
     text = e.to_text()
     assert "皖科资〔2026〕12号" in text and "第四条" in text
-    assert "研发费用占营业收入比例 = 4.5%（来源：税务局，截至 2026-05-31）" in text
+    assert "2025年度研发费用占营业收入比例 = 4.5%（来源：税务局，截至 2026-05-31）" in text
     assert "123,456.78元 × 10% = 12,345.68元" in text
 
 
@@ -32,15 +32,15 @@ def test_near_miss_names_the_condition_and_the_gap() -> None:
     cu = check_up([LIB.get("yanfa-zengliang")], ROW, AS_OF, D)
     (nm,) = cu.near_misses
     assert nm.condition.id == "rd_ratio"
-    assert nm.condition.gap == "研发费用占营业收入比例 2.7%，需 ≥ 3%（相差 0.3%）"
+    assert nm.condition.gap == "2025年度研发费用占营业收入比例 2.7%，需 ≥ 3%（相差 0.3%）"
     assert nm.potential_fen == 1234568
 
 
 def test_undetermined_names_missing_data_in_chinese() -> None:
-    e = Explainer(D).explain(LIB.get("yanfa-zengliang"), {**ROW, "rd_ratio": None}, AS_OF)
+    e = Explainer(D).explain(LIB.get("yanfa-zengliang"), {**ROW, "rd_ratio@2025": None}, AS_OF)
     assert e.status is Status.UNDETERMINED
     (c,) = [c for c in e.conditions if c.outcome is None]
-    assert c.missing == ("研发费用占营业收入比例",)
+    assert c.missing == ("2025年度研发费用占营业收入比例",)
 
 
 def test_out_of_force_and_out_of_region_say_so() -> None:

@@ -379,14 +379,14 @@ def test_explanation_inputs_are_the_natural_values() -> None:
     from rules_engine.frame import natural
     from rules_engine.ledger.batch import Inputs
 
-    inputs = Inputs(DS.frame, D)
+    inputs = Inputs(DS.frame, D, AS_OF)
     at = list(range(0, len(DS.frame), 97))
     for p in LIB.active()[:10]:
         got = inputs.of(p, at)
         assert len(got) == len(at)
         for i, values in zip(at, got, strict=True):
             expected = {}
-            for t in ir.policy_tags(p):
+            for t in ir.policy_tags(p, AS_OF):  # the slots it reads on AS_OF (revenue@2025)
                 if t in DS.frame:
                     v = natural(D[t].type, DS.frame[t].iat[i])
                     expected[t] = None if v is None else str(v)
@@ -410,10 +410,10 @@ def test_batch_explanation_text_is_the_explanation_record() -> None:
     code0 = str(frame.loc[0, "credit_code"])
     declared = {t: {code0} for t in DS.provenance if DS.provenance[t][0] < 0}
     cells = CellSources(pd.Index(DS.frame["credit_code"].astype(str)), DS.provenance, labels, declared, "企业自报")
-    inputs = Inputs(frame.iloc[::-1].reset_index(drop=True), D, cells)  # rows in another order than the dataset's
+    inputs = Inputs(frame.iloc[::-1].reset_index(drop=True), D, AS_OF, cells)  # rows in another order than the dataset's
     at = [len(frame) - 1, *range(len(frame) - 2, 0, -89)]
     for p in LIB.active():
-        inputs.tags[p.key] = (*ir.policy_tags(p), "name")  # every policy reads the awkward text column too
+        inputs.tags[p.key] = (*ir.policy_tags(p, AS_OF), "name")  # every policy reads the awkward text column too
         cands = [Candidate(p, f"E{i}", 1000 + i, (), 900 + i, '预算不足，"按比例"\\分配' if i % 2 else "")
                  for i in range(len(at))]
         texts = grant.record_texts(grant.policy_part(p, AS_OF), inputs.json_of(p, at),
@@ -423,7 +423,7 @@ def test_batch_explanation_text_is_the_explanation_record() -> None:
             known = {t: Provenance(D.sources[s_].label, a) for t, (s_, a) in DS.provenance_of(i).items()}
             if i == 0:
                 known |= {t: Provenance("企业自报", None) for t in declared}
-            sources = {t: known[t] for t in (*ir.policy_tags(p), "name") if t in known}
+            sources = {t: known[t] for t in (*ir.policy_tags(p, AS_OF), "name") if t in known}
             parsed = json.loads(text)
             assert parsed == grant.record(p, AS_OF, values, c.amount_fen, c.granted_fen, c.note, sources=sources), \
                 (p.id, text)

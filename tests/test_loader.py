@@ -21,7 +21,7 @@ valid_from: 2026-01-01
 valid_to: 2026-12-31
 regions: [340200]
 conditions:
-  - revenue >= 100万
+  - revenue[上年] >= 100万
   - id: credit
     when: not serious_dishonest
 benefit:
@@ -42,19 +42,19 @@ def test_good_policy_loads() -> None:
 
 
 def test_condition_error_points_at_file_line_and_column() -> None:
-    text = GOOD.replace("  - revenue >= 100万", "  - revenu >= 100万")
+    text = GOOD.replace("  - revenue[上年] >= 100万", "  - revenu[上年] >= 100万")
     (p,) = problems(text)
     assert (p.file, p.line, p.column, p.field) == ("demo.yaml", 11, 5, "conditions[1]")
-    assert "未知标签 'revenu'" in p.message and "revenue（上年营业收入）" in p.hint
-    assert str(p).splitlines()[1].strip() == "- revenu >= 100万"
+    assert "未知标签 'revenu'" in p.message and "revenue（营业收入）" in p.hint
+    assert str(p).splitlines()[1].strip() == "- revenu[上年] >= 100万"
     assert str(p).splitlines()[2].strip() == "^^^^^^"
 
 
 def test_error_inside_quoted_and_block_conditions() -> None:
-    text = GOOD.replace("    when: not serious_dishonest", '    when: "not serious_dishonest and revenue >"')
+    text = GOOD.replace("    when: not serious_dishonest", '    when: "not serious_dishonest and revenue[上年] >"')
     (p,) = problems(text)
-    assert (p.line, p.column) == (13, 47)  # just past the '>', inside the quotes
-    text = GOOD.replace("    when: not serious_dishonest", "    when: |\n      not serious_dishonest\n      and revenu > 1")
+    assert (p.line, p.column) == (13, 51)  # just past the ">", inside the quotes
+    text = GOOD.replace("    when: not serious_dishonest", "    when: |\n      not serious_dishonest\n      and revenu[上年] > 1")
     (p,) = problems(text)
     assert (p.line, p.column) == (15, 11)
 
@@ -116,7 +116,7 @@ def test_true_is_a_condition_and_within_is_a_window() -> None:
 
     from rules_engine import reference
 
-    text = GOOD.replace("  - revenue >= 100万\n", "  - true\n  - id: fresh\n    when: registration_date within 3 years\n")
+    text = GOOD.replace("  - revenue[上年] >= 100万\n", "  - true\n  - id: fresh\n    when: registration_date within 3 years\n")
     p = load_policy_text(text, D, "demo.yaml")
     row = {"region": "340202", "serious_dishonest": False}
     as_of = dt.date(2026, 6, 30)
@@ -129,17 +129,17 @@ def test_true_is_a_condition_and_within_is_a_window() -> None:
 @pytest.mark.parametrize(("cond", "expected"), [
     ("registration_date within 0 months", "within 之后 1 到"),
     ("registration_date within 12 weeks", "years、months 或 days"),
-    ("revenue within 12 months", "within 只能用于日期"),
+    ("revenue[上年] within 12 months", "within 只能用于日期"),
     ("industry under Z12", "没有门类 Z"),
     ("industry under A39", "门类 A 下没有大类 39"),
     ("industry == 'C1'", "不是国民经济行业代码"),
 ])
 def test_bad_windows_and_codes_are_located(cond: str, expected: str) -> None:
-    probs = problems(GOOD.replace("revenue >= 100万", cond))
+    probs = problems(GOOD.replace("revenue[上年] >= 100万", cond))
     assert len(probs) == 1 and expected in str(probs[0]), probs
     assert probs[0].line == 11 and probs[0].field == "conditions[1]"
 
 
 def test_every_industry_level_is_a_condition() -> None:
     for code in ("C", "C39", "C391", "C3911"):
-        load_policy_text(GOOD.replace("revenue >= 100万", f"industry under {code}"), D, "demo.yaml")
+        load_policy_text(GOOD.replace("revenue[上年] >= 100万", f"industry under {code}"), D, "demo.yaml")

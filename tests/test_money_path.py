@@ -426,9 +426,9 @@ def test_worker_poison_pills_become_dead_letters(tmp_path: Path) -> None:
     from rules_engine.ledger.worker import FileSource, Worker
 
     code = "91340102000395962B"
-    events = [{"credit_code": code, "tag": "revenue", "value": v, "as_of": "2026-06-01", "source": "tax"}
+    events = [{"credit_code": code, "tag": "revenue[2025]", "value": v, "as_of": "2026-06-01", "source": "tax"}
               for v in ("1e309", "Infinity", "99999999999999999999", "-1e400", "NaN")]
-    raw_float = '{"credit_code": "CODE", "tag": "revenue", "value": 1e309, "as_of": "2026-06-01", "source": "tax"}'
+    raw_float = '{"credit_code": "CODE", "tag": "revenue[2025]", "value": 1e309, "as_of": "2026-06-01", "source": "tax"}'
     lines = [json.dumps(e) for e in events] + [raw_float.replace("CODE", code), "[" * 100000]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -457,7 +457,7 @@ def test_hostile_and_sloppy_cells_are_cell_rejects_with_the_raw_text(tmp_path: P
             ("3万", "2025-03-09 00:00:00", "340104")]
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["统一社会信用代码", "上年营业收入", "高新技术企业认定日期", "注册地行政区划"])
+    w.writerow(["统一社会信用代码", "营业收入[2025]", "高新技术企业认定日期", "注册地行政区划"])
     w.writerows([c, *r] for c, r in zip(codes, rows))
     text = buf.getvalue()
     (tmp_path / "t.csv").write_text(text, encoding="utf-8")
@@ -470,10 +470,10 @@ def test_hostile_and_sloppy_cells_are_cell_rejects_with_the_raw_text(tmp_path: P
         assert (code, raw) in rejected, (raw, ds.rejects)
     # more than 28 significant digits: never rounded silently; within 10^-6 yuan of a fen it is
     # read as that fen and counted (issue #16's rule for float pipelines)
-    assert f.loc[codes[7], "revenue"] == 10000000
+    assert f.loc[codes[7], "revenue@2025"] == 10000000
     assert [(r.credit_code, r.raw) for r in ds.normalised] == [(codes[7], "100000.0000000000000000000000001")]
-    assert f.loc[codes[6], "revenue"] == 1234560  # 12,345.60 yuan, correctly grouped
-    assert f.loc[codes[8], "revenue"] == 3000000
+    assert f.loc[codes[6], "revenue@2025"] == 1234560  # 12,345.60 yuan, correctly grouped
+    assert f.loc[codes[8], "revenue@2025"] == 3000000
     assert str(f.loc[codes[6], "hitech_cert_date"])[:10] == "2025-03-09"
     assert str(f.loc[codes[0], "region"]) == "340104"  # full-width digits normalised
     assert f.loc[codes[0], "hitech_cert_date"] is not None  # the bad revenue cell cost only itself

@@ -114,7 +114,7 @@ def test_an_event_payout_names_its_trigger_and_its_source(platform: Platform, tm
     f = platform.data.dataset.frame
     code = f[(f.region.astype(str).str.startswith("3401")) & (f.independent_legal_person == True)  # noqa: E712
              & (f.serious_dishonest == False) & (f.dishonest_debtor == False) & (f.is_hitech == False)  # noqa: E712
-             & f.rd_expense.notna()].credit_code.iloc[0]
+             & f["rd_expense@2025"].notna()].credit_code.iloc[0]
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(json.dumps(e) for e in (
         {"credit_code": code, "tag": "is_hitech", "value": True, "as_of": "2026-06-20", "source": "science"},

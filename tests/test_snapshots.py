@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from rules_engine import ir
 from rules_engine.backends import sql, sql_tables
 from rules_engine.backends.kleene import tag_bits
 from rules_engine.cli import DEFAULT_POLICIES
@@ -40,15 +41,25 @@ def _check(path: Path, text: str) -> None:
     assert path.read_text(encoding="utf-8") == text, f"{path.name} changed: compare, then regenerate if intended"
 
 
+def _columns() -> list[str]:
+    """Every tag, and the periods of the periodic ones that the library reads on AS_OF."""
+    slots = sorted({t for p in LIB.active() for t in ir.policy_tags(p, AS_OF) if "@" in t})
+    return [t.key for t in D] + slots
+
+
+def _bits(backend: str) -> dict[str, int]:
+    return tag_bits([ir.at(p, AS_OF) for p in LIB.active()], backend)[1]
+
+
 def _table() -> sa.Table:
-    return sql_tables.enterprise_table("enterprises", [t.key for t in D], D)
+    return sql_tables.enterprise_table("enterprises", _columns(), D)
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("pid", POLICIES)
 def test_compiled_sql_is_the_snapshot(pid: str, dialect: str) -> None:
     policy = LIB.get(pid)
-    _, bits = tag_bits(LIB.active(), "SQL")
+    bits = _bits("SQL")
     sel = sql.policy_select(_table(), policy, AS_OF, dialect, bits)
     d = sqlite.dialect() if dialect == "sqlite" else postgresql.dialect()
     text = str(sel.compile(dialect=d, compile_kwargs={"literal_binds": True})) + "\n"
@@ -58,8 +69,8 @@ def test_compiled_sql_is_the_snapshot(pid: str, dialect: str) -> None:
 def test_spark_columns_are_the_snapshot(spark: Any) -> None:
     from rules_engine.backends import spark as spark_backend
 
-    df = spark.createDataFrame([], ", ".join(f"{t.key} string" for t in D))
-    _, bits = tag_bits(LIB.active(), "Spark")
+    df = spark.createDataFrame([], ", ".join(f"`{c}` string" for c in _columns()))
+    bits = _bits("Spark")
     c = spark_backend.SparkCompiler(df, AS_OF, bits)
     for pid in POLICIES:
         cols = spark_backend.policy_columns(c, LIB.get(pid), 0)

@@ -96,7 +96,7 @@ def test_amounts_are_integers_inside_the_database(backend: str, tmp_path: Path) 
     with engine.begin() as conn:
         sql_tables.write_table(conn, "typed", df, d)
         table = sql_tables.reflect(conn, "typed")  # as a batch sees a province's table
-        _, bits = tag_bits(policies, "SQL")
+        _, bits = tag_bits([ir.at(p, dt.date(2026, 6, 30)) for p in policies], "SQL")  # the slots read that day
         for p in policies:
             q = sql_backend.policy_select(table, p, dt.date(2026, 6, 30), backend, bits).subquery()
             types = set(conn.execute(sa.select(sa.cast(typeof(q.c.amount_fen), sa.Text)).distinct()).scalars())

@@ -314,7 +314,7 @@ def test_the_cli_reaches_the_same_tier_operations(tmp_path: Path, monkeypatch: p
 def test_a_verification_killed_halfway_changes_nothing(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
     from rules_engine.service import tiers as t
 
-    code = "9134010201465016X1"
+    code = "91340102059550891R"  # 残疾职工占比 not delivered: 超比例安排残疾人就业奖励 undetermined
     v = t.supply_value(platform, Actor("企业", "enterprise", code), code, "disabled_staff_ratio", "2.5", "年审结果",
                        [("年审.pdf", b"%PDF")])
     real = t.audit.append

@@ -41,7 +41,7 @@ F = DS.frame
 # an enterprise in 合肥 that 高企首次认定 would reward once it is certified
 HEFEI = F[(F.region.astype(str).str.startswith("3401")) & (F.independent_legal_person == True)  # noqa: E712
           & (F.serious_dishonest == False) & (F.dishonest_debtor == False) & (F.is_hitech == False)  # noqa: E712
-          & F.rd_expense.notna()].credit_code.iloc[0]
+          & F["rd_expense@2025"].notna()].credit_code.iloc[0]
 
 
 def certify(code: str = HEFEI, day: str = "2026-06-20") -> list[dict]:
@@ -63,19 +63,19 @@ def test_parse_event_reasons() -> None:
                     "source": "science"}): "校验码错误",
         json.dumps({"credit_code": HEFEI, "tag": "enterprise_size", "value": "特大型", "as_of": "2026-01-01",
                     "source": "stats"}): "不是可选值",
-        json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "很多", "as_of": "2026-01-01",
+        json.dumps({"credit_code": HEFEI, "tag": "revenue[2025]", "value": "很多", "as_of": "2026-01-01",
                     "source": "tax"}): "应为数值",
-        json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "1", "as_of": "2026-01-01",
+        json.dumps({"credit_code": HEFEI, "tag": "revenue[2025]", "value": "1", "as_of": "2026-01-01",
                     "source": "moon"}): "未知数据来源",
-        json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "1.005", "as_of": "2026-01-01",
-                    "source": "tax"}): "revenue（上年营业收入）",
+        json.dumps({"credit_code": HEFEI, "tag": "revenue[2025]", "value": "1.005", "as_of": "2026-01-01",
+                    "source": "tax"}): "revenue@2025（2025年度营业收入）",
     }
     for raw, why in cases.items():
         with pytest.raises(ValueError, match=why):
             parse_event(raw, D)
     # money through a float pipeline reads as the fen it meant, as in the batch loader
     for value in ("4999999.9900000002235", 4999999.990000001):
-        ev = parse_event({"credit_code": HEFEI, "tag": "revenue", "value": value, "as_of": "2026-01-01",
+        ev = parse_event({"credit_code": HEFEI, "tag": "revenue[2025]", "value": value, "as_of": "2026-01-01",
                           "source": "tax"}, D)
         assert ev.value == Decimal("4999999.99")
 
@@ -162,7 +162,7 @@ def test_budgeted_policies_are_left_to_batch_runs(ledger_url: str) -> None:
     events = [{"credit_code": code, "tag": "is_tech_sme", "value": "是", "as_of": "2026-06-01", "source": "science"},
               {"credit_code": code, "tag": "tech_sme_date", "value": "2026-06-01", "as_of": "2026-06-01",
                "source": "science"},
-              {"credit_code": code, "tag": "rd_ratio", "value": "5", "as_of": "2026-06-01", "source": "tax"}]
+              {"credit_code": code, "tag": "rd_ratio[2025]", "value": "5", "as_of": "2026-06-01", "source": "tax"}]
     w = worker(ledger_url)
     stats = w.run(StdinSource(io.StringIO("\n".join(json.dumps(e, ensure_ascii=False) for e in events))))
     assert stats.deferred >= 1
@@ -205,7 +205,7 @@ def random_events(n: int, seed: int) -> list[dict]:
             out.append({"credit_code": code, "tag": "disabled_staff_ratio", "value": f"{rng.uniform(0, 4):.2f}",
                         "as_of": day, "source": "hrss"})
         else:
-            out.append({"credit_code": code[:-1] + "Z", "tag": "revenue", "value": "1", "as_of": day, "source": "tax"})
+            out.append({"credit_code": code[:-1] + "Z", "tag": "revenue[2025]", "value": "1", "as_of": day, "source": "tax"})
     return out
 
 
@@ -286,7 +286,7 @@ def test_a_delivered_enterprise_size_survives_later_events_as_in_batches(ledger_
     stats = WorkerStats()
     with w.sf.begin() as s:
         w.apply(s, ok, dt.datetime.now(), stats)
-        for tag, value in (("employees", "3"), ("revenue", "10")):  # inputs of a 微型 derivation
+        for tag, value in (("employees", "3"), ("revenue[2025]", "10")):  # inputs of a 微型 derivation
             w.apply(s, parse_event(json.dumps({"credit_code": HEFEI, "tag": tag, "value": value,
                                                "as_of": "2026-06-02", "source": "stats" if tag == "employees"
                                                else "tax"}), D), dt.datetime.now(), stats)

@@ -45,7 +45,7 @@ class SparkCompiler(KleeneCompiler):
         F = _F()
         if tag.name not in self.columns:
             return F.lit(None)
-        c = F.col(tag.name)
+        c = F.col(f"`{tag.name}`")  # backticks: a slot (revenue@2025) is no plain identifier
         return c.cast("date") if tag.type is not None and tag.type.kind is Kind.DATE else c
 
     def long(self, v: int) -> Column:
@@ -119,6 +119,7 @@ def policy_columns(c: SparkCompiler, policy: ir.Policy, n: int, failed: bool = F
     `failed`, also p{n}_fmask (bit i: condition i is false), which evaluates each condition once
     more, so only the results contract asks for it."""
     F = _F()
+    policy = ir.at(policy, c.as_of)
     if not policy.in_force(c.as_of):
         return [F.lit(False).alias(f"p{n}_ok"), c.long(0).alias(f"p{n}_fen"), c.long(0).alias(f"p{n}_cmask"),
                 c.long(0).alias(f"p{n}_amask")] + ([c.long(0).alias(f"p{n}_fmask")] if failed else [])

@@ -41,7 +41,7 @@ from ..explain import Provenance
 from ..frame import KEY, row_of
 from ..ir import Kind
 from ..reference import evaluate
-from ..periods import split_slot
+from ..periods import parse_period, slot, split_slot
 from ..tags import TagDictionary
 from ..values import coerce, fmt_yuan
 from . import anchor, audit, lifecycle
@@ -78,10 +78,25 @@ def parse_event(raw: Any, dictionary: TagDictionary) -> TagUpdate:
     why = creditcode.problem(code)
     if why:
         raise ValueError(f"统一社会信用代码：{why}")
-    tdef = dictionary.resolve(str(raw["tag"]))
+    written = str(raw["tag"]).strip()
+    name, bracket, rest = written.partition("[")
+    period_text = rest.rstrip("]") if bracket else raw.get("period")
+    tdef = dictionary.resolve(name.strip())
     if tdef is None:
-        sugg = dictionary.suggest(str(raw["tag"]))
+        sugg = dictionary.suggest(written)
         raise ValueError(f"未知标签 {raw['tag']!r}" + (f"（是否指 {sugg}？）" if sugg else ""))
+    if tdef.periodic and "@" not in tdef.key:  # a periodic fact's event names its period (所属期)
+        if not period_text:
+            raise ValueError(f"{tdef.key}（{tdef.label}）按{tdef.period.zh}报送，事件须写明所属期（period，如 2025）")
+        try:
+            p = parse_period(period_text)
+        except ValueError as exc:
+            raise ValueError(f"{tdef.key}（{tdef.label}）的所属期：{exc}") from None
+        if p.kind is not tdef.period:
+            raise ValueError(f"{tdef.key}（{tdef.label}）按{tdef.period.zh}报送，所属期 {p.text} 是{p.kind.zh}")
+        tdef = dictionary[slot(tdef.key, p)]
+    elif period_text:
+        raise ValueError(f"{tdef.key}（{tdef.label}）不分期间，事件不能带所属期")
     try:
         value = raw["value"]
         if tdef.kind is Kind.MONEY and (fen := fen_artefact(value, Decimal(1))) is not None:

@@ -1,0 +1,275 @@
+"""Periodic facts and dated parameters: a condition reads the year it names and no other, a
+missing year is unknown and named, every backend agrees, data files must state the period."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rules_engine import creditcode, frame, ir, reference, vectorized
+from rules_engine.datasets import SourceFile, load_dataset
+from rules_engine.derive import enterprise_size
+from rules_engine.errors import DataError, PolicyLoadError
+from rules_engine.explain import Explainer, Provenance
+from rules_engine.lint import lint
+from rules_engine.loader import Library, load_policy_text
+from rules_engine.periods import Period, PeriodKind, parse_period, parse_relative, parse_window
+from rules_engine.tags import load_dictionary
+
+D = load_dictionary()
+
+
+def code(i: int) -> str:
+    return creditcode.make("340104", 1000 + i)
+
+
+A, B = code(900), code(901)
+
+
+POLICY = """\
+id: zengzhang
+version: 1
+title: 纳税增长奖励
+department: 演示局
+basis: {document: 关于支持企业做大做强的若干政策（示例）, number: 合政〔2026〕6号, article: 第九条}
+tier: 免申即享
+valid_from: 2026-01-01
+valid_to: 2028-12-31
+params:
+  threshold:
+    - {from: 2026-01-01, value: 100万, basis: 合政〔2026〕6号 第九条}
+    - {from: 2027-01-01, value: 120万, basis: 合政〔2026〕18号 第二条（调整）}
+conditions:
+  - id: scale
+    when: tax_paid[上年] >= threshold
+  - id: growing
+    when: growth(tax_paid, 上年, 前年) >= 20%
+  - id: three_years
+    when: 每年(tax_paid, 近3年) > 0
+benefit:
+  percent: {of: "tax_paid[上年] - tax_paid[前年]", rate: 10%}
+  cap: 500000
+"""
+
+
+def policy(text: str = POLICY) -> ir.Policy:
+    return load_policy_text(text, D, "zengzhang.yaml")
+
+
+def both(p: ir.Policy, rows: list[dict[str, object]], as_of: dt.date) -> list[tuple[str, int, tuple[str, ...]]]:
+    """Reference and vectorized decisions (status, fen, missing), which must agree."""
+    df = frame.to_frame([{**r, "credit_code": code(i)} for i, r in enumerate(rows)], D)
+    vec = vectorized.match(df, [p], as_of).to_frame()
+    out = []
+    for i, row in enumerate(rows):
+        ref = reference.evaluate(p, row, as_of)
+        got = vec.iloc[i]
+        missing = tuple(x for x in str(got["missing"]).split(",") if x)
+        assert (got["status"], int(got["amount_fen"]), missing) == (ref.status.label, ref.amount_fen, ref.missing)
+        out.append((ref.status.label, ref.amount_fen, ref.missing))
+    return out
+
+
+def years(**values: object) -> dict[str, object]:
+    return {f"tax_paid@{y[1:]}": None if v is None else Decimal(str(v)) for y, v in values.items()}
+
+
+# ------------------------------------------------------------------ the calendar
+
+
+def test_periods_are_read_exactly_and_relative_words_are_refused_in_data() -> None:
+    assert parse_period("2025") == parse_period("2025年度") == parse_period(" 2025年 ") == Period(PeriodKind.YEAR, 2025)
+    assert parse_period("2025Q1") == parse_period("2025年第1季度") == parse_period("２０２５Ｑ１") \
+        == Period(PeriodKind.QUARTER, 2025, 1)
+    assert parse_period("2025-03") == parse_period("2025年3月") == Period(PeriodKind.MONTH, 2025, 3)
+    for bad, why in (("去年", "相对说法"), ("2025Q5", "1 到 4"), ("2025-13", "1 到 12"), ("", "不是期间"),
+                     ("1800", "超出范围")):
+        with pytest.raises(ValueError, match=why):
+            parse_period(bad)
+    assert Period(PeriodKind.QUARTER, 2026, 1).shift(-1) == Period(PeriodKind.QUARTER, 2025, 4)
+    assert Period(PeriodKind.MONTH, 2026, 1).shift(-13) == Period(PeriodKind.MONTH, 2024, 12)
+    assert parse_relative("上年").at(dt.date(2026, 3, 1)) == Period(PeriodKind.YEAR, 2025)
+    assert parse_relative("上季度").at(dt.date(2026, 3, 1)) == Period(PeriodKind.QUARTER, 2025, 4)
+    assert parse_window("近三年") == parse_window("近3年") == (PeriodKind.YEAR, 3)
+    assert parse_window("近12个月") == (PeriodKind.MONTH, 12)
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+def test_a_condition_reads_the_year_it_names_and_a_missing_year_is_unknown_never_another() -> None:
+    """Was: `tax_paid` meant whatever the last delivery held; on 2026-03-01 (汇算清缴 not over)
+    last year's figure for 2024 would be read as 2025's. Now 上年 on 2026-03-01 is 2025: with
+    only 2024 delivered the policy is undetermined and names 2025年度纳税总额."""
+    p = policy()
+    only_2024 = years(y2022=1, y2023=1_000_000, y2024=2_000_000)
+    ((status, fen, missing),) = both(p, [only_2024], dt.date(2026, 3, 1))
+    assert (status, missing) == ("undetermined", ("tax_paid@2025",))
+    e = Explainer(D).explain(p, only_2024, dt.date(2026, 3, 1))
+    assert "2025年度纳税总额" in [m for c in e.conditions for m in c.missing]
+    # a year later the same data decides 2024 against 2023
+    ((status, fen, _),) = both(p, [only_2024], dt.date(2025, 6, 30))
+    assert status == "not_eligible"  # in force only from 2026-01-01
+
+
+def test_growth_sum_each_and_min_at_their_boundaries() -> None:
+    p = policy()
+    day = dt.date(2026, 6, 30)  # 上年 2025, 前年 2024, 近3年 2023-2025
+    rows = [
+        years(y2023=1, y2024=1_000_000, y2025=1_200_000),  # exactly +20 %, exactly 120万 > 100万: eligible
+        years(y2023=1, y2024=1_000_000, y2025="1199999.99"),  # a fen short of +20 %
+        years(y2023=0, y2024=1_000_000, y2025=1_200_000),  # 2023 was 0: not > 0 every year
+        years(y2023=1, y2024=0, y2025=1_200_000),  # growth from 0 is undefined: false
+        years(y2023=None, y2024=1_000_000, y2025=1_200_000),  # 2023 missing: unknown, named
+    ]
+    got = both(p, rows, day)
+    assert got[0] == ("eligible", 2_000_000, ())  # (120万 − 100万) × 10 %
+    assert [g[0] for g in got[1:4]] == ["not_eligible"] * 3
+    assert got[4][0] == "undetermined" and got[4][2] == ("tax_paid@2023",)
+    text = load_policy_text(POLICY.replace("每年(tax_paid, 近3年) > 0", "sum(tax_paid, 近3年) >= 220万")
+                            .replace("growth(tax_paid, 上年, 前年) >= 20%", "min(tax_paid, 近2年) >= 100万"), D, "x")
+    sums = both(text, [years(y2023=0, y2024=1_000_000, y2025=1_200_000),
+                       years(y2023=0, y2024="999999.99", y2025="1200000.01")], day)
+    assert [s[0] for s in sums] == ["eligible", "not_eligible"]  # 220万 exactly; min a fen under 100万
+
+
+def test_a_dated_parameter_uses_the_value_in_force_and_the_explanation_names_its_basis() -> None:
+    p = policy()
+    row = years(y2024=1_000_000, y2025=1_200_000, y2026=1_440_000, y2023=1)
+    row |= {"tax_paid@2027": Decimal(1)}
+    # 2026: threshold 100万; 2027: 120万 (2026 paid 144万 ≥ 120万 and +20 %)
+    assert both(p, [row], dt.date(2026, 6, 30))[0][0] == "eligible"
+    assert both(p, [years(y2024=1_000_000, y2025="1190000", y2026="1190000", y2023=1)
+                    | {"tax_paid@2023": Decimal(1)}], dt.date(2027, 6, 30))[0][0] == "not_eligible"
+    e = Explainer(D).explain(p, row, dt.date(2027, 6, 30))
+    scale = next(c for c in e.conditions if c.id == "scale")
+    assert "2026年度纳税总额不低于120万元" in scale.zh
+    text = e.to_text()
+    assert "threshold = 120万" in text and "合政〔2026〕18号 第二条（调整）" in text and "2027-01-01" in text
+
+
+def test_every_backend_reads_the_same_slots() -> None:
+    """SQL (SQLite) and durable-rules give the reference's statuses on a period policy."""
+    import sqlalchemy as sa
+
+    from rules_engine.backends import sql as sqlb
+    from rules_engine.backends.sql_tables import write_table
+    from rules_engine.decide import decide
+    from rules_engine.durable_backend import DurableEngine
+
+    p = policy()
+    day = dt.date(2026, 6, 30)
+    rows = [years(y2023=1, y2024=1_000_000, y2025=1_200_000), years(y2023=1, y2024=1_000_000, y2025="1199999.99"),
+            years(y2023=None, y2024=1_000_000, y2025=1_200_000), years(y2023=1, y2024=0, y2025=5)]
+    expected = both(p, rows, day)
+    df = frame.to_frame([{**r, "credit_code": code(i)} for i, r in enumerate(rows)], D)
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        table = write_table(conn, "ent", df, D)
+        got = sqlb.results(conn, table, [p], day).sort_values("credit_code")
+    by_code = {code(i): e for i, e in enumerate(expected)}
+    for r in got.itertuples():
+        assert (r.status, int(r.amount_fen)) == by_code[r.credit_code][:2]
+    durable = DurableEngine()
+    for i, row in enumerate(rows):
+        assert decide(durable, p, row, day, f"s{i}").status.label == expected[i][0]
+
+
+# ------------------------------------------------------------------ the language and the loader
+
+
+def test_a_periodic_tag_without_a_period_is_refused_where_it_is_written() -> None:
+    with pytest.raises(PolicyLoadError) as exc:
+        policy(POLICY.replace("tax_paid[上年] >= threshold", "tax_paid >= threshold"))
+    (prob,) = exc.value.problems
+    assert "按年度报送，须写明期间" in prob.message and prob.line == 15 and "tax_paid[上年]" in prob.hint
+
+
+def test_parameters_are_checked_and_lint_flags_a_gap_in_the_validity() -> None:
+    with pytest.raises(PolicyLoadError, match="从早到晚"):
+        policy(POLICY.replace("from: 2027-01-01", "from: 2025-01-01"))
+    late = policy(POLICY.replace("from: 2026-01-01, value: 100万", "from: 2026-03-01, value: 100万"))
+    lib = Library([late], [])
+    found = [f for f in lint(lib, dt.date(2026, 6, 30)) if f.rule == "param-gap"]
+    assert len(found) == 1 and "threshold" in found[0].message and "2026-01-01" in found[0].message
+    assert not [f for f in lint(Library([policy()], []), dt.date(2026, 6, 30)) if f.rule == "param-gap"]
+
+
+# ------------------------------------------------------------------ data files
+
+
+def src(path: Path, as_of: str = "2026-05-31", **kw: object) -> SourceFile:
+    return SourceFile(path.name, "tax", dt.date.fromisoformat(as_of), path=path, **kw)  # type: ignore[arg-type]
+
+
+def test_a_file_must_state_the_period_of_a_periodic_column(tmp_path: Path) -> None:
+    (tmp_path / "tax.csv").write_text(f"credit_code,tax_paid,tax_credit_rating\n{A},100,A\n", encoding="utf-8")
+    with pytest.raises(DataError, match="tax.csv：列 'tax_paid'（纳税总额）按年度报送，但没有写明数据所属的期间"):
+        load_dataset([src(tmp_path / "tax.csv")], D)
+    # the manifest states it, or the header does, or a period column does: all three load the same slot
+    ds = load_dataset([src(tmp_path / "tax.csv", periods=(("tax_paid", "2025"),))], D)
+    assert ds.frame["tax_paid@2025"].iloc[0] == 10000
+    (tmp_path / "h.csv").write_text(f"credit_code,纳税总额[2025年度],tax_paid[2024]\n{A},100,90\n", encoding="utf-8")
+    ds = load_dataset([src(tmp_path / "h.csv")], D)
+    assert (ds.frame["tax_paid@2025"].iloc[0], ds.frame["tax_paid@2024"].iloc[0]) == (10000, 9000)
+    assert ds.provenance_of(0)["tax_paid@2024"] == ("tax", dt.date(2026, 5, 31))
+
+
+def test_bad_periods_in_a_period_column_are_located_rejects_and_lose_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / "q.csv").write_text(
+        "credit_code,所属期,tax_paid,tax_credit_rating\n"
+        f"{A},2025年度,100,A\n"
+        f"{A},2024,90,A\n"
+        f"{A},去年,80,A\n"
+        f"{B},2025Q5,70,B\n"
+        f"{B},2027,60,B\n"
+        f"{B},2025Q1,50,B\n"
+        f"{B},2023,40,B\n"
+        f"{A},2024,91,A\n", encoding="utf-8")
+    ds = load_dataset([src(tmp_path / "q.csv")], D)
+    f = ds.frame.set_index("credit_code")
+    assert (f.loc[A, "tax_paid@2025"], f.loc[A, "tax_paid@2024"], f.loc[B, "tax_paid@2023"]) == (10000, 9000, 4000)
+    assert str(f.loc[B, "tax_credit_rating"]) == "B"  # the instant cells of refused rows still load
+    by_row = {r.row: r for r in ds.rejects}
+    assert "相对说法" in by_row[4].reason and by_row[4].column == "所属期" and by_row[4].raw == "去年"
+    assert "1 到 4" in by_row[5].reason
+    assert "晚于数据日期" in by_row[6].reason
+    assert "按年度报送" in by_row[7].reason and by_row[7].column == "tax_paid"  # a quarter for a yearly tag
+    assert "与第 3 行重复" in by_row[9].reason and "内容不同" in by_row[9].reason
+
+
+def test_two_deliveries_that_disagree_on_one_period_are_a_conflict_and_neither_wins(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(f"credit_code,tax_paid[2025]\n{A},100\n{B},7\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text(f"credit_code,tax_paid[2025]\n{A},120\n{B},7\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_text(f"credit_code,tax_paid[2025]\n{A},100\n", encoding="utf-8")
+    ds = load_dataset([src(tmp_path / "a.csv"), src(tmp_path / "b.csv", "2026-06-15"),
+                       src(tmp_path / "c.csv", "2026-06-20")], D)
+    f = ds.frame.set_index("credit_code")
+    assert pd.isna(f.loc[A, "tax_paid@2025"]) and f.loc[B, "tax_paid@2025"] == 700
+    (c,) = ds.conflicts
+    assert (c.credit_code, c.tag) == (A, "tax_paid@2025") and "不采用" in c.kept_from
+
+
+# ------------------------------------------------------------------ 企业划型
+
+
+def test_enterprise_size_uses_one_year_and_the_finance_rule_for_finance() -> None:
+    """Was: 金融业 (J) fell into 其他未列明行业 and got a size from its head count."""
+    yi = 10**8 * 100  # 1 亿元 in fen
+    df = pd.DataFrame({
+        "industry": ["J6620", "J6620", "J6710", "J6810", "J6635", "J6911", "J", "S9221", "C3911", "C3911"],
+        "employees": pd.array([5] * 8 + [300, 300], dtype="Int64"),
+        "revenue@2024": pd.array([None] * 8 + [4 * 10**10, 4 * 10**10], dtype="Int64"),
+        "revenue@2025": pd.array([None] * 8 + [2 * 10**9, None], dtype="Int64"),
+        "total_assets@2025": pd.array([6000 * yi, 49 * yi, 100 * yi, 19 * yi, 200 * yi, 10**6 * yi, 10 * yi,
+                                       yi, None, None], dtype="Int64"),
+    })
+    sizes = [None if pd.isna(x) else x for x in enterprise_size(df)]
+    # 存款类 ≥5000亿 中型, <50亿 微型; 证券 ≥100亿 中型; 保险 <20亿 微型; 小贷 ≥200亿 中型; 信托公司 (信托资产),
+    # a bare J, 公共管理 (S): no rule; industry: 2025's revenue 2000万 with 300 staff is 中型, and a
+    # missing 2025 revenue is unknown (2024's 40000万 never stands in for it)
+    assert sizes == ["中型", "微型", "中型", "微型", "中型", None, None, None, "中型", None]

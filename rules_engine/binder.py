@@ -72,14 +72,14 @@ class _Binder:
                 tdef = self.periodic(node, period.kind if period is not None else None)
                 bound = ir.Tag(tdef.key, tdef.type, pos=node.pos, period=period)
                 return bound, VType(tdef.kind, tag=tdef.type, name=tdef.key)
-            case ir.Over(fn=fn, tag=tag, kind=kind, count=count):
-                tdef = self.periodic(tag, kind)
+            case ir.Over(fn=fn, tag=tag, kind=pkind, count=count):
+                tdef = self.periodic(tag, pkind)
                 if fn is not ir.OverFn.SUM and not top:
                     raise self.err(f"{fn.value}(...) 只能直接用于比较（如 min(revenue, 近3年) >= 1000万）", node)
                 if tdef.kind not in ir.NUMERIC_KINDS and fn is not ir.OverFn.EACH:
                     raise self.err(f"{fn.value}(...) 只能用于数值或金额，不能用于{KIND_ZH[tdef.kind]}", tag)
                 bound_tag = ir.Tag(tdef.key, tdef.type, pos=tag.pos)
-                return (ir.Over(fn, bound_tag, kind, count, pos=node.pos),
+                return (ir.Over(fn, bound_tag, pkind, count, pos=node.pos),
                         VType(tdef.kind, tag=tdef.type, name=tdef.key))
             case ir.Num():
                 return node, VType(Kind.NUMBER, literal=True)

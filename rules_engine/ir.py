@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import TypeGuard
 
-from .periods import Period, PeriodKind, Relative, containing, slot
+from .periods import PeriodKind, Relative, containing, slot
 
 
 class Kind(StrEnum):
@@ -467,8 +467,8 @@ def children(node: object) -> tuple[object, ...]:
             return (a,)
         case Over(tag=t):
             return (t,)
-        case Growth(cur=c, base=b):
-            return (c, b)
+        case Growth(cur=cur, base=base):
+            return (cur, base)
         case Between(expr=e, low=lo, high=hi):
             return (e, lo, hi)
         case InSet(expr=e) | Under(expr=e) | IsNull(expr=e) | Truthy(expr=e):
@@ -655,7 +655,7 @@ def _unknown_param(p: Param) -> Tag:
     return Tag(f"{p.name}{'@'}无生效值", TagType(Kind.NUMBER), pos=p.pos)
 
 
-SPREAD = {  # how a comparison of min/max over periods spreads to the periods: all (And) or any (Or)
+SPREAD: dict[tuple[OverFn, str], type[And] | type[Or]] = {  # how a comparison of min/max over periods spreads to the periods: all (And) or any (Or)
     (OverFn.MIN, ">="): And, (OverFn.MIN, ">"): And, (OverFn.MIN, "<="): Or, (OverFn.MIN, "<"): Or,
     (OverFn.MAX, ">="): Or, (OverFn.MAX, ">"): Or, (OverFn.MAX, "<="): And, (OverFn.MAX, "<"): And,
 }
@@ -725,8 +725,10 @@ class _At:
     def spread(self, op: str, over: Over, other: Expr, pos: int) -> Pred:
         tags = [Tag(s, over.tag.type, pos=over.pos) for s in over.periods(self.as_of)]
         items = tuple(Compare(op, t, other, pos=pos) for t in tags)
-        joiner = And if over.fn is OverFn.EACH else SPREAD[(over.fn, op)]
-        return items[0] if len(items) == 1 else joiner(items, pos=pos)
+        if len(items) == 1:
+            return items[0]
+        joiner: type[And] | type[Or] = And if over.fn is OverFn.EACH else SPREAD[(over.fn, op)]
+        return joiner(items, pos=pos)
 
     def f(self, node: Formula) -> Formula:
         match node:

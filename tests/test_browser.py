@@ -25,7 +25,7 @@ SHOTS = ROOT / "out" / "screenshots"
 QIYE01, QIYE02 = "91340124MA7112976A", "91340102000395962B"
 LOGS: dict[str, Path] = {}  # server URL -> its log (session ids are logged at debug level)
 DBS: dict[str, str] = {}  # server URL -> its ledger
-QIYE03 = "9134010201465016X1"  # undetermined for 超比例安排残疾人就业奖励: disabled_staff_ratio is missing
+QIYE03 = "91340102059550891R"  # undetermined for 超比例安排残疾人就业奖励: disabled_staff_ratio is missing
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (scripts/sysdeps.sh installs it)")

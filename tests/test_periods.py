@@ -14,7 +14,7 @@ from rules_engine import creditcode, frame, ir, reference, vectorized
 from rules_engine.datasets import SourceFile, load_dataset
 from rules_engine.derive import enterprise_size
 from rules_engine.errors import DataError, PolicyLoadError
-from rules_engine.explain import Explainer, Provenance
+from rules_engine.explain import Explainer
 from rules_engine.lint import lint
 from rules_engine.loader import Library, load_policy_text
 from rules_engine.periods import Period, PeriodKind, parse_period, parse_relative, parse_window

@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from .. import grant, ir
 from ..errors import EngineError
 from ..frame import KEY
-from ..sources import FrameSource, MatchSource
 from ..periods import resolve_ref
+from ..sources import FrameSource, MatchSource
 from ..tags import TagDictionary
 from . import audit, lifecycle
 from .allocation import (

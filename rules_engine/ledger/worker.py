@@ -40,8 +40,8 @@ from ..errors import EngineError
 from ..explain import Provenance
 from ..frame import KEY, row_of
 from ..ir import Kind
-from ..reference import evaluate
 from ..periods import parse_period, slot, split_slot
+from ..reference import evaluate
 from ..tags import TagDictionary
 from ..values import coerce, fmt_yuan
 from . import anchor, audit, lifecycle

@@ -185,8 +185,8 @@ def generate(n: int, seed: int = 2025, as_of: dt.date = dt.date(2026, 6, 30), st
     account = np.array([f"{a:019d}" for a in rng.integers(10**17, 9 * 10**18, n)], dtype=object)
 
     # History of the periodic facts (drawn last, so that the draws above stay as they were): the
-    # last complete year Y (上年 on the run date), Y-1 and Y-2; quarterly tax for the last two
-    # complete quarters. Growth varies by enterprise, so 连续增长 and 增长20% conditions split.
+    # last complete year Y (上年 on the run date), Y-1 and Y-2; quarterly tax for the last five
+    # complete quarters (上季度 and the same quarter a year earlier). Growth varies by enterprise, so 连续增长 and 增长20% conditions split.
     y = as_of.year - 1
     output_ratio = rng.uniform(0.9, 1.2, n)
     grow = rng.lognormal(0.05, 0.18, (2, n))
@@ -195,7 +195,7 @@ def generate(n: int, seed: int = 2025, as_of: dt.date = dt.date(2026, 6, 30), st
     rd_prev2_fen = np.round(rd_prev_fen * rng.lognormal(-0.1, 0.3, n)).astype(np.int64)
     export_prev2_fen = np.round(export_prev_fen * rng.lognormal(-0.05, 0.25, n)).astype(np.int64)
     q_now = Period(PeriodKind.QUARTER, as_of.year, (as_of.month - 1) // 3 + 1)
-    q_share = rng.uniform(0.2, 0.3, (2, n))
+    q_share = rng.uniform(0.18, 0.32, (5, n))
     periodic = {
         **{slot("revenue", Period(PeriodKind.YEAR, y - 2 + k)): _money(np.asarray(v).astype(np.int64))
            for k, v in enumerate(revenue_hist)},
@@ -204,8 +204,8 @@ def generate(n: int, seed: int = 2025, as_of: dt.date = dt.date(2026, 6, 30), st
             np.where(manuf, np.round(revenue_fen * output_ratio), 0), ~manuf),
         **{slot("tax_paid", Period(PeriodKind.YEAR, y - 2 + k)): _money(v)
            for k, v in enumerate((tax_prev2_fen, tax_prev_fen, tax_fen))},
-        **{slot("tax_paid_q", q_now.shift(k - 2)): _money(np.round(tax_fen * q_share[k]).astype(np.int64))
-           for k in range(2)},
+        **{slot("tax_paid_q", q_now.shift(k - 5)): _money(np.round(tax_fen * q_share[k]).astype(np.int64))
+           for k in range(5)},
         **{slot("rd_expense", Period(PeriodKind.YEAR, y - 2 + k)): _money(v)
            for k, v in enumerate((rd_prev2_fen, rd_prev_fen, rd_fen))},
         slot("rd_ratio", Period(PeriodKind.YEAR, y)): _money(rd_ratio),

@@ -77,6 +77,11 @@ def tokenize(text: str) -> list[Token]:
                     i = k
                     continue
             raw = text[i:j]
+            if j - i == 4 and text[j : j + 1] in ("Q", "q") and text[j + 1 : j + 2].isdigit() \
+                    and not _is_ident_char(text[j + 2 : j + 3] or " ", False):
+                out.append(Token(T.PERIOD, text[i : j + 2], start, text[i : j + 2]))  # 2025Q1: a quarter
+                i = j + 2
+                continue
             if raw.count(".") > 1 or raw.endswith("."):
                 raise ExpressionError(f"无法识别的数字 {raw!r}", text, start, j - i)
             value = Decimal(raw)

@@ -199,11 +199,11 @@ class _Parser:
 
     def period_arg(self) -> tuple[Relative, Token]:
         tok = self.tok
-        if tok.type not in (T.IDENT, T.NUMBER, T.STRING):
-            raise self.fail("期间（如 上年、前年、2025）")
+        if tok.type not in (T.IDENT, T.NUMBER, T.STRING, T.PERIOD):
+            raise self.fail("期间（如 上年、前年、2025、2025Q1）")
         self.advance()
         try:
-            return parse_relative(str(tok.value) if tok.type is T.STRING else tok.text), tok
+            return parse_relative(str(tok.value) if tok.type in (T.STRING, T.PERIOD) else tok.text), tok
         except ValueError as exc:
             raise ExpressionError(str(exc), self.text, tok.pos, len(tok.text)) from None
 

@@ -16,6 +16,7 @@ from rules_engine.explain import CheckUp, Explanation, Provenance, check_up
 from rules_engine.exporting import table_bytes
 from rules_engine.frame import KEY
 from rules_engine.ir import Kind
+from rules_engine.periods import containing, slot
 from rules_engine.service.enterprise import check_enterprise
 from rules_engine.values import coerce
 from ui import common
@@ -60,8 +61,12 @@ def _code_cascade(tag: str, label: str, hierarchy: str) -> str | None:
     return chosen
 
 
-def _form_row() -> dict[str, Any] | None:
-    """A profile typed in by hand, one input per tag of the dictionary, grouped by department."""
+FORM_PERIODS = {"year": 3, "quarter": 4, "month": 3}  # how many complete periods before the date to ask for
+
+
+def _form_row(as_of: dt.date) -> dict[str, Any] | None:
+    """A profile typed in by hand, one input per tag of the dictionary, grouped by department; a
+    periodic tag asks for each of its last complete periods (2025年度营业收入, 2024年度营业收入...)."""
     d = common.dictionary()
     raw: dict[str, Any] = {}
     # codes are chosen level by level, outside the form: a form does not rerun when a choice
@@ -74,7 +79,10 @@ def _form_row() -> dict[str, Any] | None:
         for t in d:
             if t.key == KEY or t.derived or t.personal or t.key in codes:
                 continue
-            by_source.setdefault(d.sources[t.source].label, []).append(t)
+            here = containing(t.period, as_of) if t.periodic else None
+            for k in range(1, FORM_PERIODS.get(t.period.value, 0) + 1) if here else (0,):
+                by_source.setdefault(d.sources[t.source].label, []).append(
+                    d[slot(t.key, here.shift(-k))] if here else t)
         for source, tags in by_source.items():
             with st.expander(source, expanded=source == next(iter(by_source))):
                 cols = st.columns(3)
@@ -200,7 +208,7 @@ def render() -> None:
         title = f"{name if isinstance(name, str) else ''}（{code}）"
         row = None
     else:
-        row = _form_row()
+        row = _form_row(cd.as_of)
         title = "模拟测算（表单填写）"
         code = ""
         if row is None:

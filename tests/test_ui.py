@@ -197,17 +197,17 @@ def test_batch_console_runs_publishes_approves_and_verifies(monkeypatch: pytest.
     at = goto(signed_in("guanyuan"), "batch")
     next(b for b in at.button if b.label == "开始批次").click().run()
     msg = " ".join(s.value for s in at.success)
-    assert "新增待公示 2155 笔" in msg, msg
+    assert "新增待公示 2130 笔" in msg, msg
     monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-01")  # the server's clock, set explicitly for the test
     at.run()
     next(b for b in at.button if b.label.startswith("全部待公示")).click().run()
-    assert "列入公示 2155 笔，公示期 2026-07-01 至 2026-07-07" in " ".join(s.value for s in at.success)
+    assert "列入公示 2130 笔，公示期 2026-07-01 至 2026-07-07" in " ".join(s.value for s in at.success)
     next(b for b in at.button if b.label.startswith("公示期满的")).click().run()
     assert "审批通过 0 笔" in " ".join(s.value for s in at.success)  # still on notice: nothing approved
     monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-08")
     at.run()
     next(b for b in at.button if b.label.startswith("公示期满的")).click().run()
-    assert "审批通过 2155 笔" in " ".join(s.value for s in at.success)
+    assert "审批通过 2130 笔" in " ".join(s.value for s in at.success)
     next(b for b in at.button if b.label == "生成支付文件").click().run()
     assert any("支付文件 PF00000001" in s.value for s in at.success)
     assert any(d.label == "下载 支付文件-PF00000001.xlsx" for d in at.get("download_button"))
@@ -217,7 +217,7 @@ def test_batch_console_runs_publishes_approves_and_verifies(monkeypatch: pytest.
     next(b for b in at.button if b.label == "开始批次").click().run()
     assert "新增待公示 0 笔" in " ".join(s.value for s in at.success)
     goto(at, "overview")
-    assert next(m for m in at.metric if m.label == "待兑现笔数").value == "2155"
+    assert next(m for m in at.metric if m.label == "待兑现笔数").value == "2130"
     charts = at.get("vega_lite_chart")
     assert len(charts) == 3  # by policy, by region (names, top 12 and 其他), by month
     import json

@@ -87,7 +87,7 @@ def test_enterprise_portal_sees_its_own_policies_and_payouts_only(api: Api) -> N
     r = api("GET", f"/api/v1/enterprises/{QIYE01}/policies", "enterprise")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert len(body["eligible"]) == 7 and body["total_fen"] > 0  # the sample regenerated with three years of history
+    assert len(body["eligible"]) == 8 and body["total_fen"] > 0
     e = body["eligible"][0]
     assert e["policy"]["basis"]["number"] and e["conditions"][0]["values"][0]["source"]
     assert all(c["outcome"] is True for c in e["conditions"])
@@ -275,3 +275,16 @@ def test_the_enterprise_acts_on_each_tier_through_the_api(api: Api) -> None:
     r = api("POST", f"/api/v1/enterprises/{QIYE01}/objections", "enterprise",
             json={"subject": "jishu-gaizao", "text": "请复核", "files": [pdf]})
     assert r.status_code == 200 and r.json()["status"] == "open"
+
+
+def test_an_auditor_replays_the_batch_date_through_the_api(api: Api) -> None:
+    r = api("GET", "/api/v1/replay", "auditor", params={"as_of": "2026-06-30"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    # this module's batch read a bare frame, not department files: the replay says it cannot be
+    # reproduced rather than pretending (tests/test_replay.py replays batches over files)
+    (run,) = body["runs"]
+    assert body["consistent"] is False and run["data_version"] is None
+    assert any("没有登记文件" in p for p in run["problems"]), run
+    assert api("GET", "/api/v1/replay", "enterprise", params={"as_of": "2026-06-30"}).status_code == 403
+    assert api("GET", "/api/v1/replay", "auditor", params={"as_of": "2026-13-01"}).status_code == 422

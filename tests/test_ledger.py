@@ -507,3 +507,24 @@ def test_notice_periods_follow_the_official_calendar(tmp_path: Path, monkeypatch
     local.write_text("2026-10-12 holiday  # a local day off\n2026-10-11 workday\n", encoding="utf-8")
     monkeypatch.setenv("MIANSHEN_HOLIDAYS", str(local))
     assert add_working_days(dt.date(2026, 9, 30), 4) == dt.date(2026, 10, 11)
+
+
+def test_a_batch_of_one_payout_stores_its_explanation_as_an_object(ledger_url: str) -> None:
+    """Was: insert_columns processed a column whose values were all the same object once, and a
+    single row's pre-serialised explanation (JsonText) went through the JSON encoder again: a
+    batch that created exactly one payout stored its record as a JSON string, not an object
+    (found by replaying such a batch)."""
+    from rules_engine.ledger.db import JsonText, insert_columns
+    from rules_engine.ledger.models import Payout
+
+    sf = service.open_ledger(ledger_url)
+    now = dt.datetime(2026, 7, 1, 9, 0)
+    with sf.begin() as s:
+        insert_columns(s.connection(), Payout.__table__, {  # type: ignore[arg-type]
+            "policy_id": ["p"], "policy_version": [1], "credit_code": ["C"], "period": ["2026"],
+            "benefit_year": [2026], "amount_fen": [100], "status": ["candidate"], "source": ["batch"],
+            "explanation": [JsonText('{"title": "一笔", "formula_fen": 100}')], "created_at": [now],
+            "updated_at": [now]})
+    with sf() as s:
+        (p,) = s.scalars(sa.select(Payout)).all()
+        assert p.explanation == {"title": "一笔", "formula_fen": 100}

@@ -196,6 +196,31 @@ class VerifyOut(BaseModel):
     problems: list[str]
 
 
+class RunReplayOut(BaseModel):
+    batch_id: int
+    started_at: dt.datetime
+    data_version: int | None
+    consistent: bool
+    data_same: bool
+    decisions_same: bool
+    eligible: int
+    recorded_eligible: int | None
+    created: int
+    created_same: int
+    problems: list[str]
+
+
+class ReplayOut(BaseModel):
+    as_of: dt.date
+    data_version: int | None
+    policies: dict[str, int]
+    eligible: int
+    eligible_fen: int
+    undetermined: int
+    consistent: bool
+    runs: list[RunReplayOut]
+
+
 class FileIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     content_base64: str = Field(max_length=14_000_000, description="文件内容（Base64），不超过 10 MB")
@@ -548,6 +573,20 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
         """核验审计链、签名锚点与台账。"""
         r = service.verify_audit(plat().ledger, who)
         return VerifyOut(entries=r.entries, checkpoints=r.checkpoints, problems=r.problems)
+
+    @app.get("/api/v1/replay", response_model=ReplayOut, responses=ERRORS, tags=["审计"])
+    def replay_day(who: Who, as_of: Annotated[dt.date, Query(description="要重现的评估日期")]) -> ReplayOut:
+        """按该日当时的数据版本与政策版本重新评估，并重现当日每个批次（数据摘要、符合条件的企业与金额、生成的每一笔）。"""
+        from ..service.replay import replay
+
+        r = replay(plat().ledger, who, as_of, plat().dictionary)
+        return ReplayOut(as_of=r.as_of, data_version=r.data_version, policies=r.policies, eligible=r.eligible,
+                         eligible_fen=r.eligible_fen, undetermined=r.undetermined, consistent=r.ok,
+                         runs=[RunReplayOut(batch_id=x.batch_id, started_at=x.started_at, data_version=x.data_version,
+                                            consistent=x.ok, data_same=x.data_same, decisions_same=x.decisions_same,
+                                            eligible=x.eligible, recorded_eligible=x.recorded_eligible,
+                                            created=x.created, created_same=x.created_same, problems=x.problems)
+                               for x in r.runs])
 
     # ---------------------------------------------------------------- finance system
 

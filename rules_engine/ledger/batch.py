@@ -35,7 +35,7 @@ from ..frame import KEY
 from ..periods import resolve_ref
 from ..sources import FrameSource, MatchSource
 from ..tags import TagDictionary
-from . import audit, lifecycle
+from . import audit, history, lifecycle
 from .allocation import (
     SKIP_BEATEN,
     SKIP_BUDGET,
@@ -362,9 +362,11 @@ def paused_gc() -> Iterator[None]:
 
 def run_batch(sf: sessionmaker[Session], data: pd.DataFrame | MatchSource, policies: list[ir.Policy],
               as_of: dt.date, actor: str, dictionary: TagDictionary, data_hash: str | None = None,
-              now: dt.datetime | None = None, sources: CellSources | None = None) -> BatchResult:
+              now: dt.datetime | None = None, sources: CellSources | None = None,
+              data_files: list[dict[str, Any]] | None = None) -> BatchResult:
     """Run one batch over a storage frame or any match source (a database table, a Spark
-    data source). Raises BatchLocked if another run is in progress."""
+    data source). Raises BatchLocked if another run is in progress. `data_files`: the department
+    files the frame was loaded from (history.file_entries), kept so the run can be replayed."""
     if not actor.strip():
         raise EngineError("运行批次须写明操作人")
     source = FrameSource(data) if isinstance(data, pd.DataFrame) else data
@@ -374,20 +376,27 @@ def run_batch(sf: sessionmaker[Session], data: pd.DataFrame | MatchSource, polic
     try:
         with paused_gc():
             return _run(sf, source, in_force, as_of, actor, dictionary, data_hash or source.digest(),
-                        now or dt.datetime.now(), sources)
+                        now or dt.datetime.now(), sources, data_files)
     finally:
         release_lock(sf)
 
 
 def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Policy], as_of: dt.date, actor: str,
-         dictionary: TagDictionary, data_hash: str, now: dt.datetime, sources: CellSources | None) -> BatchResult:
+         dictionary: TagDictionary, data_hash: str, now: dt.datetime, sources: CellSources | None,
+         data_files: list[dict[str, Any]] | None) -> BatchResult:
     with sf.begin() as s:
+        # what a replay needs: the files as they are now (by hash) and the policy texts
+        dv = history.record_data_version(s, data_files, "batch", actor, now) if data_files else None
+        history.record_policy_texts(s, policies, now)
         run = BatchRun(started_at=now, started_by=actor, as_of=as_of, status="running", data_hash=data_hash,
-                       policies={p.id: {"version": p.version, "hash": policy_digest(p)} for p in policies})
+                       policies={p.id: {"version": p.version, "hash": policy_digest(p)} for p in policies},
+                       data_version_id=dv.id if dv else None)
         s.add(run)
         s.flush()
         existing = load_existing(s, policies)
         cands, frame, rows = candidates(source, policies, as_of)
+        decisions = history.decisions_digest((c.credit_code, c.policy.id, c.policy.version, c.amount_fen)
+                                             for c in cands)
         outcome = allocate(cands, existing, as_of)
         supersede(s, outcome, actor, now)
         names, regions, accounts = (_nulls_as_none(frame[c]) if c in frame else None
@@ -463,11 +472,13 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
             "as_of": as_of.isoformat(), "data_hash": data_hash, "policies": run.policies,
             "created": n_pay, "created_fen": created_fen, "payouts_digest": digest,
             "invited": n_inv, "invited_fen": sum(inv["amount_fen"]),
+            "eligible": len(cands), "decisions_digest": decisions, "data_version": run.data_version_id,
         }, at=now)
         run.status = "completed"
         run.finished_at = dt.datetime.now()
         run.summary = {"created": n_pay, "created_fen": created_fen, "invited": n_inv, "skipped": skipped,
-                       "by_policy": by_policy, "payouts_digest": digest, "audit_head": [entry.seq, entry.hash]}
+                       "by_policy": by_policy, "payouts_digest": digest, "audit_head": [entry.seq, entry.hash],
+                       "eligible": len(cands), "decisions_digest": decisions}
         return BatchResult(run.id, n_pay, created_fen, skipped, by_policy, n_inv)
 
 

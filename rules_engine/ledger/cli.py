@@ -351,6 +351,46 @@ def audit_verify(actor: Annotated[str, typer.Option("--actor", help="核验人�
         raise typer.Exit(1)
 
 
+def replay(
+    as_of: Annotated[str, typer.Option("--as-of", help="要重现的评估日期（YYYY-MM-DD）。")],
+    actor: Annotated[str, typer.Option("--actor", help="核验人。")] = "重现核验",
+    db: DbOpt = None,
+) -> None:
+    """按某日当时的数据版本和政策版本重新评估，并逐一重现当日的每个批次（数据摘要、符合条件的企业与金额、
+    批次生成的每一笔）；有不一致时退出码为 1。"""
+    from ..cli_common import domain_errors
+    from ..service.replay import replay as run_replay
+    from ..tags import load_dictionary
+
+    with domain_errors():
+        day = _date_option(as_of)
+        r = run_replay(_sf(db), Actor(actor, "auditor"), day, load_dictionary())
+    console.print(f"{day.isoformat()}：数据版本 {r.data_version or '（无）'}，政策 {len(r.policies)} 项；"
+                  f"符合 {r.eligible} 对，合计 {fmt_yuan(r.eligible_fen)} 元，待补充数据 {r.undetermined} 对",
+                  highlight=False)
+    for run in r.runs:
+        mark = "一致" if run.ok else "不一致"
+        console.print(f"批次 {run.batch_id}（{run.started_at:%Y-%m-%d %H:%M}，数据版本 {run.data_version or '无'}）："
+                      f"{mark}；数据摘要{'相同' if run.data_same else '不同'}，符合条件 {run.eligible} 对"
+                      f"（当时 {run.recorded_eligible if run.recorded_eligible is not None else '未记录'}），"
+                      f"生成的 {run.created} 笔重现 {run.created_same} 笔", highlight=False)
+        for p in run.problems:
+            err.print(f"  {p}", markup=False, highlight=False)
+    if not r.runs:
+        console.print("该日没有批次：以上为按当日数据与政策版本的重新评估", highlight=False)
+    if not r.ok:
+        raise typer.Exit(1)
+
+
+def _date_option(text: str) -> dt.date:
+    from ..errors import Invalid
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"日期应写作 YYYY-MM-DD，而不是 {text!r}") from None
+
+
 worker_app = typer.Typer(help="事件处理进程：基于 durable-rules 响应标签数据更新。", no_args_is_help=True)
 events_app = typer.Typer(help="传入的标签事件：写入事件处理进程轮询的表；列出死信。",
                          no_args_is_help=True)
@@ -434,6 +474,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(payment_app, name="payment")
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(audit_app, name="audit")
+    app.command("replay")(replay)
 
 
 # ------------------------------------------------------------------ delivery tiers

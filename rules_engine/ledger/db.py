@@ -56,14 +56,14 @@ def _has_nul(parameters: object) -> bool:
     return any(isinstance(v, str) and "\x00" in v for v in values)
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every migration not yet applied (idempotent)."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply every migration not yet applied, up to `revision` (idempotent)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:  # PostgreSQL's DDL is transactional as it is
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
         return
     # pysqlite begins no transaction before DDL, so each CREATE TABLE would commit on its own and
     # a process killed mid-upgrade would leave tables without their recorded version. Drive the
@@ -72,7 +72,7 @@ def upgrade(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
         except BaseException:
             if not conn.invalidated:  # an interrupt invalidates it: closing rolled it back already
                 conn.exec_driver_sql("ROLLBACK")
@@ -119,7 +119,8 @@ def insert_columns(conn: Connection, table: Table, data: dict[str, list[Any]]) -
         if process is None:
             columns[name] = values
         elif all(v is values[0] for v in values):  # a batch's timestamps: processed once
-            columns[name] = [process(values[0])] * len(values)
+            first = values[0] if type(values[0]) is JsonText else process(values[0])
+            columns[name] = [first] * len(values)
         else:
             columns[name] = [v if type(v) is JsonText else process(v) for v in values]
     if dialect.name == "postgresql":

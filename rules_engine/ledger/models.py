@@ -38,6 +38,36 @@ class BatchRun(Base):
     policies: Mapped[dict[str, Any]] = mapped_column(JSON)  # id -> {version, hash}
     data_hash: Mapped[str] = mapped_column(String(64))
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    data_version_id: Mapped[int | None] = mapped_column(Integer)  # the files it read (DataVersion), if any
+
+
+class DataVersion(Base):
+    """A set of department files as the data stood at one moment: made current on the 数据 page,
+    or read by a batch run. Each file is named with its SHA-256, so a replay reads exactly these
+    bytes or refuses; the files themselves are kept (uploads are never overwritten)."""
+
+    __tablename__ = "data_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(16))  # activated | batch
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    files: Mapped[list[Any]] = mapped_column(JSON)  # [{path, source, as_of, encoding, columns, sha256}]
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of `files` as canonical JSON
+
+
+class PolicyText(Base):
+    """The exact text of every policy file a batch evaluated, by its SHA-256 (the hash a batch
+    run records per policy), so that the batch can be replayed after the file has changed."""
+
+    __tablename__ = "policy_texts"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class Payout(Base):

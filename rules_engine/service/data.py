@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..datasets import Dataset, SourceFile, load_dataset, load_manifest
 from ..errors import Forbidden, Invalid
 from ..exporting import write_atomic
-from ..ledger import audit
+from ..ledger import audit, history
 from ..tags import TagDictionary
 from .actors import Actor
 from .platform import ROOT
@@ -30,9 +30,16 @@ def current_manifest(default: Path) -> Path:
     return CURRENT if CURRENT.exists() and "MIANSHEN_DATA" not in os.environ else default
 
 
+def _entry(f: SourceFile) -> dict[str, object]:
+    out: dict[str, object] = {"path": str(f.path), "source": f.source, "as_of": f.as_of.isoformat(),
+                              "encoding": f.encoding}
+    if f.periods:  # the period each column's values are for (manifest `columns:`)
+        out["columns"] = {c: {"period": p} for c, p in f.periods}
+    return out
+
+
 def _entries(manifest: Path) -> list[dict[str, object]]:
-    return [{"path": str(f.path), "source": f.source, "as_of": f.as_of.isoformat(), "encoding": f.encoding}
-            for f in load_manifest(manifest) if f.path is not None]
+    return [_entry(f) for f in load_manifest(manifest) if f.path is not None]
 
 
 def stage(actor: Actor, dictionary: TagDictionary, base: Path, files: list[tuple[str, bytes]], source: str,
@@ -86,10 +93,15 @@ def activate(sf: sessionmaker[Session], actor: Actor, base: Path, files: list[So
     digests = {}
     for f in files:
         assert f.path is not None
-        entries.append({"path": str(f.path), "source": f.source, "as_of": f.as_of.isoformat(), "encoding": f.encoding})
+        entries.append(_entry(f))
         digests[f.name] = hashlib.sha256(f.path.read_bytes()).hexdigest()
     manifest = {"as_of": as_of.isoformat(), "files": entries}
+    kept = history.file_entries([*(load_manifest(base) if base.suffix in (".yaml", ".yml") else []), *files])
     with sf.begin() as s:
-        audit.append(s, actor.name, "data_activated", CURRENT.name, {"files": digests, "base": str(base)})
+        # the data as it now stands, kept for replay (the files are never overwritten: uploads go
+        # to a new folder each time)
+        dv = history.record_data_version(s, kept, "activated", actor.name, dt.datetime.now()) if kept else None
+        audit.append(s, actor.name, "data_activated", CURRENT.name, {"files": digests, "base": str(base),
+                                                                   "data_version": dv.id if dv else None})
         write_atomic(CURRENT, yaml.safe_dump(manifest, allow_unicode=True, sort_keys=False).encode("utf-8"))
     return CURRENT

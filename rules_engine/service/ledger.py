@@ -18,7 +18,7 @@ from ..datasets import Dataset
 from ..errors import Invalid, NotFound
 from ..explain import Explanation
 from ..frame import KEY
-from ..ledger import anchor, audit, exports, lifecycle, payments
+from ..ledger import anchor, audit, exports, history, lifecycle, payments
 from ..ledger import batch as batch_mod
 from ..ledger import db as ledger_db
 from ..ledger.models import BatchRun, PaymentFile, Payout, PolicyVersion, payout_id
@@ -70,6 +70,7 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFr
     with sf.begin() as s:
         sync_from_policies(s, [p for p in policies if p.status == "active"], actor.name)
     sources = None
+    data_files = data.files if isinstance(data, Dataset) and data.files else None
     if isinstance(data, (Dataset, pd.DataFrame)):  # verified self-declared values fill what departments did not
         frame, declared = overlay_frame(data.frame if isinstance(data, Dataset) else data, sf, dictionary)
         if isinstance(data, Dataset):
@@ -77,7 +78,8 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFr
                 pd.Index(data.frame[KEY].astype(str)), data.provenance,
                 [(dictionary.sources[f.source].label, f.as_of) for f in data.files], declared, SELF_DECLARED)
         data = frame
-    r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary, sources=sources)
+    files = history.file_entries(data_files) if data_files is not None else None
+    r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary, sources=sources, data_files=files)
     with sf() as s:
         seq, head = audit.head(s)
         name = ledger_name(s)

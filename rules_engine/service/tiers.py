@@ -146,13 +146,16 @@ def profile(p: Platform, code: str) -> tuple[dict[str, object], dict[str, Proven
     return row, prov
 
 
-def overlay_frame(frame: pd.DataFrame, sf: sessionmaker[Session], d: Any
+def overlay_frame(frame: pd.DataFrame, sf: sessionmaker[Session], d: Any, as_at: dt.datetime | None = None
                   ) -> tuple[pd.DataFrame, dict[str, set[str]]]:
     """The batch's data with verified self-declared values filled in where departments delivered
-    nothing (the same rule as profile()), and the cells so filled (tag -> credit codes)."""
+    nothing (the same rule as profile()), and the cells so filled (tag -> credit codes). `as_at`:
+    only values verified by then (a replay of a past batch)."""
     with sf() as s:
-        rows = list(s.scalars(select(SuppliedValue).where(SuppliedValue.status == "verified")
-                              .order_by(SuppliedValue.id)))
+        q = select(SuppliedValue).where(SuppliedValue.status == "verified")
+        if as_at is not None:
+            q = q.where(SuppliedValue.decided_at <= as_at)
+        rows = list(s.scalars(q.order_by(SuppliedValue.id)))
     declared: dict[str, set[str]] = {}
     if not rows:
         return frame, declared

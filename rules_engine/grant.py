@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from . import ir
+from . import ir, legacy
 from .explain import Explainer, Explanation, Grant, Provenance
 from .ir import Status
 from .render_zh import fmt_money
@@ -125,12 +125,17 @@ def explain(rec: Mapping[str, Any], policy: ir.Policy, amount_fen: int, d: TagDi
     recorded inputs as of the recorded date, with the grant (formula and granted amounts, the
     allocation, how the payout came to be) and every way the record disagrees with its policy or
     with the payout's amount (`amount_fen`, the amount the ledger will pay)."""
-    row, problems = _row(rec, d)
+    problems: list[str] = []
     try:
         as_of = dt.date.fromisoformat(str(rec.get("as_of")))
     except ValueError:
         as_of = policy.valid_from
         problems.append(f"记录的评估日期不能读取：{str(rec.get('as_of'))[:40]}")
+    # a record written before periods names `tax_paid`/`tax_paid_prev`: the years they meant then
+    rec = {**rec, "inputs": {legacy.slot_of(k, as_of): v for k, v in (rec.get("inputs") or {}).items()},
+           "sources": {legacy.slot_of(k, as_of): v for k, v in (rec.get("sources") or {}).items()}}
+    row, bad = _row(rec, d)
+    problems = bad + problems
     sources = {}
     for tag, pair in (rec.get("sources") or {}).items():
         if isinstance(pair, list) and len(pair) == 2:

@@ -63,8 +63,8 @@ class Renderer:
 
     def value(self, e: ir.Expr, unit: str = "") -> str:
         match e:
-            case ir.Tag(name=name, period=p) if p is not None:
-                return f"{p.zh}{self.label(name)}"
+            case ir.Tag(name=name, period=p) if p is not None:  # 上季度 + 季度纳税额: 上季度纳税额
+                return f"{p.zh}{self.label(name).removeprefix(p.kind.zh)}"
             case ir.Tag(name=name):
                 return self.label(name)
             case ir.Num(value=v):

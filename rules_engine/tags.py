@@ -78,7 +78,8 @@ class TagDictionary:
             except ValueError:
                 p = None
             if p is not None and p.kind is base.period and p.text == period:
-                out = replace(base, key=name, label=f"{p.zh}{base.label}")
+                # 季度纳税额 of 2026Q1 reads 2026年第1季度纳税额, not ...季度季度纳税额
+                out = replace(base, key=name, label=f"{p.zh}{base.label.removeprefix(base.period.zh)}")
         if len(self._slots) < 100_000:
             self._slots[name] = out
         return out

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rules_engine import ir
 from rules_engine.ir import Kind, TagType
-from rules_engine.periods import PeriodKind, Relative
+from rules_engine.periods import Period, PeriodKind, Relative
 from rules_engine.tags import Source, TagDef, TagDictionary
 
 N0 = TagType(Kind.NUMBER, 0, "人")
@@ -164,7 +164,7 @@ def leaf(draw: st.DrawFn) -> ir.Pred:
         return ir.Const(draw(st.booleans()))
     if kind == 20:  # one period, relative or fixed; 2020 and 2025 are never delivered
         period = draw(st.sampled_from([Relative(PeriodKind.YEAR, o) for o in (0, -1, -2, -3, -4)]
-                                      + [Relative(PeriodKind.YEAR, fixed=ir.Period(PeriodKind.YEAR, 2025))]))
+                                      + [Relative(PeriodKind.YEAR, fixed=Period(PeriodKind.YEAR, 2025))]))
         lit = ir.Num(draw(st.sampled_from(PERIODIC_MONEYS)))
         return ir.Compare(op, ir.Tag("pm", MONEY, period=period), lit)
     if kind == 21:

@@ -19,13 +19,15 @@ from typing import Any
 
 import pytest
 
+from tests.sample_picks import undetermined_for
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "out" / "screenshots"
 QIYE01, QIYE02 = "91340124MA7112976A", "91340102000395962B"
 LOGS: dict[str, Path] = {}  # server URL -> its log (session ids are logged at debug level)
 DBS: dict[str, str] = {}  # server URL -> its ledger
-QIYE03 = "91340102059550891R"  # undetermined for 超比例安排残疾人就业奖励: disabled_staff_ratio is missing
+QIYE03 = undetermined_for("canji-jiuye", "disabled_staff_ratio")  # 超比例安排残疾人就业奖励 waits for one value
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed (scripts/sysdeps.sh installs it)")

@@ -65,7 +65,7 @@ def test_match_writes_results(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"results{suffix}"
     result = runner.invoke(app, ["match", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "3000 家企业 × 29 项政策" in result.output
+    assert "3000 家企业 × 31 项政策" in result.output
     df = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".xlsx": pd.read_excel}[suffix](out)
     assert set(df["status"]) == {"eligible", "undetermined"}
     row = df[df["status"] == "eligible"].iloc[0]
@@ -100,7 +100,7 @@ def test_generate_department_files_and_parquet(tmp_path: Path) -> None:
     assert len(list((tmp_path / "p").glob("part-*.parquet"))) == 3
     result = runner.invoke(app, ["match", "--data", str(tmp_path / "p"), "--as-of", "2026-06-30"])
     assert result.exit_code == 0, result.output
-    assert "500 家企业 × 29 项政策" in result.output
+    assert "500 家企业 × 31 项政策" in result.output
 
 
 def test_match_a_single_file_in_natural_units(tmp_path: Path) -> None:

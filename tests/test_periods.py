@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from rules_engine import creditcode, frame, ir, reference, vectorized
 from rules_engine.datasets import SourceFile, load_dataset
 from rules_engine.derive import enterprise_size
 from rules_engine.errors import DataError, PolicyLoadError
-from rules_engine.explain import Explainer
+from rules_engine.explain import Explainer, Provenance
 from rules_engine.lint import lint
 from rules_engine.loader import Library, load_policy_text
 from rules_engine.periods import Period, PeriodKind, parse_period, parse_relative, parse_window
@@ -273,3 +274,75 @@ def test_enterprise_size_uses_one_year_and_the_finance_rule_for_finance() -> Non
     # a bare J, 公共管理 (S): no rule; industry: 2025's revenue 2000万 with 300 staff is 中型, and a
     # missing 2025 revenue is unknown (2024's 40000万 never stands in for it)
     assert sizes == ["中型", "微型", "中型", "微型", "中型", None, None, None, "中型", None]
+
+
+# ------------------------------------------------------------------ records of the snapshot era
+
+OLD_WAIMAO = """\
+id: jiu-waimao
+version: 1
+title: 外贸出口增长奖励（旧版）
+department: 安徽省商务厅
+basis: {document: 安徽省促进外贸稳规模优结构若干措施（示例）, number: 皖商贸〔2026〕10号, article: 第三条}
+tier: 即申即享
+valid_from: 2026-01-01
+valid_to: 2026-12-31
+regions: [340000]
+conditions:
+  - id: scale
+    when: export_value >= 500万
+  - id: growth
+    when: export_value > export_value_prev
+benefit:
+  percent: {of: export_value - export_value_prev, rate: 2%}
+  cap: 500000
+tests:
+  - name: 增长300万元
+    as_of: 2026-06-30
+    tags: {region: 340207, export_value: 8000000, export_value_prev: 5000000}
+    expect: {status: eligible, amount: 60000}
+  - name: 缺少前年出口额
+    as_of: 2026-06-30
+    tags: {region: 340207, export_value: 8000000}
+    expect: {status: undetermined, missing: [export_value_prev]}
+"""
+
+
+def test_a_policy_published_before_periods_states_the_same_rule_in_periods() -> None:
+    from rules_engine.legacy import upgrade_policy_text
+    from rules_engine.policytests import run_policy_tests
+
+    with pytest.raises(PolicyLoadError, match="须写明期间"):
+        load_policy_text(OLD_WAIMAO, D, "old.yaml")
+    p = load_policy_text(upgrade_policy_text(OLD_WAIMAO), D, "old.yaml")
+    results = run_policy_tests([p], D)
+    assert len(results) == 2 and all(r.ok for r in results), results
+    assert ir.policy_tags(p, dt.date(2026, 6, 30)) == ("export_value@2024", "export_value@2025", "region")
+
+
+def test_a_payout_recorded_before_periods_explains_itself(ledger_url: str) -> None:
+    """Its policy version is in the history in the old syntax and its record names `export_value`
+    and `export_value_prev`: read as 2025 and 2024 of its evaluation date, it is consistent."""
+    from rules_engine import grant, service
+    from rules_engine.ledger.models import Payout, PolicyVersion
+    from rules_engine.legacy import upgrade_policy_text
+    from rules_engine.service.actors import Actor
+
+    sf = service.open_ledger(ledger_url)
+    now = dt.datetime(2026, 7, 1, 9, 0)
+    new = load_policy_text(upgrade_policy_text(OLD_WAIMAO), D, "old.yaml")
+    rec = grant.record(new, dt.date(2026, 6, 30), {"region": "340207", "export_value": "8000000.00",
+                                                    "export_value_prev": "5000000.00"}, 6000000, 6000000,
+                       sources={"export_value": Provenance("商务局", dt.date(2026, 5, 1))})
+    with sf.begin() as s:
+        s.add(PolicyVersion(policy_id="jiu-waimao", version=1, file="jiu-waimao.yaml", sha256="0" * 64,
+                            text=OLD_WAIMAO, published_by="官员", published_at=now))
+        s.add(Payout(policy_id="jiu-waimao", policy_version=1, credit_code=A, period="2026", benefit_year=2026,
+                     amount_fen=6000000, status="candidate", source="batch", explanation=rec,
+                     created_at=now, updated_at=now))
+    with sf() as s:
+        ref = s.scalars(sa.select(Payout)).one().reference
+    _, e = service.explain_payout(sf, Actor("审计", "auditor"), ref, [], D)
+    assert e.grant is not None and e.grant.discrepancies == (), e.grant.discrepancies
+    values = {v.label: (v.display, v.source) for c in e.conditions for v in c.values}
+    assert values["2025年度出口额"][1] == "商务局" and "2024年度出口额" in values

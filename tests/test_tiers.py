@@ -16,10 +16,12 @@ from rules_engine.errors import Conflict, Forbidden, Invalid
 from rules_engine.frame import KEY
 from rules_engine.ledger.models import Invitation, Payout
 from rules_engine.loader import load_library
+from rules_engine.periods import parse_period
 from rules_engine.service import Actor, tiers
 from rules_engine.service.enterprise import check_enterprise
 from rules_engine.service.platform import Platform, load_data
 from rules_engine.tags import load_dictionary
+from tests.sample_picks import undetermined_for
 
 ROOT = Path(__file__).resolve().parent.parent
 D = load_dictionary()
@@ -314,7 +316,7 @@ def test_the_cli_reaches_the_same_tier_operations(tmp_path: Path, monkeypatch: p
 def test_a_verification_killed_halfway_changes_nothing(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
     from rules_engine.service import tiers as t
 
-    code = "91340102059550891R"  # 残疾职工占比 not delivered: 超比例安排残疾人就业奖励 undetermined
+    code = undetermined_for("canji-jiuye", "disabled_staff_ratio")  # 残疾职工占比 not delivered
     v = t.supply_value(platform, Actor("企业", "enterprise", code), code, "disabled_staff_ratio", "2.5", "年审结果",
                        [("年审.pdf", b"%PDF")])
     real = t.audit.append
@@ -353,3 +355,18 @@ def test_a_nul_typed_into_a_form_is_refused_in_chinese_on_every_database(platfor
     with pytest.raises(Invalid, match="控制字符"):
         tiers.raise_objection(platform, me, code, "faming-zhuanli", "异议\x00内容", [])
     assert tiers.raise_objection(platform, me, code, "faming-zhuanli", "异议内容", []).text == "异议内容"
+
+
+def test_the_data_request_list_counts_each_missing_year(platform: Platform) -> None:
+    """A decision waiting for 2025年度纳税总额 is counted under that year, not under 纳税总额 at
+    large: the department is asked for the year it has not delivered."""
+    from rules_engine.service.tiers import data_requests
+
+    rows = data_requests(platform, OFFICIAL)
+    periodic = rows[rows["标签"].str.contains("@")]
+    assert len(periodic) > 0
+    for tag, label in zip(periodic["标签"], periodic["数据项"], strict=True):
+        period = parse_period(tag.split("@")[1])
+        assert label.startswith(period.zh) and "@" not in label, (tag, label)
+    assert any(label.startswith("2026年第1季度纳税额") for label in periodic["数据项"])
+    assert "tax_paid" not in set(rows["标签"])  # never the tag without its period

@@ -20,6 +20,7 @@ KEY_ZH = {
     "base": "基础数据", "before_fen": "调整前", "after_fen": "调整后", "bytes": "字节数", "checkpoint": "签名锚点",
     "clawback_fen": "追回金额", "clock_override": "演示时钟日期", "count": "笔数", "created": "新增待公示笔数",
     "created_fen": "新增待公示金额", "credit_code": "统一社会信用代码", "data_hash": "数据哈希",
+    "data_version": "数据版本", "decisions_digest": "决定摘要", "eligible": "符合条件的企业与政策对数",
     "dead_holder": "失效的持有者", "dead_pid": "失效的进程号", "draft": "草稿编号", "failed": "支付失败笔数",
     "file": "文件", "file_id": "文件编号", "files": "附件哈希", "holder": "持有者", "id": "编号", "ids": "兑现记录编号",
     "invited": "邀约笔数", "invited_fen": "邀约金额", "missing_account": "缺少银行账号", "name": "名称",
@@ -63,7 +64,8 @@ def _value(key: str, v: Any) -> str:
         return ROLE_ZH.get(v, v)
     if key in ("from", "to") and isinstance(v, str):
         return STATUS_ZH.get(v, v)
-    if key in ("sha256", "data_hash", "payouts_digest", "result_sha256", "account") and isinstance(v, str):
+    if key in ("sha256", "data_hash", "payouts_digest", "decisions_digest", "result_sha256", "account") \
+            and isinstance(v, str):
         return v[:16] + "…" if len(v) > 16 else v
     if key == "ids" and isinstance(v, list):
         head = "、".join(str(i) for i in v[:SHOWN_IDS])

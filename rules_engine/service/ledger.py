@@ -13,9 +13,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import grant, ir
+from .. import grant, ir, legacy
 from ..datasets import Dataset
-from ..errors import Invalid, NotFound
+from ..errors import Invalid, NotFound, PolicyLoadError
 from ..explain import Explanation
 from ..frame import KEY
 from ..ledger import anchor, audit, exports, history, lifecycle, payments
@@ -150,7 +150,11 @@ def explain_payout(sf: sessionmaker[Session], actor: Actor, reference: str, poli
             if text is None:
                 raise NotFound(f"兑现记录 {pay.reference} 所依据的政策 {pay.policy_id} 第 {pay.policy_version} 版"
                                "不在政策库和版本历史中，无法重算说明")
-            policy = load_policy_text(text, dictionary, f"{pay.policy_id}-v{pay.policy_version}.yaml")
+            name = f"{pay.policy_id}-v{pay.policy_version}.yaml"
+            try:
+                policy = load_policy_text(text, dictionary, name)
+            except PolicyLoadError:  # published before periods: read in today's syntax, same rule
+                policy = load_policy_text(legacy.upgrade_policy_text(text), dictionary, name)
     return pay, grant.explain(pay.explanation or {}, policy, pay.amount_fen, dictionary)
 
 

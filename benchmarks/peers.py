@@ -143,6 +143,7 @@ def polars_frame(parquet: Any, dictionary: TagDictionary) -> Any:
 def polars_match(df: Any, policies: list[ir.Policy], as_of: dt.date) -> list[tuple[np.ndarray, np.ndarray]]:
     import polars as pl
 
+    policies = [ir.at(p, as_of) for p in policies]  # periods resolved to the slots, as every backend does
     _, bits = tag_bits(policies, "Polars")
     c = PolarsCompiler(set(df.columns), as_of, bits)
     evaluated, exprs = [], []
@@ -214,6 +215,7 @@ class DuckDbCompiler(SqlCompiler):
 
 def duckdb_sql(columns: Sequence[str], policies: list[ir.Policy], as_of: dt.date, dictionary: TagDictionary) -> str:
     table = _sql_table(columns, dictionary)
+    policies = [ir.at(p, as_of) for p in policies]
     _, bits = tag_bits(policies, "DuckDB")
     c = DuckDbCompiler(table, as_of, bits)
     cols: list[Any] = [table.c.rn]

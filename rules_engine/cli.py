@@ -157,7 +157,7 @@ def explain(
             raise typer.Exit(1) from None
         when = _as_of(as_of, data)
         row = row_of(ds.frame, i, d)
-        prov = {k: Provenance(d.sources[s].label, a) for k, (s, a) in ds.provenance_of(i).items()}
+        prov = {k: Provenance(d.sources[s].label, a, f) for k, (s, a, f) in ds.provenance_of(i).items()}
         chosen = [p for p in lib.active() if policy is None or p.id == policy]
         if policy is not None:
             for p in chosen:

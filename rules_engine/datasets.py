@@ -98,12 +98,13 @@ class Dataset:
             self.__dict__["_index"] = index
         return int(index[credit_code])
 
-    def provenance_of(self, i: int) -> dict[str, tuple[str, dt.date]]:
+    def provenance_of(self, i: int) -> dict[str, tuple[str, dt.date, str]]:
+        """Per tag (slot) of row i: the department, the delivery date and the file it came from."""
         out = {}
         for tag, idx in self.provenance.items():
             k = int(idx[i])
             if k >= 0:
-                out[tag] = (self.files[k].source, self.files[k].as_of)
+                out[tag] = (self.files[k].source, self.files[k].as_of, self.files[k].name)
         return out
 
 

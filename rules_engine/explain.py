@@ -28,6 +28,7 @@ IMMUTABLE_TAGS = frozenset({"region", "industry", "registration_date", "ownershi
 class Provenance:
     source: str  # department
     as_of: dt.date | None
+    file: str = ""  # the department file the value came from, where known
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class ValueUsed:
     display: str
     source: str
     as_of: dt.date | None
+    file: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class Explanation:
                 "id": c.id, "text": c.label or c.zh, "article": c.article or p.basis.article,
                 "outcome": c.outcome, "gap": c.gap, "missing": list(c.missing),
                 "values": [{"tag": v.tag, "label": v.label, "value": v.display, "source": v.source,
-                            "as_of": v.as_of.isoformat() if v.as_of else None} for v in c.values],
+                            "as_of": v.as_of.isoformat() if v.as_of else None, "file": v.file} for v in c.values],
             } for c in self.conditions],
             "amount_steps": list(self.amount_steps),
             "grant": None if self.grant is None else {
@@ -142,7 +144,8 @@ class Explanation:
             lines.append(head)
             for v in c.values:
                 when = f"，截至 {v.as_of.isoformat()}" if v.as_of else ""
-                lines.append(f"      {v.label} = {v.display}（来源：{v.source}{when}）")
+                where = f" {v.file}" if v.file else ""
+                lines.append(f"      {v.label} = {v.display}（来源：{v.source}{where}{when}）")
             if c.gap:
                 lines.append(f"      差距：{c.gap}")
             if c.missing:
@@ -302,7 +305,8 @@ class Explainer:
         elif tdef.kind is Kind.CODE and value is not None:
             display = self.r.code(str(value), tdef.type.hierarchy)
         return ValueUsed(tag, tdef.label, value, display,
-                         prov.source if prov else self.d.source_label(tag), prov.as_of if prov else None)
+                         prov.source if prov else self.d.source_label(tag), prov.as_of if prov else None,
+                         prov.file if prov else "")
 
     def gap(self, pred: ir.Pred, ev: Evaluator) -> str:
         """For `tag op number` that fails: the value, the threshold and the difference."""

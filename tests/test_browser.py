@@ -324,8 +324,14 @@ def test_each_tier_walked_through_by_an_enterprise_and_an_official(server: str, 
     page.get_by_text("发票.pdf").first.wait_for()
     page.get_by_role("button", name="提交申报").click()
     page.get_by_text("申报已提交").wait_for()
-    # the payout the confirmation made, explained on the phone
-    pick_payout(page, "一次性扩岗补助")
+    # the payout the confirmation made (whichever invitation came first), explained on the phone
+    from sqlalchemy import select
+
+    from rules_engine.ledger.models import Payout
+
+    with p.ledger() as s:
+        confirmed = s.scalars(select(Payout).where(Payout.credit_code == QIYE01, Payout.source == "invitation")).one()
+    pick_payout(page, confirmed.explanation["title"])
     page.get_by_text("企业确认享受", exact=False).first.wait_for(timeout=60_000)
     page.get_by_text("结果与记录、兑现金额一致", exact=False).first.wait_for()
     assert _truncated_metrics(page) == []

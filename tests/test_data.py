@@ -130,7 +130,7 @@ def test_merge_newer_wins_and_conflicts_are_reported(tmp_path: Path) -> None:
     (c,) = ds.conflicts
     assert (c.credit_code, c.tag, c.kept, c.dropped) == (A, "employees", Decimal(12), Decimal(10))
     i = ds.index_of(A)
-    assert ds.provenance_of(i)["employees"] == ("stats", dt.date(2026, 6, 1))
+    assert ds.provenance_of(i)["employees"] == ("stats", dt.date(2026, 6, 1), "new.csv")
 
 
 def test_enterprise_size_by_the_2011_rules() -> None:

@@ -420,7 +420,7 @@ def test_batch_explanation_text_is_the_explanation_record() -> None:
                                    [(c.amount_fen, c.granted_fen, c.note) for c in cands], inputs.sources_json(p, at))
         for c, values, text, row in zip(cands, inputs.of(p, at), texts, at, strict=True):
             i = len(frame) - 1 - row  # the row in the dataset
-            known = {t: Provenance(D.sources[s_].label, a) for t, (s_, a) in DS.provenance_of(i).items()}
+            known = {t: Provenance(D.sources[s_].label, a) for t, (s_, a, _) in DS.provenance_of(i).items()}
             if i == 0:
                 known |= {t: Provenance("企业自报", None) for t in declared}
             sources = {t: known[t] for t in (*ir.policy_tags(p, AS_OF), "name") if t in known}

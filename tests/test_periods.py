@@ -217,7 +217,7 @@ def test_a_file_must_state_the_period_of_a_periodic_column(tmp_path: Path) -> No
     (tmp_path / "h.csv").write_text(f"credit_code,纳税总额[2025年度],tax_paid[2024]\n{A},100,90\n", encoding="utf-8")
     ds = load_dataset([src(tmp_path / "h.csv")], D)
     assert (ds.frame["tax_paid@2025"].iloc[0], ds.frame["tax_paid@2024"].iloc[0]) == (10000, 9000)
-    assert ds.provenance_of(0)["tax_paid@2024"] == ("tax", dt.date(2026, 5, 31))
+    assert ds.provenance_of(0)["tax_paid@2024"] == ("tax", dt.date(2026, 5, 31), "h.csv")
 
 
 def test_bad_periods_in_a_period_column_are_located_rejects_and_lose_nothing_else(tmp_path: Path) -> None:

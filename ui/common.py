@@ -166,13 +166,15 @@ def explanation_block(e: Explanation) -> None:
     p = e.policy
     st.markdown(f"**依据**：{md(p.basis.document)}（{md(p.basis.number)}）{md(p.basis.article)}  \n"
                 f"**主管部门**：{md(p.department)}　**联系方式**：{md(p.contact or '政务服务热线12345')}")
+    for line in e.param_lines():  # a dated parameter: the value in force and its basis
+        st.caption(md(f"参数：{line}"))
     if e.reason:
         st.warning(md(e.reason))
     rows = []
     for c in e.conditions:
         mark = {True: "√ 满足", False: "× 不满足", None: "？待补充"}[c.outcome]
-        values = "；".join(f"{v.label}={v.display}（{v.source}{'，' + str(v.as_of) if v.as_of else ''}）"
-                          for v in c.values)
+        values = "；".join(f"{v.label}={v.display}（{v.source}{' ' + v.file if v.file else ''}"
+                          f"{'，' + str(v.as_of) if v.as_of else ''}）" for v in c.values)
         rows.append({"条件": c.label or c.zh, "结果": mark, "取值与来源": values or "—",
                      "差距/缺少": c.gap or "、".join(c.missing) or "", "条款": c.article or p.basis.article})
     show_frame(pd.DataFrame(rows))

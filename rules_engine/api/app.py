@@ -39,6 +39,7 @@ class ValueOut(BaseModel):
     value: str
     source: str
     as_of: str | None
+    file: str = ""  # the department file, where known
 
 
 class ConditionOut(BaseModel):

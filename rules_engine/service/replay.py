@@ -163,7 +163,7 @@ def replay(sf: sessionmaker[Session], actor: Actor, as_of: dt.date, dictionary: 
             at = runs[-1].started_at if runs else _end(as_of)
             frame, _ = overlay_frame(load_dataset(history.source_files(dv), dictionary).frame, sf, dictionary, as_at=at)
             res = FrameSource(frame).results(policies, as_of)
-            elig = res[res.status == "eligible"]
+            elig = res[(res.status == "eligible") & (res.amount_fen > 0)]  # as a batch counts them
             summary.eligible, summary.eligible_fen = len(elig), int(elig.amount_fen.sum())
             summary.undetermined = int((res.status == "undetermined").sum())
     return summary

@@ -137,7 +137,7 @@ def profile(p: Platform, code: str) -> tuple[dict[str, object], dict[str, Proven
     except KeyError:
         raise NotFound(f"档案中没有统一社会信用代码为 {code[:18]!r} 的企业") from None
     row = row_of(ds.frame, i, d)
-    prov = {k: Provenance(d.sources[s].label, a) for k, (s, a) in ds.provenance_of(i).items()}
+    prov = {k: Provenance(d.sources[s].label, a, f) for k, (s, a, f) in ds.provenance_of(i).items()}
     with p.ledger() as s:
         for tag, value in supplied_overlay(s, code, d).items():
             if row.get(tag) is None:
@@ -490,7 +490,7 @@ def conflicts(p: Platform, actor: Actor) -> list[DataConflict]:
         archive = row_of(ds.frame.iloc[[i]], 0, d).get(v.tag)
         mine = coerce(d[v.tag].type, v.value)
         if archive is not None and archive != mine:
-            src = ds.provenance_of(i).get(v.tag, ("", None))[0]
+            src = ds.provenance_of(i).get(v.tag, ("", None, ""))[0]
             out.append(DataConflict(v.credit_code, v.tag, fmt_value(d[v.tag].type, mine),
                                     fmt_value(d[v.tag].type, archive), d.sources[src].label if src in d.sources else src))
     return out

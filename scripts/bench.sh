@@ -13,3 +13,4 @@ export MIANSHEN_TEST_PG_URL
 .venv/bin/python benchmarks/engine.py --province "$@"
 .venv/bin/python benchmarks/durable_events.py
 .venv/bin/python benchmarks/backends.py --rows 1000000
+.venv/bin/python benchmarks/periods.py --rows 1000000

@@ -69,6 +69,17 @@ def test_parse_event_reasons() -> None:
                     "source": "moon"}): "未知数据来源",
         json.dumps({"credit_code": HEFEI, "tag": "revenue[2025]", "value": "1.005", "as_of": "2026-01-01",
                     "source": "tax"}): "revenue@2025（2025年度营业收入）",
+        # a periodic fact's event names its period; a wrong or future period is refused, not guessed
+        json.dumps({"credit_code": HEFEI, "tag": "revenue", "value": "1", "as_of": "2026-01-01",
+                    "source": "tax"}): "须写明所属期",
+        json.dumps({"credit_code": HEFEI, "tag": "revenue[2027]", "value": "1", "as_of": "2026-01-01",
+                    "source": "tax"}): "晚于数据日期",
+        json.dumps({"credit_code": HEFEI, "tag": "revenue", "period": "2025Q1", "value": "1", "as_of": "2026-01-01",
+                    "source": "tax"}): "所属期 2025Q1 是季度",
+        json.dumps({"credit_code": HEFEI, "tag": "revenue", "period": "去年", "value": "1", "as_of": "2026-01-01",
+                    "source": "tax"}): "相对说法",
+        json.dumps({"credit_code": HEFEI, "tag": "employees", "period": "2025", "value": "1", "as_of": "2026-01-01",
+                    "source": "stats"}): "不分期间",
     }
     for raw, why in cases.items():
         with pytest.raises(ValueError, match=why):
@@ -78,6 +89,9 @@ def test_parse_event_reasons() -> None:
         ev = parse_event({"credit_code": HEFEI, "tag": "revenue[2025]", "value": value, "as_of": "2026-01-01",
                           "source": "tax"}, D)
         assert ev.value == Decimal("4999999.99")
+    ev = parse_event({"credit_code": HEFEI, "tag": "revenue", "period": "2025年度", "value": "7", "as_of": "2026-01-01",
+                      "source": "tax"}, D)
+    assert (ev.tag, ev.value) == ("revenue@2025", Decimal(7))
 
 
 def test_new_eligibility_becomes_a_candidate_once_shared_with_batches(ledger_url: str, tmp_path: Path) -> None:

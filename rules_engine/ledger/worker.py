@@ -94,6 +94,12 @@ def parse_event(raw: Any, dictionary: TagDictionary) -> TagUpdate:
             raise ValueError(f"{tdef.key}（{tdef.label}）的所属期：{exc}") from None
         if p.kind is not tdef.period:
             raise ValueError(f"{tdef.key}（{tdef.label}）按{tdef.period.zh}报送，所属期 {p.text} 是{p.kind.zh}")
+        try:
+            day = dt.date.fromisoformat(str(raw["as_of"])[:10])
+        except ValueError:
+            day = None  # reported below with the other cells
+        if day is not None and p.start > day:
+            raise ValueError(f"{tdef.key}（{tdef.label}）的所属期 {p.zh} 晚于数据日期 {day}（尚未开始的期间）")
         tdef = dictionary[slot(tdef.key, p)]
     elif period_text:
         raise ValueError(f"{tdef.key}（{tdef.label}）不分期间，事件不能带所属期")

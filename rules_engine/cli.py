@@ -377,14 +377,14 @@ def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTION
         d = load_dictionary(tags)
         ds = _dataset(data, d)
         rep = quality_report(ds, d, _as_of(as_of, data))
-    t = Table(title=f"coverage ({len(ds.frame)} enterprises)")
-    for c in ("tag", "label", "source", "filled", "coverage"):
+    t = Table(title=f"各标签覆盖率（{len(ds.frame)} 家企业）")
+    for c in ("标签", "名称", "来源部门", "有值", "覆盖率"):
         t.add_column(c)
     for r in rep.coverage.itertuples():
         t.add_row(str(r.tag), str(r.label), str(r.source), str(r.filled), f"{r.coverage:.1%}")
     console.print(t)
-    s = Table(title="sources")
-    for c in ("file", "source", "as_of", "age_days", "rows", "rejected"):
+    s = Table(title="各数据文件")
+    for c in ("文件", "来源部门", "截至", "距今天数", "行数", "拒收"):
         s.add_column(c)
     for r in rep.sources.itertuples():
         s.add_row(str(r.file), str(r.source), str(r.as_of), str(r.age_days), str(r.rows), str(r.rejected))
@@ -397,6 +397,25 @@ def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTION
                       highlight=False, markup=False)
     console.print(f"拒收 {len(ds.rejects)} 处（行或单元格），按分归一 {len(ds.normalised)} 处，冲突 {len(ds.conflicts)} 处",
                   highlight=False)
+
+
+@app.command("data-upgrade")
+def data_upgrade(
+    actor: Annotated[str, typer.Option("--actor", help="操作人（记入审计日志）。")],
+    data: DataOpt = SAMPLE_MANIFEST,
+    tags: TagsOpt = DEFAULT_DICTIONARY,
+    db: Annotated[str | None, typer.Option("--db", help="台账数据库地址（审计日志所在）。")] = None,
+) -> None:
+    """把按期间建模之前的数据清单升级：为只写“上年/前年”而未写年度的列（tax_paid、上年营业收入、tax_paid_prev…）
+    按各文件的截至日期写明年度；文件本身不改，旧清单另存备份，写入审计日志。"""
+    from .service import Actor, open_ledger
+    from .service.data import upgrade_manifest
+
+    with domain_errors():
+        changes = upgrade_manifest(open_ledger(db), Actor(actor, "official"), data, load_dictionary(tags))
+    for line in changes:
+        console.print(line, highlight=False, markup=False)
+    console.print(f"已写明 {len(changes)} 列的年度" if changes else "清单中没有需要写明年度的列", highlight=False)
 
 
 @app.command()

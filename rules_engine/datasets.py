@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import creditcode
+from . import creditcode, legacy
 from .errors import DataError
 from .frame import KEY, storage_dtype, storage_order, to_storage
 from .ir import Kind, TagType
@@ -49,6 +49,16 @@ class SourceFile:
     url: str | None = None
     encoding: str = "utf-8"
     periods: tuple[tuple[str, str], ...] = ()  # column -> period of its values (manifest `columns:`)
+    tags: tuple[tuple[str, str], ...] = ()  # column -> the tag it delivers, where its header is no tag name
+
+    def columns(self) -> dict[str, dict[str, str]]:
+        """The manifest's `columns:` of this file (what _column_specs reads back)."""
+        cols: dict[str, dict[str, str]] = {}
+        for c, p in self.periods:
+            cols.setdefault(c, {})["period"] = p
+        for c, t in self.tags:
+            cols.setdefault(c, {})["tag"] = t
+        return cols
 
 
 @dataclass(frozen=True)
@@ -223,6 +233,9 @@ def _header_slot(col: str, dictionary: TagDictionary, f: SourceFile) -> tuple[st
     declared = dict(f.periods).get(col.strip())
     m = HEADER_PERIOD.match(col.strip())
     name, written = (m.group(1), m.group(2) or m.group(3)) if m else (col, None)
+    if (renamed := dict(f.tags).get(col.strip())) is not None:  # the manifest names the tag; a unit stays
+        unit = HEADER_UNIT.match(name.strip())
+        name = f"{renamed}（{unit.group(2)}）" if unit else renamed
     key, mult = _header(name, dictionary, f)
     period_text = written or declared
     if key is None or period_text is None:
@@ -269,7 +282,10 @@ def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict
         )
     if unknown:
         hints = [f"{u}（是否指 {dictionary.suggest(u)}？）" if dictionary.suggest(u) else u for u in unknown]
-        raise DataError(f"{f.name}：未知的列：{'、'.join(hints)}")
+        old = [u for u in unknown if legacy.column_spec(u, f.as_of, {}) is not None]
+        raise DataError(f"{f.name}：未知的列：{'、'.join(hints)}" + (
+            f"。其中 {'、'.join(old)} 是按期间建模之前的列名：请运行 mianshen data-upgrade，在清单中为其写明年度"
+            if old else ""))
     if period_col is None:
         bare = [(c, dictionary[k]) for c, (k, _) in mapping.items() if "@" not in k and dictionary[k].periodic]
         if bare:
@@ -448,8 +464,9 @@ def load_manifest(path: Path | str) -> list[SourceFile]:
                                       sql=item["sql"], url=item.get("url")))
             else:
                 p = (path.parent / item["path"]).resolve()
+                periods, tags = _column_specs(item)
                 out.append(SourceFile(item["path"], item["source"], as_of, path=p,
-                                      encoding=item.get("encoding", "utf-8"), periods=_column_periods(item)))
+                                      encoding=item.get("encoding", "utf-8"), periods=periods, tags=tags))
         except (KeyError, ValueError, TypeError) as exc:
             raise DataError(f"{path}：第 {i + 1} 个文件条目：{exc!r}") from None
     if not out:
@@ -457,17 +474,21 @@ def load_manifest(path: Path | str) -> list[SourceFile]:
     return out
 
 
-def _column_periods(item: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """`columns: {tax_paid: {period: 2025}, 纳税总额: {period: 2024}}` in a manifest entry."""
+def _column_specs(item: dict[str, Any]) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """`columns: {tax_paid: {period: 2025}, tax_paid_prev: {tag: tax_paid, period: 2024}}` in a manifest
+    entry: the period of a column's values, and the tag it delivers where its header is no tag."""
     cols = item.get("columns") or {}
     if not isinstance(cols, dict):
         raise ValueError("columns 应为 列名: {period: 期间} 的映射")
-    out = []
+    periods, tags = [], []
     for col, spec in cols.items():
-        if not isinstance(spec, dict) or "period" not in spec:
-            raise ValueError(f"columns.{col} 应写作 {{period: 2025}}")
-        out.append((str(col), str(spec["period"])))
-    return tuple(out)
+        if not isinstance(spec, dict) or not set(spec) & {"period", "tag"} or set(spec) - {"period", "tag"}:
+            raise ValueError(f"columns.{col} 应写作 {{period: 2025}} 或 {{tag: tax_paid, period: 2024}}")
+        if "period" in spec:
+            periods.append((str(col), str(spec["period"])))
+        if "tag" in spec:
+            tags.append((str(col), str(spec["tag"])))
+    return tuple(periods), tuple(tags)
 
 
 def load_dataset(files: list[SourceFile] | Path | str, dictionary: TagDictionary,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 # old name -> (periodic tag, years before the evaluation or delivery date)
 LEGACY: dict[str, tuple[str, int]] = {
@@ -75,3 +75,28 @@ def upgrade_policy_text(text: str) -> str:
             line = _LISTED.sub(lambda m: f'"{_relative(m)}"', line)
         out.append(line)
     return "\n".join(out)
+
+
+# the Chinese labels of the snapshot-era dictionary that are no label now (a department file may
+# still carry them as headers)
+LEGACY_LABELS = {
+    "上年营业收入": "revenue", "上年工业总产值": "output_value", "上年纳税总额": "tax_paid",
+    "前年纳税总额": "tax_paid_prev", "上年研发费用": "rd_expense", "前年研发费用": "rd_expense_prev",
+    "上年出口额": "export_value", "前年出口额": "export_value_prev", "上年技术改造设备投资额": "tech_renovation_investment",
+}
+
+
+def column_spec(header: str, as_of: dt.date, current: Mapping[str, str]) -> dict[str, str] | None:
+    """For a department file of the snapshot era delivered on `as_of`: the manifest `columns:`
+    entry a header needs to name its period (`{period: 2025}`, or `{tag: tax_paid, period: 2024}`
+    for `tax_paid_prev` / 前年纳税总额); None for a header that needs none. `current`: today's tag keys
+    and labels to their key (`营业收入`, `资产总额`): such a header keeps its name."""
+    name = re.split(r"[（(]", header.strip(), maxsplit=1)[0].strip()  # 上年营业收入（万元）: the name part
+    key = LEGACY_LABELS.get(name) or current.get(name, name)
+    if key not in LEGACY:
+        return None
+    tag, back = LEGACY[key]
+    spec = {"period": str(as_of.year - back)}
+    if name != tag and name not in current:
+        spec["tag"] = tag
+    return spec

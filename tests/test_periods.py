@@ -346,3 +346,50 @@ def test_a_payout_recorded_before_periods_explains_itself(ledger_url: str) -> No
     assert e.grant is not None and e.grant.discrepancies == (), e.grant.discrepancies
     values = {v.label: (v.display, v.source) for c in e.conditions for v in c.values}
     assert values["2025年度出口额"][1] == "商务局" and "2024年度出口额" in values
+
+
+def test_a_data_store_of_the_snapshot_era_is_upgraded_to_name_its_years(ledger_url: str, tmp_path: Path) -> None:
+    """Department files delivered before periods (`tax_paid`, `tax_paid_prev`, `上年营业收入（万元）`)
+    are refused now; `mianshen data-upgrade` writes into the manifest the year each column
+    meant (the year before the file's date, 前年 two before) and the same values load as slots."""
+    import csv
+    import shutil
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from rules_engine.cli import app
+    from rules_engine.datasets import SAMPLE_MANIFEST
+
+    old = tmp_path / "old"
+    shutil.copytree(SAMPLE_MANIFEST.parent, old)
+    renames = {"tax.csv": {"revenue[2025]": "上年营业收入", "tax_paid[2025]": "tax_paid", "tax_paid[2024]": "tax_paid_prev",
+                           "rd_expense[2025]": "rd_expense", "rd_expense[2024]": "前年研发费用", "rd_ratio[2025]": "rd_ratio"},
+               "commerce.csv": {"export_value[2025]": "export_value", "export_value[2024]": "export_value_prev"},
+               "stats.csv": {"total_assets[2025]": "资产总额", "output_value[2025]": "上年工业总产值"},
+               "economy.csv": {"tech_renovation_investment[2025]": "tech_renovation_investment"}}
+    for name, ren in renames.items():
+        rows = list(csv.reader((old / name).open(encoding="utf-8")))
+        keep = [i for i, h in enumerate(rows[0]) if "[" not in h or h in ren]
+        with (old / name).open("w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh).writerows([[ren.get(r[i], r[i]) if n == 0 else r[i] for i in keep] for n, r in enumerate(rows)])
+    manifest = old / "manifest.yaml"
+    raw = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    raw["files"] = [f for f in raw["files"] if f["path"] != "tax_quarterly.csv"]
+    manifest.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DataError, match="tax_paid_prev、前年研发费用 是按期间建模之前的列名：请运行 mianshen data-upgrade"):
+        load_dataset(manifest, D)
+
+    out = CliRunner().invoke(app, ["data-upgrade", "--actor", "管理员", "-d", str(manifest), "--db", ledger_url])
+    assert out.exit_code == 0, out.output
+    assert "tax.csv：列 tax_paid_prev 为 2024 年度的 纳税总额（tax_paid）" in out.output
+    assert "已写明 11 列的年度" in out.output, out.output
+    upgraded = load_dataset(manifest, D).frame.set_index("credit_code")
+    today = load_dataset(SAMPLE_MANIFEST, D).frame.set_index("credit_code")
+    for col in ("revenue@2025", "tax_paid@2025", "tax_paid@2024", "rd_expense@2024", "rd_ratio@2025", "export_value@2024",
+                "total_assets@2025", "output_value@2025", "tech_renovation_investment@2025"):
+        pd.testing.assert_series_equal(upgraded[col], today[col], check_names=False)
+    assert "revenue@2024" not in upgraded  # never delivered as such: not invented
+    assert list(old.glob("manifest.yaml.*.bak"))  # the old manifest kept
+    again = CliRunner().invoke(app, ["data-upgrade", "--actor", "管理员", "-d", str(manifest), "--db", ledger_url])
+    assert "没有需要写明年度的列" in again.output

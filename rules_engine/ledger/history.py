@@ -28,7 +28,7 @@ def file_entries(files: Iterable[SourceFile]) -> list[dict[str, Any]] | None:
         if f.path is None:
             return None
         out.append({"path": str(f.path), "name": f.name, "source": f.source, "as_of": f.as_of.isoformat(),
-                    "encoding": f.encoding, "columns": {c: {"period": p} for c, p in f.periods},
+                    "encoding": f.encoding, "columns": f.columns(),
                     "sha256": hashlib.sha256(f.path.read_bytes()).hexdigest()})
     return out
 
@@ -57,9 +57,11 @@ def source_files(dv: DataVersion) -> list[SourceFile]:
             raise Invalid(f"数据版本 {dv.id} 的文件 {e['name']} 已不存在（{path}）：无法重现当时的数据")
         if hashlib.sha256(path.read_bytes()).hexdigest() != e["sha256"]:
             raise Invalid(f"数据版本 {dv.id} 的文件 {e['name']} 已被改动（SHA-256 与登记时不同）：无法重现当时的数据")
+        cols = e.get("columns") or {}
         out.append(SourceFile(e["name"], e["source"], dt.date.fromisoformat(e["as_of"]), path=path,
                               encoding=e.get("encoding", "utf-8"),
-                              periods=tuple((c, str(v["period"])) for c, v in (e.get("columns") or {}).items())))
+                              periods=tuple((c, str(v["period"])) for c, v in cols.items() if "period" in v),
+                              tags=tuple((c, str(v["tag"])) for c, v in cols.items() if "tag" in v)))
     return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import legacy
 from ..datasets import Dataset, SourceFile, load_dataset, load_manifest
 from ..errors import Forbidden, Invalid
 from ..exporting import write_atomic
@@ -33,8 +34,8 @@ def current_manifest(default: Path) -> Path:
 def _entry(f: SourceFile) -> dict[str, object]:
     out: dict[str, object] = {"path": str(f.path), "source": f.source, "as_of": f.as_of.isoformat(),
                               "encoding": f.encoding}
-    if f.periods:  # the period each column's values are for (manifest `columns:`)
-        out["columns"] = {c: {"period": p} for c, p in f.periods}
+    if cols := f.columns():  # each column's period (and tag) as the manifest said
+        out["columns"] = cols
     return out
 
 
@@ -105,3 +106,42 @@ def activate(sf: sessionmaker[Session], actor: Actor, base: Path, files: list[So
                                                                    "data_version": dv.id if dv else None})
         write_atomic(CURRENT, yaml.safe_dump(manifest, allow_unicode=True, sort_keys=False).encode("utf-8"))
     return CURRENT
+
+
+def upgrade_manifest(sf: sessionmaker[Session], actor: Actor, manifest: Path,
+                     dictionary: TagDictionary) -> list[str]:
+    """A data store of the snapshot era, made to state its periods: every department file of the
+    manifest whose header names a yearly fact without its period (`tax_paid`, `上年营业收入`,
+    `tax_paid_prev`) gets the manifest entry that says which year the column holds, by the rule
+    those names had: the year before the file's as-of date (前年: two years before). The files are
+    not touched; the manifest is rewritten (the old one kept beside it) and the change audited.
+    Returns one line per column named, in Chinese; [] when nothing needed it."""
+    from ..datasets import read_table
+
+    if actor.role != "official":
+        raise Forbidden("只有政策管理人员可以升级数据清单")
+    raw = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
+    current = {t.key: t.key for t in dictionary} | {t.label: t.key for t in dictionary}
+    changes: list[str] = []
+    for item, f in zip([i for i in raw.get("files") or [] if "path" in i], load_manifest(manifest), strict=True):
+        df, _ = read_table(f, dictionary)
+        cols = dict(item.get("columns") or {})
+        for header in map(str, df.columns):
+            spec = legacy.column_spec(header, f.as_of, current)
+            if spec is None or header in cols or "[" in header or "@" in header:
+                continue
+            cols[header] = spec
+            named = dictionary[spec["tag"]] if "tag" in spec else None
+            changes.append(f"{f.name}：列 {header} 为 {spec['period']} 年度"
+                           + (f"的 {named.label}（{named.key}）" if named else ""))
+        if cols:
+            item["columns"] = cols
+    if not changes:
+        return []
+    backup = manifest.with_name(f"{manifest.name}.{dt.datetime.now():%Y%m%d-%H%M%S}.bak")
+    text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False).encode("utf-8")
+    with sf.begin() as s:
+        audit.append(s, actor.name, "data_upgraded", manifest.name, {"columns": len(changes), "backup": backup.name})
+        write_atomic(backup, manifest.read_bytes())
+        write_atomic(manifest, text)
+    return changes

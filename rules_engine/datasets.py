@@ -151,8 +151,8 @@ def _read_excel(path: Path, dictionary: TagDictionary) -> tuple[pd.DataFrame, in
         raise DataError(f"{path}：工作表是空的")
     best, best_hits = 0, -1
     for r in range(min(5, len(grid))):
-        hits = sum(1 for v in grid.iloc[r] if isinstance(v, str) and
-                   dictionary.resolve(HEADER_UNIT.sub(r"\1", v.strip())))
+        hits = sum(1 for v in grid.iloc[r] if isinstance(v, str) and  # 营业收入（万元）[2025] names a tag too
+                   dictionary.resolve(HEADER_UNIT.sub(r"\1", HEADER_PERIOD.sub(r"\1", v.strip()))))
         if hits > best_hits:
             best, best_hits = r, hits
     header = [str(v).strip() if isinstance(v, str) else "" for v in grid.iloc[best]]

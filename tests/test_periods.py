@@ -393,3 +393,18 @@ def test_a_data_store_of_the_snapshot_era_is_upgraded_to_name_its_years(ledger_u
     assert list(old.glob("manifest.yaml.*.bak"))  # the old manifest kept
     again = CliRunner().invoke(app, ["data-upgrade", "--actor", "管理员", "-d", str(manifest), "--db", ledger_url])
     assert "没有需要写明年度的列" in again.output
+
+
+def test_an_excel_sheet_with_a_title_row_finds_its_periodic_header(tmp_path: Path) -> None:
+    """The header row is the one naming the most tags: `营业收入（万元）[2025]` counts as naming one."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["2026年企业纳税信息（税务局）"])
+    ws.append(["统一社会信用代码", "营业收入（万元）[2025]", "纳税总额[2024]", "纳税总额[2025]"])
+    ws.append([A, "12.5", "90", "100"])
+    wb.save(tmp_path / "tax.xlsx")
+    ds = load_dataset([src(tmp_path / "tax.xlsx")], D)
+    row = ds.frame.set_index("credit_code").loc[A]
+    assert (row["revenue@2025"], row["tax_paid@2024"], row["tax_paid@2025"]) == (12500000, 9000, 10000)

@@ -53,7 +53,7 @@ def policy_set(n: int, kind: str = "distinct") -> list[ir.Policy]:
 
 
 def dataset(rows: int) -> Path:
-    path = BENCH / f"{rows}"
+    path = BENCH / f"periods-{rows}"  # generated with yearly history (2023-2025): older caches are not reused
     if not (path / "_done").exists():
         path.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()

@@ -21,9 +21,7 @@ year's time; the frame's memory for three years ≤ 2× one year's.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -33,30 +31,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from rules_engine import generate, ir, vectorized  # noqa: E402
-from rules_engine.datasets import load_storage_parquet, write_storage_parquet  # noqa: E402
+from engine import AS_OF, dataset, rss_mib  # noqa: E402 - the engine benchmark's data (out/bench/), shared
+
+from rules_engine import ir, vectorized  # noqa: E402
+from rules_engine.datasets import load_storage_parquet  # noqa: E402
 from rules_engine.periods import split_slot  # noqa: E402
 from rules_engine.tags import load_dictionary  # noqa: E402
 
-AS_OF = dt.date(2026, 6, 30)
-BENCH = ROOT / "out" / "bench"
 D = load_dictionary()
 ONE_YEAR = {"2025", "2026Q1"}  # the periods a one-year frame keeps
-
-
-def dataset(rows: int) -> Path:
-    path = BENCH / f"periods-{rows}"
-    if not (path / "_done").exists():
-        path.mkdir(parents=True, exist_ok=True)
-        t = time.perf_counter()
-        for i, df in enumerate(generate.chunks(rows, 250_000, 2025, AS_OF)):
-            write_storage_parquet(df, path / f"part-{i:05d}.parquet")
-        (path / "_done").write_text(f"{time.perf_counter() - t:.1f}")
-    return path
-
-
-def rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def job(rows: int, history: bool) -> dict:

@@ -244,14 +244,9 @@ def _header_slot(col: str, dictionary: TagDictionary, f: SourceFile) -> tuple[st
     if not t.periodic:
         raise DataError(f"{f.name}：列 {col!r}：{t.key}（{t.label}）不分期间，不能指定期间")
     try:
-        p = parse_period(period_text)
+        return dictionary.delivered_slot(t, period_text, f.as_of), mult
     except ValueError as exc:
-        raise DataError(f"{f.name}：列 {col!r} 的期间：{exc}") from None
-    if p.kind is not t.period:
-        raise DataError(f"{f.name}：列 {col!r} 的期间 {p.text} 是{p.kind.zh}，但 {t.key}（{t.label}）按{t.period.zh}报送")
-    if p.start > f.as_of:
-        raise DataError(f"{f.name}：列 {col!r} 的期间 {p.zh} 晚于数据日期 {f.as_of}（尚未开始的期间）")
-    return slot(key, p), mult
+        raise DataError(f"{f.name}：列 {col!r}：{exc}") from None
 
 
 def _period_col(df: pd.DataFrame) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -10,7 +11,7 @@ import yaml
 
 from .errors import EngineError
 from .ir import Kind, TagType
-from .periods import PeriodKind, parse_period, split_slot
+from .periods import PeriodKind, parse_period, slot, split_slot
 
 DEFAULT_DICTIONARY = Path(__file__).resolve().parent.parent / "enterprises" / "tags.yaml"
 
@@ -92,6 +93,17 @@ class TagDictionary:
         if hit is None:
             raise KeyError(key)
         return hit
+
+    def delivered_slot(self, t: TagDef, period: str, delivered: dt.date | None) -> str:
+        """The slot a delivered value of periodic tag `t` for `period` fills. ValueError, in Chinese,
+        for a period that is no period, of another kind than the tag's, or not begun by the date
+        it was delivered (a department file's column, an event)."""
+        p = parse_period(period)
+        if p.kind is not t.period:
+            raise ValueError(f"{t.key}（{t.label}）按{t.period.zh}报送，期间 {p.text} 是{p.kind.zh}")
+        if delivered is not None and p.start > delivered:
+            raise ValueError(f"{t.key}（{t.label}）的期间 {p.zh} 晚于数据日期 {delivered}（尚未开始的期间）")
+        return slot(t.key, p)
 
     def base(self, key: str) -> TagDef:
         """The tag a slot is a period of (the tag itself for a plain tag)."""

@@ -75,7 +75,7 @@ def test_parse_event_reasons() -> None:
         json.dumps({"credit_code": HEFEI, "tag": "revenue[2027]", "value": "1", "as_of": "2026-01-01",
                     "source": "tax"}): "晚于数据日期",
         json.dumps({"credit_code": HEFEI, "tag": "revenue", "period": "2025Q1", "value": "1", "as_of": "2026-01-01",
-                    "source": "tax"}): "所属期 2025Q1 是季度",
+                    "source": "tax"}): "期间 2025Q1 是季度",
         json.dumps({"credit_code": HEFEI, "tag": "revenue", "period": "去年", "value": "1", "as_of": "2026-01-01",
                     "source": "tax"}): "相对说法",
         json.dumps({"credit_code": HEFEI, "tag": "employees", "period": "2025", "value": "1", "as_of": "2026-01-01",

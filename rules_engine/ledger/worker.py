@@ -40,7 +40,7 @@ from ..errors import EngineError
 from ..explain import Provenance
 from ..frame import KEY, row_of
 from ..ir import Kind
-from ..periods import parse_period, slot, split_slot
+from ..periods import split_slot
 from ..reference import evaluate
 from ..tags import TagDictionary
 from ..values import coerce, fmt_yuan
@@ -89,18 +89,10 @@ def parse_event(raw: Any, dictionary: TagDictionary) -> TagUpdate:
         if not period_text:
             raise ValueError(f"{tdef.key}（{tdef.label}）按{tdef.period.zh}报送，事件须写明所属期（period，如 2025）")
         try:
-            p = parse_period(period_text)
-        except ValueError as exc:
-            raise ValueError(f"{tdef.key}（{tdef.label}）的所属期：{exc}") from None
-        if p.kind is not tdef.period:
-            raise ValueError(f"{tdef.key}（{tdef.label}）按{tdef.period.zh}报送，所属期 {p.text} 是{p.kind.zh}")
-        try:
-            day = dt.date.fromisoformat(str(raw["as_of"])[:10])
+            day: dt.date | None = dt.date.fromisoformat(str(raw["as_of"])[:10])
         except ValueError:
             day = None  # reported below with the other cells
-        if day is not None and p.start > day:
-            raise ValueError(f"{tdef.key}（{tdef.label}）的所属期 {p.zh} 晚于数据日期 {day}（尚未开始的期间）")
-        tdef = dictionary[slot(tdef.key, p)]
+        tdef = dictionary[dictionary.delivered_slot(tdef, str(period_text), day)]
     elif period_text:
         raise ValueError(f"{tdef.key}（{tdef.label}）不分期间，事件不能带所属期")
     try:

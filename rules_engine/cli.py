@@ -23,8 +23,8 @@ from .datasets import SAMPLE_MANIFEST
 from .errors import EngineError
 from .explain import Explainer, Provenance, check_up
 from .frame import row_of
+from .language.render_zh import Renderer
 from .loader import load_library
-from .render_zh import Renderer
 from .tags import DEFAULT_DICTIONARY, load_dictionary
 from .values import fmt_yuan
 

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from . import ir
 from .ir import Kind, Status
+from .language.render_zh import Renderer, fmt_decimal, fmt_money, fmt_rate
 from .reference import ConditionOutcome, Decision, Evaluator, Row, Tri, evaluate
-from .render_zh import Renderer, fmt_decimal, fmt_money, fmt_rate
 from .tags import TagDictionary
 from .values import fmt_value
 

@@ -19,7 +19,7 @@ from typing import Any
 from . import ir, legacy
 from .explain import Explainer, Explanation, Grant, Provenance
 from .ir import Status
-from .render_zh import fmt_money
+from .language.render_zh import fmt_money
 from .tags import TagDictionary
 from .values import coerce
 

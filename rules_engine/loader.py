@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 
 from . import ir
-from .binder import bind_condition, bind_value
 from .errors import ExpressionError, PolicyLoadError, Problem
 from .ir import Kind
-from .parser import parse_condition, parse_value
+from .language.binder import bind_condition, bind_value
+from .language.parser import parse_condition, parse_value
 from .periods import parse_relative, slot, split_slot
 from .tags import TagDictionary
 from .values import coerce, parse_decimal

@@ -55,8 +55,8 @@ def test_personal_values_are_masked_in_explanations() -> None:
     import dataclasses
 
     from rules_engine import ir
-    from rules_engine.binder import bind_condition
-    from rules_engine.parser import parse_condition
+    from rules_engine.language.binder import bind_condition
+    from rules_engine.language.parser import parse_condition
 
     text = "legal_rep_id is not null"
     pred = bind_condition(parse_condition(text), D, text)
@@ -88,8 +88,8 @@ def test_immutable_facts_and_zero_amounts_are_no_near_misses() -> None:
 def test_a_code_too_coarse_says_what_is_known_and_what_is_needed() -> None:
     import dataclasses
 
-    from rules_engine.binder import bind_condition
-    from rules_engine.parser import parse_condition
+    from rules_engine.language.binder import bind_condition
+    from rules_engine.language.parser import parse_condition
 
     d = load_dictionary()
     lib = load_library(DEFAULT_POLICIES, d)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rules_engine.render_zh import Renderer
+from rules_engine.language.render_zh import Renderer
 from rules_engine.tags import load_dictionary
 from tests.golden.regenerate import outcome
 

@@ -101,8 +101,8 @@ def test_sample_oversubscribes_at_least_three_budgets() -> None:
 def test_lint_flags_an_elapsed_time_with_no_lower_bound() -> None:
     import dataclasses
 
-    from rules_engine.binder import bind_condition
-    from rules_engine.parser import parse_condition
+    from rules_engine.language.binder import bind_condition
+    from rules_engine.language.parser import parse_condition
     from rules_engine.tags import load_dictionary
 
     d = load_dictionary()

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from .. import ir
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..exporting import write_atomic
+from ..language.render_zh import Renderer, fmt_money
 from ..ledger import audit
 from ..ledger.models import AuditEntry, PolicyDraft, PolicyVersion
 from ..loader import load_policy_text
 from ..policytests import run_policy_tests
-from ..render_zh import Renderer, fmt_money
 from ..tags import TagDictionary
 from ..yamledit import with_version
 from . import clock

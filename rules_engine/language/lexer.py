@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from .errors import ExpressionError
+from ..errors import ExpressionError
 
 
 class T(StrEnum):

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import ir
-from .errors import ExpressionError
+from .. import ir
+from ..errors import ExpressionError
+from ..periods import Relative, parse_relative, parse_window
 from .lexer import T, Token, tokenize
-from .periods import Relative, parse_relative, parse_window
 
 FUNCTIONS = {
     "years_since": ir.ElapsedUnit.YEARS,

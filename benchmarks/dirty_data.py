@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from rules_engine import ir  # noqa: E402
 from rules_engine.datasets import load_dataset  # noqa: E402
 from rules_engine.generate import write_dirty  # noqa: E402
-from rules_engine.loader import load_library  # noqa: E402
+from rules_engine.library.loader import load_library  # noqa: E402
 from rules_engine.periods import split_slot  # noqa: E402
 from rules_engine.sources import FrameSource  # noqa: E402
 from rules_engine.tags import load_dictionary  # noqa: E402

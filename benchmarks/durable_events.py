@@ -28,7 +28,7 @@ from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.ledger.db import open_ledger
 from rules_engine.ledger.models import TagEvent
 from rules_engine.ledger.worker import TableSource, Worker
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.tags import load_dictionary
 
 AS_OF = dt.date(2026, 6, 30)

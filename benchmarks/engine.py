@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from rules_engine import generate, ir, vectorized  # noqa: E402
 from rules_engine.cli import DEFAULT_POLICIES  # noqa: E402
 from rules_engine.datasets import load_storage_parquet, write_storage_parquet  # noqa: E402
-from rules_engine.loader import load_library  # noqa: E402
+from rules_engine.library.loader import load_library  # noqa: E402
 from rules_engine.tags import load_dictionary  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)

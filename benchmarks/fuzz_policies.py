@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rules_engine.errors import PolicyLoadError  # noqa: E402
-from rules_engine.loader import load_policy_text, policy_files  # noqa: E402
+from rules_engine.library.loader import load_policy_text, policy_files  # noqa: E402
 from rules_engine.tags import TagDictionary, load_dictionary  # noqa: E402
 
 MAX_SECONDS = 2.0

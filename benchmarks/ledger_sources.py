@@ -27,7 +27,7 @@ from sqlalchemy import func, select  # noqa: E402
 from rules_engine.datasets import load_dataset  # noqa: E402
 from rules_engine.generate import write_sample  # noqa: E402
 from rules_engine.ledger.models import Payout  # noqa: E402
-from rules_engine.loader import load_library  # noqa: E402
+from rules_engine.library.loader import load_library  # noqa: E402
 from rules_engine.service import Actor, open_ledger, run_batch  # noqa: E402
 from rules_engine.tags import load_dictionary  # noqa: E402
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from rules_engine import ir
 from rules_engine.codes import industries, regions
-from rules_engine.loader import Library, load_policy_text
+from rules_engine.library.loader import Library, load_policy_text
 from rules_engine.tags import TagDictionary
 
 

@@ -9,8 +9,8 @@ from .datasets import Dataset, load_dataset
 from .errors import DataError, EngineError, ExpressionError, PolicyLoadError, Problem
 from .explain import Explainer, check_up
 from .ir import Policy, Status
-from .loader import Library, load_library, load_policy_text
-from .policytests import run_policy_tests
+from .library.loader import Library, load_library, load_policy_text
+from .library.policytests import run_policy_tests
 from .tags import TagDictionary, load_dictionary
 
 __all__ = [

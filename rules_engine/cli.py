@@ -24,7 +24,7 @@ from .errors import EngineError
 from .explain import Explainer, Provenance, check_up
 from .frame import row_of
 from .language.render_zh import Renderer
-from .loader import load_library
+from .library.loader import load_library
 from .tags import DEFAULT_DICTIONARY, load_dictionary
 from .values import fmt_yuan
 
@@ -69,7 +69,7 @@ def test_cmd(
     policy: Annotated[str | None, typer.Option("--policy", help="只处理该政策编号。")] = None,
 ) -> None:
     """运行每项政策旁的测试用例，两个求值器各跑一遍。"""
-    from .policytests import run_policy_tests
+    from .library.policytests import run_policy_tests
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -94,7 +94,7 @@ def lint_cmd(
     today: Annotated[str | None, typer.Option("--today", help="判断是否过期所用的日期（默认：今天）。")] = None,
 ) -> None:
     """检查政策库：重复版本、互斥未定优先级、已过期仍生效的政策、数据从不填写的标签、可能超出预算的金额。"""
-    from .lint import lint
+    from .library.lint import lint
 
     with domain_errors():
         d = load_dictionary(tags)

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from .datasets import Dataset, load_dataset
 from .errors import EngineError, PolicyLoadError
-from .loader import Library, load_library
+from .library.loader import Library, load_library
 from .tags import TagDictionary
 
 if TYPE_CHECKING:  # sources imports the engines; the CLI loads them only when a command needs them

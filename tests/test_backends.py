@@ -180,7 +180,7 @@ def test_durable_rules_refuses_a_condition_beyond_error_113() -> None:
 def test_the_library_on_the_sample_on_spark(spark: Any, tmp_path: Path) -> None:
     from rules_engine.cli import DEFAULT_POLICIES
     from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset, write_storage_parquet
-    from rules_engine.loader import load_library
+    from rules_engine.library.loader import load_library
     from rules_engine.tags import load_dictionary
 
     d = load_dictionary()

@@ -21,7 +21,7 @@ from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset, write_storage_p
 from rules_engine.errors import EngineError
 from rules_engine.ledger.batch import run_batch
 from rules_engine.ledger.db import open_ledger
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.sources import FrameSource, SparkSource, SqlSource, backend_of
 from rules_engine.tags import load_dictionary
 from tests.conftest import BACKENDS, PG_URL, fresh_url

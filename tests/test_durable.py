@@ -181,7 +181,7 @@ def test_the_library_on_the_sample_agrees_with_the_vectorized_engine() -> None:
     from rules_engine.cli import DEFAULT_POLICIES
     from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
     from rules_engine.frame import row_of
-    from rules_engine.loader import load_library
+    from rules_engine.library.loader import load_library
     from rules_engine.tags import load_dictionary
 
     d = load_dictionary()

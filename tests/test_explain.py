@@ -7,7 +7,7 @@ from rules_engine import ir
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.explain import Explainer, Provenance, check_up
 from rules_engine.ir import Status
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.tags import load_dictionary
 
 D = load_dictionary()

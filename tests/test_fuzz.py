@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from benchmarks.fuzz_policies import MAX_SECONDS, run
 from rules_engine.cli import app
 from rules_engine.errors import PolicyLoadError
-from rules_engine.loader import load_policy_text
+from rules_engine.library.loader import load_policy_text
 from rules_engine.tags import load_dictionary
 
 D = load_dictionary()

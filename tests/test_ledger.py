@@ -24,7 +24,7 @@ from rules_engine.ledger.db import make_engine, open_ledger
 from rules_engine.ledger.exports import notice_list
 from rules_engine.ledger.models import AuditEntry, Base, BatchLock, Clawback, OutboxMessage, Payout
 from rules_engine.ledger.outbox import MAX_ATTEMPTS, FileSender, WebhookSender, dispatch
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.service import Actor
 from rules_engine.tags import load_dictionary
 

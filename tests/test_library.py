@@ -8,9 +8,9 @@ import pytest
 from rules_engine import ir, vectorized
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
-from rules_engine.lint import lint
-from rules_engine.loader import load_library
-from rules_engine.policytests import run_case
+from rules_engine.library.lint import lint
+from rules_engine.library.loader import load_library
+from rules_engine.library.policytests import run_case
 from rules_engine.tags import load_dictionary
 
 D = load_dictionary()

@@ -29,7 +29,7 @@ from rules_engine.errors import Conflict, DataError, Invalid
 from rules_engine.ledger import lifecycle
 from rules_engine.ledger.models import AuditEntry, OutboxMessage, PaymentFile, Payout, PayoutEvent
 from rules_engine.ledger.outbox import WebhookSender, dispatch
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.service import Actor
 from rules_engine.tags import load_dictionary
 from tests.test_ledger import bank_answer

@@ -20,7 +20,7 @@ from rules_engine.errors import Forbidden, NotFound
 from rules_engine.explain import Explanation
 from rules_engine.ledger.models import Invitation, Payout
 from rules_engine.ledger.worker import FileSource, Worker
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.service import Actor, tiers
 from rules_engine.service.enterprise import check_enterprise
 from rules_engine.service.platform import Platform, load_data

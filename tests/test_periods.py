@@ -16,8 +16,8 @@ from rules_engine.datasets import SourceFile, load_dataset
 from rules_engine.derive import enterprise_size
 from rules_engine.errors import DataError, PolicyLoadError
 from rules_engine.explain import Explainer, Provenance
-from rules_engine.lint import lint
-from rules_engine.loader import Library, load_policy_text
+from rules_engine.library.lint import lint
+from rules_engine.library.loader import Library, load_policy_text
 from rules_engine.periods import Period, PeriodKind, parse_period, parse_relative, parse_window
 from rules_engine.tags import load_dictionary
 
@@ -310,7 +310,7 @@ tests:
 
 def test_a_policy_published_before_periods_states_the_same_rule_in_periods() -> None:
     from rules_engine.legacy import upgrade_policy_text
-    from rules_engine.policytests import run_policy_tests
+    from rules_engine.library.policytests import run_policy_tests
 
     with pytest.raises(PolicyLoadError, match="须写明期间"):
         load_policy_text(OLD_WAIMAO, D, "old.yaml")

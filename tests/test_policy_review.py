@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from rules_engine import service
 from rules_engine.errors import Conflict, Forbidden, Invalid, NotFound
 from rules_engine.ledger.models import AuditEntry
-from rules_engine.loader import load_policy_text
+from rules_engine.library.loader import load_policy_text
 from rules_engine.service import Actor
 from rules_engine.service import policies as pol
 from rules_engine.tags import load_dictionary

@@ -17,7 +17,7 @@ from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.errors import Forbidden, Invalid
 from rules_engine.ledger import db as ledger_db
 from rules_engine.ledger.models import BatchRun, DataVersion
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.service import data as data_service
 from rules_engine.service.actors import Actor
 from rules_engine.service.replay import replay

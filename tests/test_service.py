@@ -17,7 +17,7 @@ from rules_engine import service
 from rules_engine.cli import DEFAULT_POLICIES, app
 from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.ledger.models import OutboxMessage, Payout, PayoutEvent
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.service import Actor
 from rules_engine.tags import load_dictionary
 
@@ -117,7 +117,7 @@ def test_two_batches_starting_together_do_not_trip_over_the_budget_indicators(ba
     from rules_engine.cli import DEFAULT_POLICIES
     from rules_engine.ledger.db import open_ledger
     from rules_engine.ledger.models import BudgetIndicator
-    from rules_engine.loader import load_library
+    from rules_engine.library.loader import load_library
     from rules_engine.service.budget import sync_from_policies
     from rules_engine.tags import load_dictionary
     from tests.conftest import fresh_url

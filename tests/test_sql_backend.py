@@ -55,7 +55,7 @@ def test_sql_matches_the_vectorized_engine(backend: str, tmp_path_factory: pytes
 def test_the_library_on_the_sample_in_sqlite(tmp_path: Path) -> None:
     from rules_engine.cli import DEFAULT_POLICIES
     from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
-    from rules_engine.loader import load_library
+    from rules_engine.library.loader import load_library
     from rules_engine.tags import load_dictionary
 
     d = load_dictionary()
@@ -83,7 +83,7 @@ def test_amounts_are_integers_inside_the_database(backend: str, tmp_path: Path) 
     2^53, and their tables are not reflected)."""
     from rules_engine.cli import DEFAULT_POLICIES
     from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
-    from rules_engine.loader import load_library
+    from rules_engine.library.loader import load_library
     from rules_engine.tags import load_dictionary
 
     if backend == "postgresql" and not PG_URL:
@@ -131,7 +131,7 @@ def test_a_results_table_written_by_an_older_version_gains_the_failed_column(tmp
     has no such column: it is added (empty for the old rows), not a crash."""
     from rules_engine.cli import DEFAULT_POLICIES
     from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
-    from rules_engine.loader import load_library
+    from rules_engine.library.loader import load_library
     from rules_engine.tags import load_dictionary
 
     d = load_dictionary()

@@ -15,7 +15,7 @@ from rules_engine.datasets import SAMPLE_MANIFEST
 from rules_engine.errors import Conflict, Forbidden, Invalid
 from rules_engine.frame import KEY
 from rules_engine.ledger.models import Invitation, Payout
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.periods import parse_period
 from rules_engine.service import Actor, tiers
 from rules_engine.service.enterprise import check_enterprise

@@ -261,7 +261,7 @@ def test_the_auditor_reads_filters_and_verifies_the_audit_log_itself(isolated: P
 
     from rules_engine import service
     from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
-    from rules_engine.loader import load_library
+    from rules_engine.library.loader import load_library
     from rules_engine.service import Actor
     from rules_engine.tags import load_dictionary
 

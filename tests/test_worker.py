@@ -29,7 +29,7 @@ from rules_engine.ledger.batch import run_batch
 from rules_engine.ledger.db import open_ledger
 from rules_engine.ledger.models import DeadLetter, OutboxMessage, Payout, TagEvent, TagOverride, WorkerOffset
 from rules_engine.ledger.worker import FileSource, StdinSource, TableSource, Worker, WorkerStats, parse_event
-from rules_engine.loader import load_library
+from rules_engine.library.loader import load_library
 from rules_engine.tags import load_dictionary
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import streamlit as st
 from rules_engine.accounts import Account
 from rules_engine.datasets import SAMPLE_MANIFEST, masked
 from rules_engine.ir import Policy
-from rules_engine.loader import Library, load_library
+from rules_engine.library.loader import Library, load_library
 from rules_engine.service import Actor, open_ledger
 from rules_engine.service.platform import CurrentData, Platform, load_data
 from rules_engine.tags import TagDictionary, load_dictionary

@@ -163,7 +163,7 @@ def payouts_explain(reference: Annotated[str, typer.Argument(help="兑现记录�
                     policies: Annotated[Path | None, typer.Option("--policies", "-p", help="政策目录。")] = None) -> None:
     """一笔兑现的说明：所依据的政策版本按记录的数据重算，每个条件的取值与来源、金额计算、实发金额与分配说明、来由，以及记录与政策或兑现金额不一致之处。"""
     from ..cli_common import DEFAULT_POLICIES, domain_errors
-    from ..loader import load_library
+    from ..library.loader import load_library
     from ..tags import load_dictionary
 
     with domain_errors():  # the policies and the ledger only: no enterprise data is loaded

@@ -23,7 +23,7 @@ from ..ledger import batch as batch_mod
 from ..ledger import db as ledger_db
 from ..ledger.models import BatchRun, PaymentFile, Payout, PolicyVersion, payout_id
 from ..ledger.verify import Report, ledger_name, verify_ledger
-from ..loader import load_policy_text
+from ..library.loader import load_policy_text
 from ..sources import MatchSource
 from ..tags import TagDictionary
 from . import clock

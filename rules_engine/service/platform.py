@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..datasets import SAMPLE_MANIFEST, Dataset, load_dataset
 from ..ledger.db import default_url, open_ledger
-from ..loader import Library, load_library
+from ..library.loader import Library, load_library
 from ..tags import TagDictionary, load_dictionary
 
 ROOT = Path(__file__).resolve().parents[2]

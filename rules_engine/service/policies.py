@@ -19,10 +19,10 @@ from ..exporting import write_atomic
 from ..language.render_zh import Renderer, fmt_money
 from ..ledger import audit
 from ..ledger.models import AuditEntry, PolicyDraft, PolicyVersion
-from ..loader import load_policy_text
-from ..policytests import run_policy_tests
+from ..library.loader import load_policy_text
+from ..library.policytests import run_policy_tests
+from ..library.yamledit import with_version
 from ..tags import TagDictionary
-from ..yamledit import with_version
 from . import clock
 from .actors import Actor, require
 from .ledger import _writing

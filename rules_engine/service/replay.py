@@ -23,7 +23,7 @@ from ..datasets import load_dataset
 from ..errors import EngineError, Invalid
 from ..ledger import history
 from ..ledger.models import BatchRun, DataVersion, Invitation, Payout, PolicyText, PolicyVersion
-from ..loader import load_policy_text
+from ..library.loader import load_policy_text
 from ..sources import FrameSource
 from ..tags import TagDictionary
 from .actors import Actor, require

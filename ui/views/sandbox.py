@@ -16,11 +16,11 @@ from rules_engine import ir
 from rules_engine.codes import code_name
 from rules_engine.errors import EngineError, PolicyLoadError
 from rules_engine.frame import KEY
-from rules_engine.loader import load_policy_text
-from rules_engine.policytests import run_policy_tests
+from rules_engine.library.loader import load_policy_text
+from rules_engine.library.policytests import run_policy_tests
+from rules_engine.library.yamledit import edit_scalars, scalar_spans
 from rules_engine.service import policies
 from rules_engine.sources import FrameSource
-from rules_engine.yamledit import edit_scalars, scalar_spans
 from ui import common
 from ui.common import policy_by_id
 

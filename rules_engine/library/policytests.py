@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from . import ir, reference, vectorized
-from .frame import to_frame
-from .tags import TagDictionary
+from .. import ir, reference, vectorized
+from ..frame import to_frame
+from ..tags import TagDictionary
 
 
 @dataclass(frozen=True)

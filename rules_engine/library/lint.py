@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from . import ir
+from .. import ir
 from .loader import Library
 
 

@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from rules_engine import service  # noqa: E402
 from rules_engine.api import local  # noqa: E402
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset  # noqa: E402
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset  # noqa: E402
+from rules_engine.data.tags import load_dictionary  # noqa: E402
 from rules_engine.service import Actor, keys  # noqa: E402
-from rules_engine.tags import load_dictionary  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:

@@ -22,15 +22,15 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from rules_engine import generate  # noqa: E402
 from rules_engine.backends import spark as spark_backend  # noqa: E402
 from rules_engine.backends import sql as sql_backend  # noqa: E402
 from rules_engine.backends import sql_tables  # noqa: E402
 from rules_engine.cli import DEFAULT_POLICIES  # noqa: E402
-from rules_engine.datasets import load_storage_parquet, write_storage_parquet  # noqa: E402
+from rules_engine.data import generate  # noqa: E402
+from rules_engine.data.datasets import load_storage_parquet, write_storage_parquet  # noqa: E402
+from rules_engine.data.tags import load_dictionary  # noqa: E402
 from rules_engine.library.loader import load_library  # noqa: E402
 from rules_engine.sources import FrameSource  # noqa: E402
-from rules_engine.tags import load_dictionary  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
 

@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rules_engine import ir  # noqa: E402
-from rules_engine.datasets import load_dataset  # noqa: E402
-from rules_engine.generate import write_dirty  # noqa: E402
+from rules_engine.data.datasets import load_dataset  # noqa: E402
+from rules_engine.data.generate import write_dirty  # noqa: E402
+from rules_engine.data.tags import load_dictionary  # noqa: E402
 from rules_engine.library.loader import load_library  # noqa: E402
 from rules_engine.periods import split_slot  # noqa: E402
 from rules_engine.sources import FrameSource  # noqa: E402
-from rules_engine.tags import load_dictionary  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
 

@@ -24,12 +24,12 @@ from policysets import policy_set
 from sqlalchemy import insert
 
 from rules_engine.cli import DEFAULT_POLICIES
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
 from rules_engine.ledger.db import open_ledger
 from rules_engine.ledger.models import TagEvent
 from rules_engine.ledger.worker import TableSource, Worker
 from rules_engine.library.loader import load_library
-from rules_engine.tags import load_dictionary
 
 AS_OF = dt.date(2026, 6, 30)
 TAGS = [("is_hitech", "science"), ("invention_patents", "science"), ("graduate_hires", "hrss"),

@@ -32,11 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from rules_engine import generate, ir, vectorized  # noqa: E402
+from rules_engine import ir, vectorized  # noqa: E402
 from rules_engine.cli import DEFAULT_POLICIES  # noqa: E402
-from rules_engine.datasets import load_storage_parquet, write_storage_parquet  # noqa: E402
+from rules_engine.data import generate
+from rules_engine.data.datasets import load_storage_parquet, write_storage_parquet  # noqa: E402
+from rules_engine.data.tags import load_dictionary  # noqa: E402
 from rules_engine.library.loader import load_library  # noqa: E402
-from rules_engine.tags import load_dictionary  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
 BENCH = ROOT / "out" / "bench"
@@ -132,7 +133,7 @@ def job_peer(rows: int, n_policies: int, peer: str, threads: int = 0) -> dict:
 def job_stream(rows: int, n_policies: int, limit: int, kind: str = "distinct") -> dict:
     import pyarrow.parquet as pq
 
-    from rules_engine.frame import conform
+    from rules_engine.data.frame import conform
 
     policies = policy_set(n_policies, kind)
     t = time.perf_counter()
@@ -175,9 +176,9 @@ def job_ledger(url: str, rows: int) -> dict:
 
 
 def calculator(n: int = 200, policies: list[ir.Policy] | None = None) -> dict:
-    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.frame import row_of
     from rules_engine.explain import check_up
-    from rules_engine.frame import row_of
 
     ds = load_dataset(SAMPLE_MANIFEST, D)
     policies = policies if policies is not None else LIB.active()
@@ -222,9 +223,9 @@ def zen_graph(compiled: list) -> str:
 def compare(n_rows: int, n_policies: int) -> dict:
     """The same policies and enterprises through every evaluator; seconds per 10^6 (enterprise, policy) pairs."""
     from rules_engine import reference
+    from rules_engine.data.frame import row_of
     from rules_engine.decide import decide
     from rules_engine.durable_backend import DurableEngine, compile_policy
-    from rules_engine.frame import row_of
 
     frame = load_storage_parquet(dataset(1_000_000), D).frame.iloc[:n_rows].reset_index(drop=True)
     policies = policy_set(n_policies)

@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rules_engine.data.tags import TagDictionary, load_dictionary  # noqa: E402
 from rules_engine.errors import PolicyLoadError  # noqa: E402
 from rules_engine.library.loader import load_policy_text, policy_files  # noqa: E402
-from rules_engine.tags import TagDictionary, load_dictionary  # noqa: E402
 
 MAX_SECONDS = 2.0
 TOKENS = ["²", "--5", "1e309", "-1", "99999999999999999999999", "", "null", "[", "{", "&a", "*a", "!!binary AAAA",

@@ -24,12 +24,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from rules_engine.datasets import load_dataset  # noqa: E402
-from rules_engine.generate import write_sample  # noqa: E402
+from rules_engine.data.datasets import load_dataset  # noqa: E402
+from rules_engine.data.generate import write_sample  # noqa: E402
+from rules_engine.data.tags import load_dictionary  # noqa: E402
 from rules_engine.ledger.models import Payout  # noqa: E402
 from rules_engine.library.loader import load_library  # noqa: E402
 from rules_engine.service import Actor, open_ledger, run_batch  # noqa: E402
-from rules_engine.tags import load_dictionary  # noqa: E402
 
 AS_OF = dt.date(2026, 6, 30)
 D = load_dictionary()

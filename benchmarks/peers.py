@@ -29,8 +29,8 @@ from sqlalchemy.sql.elements import Grouping
 from rules_engine import ir
 from rules_engine.backends.kleene import KleeneCompiler, tag_bits
 from rules_engine.backends.sql import SqlCompiler
+from rules_engine.data.tags import TagDictionary
 from rules_engine.ir import Kind
-from rules_engine.tags import TagDictionary
 
 # ------------------------------------------------------------------ Polars
 

@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from engine import AS_OF, dataset, rss_mib  # noqa: E402 - the engine benchmark's data (out/bench/), shared
 
 from rules_engine import ir, vectorized  # noqa: E402
-from rules_engine.datasets import load_storage_parquet  # noqa: E402
+from rules_engine.data.datasets import load_storage_parquet  # noqa: E402
+from rules_engine.data.tags import load_dictionary  # noqa: E402
 from rules_engine.periods import split_slot  # noqa: E402
-from rules_engine.tags import load_dictionary  # noqa: E402
 
 D = load_dictionary()
 ONE_YEAR = {"2025", "2026Q1"}  # the periods a one-year frame keeps

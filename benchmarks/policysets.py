@@ -15,9 +15,9 @@ import random
 from decimal import Decimal
 
 from rules_engine import ir
-from rules_engine.codes import industries, regions
+from rules_engine.data.codes import industries, regions
+from rules_engine.data.tags import TagDictionary
 from rules_engine.library.loader import Library, load_policy_text
-from rules_engine.tags import TagDictionary
 
 
 def policy_set(n: int, lib: Library, as_of: dt.date, keep_budgets: bool = True) -> list[ir.Policy]:

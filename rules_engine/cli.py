@@ -19,14 +19,14 @@ from rich.table import Table
 
 from . import cli_zh, ir
 from .cli_common import DEFAULT_POLICIES, ROOT, _as_of, _dataset, _library, console, domain_errors, err, open_source
-from .datasets import SAMPLE_MANIFEST
+from .data.datasets import SAMPLE_MANIFEST
+from .data.frame import row_of
+from .data.tags import DEFAULT_DICTIONARY, load_dictionary
+from .data.values import fmt_yuan
 from .errors import EngineError
 from .explain import Explainer, Provenance, check_up
-from .frame import row_of
 from .language.render_zh import Renderer
 from .library.loader import load_library
-from .tags import DEFAULT_DICTIONARY, load_dictionary
-from .values import fmt_yuan
 
 __all__ = ["DEFAULT_POLICIES", "ROOT", "app", "main", "open_source"]
 
@@ -260,7 +260,7 @@ app.add_typer(accounts_app, name="accounts")
 def accounts_hash(password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
                                                         help="口令（不提供则提示输入）。")]) -> None:
     """显示口令的 scrypt 哈希，填入账户的 password: 字段。"""
-    from .accounts import hash_password
+    from .service.accounts import hash_password
 
     typer.echo(hash_password(password))  # one line, never wrapped: it is pasted into a file
 
@@ -268,7 +268,7 @@ def accounts_hash(password: Annotated[str, typer.Option(prompt=True, hide_input=
 @accounts_app.command("check")
 def accounts_check(path: Annotated[Path | None, typer.Argument(help="账户文件。")] = None) -> None:
     """加载账户文件，列出各账户及其角色（不显示哈希）。"""
-    from .accounts import load_accounts
+    from .service.accounts import load_accounts
 
     with domain_errors():
         accounts = load_accounts(path)
@@ -287,7 +287,7 @@ def data_export(
     import sqlalchemy as sa
 
     from .backends import sql_tables
-    from .datasets import write_storage_parquet
+    from .data.datasets import write_storage_parquet
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -352,7 +352,7 @@ def write_results(result: pd.DataFrame, out: Path) -> None:
     frame["status"] = frame["status"].astype(str)
     suffix = out.suffix.lower()
     if suffix in (".csv", ".xlsx"):
-        from .exporting import safe_frame
+        from .data.exporting import safe_frame
 
         frame = safe_frame(frame)  # names and texts come from department data: no live formulas
     if suffix == ".csv":
@@ -371,7 +371,7 @@ def write_results(result: pd.DataFrame, out: Path) -> None:
 def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTIONARY,
                 as_of: AsOfOpt = None) -> None:
     """数据质量：各标签覆盖率、各来源数据时效、拒收的行、冲突。"""
-    from .quality import quality_report
+    from .data.quality import quality_report
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -429,8 +429,8 @@ def generate(
     dirty: Annotated[bool, typer.Option("--dirty", help="同一批企业写两份：clean/ 与 dirty/（浮点误差金额、只到门类的行业代码、部门提供的企业划型、1% 的行含坏单元格、GBK 与带 BOM 的 UTF-8 文件）。")] = False,
 ) -> None:
     """生成逼真的模拟企业数据：各部门 CSV 文件，或供性能测试用的 Parquet 分块。"""
-    from .datasets import write_storage_parquet
-    from .generate import chunks, write_dirty, write_sample
+    from .data.datasets import write_storage_parquet
+    from .data.generate import chunks, write_dirty, write_sample
 
     when = dt.date.fromisoformat(as_of)
     if dirty:

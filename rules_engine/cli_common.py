@@ -14,10 +14,10 @@ import typer
 import yaml
 from rich.console import Console
 
-from .datasets import Dataset, load_dataset
+from .data.datasets import Dataset, load_dataset
+from .data.tags import TagDictionary
 from .errors import EngineError, PolicyLoadError
 from .library.loader import Library, load_library
-from .tags import TagDictionary
 
 if TYPE_CHECKING:  # sources imports the engines; the CLI loads them only when a command needs them
     from .sources import SparkSource, SqlSource
@@ -54,7 +54,7 @@ def _library(policies: Path, d: TagDictionary, strict: bool = False) -> Library:
 
 def _dataset(data: Path, d: TagDictionary) -> Dataset:
     """A manifest of department files, storage-format Parquet, or one file in natural units."""
-    from .datasets import SourceFile, is_storage_parquet, load_storage_parquet
+    from .data.datasets import SourceFile, is_storage_parquet, load_storage_parquet
 
     if data.suffix in (".yaml", ".yml"):
         return load_dataset(data, d)

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import ir
+from .data.tags import TagDictionary
+from .data.values import fmt_value
 from .ir import Kind, Status
 from .language.render_zh import Renderer, fmt_decimal, fmt_money, fmt_rate
 from .reference import ConditionOutcome, Decision, Evaluator, Row, Tri, evaluate
-from .tags import TagDictionary
-from .values import fmt_value
 
 OUTCOME_ZH = {True: "满足", False: "不满足", None: "无法判断（缺数据）"}
 NOT_FIXABLE = {"region_scope", ir.NOT_IN_FORCE}
@@ -299,7 +299,7 @@ class Explainer:
         value = row.get(tag)
         display = fmt_value(tdef.type, value)
         if tdef.personal and value is not None:
-            from .datasets import mask_text
+            from .data.datasets import mask_text
 
             display = str(mask_text(value))
         elif tdef.kind is Kind.CODE and value is not None:

@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from . import ir, legacy
+from . import ir
+from .data import legacy
+from .data.tags import TagDictionary
+from .data.values import coerce
 from .explain import Explainer, Explanation, Grant, Provenance
 from .ir import Status
 from .language.render_zh import fmt_money
-from .tags import TagDictionary
-from .values import coerce
 
 # The record's keys, in the order every writer writes them (the batch builds the JSON text itself).
 KEYS = ("title", "department", "contact", "as_of", "basis", "conditions_met", "inputs", "sources",

@@ -27,10 +27,10 @@ import pandas as pd
 import pyarrow as pa
 
 from . import ir, vectorized
+from .data.frame import KEY, conform
+from .data.tags import TagDictionary
 from .errors import EngineError
-from .frame import KEY, conform
 from .results import conform as conform_results
-from .tags import TagDictionary
 
 PAIRS = ["credit_code", "policy", "amount_fen"]
 BACKENDS = ("vectorized", "sql", "spark")

@@ -9,9 +9,9 @@ from functools import cache
 
 from rules_engine import vectorized
 from rules_engine.cli import DEFAULT_POLICIES
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
 from rules_engine.library.loader import load_library
-from rules_engine.tags import load_dictionary
 
 SAMPLE_AS_OF = dt.date(2026, 6, 30)
 

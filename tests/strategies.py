@@ -12,9 +12,9 @@ from decimal import Decimal
 from hypothesis import strategies as st
 
 from rules_engine import ir
+from rules_engine.data.tags import Source, TagDef, TagDictionary
 from rules_engine.ir import Kind, TagType
 from rules_engine.periods import Period, PeriodKind, Relative
-from rules_engine.tags import Source, TagDef, TagDictionary
 
 N0 = TagType(Kind.NUMBER, 0, "人")
 N2 = TagType(Kind.NUMBER, 2, "%")

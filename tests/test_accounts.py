@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rules_engine.accounts import AccountError, authenticate, check_password, hash_password, load_accounts
 from rules_engine.cli import app
+from rules_engine.service.accounts import AccountError, authenticate, check_password, hash_password, load_accounts
 
 
 def test_hash_round_trip_and_salt() -> None:

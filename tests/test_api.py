@@ -18,10 +18,10 @@ import pytest
 from rules_engine import service
 from rules_engine.api import local
 from rules_engine.cli import DEFAULT_POLICIES
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
 from rules_engine.library.loader import load_library
 from rules_engine.service import Actor, keys
-from rules_engine.tags import load_dictionary
 from tests.conftest import fresh_url
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import frame, ir, reference, vectorized
+from rules_engine import ir, reference, vectorized
 from rules_engine.backends import spark as spark_backend
 from rules_engine.backends import sql as sql_backend
 from rules_engine.backends import sql_tables
+from rules_engine.data import frame
 from rules_engine.decide import decide
 from rules_engine.durable_backend import DurableEngine, DurableLimitError
 from rules_engine.errors import UnsupportedConstruct
@@ -145,7 +146,7 @@ def test_sql_and_spark_refuse_elapsed_time_of_a_computed_date(spark: Any, tmp_pa
 
 
 def test_sql_and_spark_refuse_more_than_63_tags_in_one_run(spark: Any, tmp_path: Path) -> None:
-    from rules_engine.tags import Source, TagDef, TagDictionary
+    from rules_engine.data.tags import Source, TagDef, TagDictionary
 
     many = {f"x{i:02d}": ir.TagType(Kind.NUMBER, 0, "个") for i in range(64)}
     d = TagDictionary([TagDef(k, k, t, "test") for k, t in many.items()]
@@ -179,9 +180,9 @@ def test_durable_rules_refuses_a_condition_beyond_error_113() -> None:
 
 def test_the_library_on_the_sample_on_spark(spark: Any, tmp_path: Path) -> None:
     from rules_engine.cli import DEFAULT_POLICIES
-    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset, write_storage_parquet
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset, write_storage_parquet
+    from rules_engine.data.tags import load_dictionary
     from rules_engine.library.loader import load_library
-    from rules_engine.tags import load_dictionary
 
     d = load_dictionary()
     lib = load_library(DEFAULT_POLICIES, d)

@@ -17,13 +17,13 @@ from typer.testing import CliRunner
 from rules_engine.backends import spark as spark_backend
 from rules_engine.backends import sql_tables
 from rules_engine.cli import DEFAULT_POLICIES, app
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset, write_storage_parquet
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset, write_storage_parquet
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import EngineError
 from rules_engine.ledger.batch import run_batch
 from rules_engine.ledger.db import open_ledger
 from rules_engine.library.loader import load_library
 from rules_engine.sources import FrameSource, SparkSource, SqlSource, backend_of
-from rules_engine.tags import load_dictionary
 from tests.conftest import BACKENDS, PG_URL, fresh_url
 from tests.test_crash import snapshot
 

@@ -44,7 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("ui")
     shutil.copytree(ROOT / "policies", tmp / "policies")
     port = _free_port()
-    from rules_engine.accounts import hash_password
+    from rules_engine.service.accounts import hash_password
 
     accounts = (ROOT / "ui" / "accounts.yaml").read_text(encoding="utf-8") + (
         f"  - {{username: qiye03, demo: true, role: enterprise, name: 待补数据企业, credit_code: '{QIYE03}', "

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rules_engine.cli import app
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
-from rules_engine.tags import load_dictionary
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
 
 runner = CliRunner()
 COMMANDS = ["validate", "test", "lint", "show", "explain", "match", "data-report", "generate",
@@ -104,7 +104,7 @@ def test_generate_department_files_and_parquet(tmp_path: Path) -> None:
 
 
 def test_match_a_single_file_in_natural_units(tmp_path: Path) -> None:
-    from rules_engine import creditcode
+    from rules_engine.data import creditcode
 
     a, b = creditcode.make("340104", 11), creditcode.make("340104", 12)
     (tmp_path / "e.csv").write_text(

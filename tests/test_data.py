@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from rules_engine import creditcode, generate
-from rules_engine.datasets import SourceFile, load_dataset, masked
-from rules_engine.derive import enterprise_size
+from rules_engine.data import creditcode, generate
+from rules_engine.data.datasets import SourceFile, load_dataset, masked
+from rules_engine.data.derive import enterprise_size
+from rules_engine.data.frame import row_of
+from rules_engine.data.quality import quality_report
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import DataError
-from rules_engine.frame import row_of
-from rules_engine.quality import quality_report
-from rules_engine.tags import load_dictionary
 
 D = load_dictionary()
 A = creditcode.make("340202", 1001)
@@ -189,7 +189,7 @@ def test_personal_fields_are_masked(tmp_path: Path) -> None:
 
 
 def test_sample_dataset_and_quality_report() -> None:
-    from rules_engine.datasets import SAMPLE_MANIFEST
+    from rules_engine.data.datasets import SAMPLE_MANIFEST
 
     ds = load_dataset(SAMPLE_MANIFEST, D)
     assert len(ds.frame) == 3000
@@ -224,7 +224,7 @@ def test_money_through_a_float_pipeline_is_read_as_the_fen_it_meant(tmp_path: Pa
     100000.0000000000000000000000001 loaded as 100000 without a word. Now a value within
     10^-6 yuan of a fen is that fen, counted as normalised per column; anything else with too
     many decimals is a cell reject quoting the raw text."""
-    from rules_engine.quality import quality_report
+    from rules_engine.data.quality import quality_report
 
     (tmp_path / "tax.csv").write_text(
         "credit_code,revenue[2025],tax_paid[2025]\n"
@@ -259,7 +259,7 @@ def test_a_delivered_enterprise_size_is_kept_and_a_disagreement_reported(tmp_pat
     assert str(f.loc[B, "enterprise_size"]) == "中型"  # no inputs to derive from: the delivered value stays
     (c,) = [c for c in ds.conflicts if c.tag == "enterprise_size"]
     assert (c.credit_code, c.kept, c.dropped, c.kept_from, c.dropped_from) == (A, other, computed, "sizes.csv", "平台计算")
-    from rules_engine.quality import quality_report
+    from rules_engine.data.quality import quality_report
 
     by = quality_report(ds, D, dt.date(2026, 6, 30)).by_column.set_index(["file", "column"])
     assert by.loc[("平台计算", "enterprise_size"), "conflicting"] == 1

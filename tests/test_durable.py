@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import frame, ir, vectorized
+from rules_engine import ir, vectorized
+from rules_engine.data import frame
 from rules_engine.decide import decide
 from rules_engine.durable_backend import MAX_EXPRESSION_NODES, DurableEngine, DurableLimitError, compile_policy
 from rules_engine.errors import EngineError
@@ -179,10 +180,10 @@ def test_python_version_is_pinned_below_313() -> None:
 
 def test_the_library_on_the_sample_agrees_with_the_vectorized_engine() -> None:
     from rules_engine.cli import DEFAULT_POLICIES
-    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
-    from rules_engine.frame import row_of
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.frame import row_of
+    from rules_engine.data.tags import load_dictionary
     from rules_engine.library.loader import load_library
-    from rules_engine.tags import load_dictionary
 
     d = load_dictionary()
     lib = load_library(DEFAULT_POLICIES, d)

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 from rules_engine import ir
 from rules_engine.cli import DEFAULT_POLICIES
+from rules_engine.data.tags import load_dictionary
 from rules_engine.explain import Explainer, Provenance, check_up
 from rules_engine.ir import Status
 from rules_engine.library.loader import load_library
-from rules_engine.tags import load_dictionary
 
 D = load_dictionary()
 LIB = load_library(DEFAULT_POLICIES, D)
@@ -69,9 +69,9 @@ def test_personal_values_are_masked_in_explanations() -> None:
 def test_immutable_facts_and_zero_amounts_are_no_near_misses() -> None:
     """Was: 「注册成立不满365天（相差 745 天）」 and 「属于农、林、牧、渔业」 for a manufacturer were
     offered as near misses, and so were policies worth 0.00."""
-    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.frame import row_of
     from rules_engine.explain import IMMUTABLE_TAGS
-    from rules_engine.frame import row_of
 
     ds = load_dataset(SAMPLE_MANIFEST, D)
     seen = 0
@@ -110,9 +110,9 @@ def test_check_up_shows_what_explaining_every_policy_in_full_shows() -> None:
     lists, explanation for explanation; every policy in exactly one list; each brief
     not-eligible entry agrees with the reference evaluator and says why."""
     from benchmarks.policysets import distinct_policy_set
-    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.frame import row_of
     from rules_engine.explain import near_miss
-    from rules_engine.frame import row_of
     from rules_engine.reference import evaluate
 
     ds = load_dataset(SAMPLE_MANIFEST, D)

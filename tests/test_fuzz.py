@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from benchmarks.fuzz_policies import MAX_SECONDS, run
 from rules_engine.cli import app
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import PolicyLoadError
 from rules_engine.library.loader import load_policy_text
-from rules_engine.tags import load_dictionary
 
 D = load_dictionary()
 ROOT = Path(__file__).resolve().parent.parent

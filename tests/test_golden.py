@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rules_engine.data.tags import load_dictionary
 from rules_engine.language.render_zh import Renderer
-from rules_engine.tags import load_dictionary
 from tests.golden.regenerate import outcome
 
 GOLDEN = yaml.safe_load((Path(__file__).parent / "golden" / "conditions.yaml").read_text(encoding="utf-8"))

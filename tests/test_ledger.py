@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from rules_engine import ir, service
 from rules_engine.cli import DEFAULT_POLICIES
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
 from rules_engine.ledger import audit, lifecycle
 from rules_engine.ledger.batch import BatchLocked, acquire_lock, release_lock, run_batch
 from rules_engine.ledger.db import make_engine, open_ledger
@@ -26,7 +27,6 @@ from rules_engine.ledger.models import AuditEntry, Base, BatchLock, Clawback, Ou
 from rules_engine.ledger.outbox import MAX_ATTEMPTS, FileSender, WebhookSender, dispatch
 from rules_engine.library.loader import load_library
 from rules_engine.service import Actor
-from rules_engine.tags import load_dictionary
 
 D = load_dictionary()
 LIB = load_library(DEFAULT_POLICIES, D)
@@ -376,7 +376,7 @@ def test_exclusivity_ties_go_to_precedence() -> None:
 
 
 def test_explanation_inputs_are_the_natural_values() -> None:
-    from rules_engine.frame import natural
+    from rules_engine.data.frame import natural
     from rules_engine.ledger.batch import Inputs
 
     inputs = Inputs(DS.frame, D, AS_OF)

@@ -7,11 +7,11 @@ import pytest
 
 from rules_engine import ir, vectorized
 from rules_engine.cli import DEFAULT_POLICIES
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
 from rules_engine.library.lint import lint
 from rules_engine.library.loader import load_library
 from rules_engine.library.policytests import run_case
-from rules_engine.tags import load_dictionary
 
 D = load_dictionary()
 LIB = load_library(DEFAULT_POLICIES, D)
@@ -101,9 +101,9 @@ def test_sample_oversubscribes_at_least_three_budgets() -> None:
 def test_lint_flags_an_elapsed_time_with_no_lower_bound() -> None:
     import dataclasses
 
+    from rules_engine.data.tags import load_dictionary
     from rules_engine.language.binder import bind_condition
     from rules_engine.language.parser import parse_condition
-    from rules_engine.tags import load_dictionary
 
     d = load_dictionary()
     p = LIB.get("gaoqi-shouci")

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import PolicyLoadError
 from rules_engine.library.loader import load_library, load_policy_text
-from rules_engine.tags import load_dictionary
 
 D = load_dictionary()
 

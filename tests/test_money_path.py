@@ -24,14 +24,14 @@ from typer.testing import CliRunner
 
 from rules_engine import service
 from rules_engine.cli import DEFAULT_POLICIES, app
-from rules_engine.datasets import SAMPLE_MANIFEST, SourceFile, load_dataset
+from rules_engine.data.datasets import SAMPLE_MANIFEST, SourceFile, load_dataset
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import Conflict, DataError, Invalid
 from rules_engine.ledger import lifecycle
 from rules_engine.ledger.models import AuditEntry, OutboxMessage, PaymentFile, Payout, PayoutEvent
 from rules_engine.ledger.outbox import WebhookSender, dispatch
 from rules_engine.library.loader import load_library
 from rules_engine.service import Actor
-from rules_engine.tags import load_dictionary
 from tests.test_ledger import bank_answer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,7 +223,7 @@ def test_a_payment_file_on_disk_is_always_known_to_the_ledger(ledger_url: str, t
         assert s.scalar(select(func.count()).select_from(PaymentFile)) == 0
         assert s.scalar(select(func.count()).select_from(Payout).where(Payout.payment_file.is_not(None))) == 0
     # 2. the process dies after the commit, before the file is renamed into place
-    import rules_engine.exporting as exporting
+    import rules_engine.data.exporting as exporting
 
     monkeypatch.setattr(exporting.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("killed")))
     r = runner.invoke(app, ["payment", "export", str(out), "--actor", "财务", *db])
@@ -448,7 +448,7 @@ def test_hostile_and_sloppy_cells_are_cell_rejects_with_the_raw_text(tmp_path: P
     import csv
     import io
 
-    from rules_engine import creditcode
+    from rules_engine.data import creditcode
 
     codes = [creditcode.make("340104", 7000 + i) for i in range(9)]
     rows = [("1e309", "2025-01-01", "３４０１０４"), ("1", "2025-01-01garbage", "340104"), ("", "2025-W01-1", "340104"),
@@ -484,7 +484,7 @@ def test_a_control_character_in_department_data_is_a_cell_reject_and_the_batch_r
     """Was: a NUL in an enterprise's name (a broken export) loaded, then the batch died on
     PostgreSQL with a psycopg DataError traceback (text cannot hold NUL). The cell is rejected
     with its reason, the rest of the row loads, the batch pays the enterprise."""
-    from rules_engine import creditcode
+    from rules_engine.data import creditcode
 
     a, b = creditcode.make("340104", 8101), creditcode.make("340104", 8102)
     (tmp_path / "m.csv").write_text("统一社会信用代码,企业名称,注册地行政区划,有效发明专利数\n"
@@ -580,7 +580,7 @@ def test_the_audit_log_reads_in_chinese_with_each_state_before_and_after(ledger_
     budget.set_indicator(sf, Actor("预算系统", "budget"), "faming-zhuanli", 1_234_567_89)
     keys.create_key(sf, OFFICIAL, "财政涉企系统", "finance")
     monkeypatch.setenv("MIANSHEN_DEMO", "1")
-    from rules_engine.accounts import load_accounts
+    from rules_engine.service.accounts import load_accounts
 
     auth.sign_in(sf, load_accounts(), "shenji", "shenji-demo", "10.0.0.1")
 

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from rules_engine import grant, ir, service
-from rules_engine.datasets import SAMPLE_MANIFEST
+from rules_engine.data.datasets import SAMPLE_MANIFEST
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import Forbidden, NotFound
 from rules_engine.explain import Explanation
 from rules_engine.ledger.models import Invitation, Payout
@@ -24,7 +25,6 @@ from rules_engine.library.loader import load_library
 from rules_engine.service import Actor, tiers
 from rules_engine.service.enterprise import check_enterprise
 from rules_engine.service.platform import Platform, load_data
-from rules_engine.tags import load_dictionary
 
 ROOT = Path(__file__).resolve().parent.parent
 D = load_dictionary()

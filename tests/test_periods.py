@@ -11,15 +11,16 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from rules_engine import creditcode, frame, ir, reference, vectorized
-from rules_engine.datasets import SourceFile, load_dataset
-from rules_engine.derive import enterprise_size
+from rules_engine import ir, reference, vectorized
+from rules_engine.data import creditcode, frame
+from rules_engine.data.datasets import SourceFile, load_dataset
+from rules_engine.data.derive import enterprise_size
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import DataError, PolicyLoadError
 from rules_engine.explain import Explainer, Provenance
 from rules_engine.library.lint import lint
 from rules_engine.library.loader import Library, load_policy_text
 from rules_engine.periods import Period, PeriodKind, parse_period, parse_relative, parse_window
-from rules_engine.tags import load_dictionary
 
 D = load_dictionary()
 
@@ -309,7 +310,7 @@ tests:
 
 
 def test_a_policy_published_before_periods_states_the_same_rule_in_periods() -> None:
-    from rules_engine.legacy import upgrade_policy_text
+    from rules_engine.data.legacy import upgrade_policy_text
     from rules_engine.library.policytests import run_policy_tests
 
     with pytest.raises(PolicyLoadError, match="须写明期间"):
@@ -324,8 +325,8 @@ def test_a_payout_recorded_before_periods_explains_itself(ledger_url: str) -> No
     """Its policy version is in the history in the old syntax and its record names `export_value`
     and `export_value_prev`: read as 2025 and 2024 of its evaluation date, it is consistent."""
     from rules_engine import grant, service
+    from rules_engine.data.legacy import upgrade_policy_text
     from rules_engine.ledger.models import Payout, PolicyVersion
-    from rules_engine.legacy import upgrade_policy_text
     from rules_engine.service.actors import Actor
 
     sf = service.open_ledger(ledger_url)
@@ -359,7 +360,7 @@ def test_a_data_store_of_the_snapshot_era_is_upgraded_to_name_its_years(ledger_u
     from typer.testing import CliRunner
 
     from rules_engine.cli import app
-    from rules_engine.datasets import SAMPLE_MANIFEST
+    from rules_engine.data.datasets import SAMPLE_MANIFEST
 
     old = tmp_path / "old"
     shutil.copytree(SAMPLE_MANIFEST.parent, old)

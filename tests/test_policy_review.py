@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from rules_engine import service
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import Conflict, Forbidden, Invalid, NotFound
 from rules_engine.ledger.models import AuditEntry
 from rules_engine.library.loader import load_policy_text
 from rules_engine.service import Actor
 from rules_engine.service import policies as pol
-from rules_engine.tags import load_dictionary
 from tests.conftest import fresh_url
 
 ROOT = Path(__file__).resolve().parent.parent

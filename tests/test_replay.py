@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from rules_engine import service
 from rules_engine.cli import app
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import Forbidden, Invalid
 from rules_engine.ledger import db as ledger_db
 from rules_engine.ledger.models import BatchRun, DataVersion
@@ -21,7 +22,6 @@ from rules_engine.library.loader import load_library
 from rules_engine.service import data as data_service
 from rules_engine.service.actors import Actor
 from rules_engine.service.replay import replay
-from rules_engine.tags import load_dictionary
 
 D = load_dictionary()
 AS_OF = dt.date(2026, 6, 30)

@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 
 from rules_engine import service
 from rules_engine.cli import DEFAULT_POLICIES, app
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
 from rules_engine.ledger.models import OutboxMessage, Payout, PayoutEvent
 from rules_engine.library.loader import load_library
 from rules_engine.service import Actor
-from rules_engine.tags import load_dictionary
 
 ROOT = Path(__file__).resolve().parent.parent
 D = load_dictionary()
@@ -115,11 +115,11 @@ def test_two_batches_starting_together_do_not_trip_over_the_budget_indicators(ba
     from sqlalchemy.orm import Session
 
     from rules_engine.cli import DEFAULT_POLICIES
+    from rules_engine.data.tags import load_dictionary
     from rules_engine.ledger.db import open_ledger
     from rules_engine.ledger.models import BudgetIndicator
     from rules_engine.library.loader import load_library
     from rules_engine.service.budget import sync_from_policies
-    from rules_engine.tags import load_dictionary
     from tests.conftest import fresh_url
 
     policies = [p for p in load_library(DEFAULT_POLICIES, load_dictionary()).policies if p.budget is not None]

@@ -20,8 +20,8 @@ from rules_engine import ir
 from rules_engine.backends import sql, sql_tables
 from rules_engine.backends.kleene import tag_bits
 from rules_engine.cli import DEFAULT_POLICIES
+from rules_engine.data.tags import load_dictionary
 from rules_engine.library.loader import load_library
-from rules_engine.tags import load_dictionary
 
 D = load_dictionary()
 LIB = load_library(DEFAULT_POLICIES, D)

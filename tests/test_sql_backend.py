@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import frame, ir, vectorized
+from rules_engine import ir, vectorized
 from rules_engine.backends import sql as sql_backend
 from rules_engine.backends import sql_tables
 from rules_engine.backends.kleene import tag_bits
+from rules_engine.data import frame
 from tests.conftest import PG_URL
 from tests.strategies import AS_OF, DICTIONARY, TAGS, policies, rows
 
@@ -54,9 +55,9 @@ def test_sql_matches_the_vectorized_engine(backend: str, tmp_path_factory: pytes
 
 def test_the_library_on_the_sample_in_sqlite(tmp_path: Path) -> None:
     from rules_engine.cli import DEFAULT_POLICIES
-    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.tags import load_dictionary
     from rules_engine.library.loader import load_library
-    from rules_engine.tags import load_dictionary
 
     d = load_dictionary()
     lib = load_library(DEFAULT_POLICIES, d)
@@ -82,9 +83,9 @@ def test_amounts_are_integers_inside_the_database(backend: str, tmp_path: Path) 
     which PostgreSQL computes in double precision; the parity tests could not see it (exact below
     2^53, and their tables are not reflected)."""
     from rules_engine.cli import DEFAULT_POLICIES
-    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.tags import load_dictionary
     from rules_engine.library.loader import load_library
-    from rules_engine.tags import load_dictionary
 
     if backend == "postgresql" and not PG_URL:
         pytest.skip("PostgreSQL: set MIANSHEN_TEST_PG_URL (scripts/test.sh and CI start a server and set it)")
@@ -130,9 +131,9 @@ def test_a_results_table_written_by_an_older_version_gains_the_failed_column(tmp
     """results_into appends to an existing table; one made before the contract carried `failed`
     has no such column: it is added (empty for the old rows), not a crash."""
     from rules_engine.cli import DEFAULT_POLICIES
-    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.tags import load_dictionary
     from rules_engine.library.loader import load_library
-    from rules_engine.tags import load_dictionary
 
     d = load_dictionary()
     policy = load_library(DEFAULT_POLICIES, d).get("faming-zhuanli")

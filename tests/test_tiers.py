@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import func, select
 
 from rules_engine import ir, service
-from rules_engine.datasets import SAMPLE_MANIFEST
+from rules_engine.data.datasets import SAMPLE_MANIFEST
+from rules_engine.data.frame import KEY
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import Conflict, Forbidden, Invalid
-from rules_engine.frame import KEY
 from rules_engine.ledger.models import Invitation, Payout
 from rules_engine.library.loader import load_library
 from rules_engine.periods import parse_period
 from rules_engine.service import Actor, tiers
 from rules_engine.service.enterprise import check_enterprise
 from rules_engine.service.platform import Platform, load_data
-from rules_engine.tags import load_dictionary
 from tests.sample_picks import undetermined_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,8 +171,8 @@ def test_supplied_data_closes_an_undetermined_pair_once_verified(platform: Platf
     # a department file that later disagrees is a conflict, not an overwrite
     frame = DATA.dataset.frame.copy()
     i = DATA.dataset.index_of(code)
-    from rules_engine.frame import to_storage
-    from rules_engine.values import coerce
+    from rules_engine.data.frame import to_storage
+    from rules_engine.data.values import coerce
 
     other = {"bool": "否", "date": "2025-01-01", "category": (t.values or ("A", "B"))[-1]}.get(t.kind.value, "1")
     values = frame[tag].astype(object).to_numpy(copy=True)
@@ -221,7 +221,7 @@ def test_a_verified_value_for_a_tag_no_department_delivers_is_paid_by_the_batch(
 def test_a_verified_code_the_data_never_held_reaches_the_batch(platform: Platform) -> None:
     """Was: a verified self-declared industry code that no enterprise in the data had was cast to
     the column's categories, and so became missing: the calculator saw it, the batch did not."""
-    from rules_engine.codes import industry_code_problem
+    from rules_engine.data.codes import industry_code_problem
 
     ds = DATA.dataset
     code = str(ds.frame[KEY].iloc[7])

@@ -97,7 +97,7 @@ def test_calculator_form_chooses_region_and_industry_level_by_level() -> None:
     """Was: region and industry had to be typed as codes (「340104」, 「C39」). Now 市 → 区县 and
     门类 → 大类 → 中类 from enterprises/regions.csv and industries.csv, shown by name; each
     level offers only the children of the level above; the deepest choice is the value."""
-    from rules_engine.codes import code_children, regions
+    from rules_engine.data.codes import code_children, regions
 
     at = goto(signed_in("guanyuan"), "calculator")
     at.radio(key="calc_mode").set_value("填写表单（模拟测算）").run()
@@ -260,10 +260,10 @@ def test_the_auditor_reads_filters_and_verifies_the_audit_log_itself(isolated: P
     import sqlalchemy as sa
 
     from rules_engine import service
-    from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.tags import load_dictionary
     from rules_engine.library.loader import load_library
     from rules_engine.service import Actor
-    from rules_engine.tags import load_dictionary
 
     d = load_dictionary()
     sf = service.open_ledger(f"sqlite:///{isolated / 'ledger.db'}")

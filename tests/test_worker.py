@@ -21,16 +21,16 @@ import pytest
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from rules_engine import creditcode, frame
 from rules_engine.cli import DEFAULT_POLICIES
-from rules_engine.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data import creditcode, frame
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
 from rules_engine.ledger import lifecycle
 from rules_engine.ledger.batch import run_batch
 from rules_engine.ledger.db import open_ledger
 from rules_engine.ledger.models import DeadLetter, OutboxMessage, Payout, TagEvent, TagOverride, WorkerOffset
 from rules_engine.ledger.worker import FileSource, StdinSource, TableSource, Worker, WorkerStats, parse_event
 from rules_engine.library.loader import load_library
-from rules_engine.tags import load_dictionary
 
 ROOT = Path(__file__).resolve().parent.parent
 D = load_dictionary()

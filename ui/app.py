@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `ui` and `rul
 
 import streamlit as st  # noqa: E402
 
-from rules_engine.accounts import ROLE_ZH, AccountError, load_accounts  # noqa: E402
 from rules_engine.errors import EngineError  # noqa: E402
 from rules_engine.service import auth, keys  # noqa: E402
+from rules_engine.service.accounts import ROLE_ZH, AccountError, load_accounts  # noqa: E402
 from ui import common, websession, zh  # noqa: E402
 from ui.views import batch, calculator, data, overview, review, sandbox  # noqa: E402
 

@@ -11,14 +11,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from rules_engine.accounts import Account
-from rules_engine.datasets import SAMPLE_MANIFEST, masked
+from rules_engine.data.datasets import SAMPLE_MANIFEST, masked
+from rules_engine.data.tags import TagDictionary, load_dictionary
+from rules_engine.data.values import fmt_yuan
 from rules_engine.ir import Policy
 from rules_engine.library.loader import Library, load_library
 from rules_engine.service import Actor, open_ledger
+from rules_engine.service.accounts import Account
 from rules_engine.service.platform import CurrentData, Platform, load_data
-from rules_engine.tags import TagDictionary, load_dictionary
-from rules_engine.values import fmt_yuan
 
 if TYPE_CHECKING:  # the UI reaches the ledger only through the service layer
     from sqlalchemy.orm import Session, sessionmaker

@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from .. import service
-from ..accounts import AccountError, load_accounts
 from ..errors import EngineError, Forbidden
 from ..service import auth, budget, enterprise, keys, tiers
+from ..service.accounts import AccountError, load_accounts
 from ..service.actors import Actor
 from ..service.platform import Platform
 

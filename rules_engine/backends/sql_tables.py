@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from ..data.frame import conform, storage_columns, to_records
+from ..data.tags import TagDictionary
 from ..errors import EngineError
-from ..frame import conform, storage_columns, to_records
 from ..ir import Kind
-from ..tags import TagDictionary
 
 _SQL_TYPE = {Kind.NUMBER: sa.BigInteger, Kind.MONEY: sa.BigInteger, Kind.DATE: sa.Date, Kind.BOOL: sa.Boolean}
 

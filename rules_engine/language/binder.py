@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .. import ir
-from ..codes import industry_code_problem
+from ..data.codes import industry_code_problem
+from ..data.tags import TagDef, TagDictionary
 from ..errors import ExpressionError
 from ..ir import Kind, TagType
 from ..periods import PeriodKind
-from ..tags import TagDef, TagDictionary
 
 REGION_CODE = re.compile(r"^\d{6}$")
 INDUSTRY_CODE = re.compile(r"^[A-T](\d{2}|\d{3}|\d{4})?$")

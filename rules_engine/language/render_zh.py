@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .. import ir
-from ..codes import code_name
+from ..data.codes import code_name
+from ..data.tags import TagDictionary
 from ..ir import Kind
-from ..tags import TagDictionary
 
 OPS_ZH = {"==": "等于", "!=": "不等于", "<": "低于", "<=": "不超过", ">": "超过", ">=": "不低于"}
 UNIT_ZH = {ir.ElapsedUnit.YEARS: "年", ir.ElapsedUnit.MONTHS: "个月", ir.ElapsedUnit.DAYS: "天"}

@@ -30,11 +30,11 @@ from sqlalchemy import null as sa_null
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import grant, ir
+from ..data.frame import KEY
+from ..data.tags import TagDictionary
 from ..errors import EngineError
-from ..frame import KEY
 from ..periods import resolve_ref
 from ..sources import FrameSource, MatchSource
-from ..tags import TagDictionary
 from . import audit, history, lifecycle
 from .allocation import (
     SKIP_BEATEN,

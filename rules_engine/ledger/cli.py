@@ -14,8 +14,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import service
+from ..data.values import fmt_yuan
 from ..service.actors import Actor
-from ..values import fmt_yuan
 from . import lifecycle
 from .db import default_url, open_ledger
 from .models import Payout
@@ -77,9 +77,9 @@ def batch_run(
 
 匹配在数据所在处运行：本进程、数据库内（sql）或 Spark；只有候选所在的行取回写入台账。"""
     from ..cli_common import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
-    from ..datasets import SAMPLE_MANIFEST, Dataset
+    from ..data.datasets import SAMPLE_MANIFEST, Dataset
+    from ..data.tags import load_dictionary
     from ..sources import MatchSource, backend_of
-    from ..tags import load_dictionary
 
     where = data or str(SAMPLE_MANIFEST)
     with domain_errors():
@@ -163,8 +163,8 @@ def payouts_explain(reference: Annotated[str, typer.Argument(help="兑现记录�
                     policies: Annotated[Path | None, typer.Option("--policies", "-p", help="政策目录。")] = None) -> None:
     """一笔兑现的说明：所依据的政策版本按记录的数据重算，每个条件的取值与来源、金额计算、实发金额与分配说明、来由，以及记录与政策或兑现金额不一致之处。"""
     from ..cli_common import DEFAULT_POLICIES, domain_errors
+    from ..data.tags import load_dictionary
     from ..library.loader import load_library
-    from ..tags import load_dictionary
 
     with domain_errors():  # the policies and the ledger only: no enterprise data is loaded
         d = load_dictionary()
@@ -246,7 +246,7 @@ def payouts_revoke(
     amount: Annotated[str | None, typer.Option(help="追回金额（元，默认：全额）。")] = None,
 ) -> None:
     """追回已支付的兑现并记录追回金额。"""
-    from ..values import parse_money_fen
+    from ..data.values import parse_money_fen
 
     _one(ref, lambda: service.revoke(_sf(db), _actor(actor), ref, reason, parse_money_fen(amount) if amount else None))
 
@@ -255,7 +255,7 @@ def payouts_revoke(
 def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """导出公示名单（.xlsx 或 .csv），个人信息已脱敏。"""
     from ..cli_common import domain_errors
-    from ..exporting import fmt_of, write_atomic
+    from ..data.exporting import fmt_of, write_atomic
 
     with domain_errors():
         data, n = service.export_notice(_sf(db), _actor(actor), fmt_of(out))
@@ -270,7 +270,7 @@ def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
 def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """为尚未发送的已审批兑现登记支付文件（.csv 或 .xlsx），再写出文件。台账先提交：磁盘上的文件一定是台账已登记的（若本进程在写文件前中断，可用 payment download 重新取得）。"""
     from ..cli_common import domain_errors
-    from ..exporting import fmt_of, write_atomic
+    from ..data.exporting import fmt_of, write_atomic
 
     with domain_errors():
         issued = service.export_payment_file(_sf(db), _actor(actor), fmt_of(out))
@@ -289,7 +289,7 @@ def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
 def payment_download(ref: str, out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """逐字节重新写出已登记的支付文件（按登记的哈希核对）。"""
     from ..cli_common import domain_errors
-    from ..exporting import write_atomic
+    from ..data.exporting import write_atomic
 
     with domain_errors():
         f = service.payment_file(_sf(db), _actor(actor), ref)
@@ -359,8 +359,8 @@ def replay(
     """按某日当时的数据版本和政策版本重新评估，并逐一重现当日的每个批次（数据摘要、符合条件的企业与金额、
     批次生成的每一笔）；有不一致时退出码为 1。"""
     from ..cli_common import domain_errors
+    from ..data.tags import load_dictionary
     from ..service.replay import replay as run_replay
-    from ..tags import load_dictionary
 
     with domain_errors():
         day = _date_option(as_of)
@@ -411,8 +411,8 @@ def worker_run(
     import signal
 
     from ..cli_common import DEFAULT_POLICIES, _dataset, _library, domain_errors
-    from ..datasets import SAMPLE_MANIFEST
-    from ..tags import load_dictionary
+    from ..data.datasets import SAMPLE_MANIFEST
+    from ..data.tags import load_dictionary
     from .worker import Worker, source_from
 
     stopping = {"flag": False}
@@ -584,7 +584,7 @@ def tiers_verify(ref: str, actor: ActorOpt, reason: ReasonOpt,
 def tiers_data_requests(out: Annotated[Path | None, typer.Option("--out", help="写出 .xlsx 或 .csv。")] = None) -> None:
     """哪些部门的哪些数据补齐后能让最多待定的奖补兑现。"""
     from ..cli_common import domain_errors
-    from ..exporting import fmt_of, table_bytes, write_atomic
+    from ..data.exporting import fmt_of, table_bytes, write_atomic
     from ..service import tiers
 
     with domain_errors():

@@ -6,8 +6,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..datasets import mask_text
-from ..exporting import table_bytes, yuan
+from ..data.datasets import mask_text
+from ..data.exporting import table_bytes, yuan
 from .models import Payout
 
 NOTICE_COLUMNS = ["政策", "企业名称", "统一社会信用代码", "行政区划", "拟兑现金额（元）", "公示期", "异议渠道"]

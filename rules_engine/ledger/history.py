@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import ir
-from ..datasets import SourceFile
+from ..data.datasets import SourceFile
 from ..errors import Invalid
 from .models import DataVersion, PolicyText
 

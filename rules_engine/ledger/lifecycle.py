@@ -19,8 +19,8 @@ from sqlalchemy import insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..data.values import fmt_yuan
 from ..errors import Conflict, EngineError
-from ..values import fmt_yuan
 from . import audit
 from .models import Clawback, OutboxMessage, Payout, PayoutEvent
 from .workdays import add_working_days

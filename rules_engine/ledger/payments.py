@@ -21,8 +21,8 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..data.exporting import table_bytes, yuan
 from ..errors import DataError, Invalid, NotFound
-from ..exporting import table_bytes, yuan
 from . import anchor, audit, lifecycle
 from .db import insert_many
 from .models import MAX_ID, BudgetIndicator, PaymentFile, PaymentLine, Payout, payout_id

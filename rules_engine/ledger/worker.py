@@ -32,18 +32,19 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import creditcode, grant, ir
-from ..datasets import fen_artefact
+from .. import grant, ir
+from ..data import creditcode
+from ..data.datasets import fen_artefact
+from ..data.frame import KEY, row_of
+from ..data.tags import TagDictionary
+from ..data.values import coerce, fmt_yuan
 from ..decide import decide
 from ..durable_backend import DurableEngine
 from ..errors import EngineError
 from ..explain import Provenance
-from ..frame import KEY, row_of
 from ..ir import Kind
 from ..periods import split_slot
 from ..reference import evaluate
-from ..tags import TagDictionary
-from ..values import coerce, fmt_yuan
 from . import anchor, audit, lifecycle
 from .allocation import Candidate, allocate, period
 from .batch import BatchLocked, acquire_lock, load_existing, release_lock, supersede
@@ -293,8 +294,8 @@ class Worker:
     def _derive(self, tag: str, prof: dict[str, object]) -> None:
         """The batch's rule (datasets.apply_derivations): a delivered value is kept unless the
         dictionary prefers the derivation; the inputs are the dictionary's."""
-        from ..derive import DERIVATIONS
-        from ..frame import to_frame
+        from ..data.derive import DERIVATIONS
+        from ..data.frame import to_frame
 
         code = str(prof.get(KEY))
         if (code, tag) in self.delivered and self.d[tag].prefer == "delivered":

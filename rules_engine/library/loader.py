@@ -17,13 +17,13 @@ from typing import Any
 import yaml
 
 from .. import ir
+from ..data.tags import TagDictionary
+from ..data.values import coerce, parse_decimal
 from ..errors import ExpressionError, PolicyLoadError, Problem
 from ..ir import Kind
 from ..language.binder import bind_condition, bind_value
 from ..language.parser import parse_condition, parse_value
 from ..periods import parse_relative, slot, split_slot
-from ..tags import TagDictionary
-from ..values import coerce, parse_decimal
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 STATUSES = {"eligible", "not_eligible", "undetermined"}

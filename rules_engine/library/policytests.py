@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .. import ir, reference, vectorized
-from ..frame import to_frame
-from ..tags import TagDictionary
+from ..data.frame import to_frame
+from ..data.tags import TagDictionary
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import json
 import re
 from typing import Any
 
+from ..data.values import fmt_yuan
 from ..ledger.lifecycle import STATUS_ZH
-from ..values import fmt_yuan
 from .actors import ROLE_ZH
 
 KEY_ZH = {

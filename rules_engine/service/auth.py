@@ -11,11 +11,11 @@ import datetime as dt
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..accounts import Account, authenticate
 from ..errors import EngineError
 from ..ledger import audit
 from ..ledger.models import LoginThrottle
 from . import keys
+from .accounts import Account, authenticate
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15

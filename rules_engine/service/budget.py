@@ -11,12 +11,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..data.values import fmt_yuan
 from ..errors import Invalid
 from ..ir import Policy
 from ..ledger import audit
 from ..ledger.lifecycle import ACTIVE
 from ..ledger.models import BudgetIndicator, Payout
-from ..values import fmt_yuan
 from .actors import Actor, require
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import legacy
-from ..datasets import Dataset, SourceFile, load_dataset, load_manifest
+from ..data import legacy
+from ..data.datasets import Dataset, SourceFile, load_dataset, load_manifest
+from ..data.exporting import write_atomic
+from ..data.tags import TagDictionary
 from ..errors import Forbidden, Invalid
-from ..exporting import write_atomic
 from ..ledger import audit, history
-from ..tags import TagDictionary
 from .actors import Actor
 from .platform import ROOT
 
@@ -66,8 +66,8 @@ def stage(actor: Actor, dictionary: TagDictionary, base: Path, files: list[tuple
 def source_mismatch(dictionary: TagDictionary, files: list[SourceFile]) -> list[str]:
     """Tags a file delivers that its declared department does not provide (tax data uploaded as
     人社局): a warning for the official, not a refusal."""
-    from ..datasets import _columns, read_table
-    from ..frame import KEY
+    from ..data.datasets import _columns, read_table
+    from ..data.frame import KEY
 
     out = []
     for f in files:
@@ -116,7 +116,7 @@ def upgrade_manifest(sf: sessionmaker[Session], actor: Actor, manifest: Path,
     those names had: the year before the file's as-of date (前年: two years before). The files are
     not touched; the manifest is rewritten (the old one kept beside it) and the change audited.
     Returns one line per column named, in Chinese; [] when nothing needed it."""
-    from ..datasets import read_table
+    from ..data.datasets import read_table
 
     if actor.role != "official":
         raise Forbidden("只有政策管理人员可以升级数据清单")

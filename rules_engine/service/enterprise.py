@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..data.frame import KEY
 from ..explain import CheckUp, check_up
-from ..frame import KEY
 from ..ir import Policy
 from .actors import Actor, require
 from .platform import Platform

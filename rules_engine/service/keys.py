@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..accounts import Account
 from ..errors import EngineError, Invalid, NotFound
 from ..ledger import audit
 from ..ledger.models import ApiKey, ApiSession
+from .accounts import Account
 from .actors import ROLES, Actor, require
 
 SESSION_HOURS = 8

@@ -13,11 +13,13 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import grant, ir, legacy
-from ..datasets import Dataset
+from .. import grant, ir
+from ..data import legacy
+from ..data.datasets import Dataset
+from ..data.frame import KEY
+from ..data.tags import TagDictionary
 from ..errors import Invalid, NotFound, PolicyLoadError
 from ..explain import Explanation
-from ..frame import KEY
 from ..ledger import anchor, audit, exports, history, lifecycle, payments
 from ..ledger import batch as batch_mod
 from ..ledger import db as ledger_db
@@ -25,7 +27,6 @@ from ..ledger.models import BatchRun, PaymentFile, Payout, PolicyVersion, payout
 from ..ledger.verify import Report, ledger_name, verify_ledger
 from ..library.loader import load_policy_text
 from ..sources import MatchSource
-from ..tags import TagDictionary
 from . import clock
 from .actors import Actor, require
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..datasets import SAMPLE_MANIFEST, Dataset, load_dataset
+from ..data.datasets import SAMPLE_MANIFEST, Dataset, load_dataset
+from ..data.tags import TagDictionary, load_dictionary
 from ..ledger.db import default_url, open_ledger
 from ..library.loader import Library, load_library
-from ..tags import TagDictionary, load_dictionary
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,15 +14,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import ir
+from ..data.exporting import write_atomic
+from ..data.tags import TagDictionary
 from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..exporting import write_atomic
 from ..language.render_zh import Renderer, fmt_money
 from ..ledger import audit
 from ..ledger.models import AuditEntry, PolicyDraft, PolicyVersion
 from ..library.loader import load_policy_text
 from ..library.policytests import run_policy_tests
 from ..library.yamledit import with_version
-from ..tags import TagDictionary
 from . import clock
 from .actors import Actor, require
 from .ledger import _writing

@@ -19,13 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import ir
-from ..datasets import load_dataset
+from ..data.datasets import load_dataset
+from ..data.tags import TagDictionary
 from ..errors import EngineError, Invalid
 from ..ledger import history
 from ..ledger.models import BatchRun, DataVersion, Invitation, Payout, PolicyText, PolicyVersion
 from ..library.loader import load_policy_text
 from ..sources import FrameSource
-from ..tags import TagDictionary
 from .actors import Actor, require
 from .tiers import overlay_frame
 

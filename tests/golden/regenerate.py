@@ -8,11 +8,11 @@ from pathlib import Path
 
 import yaml
 
+from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import ExpressionError
 from rules_engine.language.binder import bind_condition
 from rules_engine.language.parser import parse_condition
 from rules_engine.language.render_zh import Renderer
-from rules_engine.tags import load_dictionary
 
 GOLDEN = Path(__file__).with_name("conditions.yaml")
 

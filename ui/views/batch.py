@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from rules_engine import ir, service
-from rules_engine.datasets import mask_text
+from rules_engine.data.datasets import mask_text
 from rules_engine.errors import EngineError
 from rules_engine.service import clock
 from rules_engine.service.ledger import batch_runs
@@ -153,7 +153,7 @@ def _offer(key: str) -> None:
 def _audit_log() -> None:
     """The audit log itself, for auditors (and officials): filters, each entry's details and its
     verification, Excel export."""
-    from rules_engine.exporting import table_bytes
+    from rules_engine.data.exporting import table_bytes
     from rules_engine.service.ledger import ACTION_ZH, audit_days, audit_entries
 
     st.subheader("审计日志")

@@ -10,15 +10,15 @@ import pandas as pd
 import streamlit as st
 
 from rules_engine import service
-from rules_engine.codes import code_children, code_name
+from rules_engine.data.codes import code_children, code_name
+from rules_engine.data.exporting import table_bytes
+from rules_engine.data.frame import KEY
+from rules_engine.data.values import coerce
 from rules_engine.errors import EngineError
 from rules_engine.explain import CheckUp, Explanation, Provenance, check_up
-from rules_engine.exporting import table_bytes
-from rules_engine.frame import KEY
 from rules_engine.ir import Kind
 from rules_engine.periods import containing, slot
 from rules_engine.service.enterprise import check_enterprise
-from rules_engine.values import coerce
 from ui import common
 from ui.views import tasks
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import streamlit as st
 
+from rules_engine.data.quality import quality_report
 from rules_engine.errors import EngineError
-from rules_engine.quality import quality_report
 from rules_engine.service import data as data_service
 from ui import common
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from rules_engine.data.exporting import table_bytes
 from rules_engine.errors import EngineError
-from rules_engine.exporting import table_bytes
 from rules_engine.service import tiers
 from ui import common
 

@@ -13,9 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from rules_engine import ir
-from rules_engine.codes import code_name
+from rules_engine.data.codes import code_name
+from rules_engine.data.frame import KEY
 from rules_engine.errors import EngineError, PolicyLoadError
-from rules_engine.frame import KEY
 from rules_engine.library.loader import load_policy_text
 from rules_engine.library.policytests import run_policy_tests
 from rules_engine.library.yamledit import edit_scalars, scalar_spans

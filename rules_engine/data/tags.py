@@ -9,11 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from .errors import EngineError
-from .ir import Kind, TagType
-from .periods import PeriodKind, parse_period, slot, split_slot
+from ..errors import EngineError
+from ..ir import Kind, TagType
+from ..periods import PeriodKind, parse_period, slot, split_slot
 
-DEFAULT_DICTIONARY = Path(__file__).resolve().parent.parent / "enterprises" / "tags.yaml"
+DEFAULT_DICTIONARY = Path(__file__).resolve().parents[2] / "enterprises" / "tags.yaml"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,15 +28,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..errors import DataError
+from ..ir import Kind, TagType
+from ..periods import Period, parse_period, slot
 from . import creditcode, legacy
-from .errors import DataError
 from .frame import KEY, storage_dtype, storage_order, to_storage
-from .ir import Kind, TagType
-from .periods import Period, parse_period, slot
 from .tags import TagDef, TagDictionary
 from .values import coerce, parse_decimal
 
-SAMPLE_MANIFEST = Path(__file__).resolve().parent.parent / "enterprises" / "sample" / "manifest.yaml"
+SAMPLE_MANIFEST = Path(__file__).resolve().parents[2] / "enterprises" / "sample" / "manifest.yaml"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from ..ir import Kind, TagType, decimal_scale
 from .codes import industry_code_problem
-from .ir import Kind, TagType, decimal_scale
 
 TRUE_WORDS = {"true", "1", "yes", "y", "是", "有", "t"}
 FALSE_WORDS = {"false", "0", "no", "n", "否", "无", "f"}
@@ -70,7 +70,7 @@ def _quote(raw: object) -> str:
 
 def parse_money_fen(raw: object) -> int:
     """An amount in yuan (at most two decimals, positive) as integer fen."""
-    from .errors import Invalid
+    from ..errors import Invalid
 
     try:
         value = parse_decimal(raw)

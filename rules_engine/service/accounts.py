@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import EngineError
+from ..errors import EngineError
 
 ROLES = ("enterprise", "official", "auditor")
 ROLE_ZH = {"enterprise": "企业", "official": "政策管理人员", "auditor": "审计人员"}
@@ -62,7 +62,7 @@ def check_password(password: str, stored: str) -> bool:
 
 
 def default_path() -> Path:
-    return Path(os.environ.get("MIANSHEN_ACCOUNTS", Path(__file__).resolve().parent.parent / "ui" / "accounts.yaml"))
+    return Path(os.environ.get("MIANSHEN_ACCOUNTS", Path(__file__).resolve().parents[2] / "ui" / "accounts.yaml"))
 
 
 def load_accounts(path: Path | str | None = None) -> dict[str, Account]:

@@ -6,7 +6,7 @@ import csv
 from functools import cache
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent.parent / "enterprises"
+DATA = Path(__file__).resolve().parents[2] / "enterprises"
 
 
 @cache

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .periods import split_slot
+from ..periods import split_slot
 
 # sector: industry prefixes, and (large, medium, small) thresholds, each a dict of
 # measure -> minimum (employees in persons, revenue/assets in 万元). Micro is below small.

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import Invalid
+from ..errors import Invalid
 from .values import yuan
 
 __all__ = ["neutralise", "safe_frame", "table_bytes", "write_atomic", "fmt_of", "yuan"]

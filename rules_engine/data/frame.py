@@ -18,7 +18,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from .ir import Kind, TagType
+from ..ir import Kind, TagType
 from .tags import TagDictionary
 
 KEY = "credit_code"
@@ -138,7 +138,7 @@ def to_records(df: pd.DataFrame, dictionary: TagDictionary) -> list[dict[str, ob
 
 def storage_order(dictionary: TagDictionary, present: Iterable[str]) -> list[str]:
     """Columns in dictionary order, each periodic tag's slots after it, oldest period first."""
-    from .periods import parse_period, split_slot
+    from ..periods import parse_period, split_slot
 
     present = set(present)
     slots: dict[str, list[str]] = {}

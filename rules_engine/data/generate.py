@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..periods import Period, PeriodKind, slot, split_slot
 from . import creditcode
 from .codes import industries, regions
 from .derive import enterprise_size
-from .periods import Period, PeriodKind, slot, split_slot
 
 # Share of enterprises by city (合肥 and 芜湖 dominate, as in the real register).
 CITY_WEIGHT = {

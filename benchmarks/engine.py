@@ -32,9 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from rules_engine import ir, vectorized  # noqa: E402
+from rules_engine import ir  # noqa: E402
+from rules_engine.backends import vectorized  # noqa: E402
 from rules_engine.cli import DEFAULT_POLICIES  # noqa: E402
-from rules_engine.data import generate
+from rules_engine.data import generate  # noqa: E402
 from rules_engine.data.datasets import load_storage_parquet, write_storage_parquet  # noqa: E402
 from rules_engine.data.tags import load_dictionary  # noqa: E402
 from rules_engine.library.loader import load_library  # noqa: E402
@@ -222,10 +223,10 @@ def zen_graph(compiled: list) -> str:
 
 def compare(n_rows: int, n_policies: int) -> dict:
     """The same policies and enterprises through every evaluator; seconds per 10^6 (enterprise, policy) pairs."""
-    from rules_engine import reference
+    from rules_engine.backends import reference
+    from rules_engine.backends.durable import DurableEngine, compile_policy
     from rules_engine.data.frame import row_of
-    from rules_engine.decide import decide
-    from rules_engine.durable_backend import DurableEngine, compile_policy
+    from rules_engine.ledger.decide import decide
 
     frame = load_storage_parquet(dataset(1_000_000), D).frame.iloc[:n_rows].reset_index(drop=True)
     policies = policy_set(n_policies)

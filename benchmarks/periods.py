@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from engine import AS_OF, dataset, rss_mib  # noqa: E402 - the engine benchmark's data (out/bench/), shared
 
-from rules_engine import ir, vectorized  # noqa: E402
+from rules_engine import ir  # noqa: E402
+from rules_engine.backends import vectorized  # noqa: E402
 from rules_engine.data.datasets import load_storage_parquet  # noqa: E402
 from rules_engine.data.tags import load_dictionary  # noqa: E402
 from rules_engine.periods import split_slot  # noqa: E402

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import ir
+from .backends.reference import ConditionOutcome, Decision, Evaluator, Row, Tri, evaluate
 from .data.tags import TagDictionary
 from .data.values import fmt_value
 from .ir import Kind, Status
 from .language.render_zh import Renderer, fmt_decimal, fmt_money, fmt_rate
-from .reference import ConditionOutcome, Decision, Evaluator, Row, Tri, evaluate
 
 OUTCOME_ZH = {True: "满足", False: "不满足", None: "无法判断（缺数据）"}
 NOT_FIXABLE = {"region_scope", ir.NOT_IN_FORCE}

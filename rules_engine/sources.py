@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import ir, vectorized
+from . import ir
+from .backends import vectorized
 from .data.frame import KEY, conform
 from .data.tags import TagDictionary
 from .errors import EngineError

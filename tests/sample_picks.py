@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 
-from rules_engine import vectorized
+from rules_engine.backends import vectorized
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.data.tags import load_dictionary

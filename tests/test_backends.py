@@ -19,15 +19,15 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import ir, reference, vectorized
+from rules_engine import ir
+from rules_engine.backends import reference, sql_tables, vectorized
 from rules_engine.backends import spark as spark_backend
 from rules_engine.backends import sql as sql_backend
-from rules_engine.backends import sql_tables
+from rules_engine.backends.durable import DurableEngine, DurableLimitError
 from rules_engine.data import frame
-from rules_engine.decide import decide
-from rules_engine.durable_backend import DurableEngine, DurableLimitError
 from rules_engine.errors import UnsupportedConstruct
 from rules_engine.ir import Kind
+from rules_engine.ledger.decide import decide
 from tests.conftest import PG_URL
 from tests.strategies import AS_OF, DICTIONARY, MONEYS, RATES, TAGS, policies, rows, tag
 

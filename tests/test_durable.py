@@ -12,11 +12,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import ir, vectorized
+from rules_engine import ir
+from rules_engine.backends import vectorized
+from rules_engine.backends.durable import MAX_EXPRESSION_NODES, DurableEngine, DurableLimitError, compile_policy
 from rules_engine.data import frame
-from rules_engine.decide import decide
-from rules_engine.durable_backend import MAX_EXPRESSION_NODES, DurableEngine, DurableLimitError, compile_policy
 from rules_engine.errors import EngineError
+from rules_engine.ledger.decide import decide
 from tests.strategies import AS_OF, DICTIONARY, TAGS, policies, rows, tag, value_for
 
 ENGINE = DurableEngine()  # one engine for the whole module, as a worker would have
@@ -144,7 +145,7 @@ def test_missing_tests_do_not_hang() -> None:
                      "h.post('p', {'y': 1, 'sid': 's'})\n", timeout=5)
     # ours: the same test, as a policy, answers at once (in a subprocess, so a hang cannot stop the suite)
     code = ("import datetime as dt\nfrom decimal import Decimal\nfrom rules_engine import ir\n"
-            "from rules_engine.durable_backend import DurableEngine\nfrom tests.strategies import tag\n"
+            "from rules_engine.backends.durable import DurableEngine\nfrom tests.strategies import tag\n"
             "p = ir.Policy('n', 1, 't', 'd', ir.LegalBasis('a', 'b'), ir.Tier3.AUTO, dt.date(2000, 1, 1), None, (),"
             " (ir.Condition('c', ir.IsNull(tag('n0')), ''),), ir.Fixed(Decimal(1)))\n"
             "e = DurableEngine()\nprint(e.status(p, {}, dt.date(2024, 1, 1)).label,"
@@ -207,7 +208,7 @@ def test_no_backend_imports_another() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    backends = {"rules_engine.reference", "rules_engine.vectorized", "rules_engine.durable_backend",
+    backends = {"rules_engine.backends.reference", "rules_engine.backends.vectorized", "rules_engine.backends.durable",
                 "rules_engine.backends.sql", "rules_engine.backends.spark"}
     for mod in sorted(backends):
         package = mod.rsplit(".", 1)[0].split(".")

@@ -110,10 +110,10 @@ def test_check_up_shows_what_explaining_every_policy_in_full_shows() -> None:
     lists, explanation for explanation; every policy in exactly one list; each brief
     not-eligible entry agrees with the reference evaluator and says why."""
     from benchmarks.policysets import distinct_policy_set
+    from rules_engine.backends.reference import evaluate
     from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
     from rules_engine.data.frame import row_of
     from rules_engine.explain import near_miss
-    from rules_engine.reference import evaluate
 
     ds = load_dataset(SAMPLE_MANIFEST, D)
     full = Explainer(D)

@@ -5,7 +5,8 @@ from collections import Counter
 
 import pytest
 
-from rules_engine import ir, vectorized
+from rules_engine import ir
+from rules_engine.backends import vectorized
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.data.tags import load_dictionary

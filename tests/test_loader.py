@@ -114,7 +114,7 @@ def test_test_case_with_unknown_tag_is_a_load_error() -> None:
 def test_true_is_a_condition_and_within_is_a_window() -> None:
     import datetime as dt
 
-    from rules_engine import reference
+    from rules_engine.backends import reference
 
     text = GOOD.replace("  - revenue[上年] >= 100万\n", "  - true\n  - id: fresh\n    when: registration_date within 3 years\n")
     p = load_policy_text(text, D, "demo.yaml")

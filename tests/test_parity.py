@@ -8,7 +8,8 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import ir, reference, vectorized
+from rules_engine import ir
+from rules_engine.backends import reference, vectorized
 from rules_engine.data import frame
 from tests.strategies import AS_OF, DICTIONARY, TAGS, policies, rows, tag
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from rules_engine import ir, reference, vectorized
+from rules_engine import ir
+from rules_engine.backends import reference, vectorized
 from rules_engine.data import creditcode, frame
 from rules_engine.data.datasets import SourceFile, load_dataset
 from rules_engine.data.derive import enterprise_size
@@ -159,9 +160,9 @@ def test_every_backend_reads_the_same_slots() -> None:
     import sqlalchemy as sa
 
     from rules_engine.backends import sql as sqlb
+    from rules_engine.backends.durable import DurableEngine
     from rules_engine.backends.sql_tables import write_table
-    from rules_engine.decide import decide
-    from rules_engine.durable_backend import DurableEngine
+    from rules_engine.ledger.decide import decide
 
     p = policy()
     day = dt.date(2026, 6, 30)

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules_engine import ir, vectorized
+from rules_engine import ir
 from rules_engine.backends import sql as sql_backend
-from rules_engine.backends import sql_tables
+from rules_engine.backends import sql_tables, vectorized
 from rules_engine.backends.kleene import tag_bits
 from rules_engine.data import frame
 from tests.conftest import PG_URL

@@ -33,21 +33,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import grant, ir
+from ..backends.durable import DurableEngine
+from ..backends.reference import evaluate
 from ..data import creditcode
 from ..data.datasets import fen_artefact
 from ..data.frame import KEY, row_of
 from ..data.tags import TagDictionary
 from ..data.values import coerce, fmt_yuan
-from ..decide import decide
-from ..durable_backend import DurableEngine
 from ..errors import EngineError
 from ..explain import Provenance
 from ..ir import Kind
 from ..periods import split_slot
-from ..reference import evaluate
 from . import anchor, audit, lifecycle
 from .allocation import Candidate, allocate, period
 from .batch import BatchLocked, acquire_lock, load_existing, release_lock, supersede
+from .decide import decide
 from .models import DeadLetter, OutboxMessage, Payout, PayoutEvent, TagEvent, TagOverride, WorkerOffset
 from .verify import account_digest, ledger_name
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .. import ir, reference, vectorized
+from .. import ir
+from ..backends import reference, vectorized
 from ..data.frame import to_frame
 from ..data.tags import TagDictionary
 

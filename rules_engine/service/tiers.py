@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import grant, ir
+from ..backends.reference import evaluate
 from ..data.frame import KEY, row_of, storage_dtype, to_storage
 from ..data.values import coerce, fmt_value, yuan
 from ..errors import Conflict, Forbidden, Invalid, NotFound
@@ -34,7 +35,6 @@ from ..ledger import audit
 from ..ledger.allocation import period
 from ..ledger.lifecycle import STATUS_ZH
 from ..ledger.models import Application, Attachment, Invitation, Objection, Payout, PayoutEvent, SuppliedValue
-from ..reference import evaluate
 from . import clock
 from .actors import Actor
 from .platform import Platform

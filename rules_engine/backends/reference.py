@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from . import ir
-from .ir import Status
+from .. import ir
+from ..ir import Status
 
 Row = Mapping[str, object]  # tag key -> natural value (Decimal, date, bool, str) or None
 Tri = bool | None

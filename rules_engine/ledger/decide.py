@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from . import ir
-from .durable_backend import DurableEngine
-from .reference import Decision, Evaluator
+from .. import ir
+from ..backends.durable import DurableEngine
+from ..backends.reference import Decision, Evaluator
 
 
 def decide(engine: DurableEngine, policy: ir.Policy, row: dict[str, object], as_of: dt.date,

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ir
-from .errors import UnsupportedConstruct
-from .ir import Kind, Status
+from .. import ir
+from ..errors import UnsupportedConstruct
+from ..ir import Kind, Status
 
 F, U, T = np.int8(0), np.int8(1), np.int8(2)
 STATUS_LABELS = pd.Index([s.label for s in Status])

@@ -39,9 +39,9 @@ from typing import Any
 
 import durable.engine as durable_engine
 
-from . import ir
-from .errors import EngineError, UnsupportedConstruct
-from .ir import Kind, Status
+from .. import ir
+from ..errors import EngineError, UnsupportedConstruct
+from ..ir import Kind, Status
 
 MAX_FACT_PROPERTIES = 250  # durable-rules accepts 253 besides sid and id; keep a margin
 MAX_EXPRESSION_NODES = 400  # a 300-term OR registers; 1,000 hangs; 600 rules hang

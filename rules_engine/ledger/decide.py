@@ -1,6 +1,6 @@
 """A full decision on one enterprise for the event worker: durable-rules decides the status,
 the per-row evaluator computes the exact amount (durable-rules has no arithmetic that keeps
-fen exact). Here, not in durable_backend.py, so that no backend imports another."""
+fen exact). Here, not in backends/durable.py, so that no backend imports another."""
 
 from __future__ import annotations
 

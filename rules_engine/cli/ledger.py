@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import service
 from ..data.values import fmt_yuan
+from ..ledger import lifecycle
+from ..ledger.db import default_url, open_ledger
+from ..ledger.models import Payout
 from ..service.actors import Actor
-from . import lifecycle
-from .db import default_url, open_ledger
-from .models import Payout
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -76,10 +76,10 @@ def batch_run(
     """将全部企业与全部有效政策匹配，写入兑现候选，显示合计。
 
 匹配在数据所在处运行：本进程、数据库内（sql）或 Spark；只有候选所在的行取回写入台账。"""
-    from ..cli_common import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
     from ..data.datasets import SAMPLE_MANIFEST, Dataset
     from ..data.tags import load_dictionary
     from ..sources import MatchSource, backend_of
+    from .common import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
 
     where = data or str(SAMPLE_MANIFEST)
     with domain_errors():
@@ -122,7 +122,7 @@ def batch_list(db: DbOpt = None) -> None:
 @batch_app.command("unlock")
 def batch_unlock(actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None) -> None:
     """清除另一台主机上已中断的批次留下的批次锁（记入审计日志）。"""
-    from .batch import force_unlock
+    from ..ledger.batch import force_unlock
 
     force_unlock(_sf(db), actor, reason)
     console.print("批次锁已清除")
@@ -141,7 +141,7 @@ def payouts_list(
     by: Annotated[str, typer.Option(help="分组依据：policy（政策）、region（地区）、status（状态），用逗号分隔。")] = "policy,status",
 ) -> None:
     """按政策、地区和/或状态分组的笔数与金额（可筛选），可列出每一笔。"""
-    from ..cli_common import domain_errors
+    from .common import domain_errors
 
     groups = tuple(b.strip() for b in by.split(",") if b.strip())
     if not groups or any(g not in HEADS for g in groups):
@@ -162,9 +162,9 @@ def payouts_explain(reference: Annotated[str, typer.Argument(help="兑现记录�
                     db: DbOpt = None,
                     policies: Annotated[Path | None, typer.Option("--policies", "-p", help="政策目录。")] = None) -> None:
     """一笔兑现的说明：所依据的政策版本按记录的数据重算，每个条件的取值与来源、金额计算、实发金额与分配说明、来由，以及记录与政策或兑现金额不一致之处。"""
-    from ..cli_common import DEFAULT_POLICIES, domain_errors
     from ..data.tags import load_dictionary
     from ..library.loader import load_library
+    from .common import DEFAULT_POLICIES, domain_errors
 
     with domain_errors():  # the policies and the ledger only: no enterprise data is loaded
         d = load_dictionary()
@@ -176,7 +176,7 @@ def payouts_explain(reference: Annotated[str, typer.Argument(help="兑现记录�
 
 
 def _actor(name: str, role: str = "official") -> Actor:
-    from ..cli_common import domain_errors
+    from .common import domain_errors
 
     with domain_errors():
         return Actor(name, role)
@@ -189,7 +189,7 @@ def payouts_publish(
     policy: Annotated[str | None, typer.Option(help="只处理该政策编号。")] = None,
 ) -> None:
     """把全部待公示的兑现列入公示，公示期 5 个工作日。"""
-    from ..cli_common import domain_errors
+    from .common import domain_errors
 
     with domain_errors():
         day = _date(start) if start else None
@@ -203,7 +203,7 @@ def payouts_approve(
     policy: Annotated[str | None, typer.Option(help="只处理该政策编号。")] = None,
 ) -> None:
     """审批公示期已在今天之前届满的全部兑现（以服务器日期为准，任何参数都不能改变），并排入通知。"""
-    from ..cli_common import domain_errors
+    from .common import domain_errors
 
     with domain_errors():
         n = service.approve_due(_sf(db), _actor(actor), policy)
@@ -220,7 +220,7 @@ def _date(text: str) -> dt.date:
 
 
 def _one(ref: str, act: Callable[[], object]) -> None:
-    from ..cli_common import domain_errors
+    from .common import domain_errors
 
     with domain_errors():
         p = act()
@@ -254,8 +254,8 @@ def payouts_revoke(
 @payouts_app.command("notice")
 def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """导出公示名单（.xlsx 或 .csv），个人信息已脱敏。"""
-    from ..cli_common import domain_errors
     from ..data.exporting import fmt_of, write_atomic
+    from .common import domain_errors
 
     with domain_errors():
         data, n = service.export_notice(_sf(db), _actor(actor), fmt_of(out))
@@ -269,8 +269,8 @@ def payouts_notice(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
 @payment_app.command("export")
 def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """为尚未发送的已审批兑现登记支付文件（.csv 或 .xlsx），再写出文件。台账先提交：磁盘上的文件一定是台账已登记的（若本进程在写文件前中断，可用 payment download 重新取得）。"""
-    from ..cli_common import domain_errors
     from ..data.exporting import fmt_of, write_atomic
+    from .common import domain_errors
 
     with domain_errors():
         issued = service.export_payment_file(_sf(db), _actor(actor), fmt_of(out))
@@ -288,8 +288,8 @@ def payment_export(out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
 @payment_app.command("download")
 def payment_download(ref: str, out: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """逐字节重新写出已登记的支付文件（按登记的哈希核对）。"""
-    from ..cli_common import domain_errors
     from ..data.exporting import write_atomic
+    from .common import domain_errors
 
     with domain_errors():
         f = service.payment_file(_sf(db), _actor(actor), ref)
@@ -300,8 +300,8 @@ def payment_download(ref: str, out: Path, actor: ActorOpt, db: DbOpt = None) -> 
 @payment_app.command("import")
 def payment_import(path: Path, actor: ActorOpt, db: DbOpt = None) -> None:
     """导入银行回执文件。每一行必须对应其所指支付文件中尚未回执的一行（文件编号与 SHA-256、编号、金额、账号一致），否则拒收。"""
-    from ..cli_common import domain_errors
     from ..errors import DataError
+    from .common import domain_errors
 
     with domain_errors():
         try:
@@ -326,8 +326,8 @@ def outbox_dispatch(
     db: DbOpt = None,
 ) -> None:
     """每条到期通知发送一次（重试间隔递增：30 秒、1 分钟、2 分钟……）。"""
-    from ..cli_common import domain_errors
     from ..service.ledger import dispatch_outbox
+    from .common import domain_errors
 
     with domain_errors():
         r, pending = dispatch_outbox(_sf(db), Actor("命令行", "official"), sender)
@@ -338,7 +338,7 @@ def outbox_dispatch(
 def audit_verify(actor: Annotated[str, typer.Option("--actor", help="核验人。")] = "审计核验",
                  db: DbOpt = None) -> None:
     """核验审计链、数据库外的签名检查点，以及台账与日志是否一致；逐一列出发现的问题。"""
-    from ..cli_common import domain_errors
+    from .common import domain_errors
 
     with domain_errors():
         r = service.verify_audit(_sf(db), Actor(actor, "auditor"))
@@ -358,9 +358,9 @@ def replay(
 ) -> None:
     """按某日当时的数据版本和政策版本重新评估，并逐一重现当日的每个批次（数据摘要、符合条件的企业与金额、
     批次生成的每一笔）；有不一致时退出码为 1。"""
-    from ..cli_common import domain_errors
     from ..data.tags import load_dictionary
     from ..service.replay import replay as run_replay
+    from .common import domain_errors
 
     with domain_errors():
         day = _date_option(as_of)
@@ -410,10 +410,10 @@ def worker_run(
     """逐条处理标签事件：新的兑现候选、撤回、通知。收到 SIGTERM 时提交手头事件后停止；重启后从最后提交的事件之后继续。"""
     import signal
 
-    from ..cli_common import DEFAULT_POLICIES, _dataset, _library, domain_errors
     from ..data.datasets import SAMPLE_MANIFEST
     from ..data.tags import load_dictionary
-    from .worker import Worker, source_from
+    from ..ledger.worker import Worker, source_from
+    from .common import DEFAULT_POLICIES, _dataset, _library, domain_errors
 
     stopping = {"flag": False}
 
@@ -492,8 +492,8 @@ def _platform():  # type: ignore[no-untyped-def]
 @tiers_app.command("invitations")
 def tiers_invitations(credit_code: str) -> None:
     """一家企业的邀约（即申即享）及其状态。"""
-    from ..cli_common import domain_errors
     from ..service import tiers
+    from .common import domain_errors
 
     with domain_errors():
         rows = tiers.invitations(_platform(), Actor("命令行", "official"), credit_code)
@@ -506,8 +506,8 @@ def tiers_invitations(credit_code: str) -> None:
 def tiers_confirm(ref: str, actor: ActorOpt, credit_code: Annotated[str, typer.Option(help="企业的统一社会信用代码。")],
                   decline: Annotated[bool, typer.Option("--decline", help="改为放弃。")] = False) -> None:
     """代企业确认享受或放弃邀约（窗口代办）。"""
-    from ..cli_common import domain_errors
     from ..service import tiers
+    from .common import domain_errors
 
     with domain_errors():
         inv = tiers.decide_invitation(_platform(), Actor(actor, "enterprise", credit_code), ref, not decline)
@@ -517,8 +517,8 @@ def tiers_confirm(ref: str, actor: ActorOpt, credit_code: Annotated[str, typer.O
 @tiers_app.command("expire")
 def tiers_expire(actor: ActorOpt) -> None:
     """把过期未办理的邀约标为已过期（每日运行）。"""
-    from ..cli_common import domain_errors
     from ..service import tiers
+    from .common import domain_errors
 
     with domain_errors():
         n = tiers.expire_invitations(_platform(), Actor(actor, "official"))
@@ -529,8 +529,8 @@ def tiers_expire(actor: ActorOpt) -> None:
 def tiers_applications(status: Annotated[str | None, typer.Option(help="状态：submitted（待审核）、returned（已退回）、accepted（已通过）、rejected（不予通过）。")]
                        = "submitted") -> None:
     """申报（默认：待审核的）。"""
-    from ..cli_common import domain_errors
     from ..service import tiers
+    from .common import domain_errors
 
     with domain_errors():
         rows = tiers.applications(_platform(), Actor("命令行", "official"), status=status)
@@ -543,8 +543,8 @@ def tiers_applications(status: Annotated[str | None, typer.Option(help="状态�
 def tiers_review(ref: str, decision: Annotated[str, typer.Argument(help="accept（通过）、return（退回补正）或 reject（不予通过）")],
                  actor: ActorOpt, reason: ReasonOpt) -> None:
     """审核申报：accept 通过（计算金额）、return 退回补正、reject 不予通过。"""
-    from ..cli_common import domain_errors
     from ..service import tiers
+    from .common import domain_errors
 
     with domain_errors():
         a = tiers.review_application(_platform(), Actor(actor, "official"), ref, decision, reason)
@@ -556,8 +556,8 @@ def tiers_review(ref: str, decision: Annotated[str, typer.Argument(help="accept�
 def tiers_supplied(status: Annotated[str | None, typer.Option(help="状态：submitted（待核验）、verified（已核验）、rejected（未采信）。")] = "submitted"
                    ) -> None:
     """企业为待补充数据提交的数值（默认：待核验的）。"""
-    from ..cli_common import domain_errors
     from ..service import tiers
+    from .common import domain_errors
 
     with domain_errors():
         rows = tiers.supplied(_platform(), Actor("命令行", "official"), status=status)
@@ -570,8 +570,8 @@ def tiers_supplied(status: Annotated[str | None, typer.Option(help="状态：sub
 def tiers_verify(ref: str, actor: ActorOpt, reason: ReasonOpt,
                  refuse: Annotated[bool, typer.Option("--refuse", help="改为不采信。")] = False) -> None:
     """核验（或不采信）企业提交的数值，并显示它对该企业的影响。"""
-    from ..cli_common import domain_errors
     from ..service import tiers
+    from .common import domain_errors
 
     with domain_errors():
         r = tiers.verify_supplied(_platform(), Actor(actor, "official"), ref, not refuse, reason)
@@ -583,9 +583,9 @@ def tiers_verify(ref: str, actor: ActorOpt, reason: ReasonOpt,
 @tiers_app.command("data-requests")
 def tiers_data_requests(out: Annotated[Path | None, typer.Option("--out", help="写出 .xlsx 或 .csv。")] = None) -> None:
     """哪些部门的哪些数据补齐后能让最多待定的奖补兑现。"""
-    from ..cli_common import domain_errors
     from ..data.exporting import fmt_of, table_bytes, write_atomic
     from ..service import tiers
+    from .common import domain_errors
 
     with domain_errors():
         df = tiers.data_requests(_platform(), Actor("命令行", "official"))

@@ -17,20 +17,21 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import cli_zh, ir
-from .cli_common import DEFAULT_POLICIES, ROOT, _as_of, _dataset, _library, console, domain_errors, err, open_source
-from .data.datasets import SAMPLE_MANIFEST
-from .data.frame import row_of
-from .data.tags import DEFAULT_DICTIONARY, load_dictionary
-from .data.values import fmt_yuan
-from .errors import EngineError
-from .explain import Explainer, Provenance, check_up
-from .language.render_zh import Renderer
-from .library.loader import load_library
+from .. import ir
+from ..data.datasets import SAMPLE_MANIFEST
+from ..data.frame import row_of
+from ..data.tags import DEFAULT_DICTIONARY, load_dictionary
+from ..data.values import fmt_yuan
+from ..errors import EngineError
+from ..explain import Explainer, Provenance, check_up
+from ..language.render_zh import Renderer
+from ..library.loader import load_library
+from . import zh
+from .common import DEFAULT_POLICIES, ROOT, _as_of, _dataset, _library, console, domain_errors, err, open_source
 
 __all__ = ["DEFAULT_POLICIES", "ROOT", "app", "main", "open_source"]
 
-cli_zh.install()
+zh.install()
 app = typer.Typer(
     help="免申即享政策匹配引擎：校验与测试政策，匹配企业，说明每项判定。",
     no_args_is_help=True,
@@ -69,7 +70,7 @@ def test_cmd(
     policy: Annotated[str | None, typer.Option("--policy", help="只处理该政策编号。")] = None,
 ) -> None:
     """运行每项政策旁的测试用例，两个求值器各跑一遍。"""
-    from .library.policytests import run_policy_tests
+    from ..library.policytests import run_policy_tests
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -94,7 +95,7 @@ def lint_cmd(
     today: Annotated[str | None, typer.Option("--today", help="判断是否过期所用的日期（默认：今天）。")] = None,
 ) -> None:
     """检查政策库：重复版本、互斥未定优先级、已过期仍生效的政策、数据从不填写的标签、可能超出预算的金额。"""
-    from .library.lint import lint
+    from ..library.lint import lint
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -195,9 +196,9 @@ def match(
     partitions: PartitionsOpt = None,
 ) -> None:
     """将全部企业与全部生效政策匹配；显示汇总，可写出结果文件。"""
-    from .results import conform as conform_results
-    from .results import result_frame
-    from .sources import FrameSource, SqlSource, backend_of
+    from ..results import conform as conform_results
+    from ..results import result_frame
+    from ..sources import FrameSource, SqlSource, backend_of
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -260,7 +261,7 @@ app.add_typer(accounts_app, name="accounts")
 def accounts_hash(password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
                                                         help="口令（不提供则提示输入）。")]) -> None:
     """显示口令的 scrypt 哈希，填入账户的 password: 字段。"""
-    from .service.accounts import hash_password
+    from ..service.accounts import hash_password
 
     typer.echo(hash_password(password))  # one line, never wrapped: it is pasted into a file
 
@@ -268,7 +269,7 @@ def accounts_hash(password: Annotated[str, typer.Option(prompt=True, hide_input=
 @accounts_app.command("check")
 def accounts_check(path: Annotated[Path | None, typer.Argument(help="账户文件。")] = None) -> None:
     """加载账户文件，列出各账户及其角色（不显示哈希）。"""
-    from .service.accounts import load_accounts
+    from ..service.accounts import load_accounts
 
     with domain_errors():
         accounts = load_accounts(path)
@@ -286,14 +287,14 @@ def data_export(
     """把合并后的企业数据写到其他匹配方式读取的位置：数据库表或存储格式 Parquet。"""
     import sqlalchemy as sa
 
-    from .backends import sql_tables
-    from .data.datasets import write_storage_parquet
+    from ..backends import sql_tables
+    from ..data.datasets import write_storage_parquet
 
     with domain_errors():
         d = load_dictionary(tags)
         ds = _dataset(data, d)
         if "://" in to:
-            from .ledger.models import Base
+            from ..ledger.models import Base
 
             if table.lower() in {t.lower() for t in Base.metadata.tables} | {"alembic_version"}:
                 raise EngineError(f"{table} 是兑现台账自己的表，企业数据不能写入（否则会覆盖台账或审计日志）；"
@@ -352,7 +353,7 @@ def write_results(result: pd.DataFrame, out: Path) -> None:
     frame["status"] = frame["status"].astype(str)
     suffix = out.suffix.lower()
     if suffix in (".csv", ".xlsx"):
-        from .data.exporting import safe_frame
+        from ..data.exporting import safe_frame
 
         frame = safe_frame(frame)  # names and texts come from department data: no live formulas
     if suffix == ".csv":
@@ -371,7 +372,7 @@ def write_results(result: pd.DataFrame, out: Path) -> None:
 def data_report(data: DataOpt = SAMPLE_MANIFEST, tags: TagsOpt = DEFAULT_DICTIONARY,
                 as_of: AsOfOpt = None) -> None:
     """数据质量：各标签覆盖率、各来源数据时效、拒收的行、冲突。"""
-    from .data.quality import quality_report
+    from ..data.quality import quality_report
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -408,8 +409,8 @@ def data_upgrade(
 ) -> None:
     """把按期间建模之前的数据清单升级：为只写“上年/前年”而未写年度的列（tax_paid、上年营业收入、tax_paid_prev…）
     按各文件的截至日期写明年度；文件本身不改，旧清单另存备份，写入审计日志。"""
-    from .service import Actor, open_ledger
-    from .service.data import upgrade_manifest
+    from ..service import Actor, open_ledger
+    from ..service.data import upgrade_manifest
 
     with domain_errors():
         changes = upgrade_manifest(open_ledger(db), Actor(actor, "official"), data, load_dictionary(tags))
@@ -429,8 +430,8 @@ def generate(
     dirty: Annotated[bool, typer.Option("--dirty", help="同一批企业写两份：clean/ 与 dirty/（浮点误差金额、只到门类的行业代码、部门提供的企业划型、1% 的行含坏单元格、GBK 与带 BOM 的 UTF-8 文件）。")] = False,
 ) -> None:
     """生成逼真的模拟企业数据：各部门 CSV 文件，或供性能测试用的 Parquet 分块。"""
-    from .data.datasets import write_storage_parquet
-    from .data.generate import chunks, write_dirty, write_sample
+    from ..data.datasets import write_storage_parquet
+    from ..data.generate import chunks, write_dirty, write_sample
 
     when = dt.date.fromisoformat(as_of)
     if dirty:
@@ -459,7 +460,7 @@ KeyDb = Annotated[str | None, typer.Option("--db", help="台账数据库地址�
 
 
 def _key_ledger(db: str | None):  # type: ignore[no-untyped-def]
-    from .service import open_ledger
+    from ..service import open_ledger
 
     return open_ledger(db)
 
@@ -472,7 +473,7 @@ def api_keys_create(
     credit_code: Annotated[str | None, typer.Option(help="企业密钥：该企业的统一社会信用代码。")] = None,
 ) -> None:
     """创建密钥：只显示这一次，只保存其哈希。"""
-    from .service import Actor, keys
+    from ..service import Actor, keys
 
     with domain_errors():
         k = keys.create_key(_key_ledger(db), Actor(actor, "official"), name, role, credit_code)
@@ -483,7 +484,7 @@ def api_keys_create(
 @api_keys_app.command("rotate")
 def api_keys_rotate(key_id: int, actor: KeyActor, db: KeyDb = None) -> None:
     """为密钥换新口令，旧口令立即失效。"""
-    from .service import Actor, keys
+    from ..service import Actor, keys
 
     with domain_errors():
         k = keys.rotate_key(_key_ledger(db), Actor(actor, "official"), key_id)
@@ -493,7 +494,7 @@ def api_keys_rotate(key_id: int, actor: KeyActor, db: KeyDb = None) -> None:
 @api_keys_app.command("revoke")
 def api_keys_revoke(key_id: int, actor: KeyActor, db: KeyDb = None) -> None:
     """永久吊销密钥。"""
-    from .service import Actor, keys
+    from ..service import Actor, keys
 
     with domain_errors():
         keys.revoke_key(_key_ledger(db), Actor(actor, "official"), key_id)
@@ -502,7 +503,7 @@ def api_keys_revoke(key_id: int, actor: KeyActor, db: KeyDb = None) -> None:
 
 @api_keys_app.command("list")
 def api_keys_list(actor: KeyActor, db: KeyDb = None) -> None:
-    from .service import Actor, keys
+    from ..service import Actor, keys
 
     with domain_errors():
         rows = keys.list_keys(_key_ledger(db), Actor(actor, "official"))
@@ -529,7 +530,7 @@ def main() -> None:
 
 
 def _register_ledger() -> None:
-    from .ledger.cli import register
+    from .ledger import register
 
     register(app)
 

@@ -1,4 +1,4 @@
-"""What the two command-line modules share (rules_engine.cli and rules_engine.ledger.cli):
+"""What the two command-line modules share (rules_engine.cli.main and rules_engine.cli.main.ledger):
 the consoles, turning domain errors into messages and exit codes, and loading the library and
 data named on the command line. Neither CLI module imports the other's commands."""
 
@@ -14,15 +14,15 @@ import typer
 import yaml
 from rich.console import Console
 
-from .data.datasets import Dataset, load_dataset
-from .data.tags import TagDictionary
-from .errors import EngineError, PolicyLoadError
-from .library.loader import Library, load_library
+from ..data.datasets import Dataset, load_dataset
+from ..data.tags import TagDictionary
+from ..errors import EngineError, PolicyLoadError
+from ..library.loader import Library, load_library
 
 if TYPE_CHECKING:  # sources imports the engines; the CLI loads them only when a command needs them
-    from .sources import SparkSource, SqlSource
+    from ..sources import SparkSource, SqlSource
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_POLICIES = ROOT / "policies"
 console = Console()
 err = Console(stderr=True)
@@ -54,7 +54,7 @@ def _library(policies: Path, d: TagDictionary, strict: bool = False) -> Library:
 
 def _dataset(data: Path, d: TagDictionary) -> Dataset:
     """A manifest of department files, storage-format Parquet, or one file in natural units."""
-    from .data.datasets import SourceFile, is_storage_parquet, load_storage_parquet
+    from ..data.datasets import SourceFile, is_storage_parquet, load_storage_parquet
 
     if data.suffix in (".yaml", ".yml"):
         return load_dataset(data, d)
@@ -81,7 +81,7 @@ def _as_of(as_of: str | None, data: Path) -> dt.date:
 def open_source(kind: str, data: str, table: str, partitions: int | None, d: TagDictionary
                 ) -> SqlSource | SparkSource:
     """The match source for a non-default backend (see sources.py)."""
-    from .sources import SparkSource, SqlSource
+    from ..sources import SparkSource, SqlSource
 
     if kind == "sql":
         return SqlSource(data, table, d)

@@ -286,6 +286,8 @@ class Explainer:
 
     def missing_label(self, tag: str, row: Row) -> str:
         """The tag's label; for a code that is present but too coarse, what is known and what is needed."""
+        if tag.endswith(ir.UNSET_PARAM):
+            return f"参数 {tag.removesuffix(ir.UNSET_PARAM)}（评价日无生效值）"
         value = row.get(tag)
         tdef = self.d[tag]
         if value is None or tdef.kind is not Kind.CODE:
@@ -294,6 +296,8 @@ class Explainer:
         return f"{self.r.label(tag)}（现有{level}仅到 {self.r.code(str(value), tdef.type.hierarchy)}，需更细一级）"
 
     def value_used(self, tag: str, row: Row, provenance: Mapping[str, Provenance]) -> ValueUsed:
+        if tag.endswith(ir.UNSET_PARAM):  # a dated parameter with no value on this date
+            return ValueUsed(tag, f"参数 {tag.removesuffix(ir.UNSET_PARAM)}", None, "（评价日无生效值）", "政策文件", None)
         tdef = self.d[tag]
         prov = provenance.get(tag)
         value = row.get(tag)

@@ -649,10 +649,13 @@ def has_periods(node: object) -> bool:
     return False
 
 
+UNSET_PARAM = "@无生效值"  # the name of a parameter with no value in force, read as a tag: `threshold@无生效值`
+
+
 def _unknown_param(p: Param) -> Tag:
     # no value in force on this date: a tag no frame holds, so the condition is unknown and the
     # missing list names the parameter (`mianshen lint` flags the gap beforehand)
-    return Tag(f"{p.name}{'@'}无生效值", TagType(Kind.NUMBER), pos=p.pos)
+    return Tag(p.name + UNSET_PARAM, TagType(Kind.NUMBER), pos=p.pos)
 
 
 SPREAD: dict[tuple[OverFn, str], type[And] | type[Or]] = {  # how a comparison of min/max over periods spreads to the periods: all (And) or any (Or)

@@ -295,6 +295,7 @@ conditions:
     when: export_value >= 500万
   - id: growth
     when: export_value > export_value_prev
+  - export_value - export_value_prev >= 0
 benefit:
   percent: {of: export_value - export_value_prev, rate: 2%}
   cap: 500000
@@ -410,3 +411,16 @@ def test_an_excel_sheet_with_a_title_row_finds_its_periodic_header(tmp_path: Pat
     ds = load_dataset([src(tmp_path / "tax.xlsx")], D)
     row = ds.frame.set_index("credit_code").loc[A]
     assert (row["revenue@2025"], row["tax_paid@2024"], row["tax_paid@2025"]) == (12500000, 9000, 10000)
+
+
+def test_a_parameter_without_a_value_in_force_leaves_the_policy_undetermined_and_says_why() -> None:
+    """`mianshen lint` flags the gap; if a policy is evaluated in it all the same, the condition
+    is unknown (never a guessed number) and the explanation names the parameter."""
+    late = policy(POLICY.replace("from: 2026-01-01, value: 100万", "from: 2026-03-01, value: 100万"))
+    row = years(y2023=1, y2024=1_000_000, y2025=1_200_000)
+    ((status, _, missing),) = both(late, [row], dt.date(2026, 2, 1))
+    assert (status, missing) == ("undetermined", ("threshold@无生效值",))
+    e = Explainer(D).explain(late, row, dt.date(2026, 2, 1))
+    scale = next(c for c in e.conditions if c.id == "scale")
+    assert scale.outcome is None and scale.missing == ("参数 threshold（评价日无生效值）",)
+    assert "threshold 在 2026-02-01 无生效值" in e.to_text()

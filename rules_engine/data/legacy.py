@@ -69,6 +69,8 @@ def upgrade_policy_text(text: str) -> str:
         elif re.match(r"\s*(-\s*)?when\s*:", line):
             key, _, rest = line.partition(":")
             line = key + ":" + _NAME.sub(_relative, rest)
+        elif re.match(r"\s*-\s+[^:{\[]+$", line):  # a condition written as a bare list item
+            line = _NAME.sub(_relative, line)
         elif re.search(r"\b(?:of|by|quantity):", line):
             line = re.sub(r"((?:of|by|quantity): )([^\"'{},\n]+)", _quoted, line)
         elif re.match(r"\s*priority:", line):

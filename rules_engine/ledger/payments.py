@@ -14,8 +14,9 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import pandas as pd
 from sqlalchemy import and_, func, or_, select, update
@@ -35,6 +36,8 @@ RESULT_COLUMNS = {  # the bank's result file: Chinese headers, or the English on
 }
 PAID = ("成功", "paid", "success", "ok")
 FAILED = ("失败", "failed", "failure", "fail")
+
+AMOUNT = re.compile(r"[0-9]{1,15}\.[0-9]{2}")  # yuan as the payment file writes it: ASCII digits, two places
 
 
 @dataclass(frozen=True)
@@ -183,11 +186,10 @@ def apply_results(s: Session, data: bytes, actor: str, now: dt.datetime) -> Impo
         if line is None:
             res.problems.append(f"{where}：支付文件 {f.reference} 中没有兑现记录 {row['reference']!r}，该行未入账")
             continue
-        try:
-            amount = Decimal(row["amount"])
-        except InvalidOperation:
-            amount = Decimal(-1)
-        if amount != yuan(line.amount_fen):
+        if not AMOUNT.fullmatch(row["amount"]):  # as the payment file writes it: no NaN, 1E+4, ５０００
+            res.problems.append(f"{where}：金额 {row['amount']!r} 应为两位小数的数字（如 5000.00），该行未入账")
+            continue
+        if Decimal(row["amount"]) != yuan(line.amount_fen):
             res.problems.append(f"{where}：金额 {row['amount']!r} 与支付文件中的 {yuan(line.amount_fen)} 元不符，该行未入账")
             continue
         if row["account"] != line.account:
@@ -204,7 +206,8 @@ def apply_results(s: Session, data: bytes, actor: str, now: dt.datetime) -> Impo
             continue
         if _answered(s, line, target, bank_ref, where, res):
             continue
-        if bank_ref and s.scalar(select(PaymentLine.id).where(PaymentLine.bank_reference == bank_ref)) is not None:
+        if bank_ref and s.scalar(select(PaymentLine.id).where(  # a bank reference is one transaction, in any case
+                func.upper(PaymentLine.bank_reference) == bank_ref.upper())) is not None:
             res.problems.append(f"{where}：银行流水号 {bank_ref} 已用于另一笔支付，该行未入账")
             continue
         moved = s.execute(update(PaymentLine).where(PaymentLine.id == line.id, PaymentLine.status == "open")
@@ -237,7 +240,8 @@ def _answered(s: Session, line: PaymentLine, target: str, bank_ref: str | None, 
     answer is refused."""
     if line.status == "open":
         return False
-    if line.status == target and (target == "failed" or line.bank_reference == bank_ref):
+    same_ref = (line.bank_reference or "").upper() == (bank_ref or "").upper()
+    if line.status == target and (target == "failed" or same_ref):
         res.unchanged += 1
     else:
         res.problems.append(f"{where}：该笔已按银行回单处理为「{lifecycle.STATUS_ZH.get(line.status)}」，不再重复入账")

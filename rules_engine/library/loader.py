@@ -490,7 +490,7 @@ class _PolicyReader:
         out = []
         for n in items:
             code = _scalar(self.f, n, "regions")
-            if not (len(code) == 6 and code.isdigit()):
+            if not re.fullmatch(r"[0-9]{6}", code):  # ASCII only: 34０100 would match no one
                 raise self.f.invalid(n, "regions", f"应为 6 位行政区划代码（如 340200），实为 {code!r}")
             out.append(code)
         return tuple(out)

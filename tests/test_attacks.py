@@ -1,0 +1,87 @@
+"""The money path against an attacker (issue #36): each edge found by trying the project's own
+commands with hostile input, reproduced here as it was found, on SQLite and PostgreSQL where a
+ledger is involved. Items not listed here are still open on the issue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rules_engine import service
+from rules_engine.data.tags import load_dictionary
+from rules_engine.errors import PolicyLoadError
+from rules_engine.library.loader import load_policy_text
+from tests.test_ledger import bank_answer
+from tests.test_money_path import FINANCE, approved_ledger, export, status_of
+
+D = load_dictionary()
+
+
+# ------------------------------------------------------------------ 6: bank-result amounts and references
+
+@pytest.mark.parametrize("amount", ["sNaN", "NaN", "Infinity", "５０００.００", "٥٠٠٠.٠٠", "1E+4", "5e3", "5000", "5000.0",
+                                    "5,000.00", " 5000.00x", "-0.00"])
+def test_a_bank_amount_is_a_plain_decimal_with_two_places(amount: str, ledger_url: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: `sNaN` raised InvalidOperation out of the import (the API answered 500); full-width and
+    Arabic-Indic digits and `1E+4` were read as numbers and could pay. Now an amount is ASCII
+    digits with exactly two decimals, as the payment file writes it; anything else refuses the line."""
+    sf = approved_ledger(ledger_url, monkeypatch)
+    pay = export(sf, tmp_path, "pay.csv")
+    answer = bank_answer(pay)
+    answer["金额（元）"] = answer["金额（元）"].astype(object)
+    answer.loc[0, "金额（元）"] = amount
+    answer.to_csv(tmp_path / "result.csv", index=False)
+    r = service.import_bank_results(sf, FINANCE, (tmp_path / "result.csv").read_bytes())
+    assert r.paid == len(answer) - 1 and len(r.problems) == 1, r.problems
+    assert "金额" in r.problems[0] and "两位小数" in r.problems[0]
+    assert status_of(sf, answer.loc[0, "兑现编号"]) == "approved"
+
+
+def test_a_bank_reference_is_used_once_whatever_its_case(ledger_url: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: `bank-1` after `BANK-1` was taken as another bank transaction and paid a second payout."""
+    sf = approved_ledger(ledger_url, monkeypatch)
+    pay = export(sf, tmp_path, "pay.csv")
+    answer = bank_answer(pay)
+    assert len(answer) >= 2
+    answer.loc[0, "银行流水号"] = "BANK-1"
+    answer.loc[1, "银行流水号"] = "bank-1"
+    answer.to_csv(tmp_path / "result.csv", index=False)
+    r = service.import_bank_results(sf, FINANCE, (tmp_path / "result.csv").read_bytes())
+    assert r.paid == len(answer) - 1 and any("银行流水号" in p and "已用于另一笔" in p for p in r.problems), r.problems
+    assert status_of(sf, answer.loc[1, "兑现编号"]) == "approved"
+    again = pd.DataFrame(answer.iloc[[0]]).assign(银行流水号="bank-1")  # the same answer, other case: unchanged
+    again.to_csv(tmp_path / "again.csv", index=False)
+    r = service.import_bank_results(sf, FINANCE, (tmp_path / "again.csv").read_bytes())
+    assert (r.paid, r.unchanged, r.problems) == (0, 1, [])
+
+
+# ------------------------------------------------------------------ 7: policy regions
+
+POLICY = """\
+id: diqu
+version: 1
+title: 地区测试
+department: 演示局
+basis: {document: 演示文件, number: 演示〔2026〕1号}
+tier: 免申即享
+valid_from: 2026-01-01
+regions: [REGION]
+conditions:
+  - true
+benefit:
+  fixed: 1000
+"""
+
+
+@pytest.mark.parametrize("region", ["34０100", "３４０１００", "٣٤٠١٠٠", "340１00"])
+def test_a_policy_region_is_six_ascii_digits(region: str) -> None:
+    """Was: `34０100` passed str.isdigit() and the policy then matched no one (no data holds it)."""
+    with pytest.raises(PolicyLoadError) as exc:
+        load_policy_text(POLICY.replace("REGION", region), D, "diqu.yaml")
+    (p,) = exc.value.problems
+    assert p.field == "regions" and "6 位" in p.message and p.line == 8
+    assert load_policy_text(POLICY.replace("REGION", "340100"), D, "diqu.yaml").regions == ("340100",)

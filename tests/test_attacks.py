@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from rules_engine import service
+from rules_engine.cli import app
 from rules_engine.data.tags import load_dictionary
-from rules_engine.errors import PolicyLoadError
+from rules_engine.errors import Invalid, PolicyLoadError
+from rules_engine.ledger.models import PaymentFile
 from rules_engine.library.loader import load_policy_text
 from tests.test_ledger import bank_answer
 from tests.test_money_path import FINANCE, approved_ledger, export, status_of
@@ -57,6 +61,21 @@ def test_a_bank_reference_is_used_once_whatever_its_case(ledger_url: str, tmp_pa
     again.to_csv(tmp_path / "again.csv", index=False)
     r = service.import_bank_results(sf, FINANCE, (tmp_path / "again.csv").read_bytes())
     assert (r.paid, r.unchanged, r.problems) == (0, 1, [])
+
+
+# ------------------------------------------------------------------ 12: an empty payment file
+
+def test_a_payment_file_with_nothing_to_pay_is_refused(ledger_url: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: `payment export` with nothing approved recorded a payment file and wrote it, empty."""
+    sf = approved_ledger(ledger_url, monkeypatch)
+    export(sf, tmp_path, "pay.csv")
+    with pytest.raises(Invalid, match="不生成空的支付文件"):
+        service.export_payment_file(sf, FINANCE, "csv")
+    with sf() as s:
+        assert s.scalar(select(func.count()).select_from(PaymentFile)) == 1  # only the first one recorded
+    out = CliRunner().invoke(app, ["payment", "export", str(tmp_path / "again.csv"), "--actor", "财务", "--db", ledger_url])
+    assert out.exit_code == 1 and "不生成空的支付文件" in out.output and not (tmp_path / "again.csv").exists()
 
 
 # ------------------------------------------------------------------ 7: policy regions

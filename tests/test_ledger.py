@@ -19,6 +19,7 @@ from rules_engine import ir, service
 from rules_engine.cli import DEFAULT_POLICIES
 from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
 from rules_engine.data.tags import load_dictionary
+from rules_engine.errors import Invalid
 from rules_engine.ledger import audit, lifecycle
 from rules_engine.ledger.batch import BatchLocked, acquire_lock, release_lock, run_batch
 from rules_engine.ledger.db import make_engine, open_ledger
@@ -175,8 +176,9 @@ def test_notice_list_payment_file_and_bank_results(ledger_url: str, tmp_path: Pa
         for p in s.scalars(select(Payout)):
             lifecycle.approve(s, p, "王五", dt.date(2026, 7, 9))
     pf = service.export_payment_file(sf, FINANCE, "csv")
-    again = service.export_payment_file(sf, FINANCE, "csv")  # nothing is exported twice
-    assert pf.file.count + len(pf.missing_account) == n and again.file.count == 0
+    with pytest.raises(Invalid, match="不生成空的支付文件"):  # nothing is exported twice (no empty file: #36 item 12)
+        service.export_payment_file(sf, FINANCE, "csv")
+    assert pf.file.count + len(pf.missing_account) == n
     pay = tmp_path / "pay.csv"
     pay.write_bytes(pf.file.content)
     (tmp_path / "pay.control.csv").write_bytes(pf.control)

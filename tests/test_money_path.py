@@ -88,7 +88,8 @@ def test_replayed_bank_result_after_a_retry_pays_nothing_twice(ledger_url: str, 
     replay = service.import_bank_results(sf, FINANCE, (tmp_path / "result1.csv").read_bytes())
     assert (replay.paid, replay.failed, replay.unchanged) == (0, 0, len(result1))  # the old file changes nothing
     assert status_of(sf, x) == "approved"
-    assert export(sf, tmp_path, "pay3.csv").read_bytes().decode("utf-8-sig").count("\n") == 1  # header only
+    with pytest.raises(Invalid, match="不生成空的支付文件"):  # nothing else to pay (was: an empty file, #36 item 12)
+        export(sf, tmp_path, "pay3.csv")
     bank_answer(pay2).to_csv(tmp_path / "result2.csv", index=False)
     assert service.import_bank_results(sf, FINANCE, (tmp_path / "result2.csv").read_bytes()).paid == 1
     assert status_of(sf, x) == "paid"
@@ -233,7 +234,8 @@ def test_a_payment_file_on_disk_is_always_known_to_the_ledger(ledger_url: str, t
         f = s.scalars(select(PaymentFile)).one()
     # the next export repeats nothing; the lost file is downloaded again, byte for byte
     monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-09")
-    assert service.export_payment_file(sf, FINANCE, "csv").file.count == 0
+    with pytest.raises(Invalid, match="不生成空的支付文件"):  # nothing repeated (no empty file either)
+        service.export_payment_file(sf, FINANCE, "csv")
     r = runner.invoke(app, ["payment", "download", f.reference, str(out), "--actor", "财务", *db])
     assert r.exit_code == 0, r.output
     assert hashlib.sha256(out.read_bytes()).hexdigest() == f.sha256 and len(pd.read_csv(out)) == f.count

@@ -71,6 +71,9 @@ def issue(s: Session, actor: str, fmt: str, now: dt.datetime) -> Issued:
     rows = list(s.scalars(q.with_for_update()))
     ready = [p for p in rows if p.bank_account]
     missing = [p.reference for p in rows if not p.bank_account]
+    if not ready:  # an empty file would be recorded, signed and sent for nothing
+        raise Invalid("没有可支付的兑现记录（已审批、尚未进入支付文件且有备案银行账号），不生成空的支付文件"
+                      + (f"；{len(missing)} 笔缺少银行账号：{'、'.join(missing[:10])}" if missing else ""))
     _within_budget(s, ready)
     f = PaymentFile(name="", format=fmt, sha256="", count=len(ready), total_fen=sum(p.amount_fen for p in ready),
                     created_at=now.replace(microsecond=0), created_by=actor, content=b"")

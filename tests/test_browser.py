@@ -420,6 +420,7 @@ def test_no_english_in_the_browser_on_any_page(server: str, browser: Any, user: 
     page = login(browser, server, user, password)
     sidebar = page.locator("section[data-testid='stSidebar']")
     sidebar.get_by_role("button", name="退出登录").wait_for()
+    sidebar.locator("[role='radiogroup'] label").first.wait_for()  # the page list can draw after the button
     titles = [t.strip() for t in sidebar.locator("[role='radiogroup'] label").all_inner_texts()]
     assert titles, titles
     found = {}

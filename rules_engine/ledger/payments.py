@@ -210,7 +210,8 @@ def apply_results(s: Session, data: bytes, actor: str, now: dt.datetime) -> Impo
         if _answered(s, line, target, bank_ref, where, res):
             continue
         if bank_ref and s.scalar(select(PaymentLine.id).where(  # a bank reference is one transaction, in any case
-                func.upper(PaymentLine.bank_reference) == bank_ref.upper())) is not None:
+                func.upper(PaymentLine.bank_reference) == bank_ref.upper(),
+                PaymentLine.id != line.id)) is not None:  # this line answered meanwhile: the race below decides
             res.problems.append(f"{where}：银行流水号 {bank_ref} 已用于另一笔支付，该行未入账")
             continue
         moved = s.execute(update(PaymentLine).where(PaymentLine.id == line.id, PaymentLine.status == "open")

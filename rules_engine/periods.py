@@ -142,6 +142,7 @@ RELATIVE = {
     "本月": (PeriodKind.MONTH, 0), "当月": (PeriodKind.MONTH, 0), "上月": (PeriodKind.MONTH, -1),
     "上个月": (PeriodKind.MONTH, -1),
 }
+RELATIVE_ZH = {v: k for k, v in reversed(list(RELATIVE.items()))}  # the first spelling of each
 WINDOW_RE = re.compile(r"^近\s*([0-9一二三四五六七八九十两]+)\s*(年|个?季度|个?月)$")
 WINDOW_UNITS = {"年": PeriodKind.YEAR, "季度": PeriodKind.QUARTER, "个季度": PeriodKind.QUARTER,
                 "月": PeriodKind.MONTH, "个月": PeriodKind.MONTH}
@@ -163,8 +164,10 @@ class Relative:
     def zh(self) -> str:
         if self.fixed is not None:
             return self.fixed.zh
-        names = {v: k for k, v in reversed(list(RELATIVE.items()))}  # the first spelling of each
-        return names.get((self.kind, self.offset), f"{self.offset:+d}{self.kind.zh}")
+        if (self.kind, self.offset) in RELATIVE_ZH:
+            return RELATIVE_ZH[(self.kind, self.offset)]
+        unit = {PeriodKind.QUARTER: "个季度", PeriodKind.MONTH: "个月"}.get(self.kind, "年")
+        return f"{-self.offset}{unit}前" if self.offset < 0 else f"{self.offset}{unit}后"
 
 
 def parse_relative(text: str) -> Relative:

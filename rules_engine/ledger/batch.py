@@ -20,7 +20,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from json.encoder import encode_basestring as json_str
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -116,9 +115,10 @@ def force_unlock(sf: sessionmaker[Session], actor: str, reason: str) -> None:
 
 
 def policy_digest(p: ir.Policy) -> str:
-    path = Path(p.source)
-    text = path.read_bytes() if p.source and path.exists() else repr(p).encode()
-    return hashlib.sha256(text).hexdigest()
+    """The SHA-256 of the policy's file (the key of its text in policy_texts); of its repr for a
+    policy built in code."""
+    found = history.policy_text_digest(p)
+    return found[0] if found is not None else hashlib.sha256(repr(p).encode()).hexdigest()
 
 
 @dataclass

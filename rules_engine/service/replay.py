@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,7 +75,21 @@ def _policy(text: str, pid: str, d: TagDictionary) -> ir.Policy:
         raise Invalid(f"政策 {pid} 的登记文本按当前标签库无法加载：{exc}") from None
 
 
-def _replay_run(s: Session, sf: sessionmaker[Session], run: BatchRun, d: TagDictionary) -> RunReplay:
+class _Frames:
+    """Each data version's files loaded once per replay (several runs of a date, and the date's
+    own re-evaluation, usually read the same version)."""
+
+    def __init__(self, d: TagDictionary) -> None:
+        self.d = d
+        self.loaded: dict[int, pd.DataFrame] = {}
+
+    def of(self, dv: DataVersion) -> pd.DataFrame:
+        if dv.id not in self.loaded:
+            self.loaded[dv.id] = load_dataset(history.source_files(dv), self.d).frame
+        return self.loaded[dv.id]
+
+
+def _replay_run(s: Session, sf: sessionmaker[Session], run: BatchRun, d: TagDictionary, frames: _Frames) -> RunReplay:
     out = RunReplay(run.id, run.started_at, run.data_version_id,
                     recorded_eligible=(run.summary or {}).get("eligible"))
     if run.data_version_id is None:
@@ -90,11 +105,11 @@ def _replay_run(s: Session, sf: sessionmaker[Session], run: BatchRun, d: TagDict
             continue
         policies.append(_policy(pt.text, pid, d))
     try:
-        files = history.source_files(dv)
+        loaded = frames.of(dv)
     except Invalid as exc:
         out.problems.append(str(exc))
         return out
-    frame, _ = overlay_frame(load_dataset(files, d).frame, sf, d, as_at=run.started_at)
+    frame, _ = overlay_frame(loaded, sf, d, as_at=run.started_at)
     source = FrameSource(frame)
     out.data_same = source.digest() == run.data_hash
     if not out.data_same:
@@ -145,7 +160,8 @@ def replay(sf: sessionmaker[Session], actor: Actor, as_of: dt.date, dictionary: 
     with sf() as s:
         runs = list(s.scalars(select(BatchRun).where(BatchRun.as_of == as_of, BatchRun.status == "completed")
                               .order_by(BatchRun.id)))
-        replays = [_replay_run(s, sf, r, dictionary) for r in runs]
+        frames = _Frames(dictionary)
+        replays = [_replay_run(s, sf, r, dictionary, frames) for r in runs]
         if runs:  # the data and policies of that date are those its last batch read
             last = runs[-1]
             dv = s.get(DataVersion, last.data_version_id) if last.data_version_id else None
@@ -161,7 +177,7 @@ def replay(sf: sessionmaker[Session], actor: Actor, as_of: dt.date, dictionary: 
         summary = Replay(as_of, dv.id if dv else None, {p.id: p.version for p in policies}, 0, 0, 0, replays)
         if dv is not None and policies and all(r.ok for r in replays):
             at = runs[-1].started_at if runs else _end(as_of)
-            frame, _ = overlay_frame(load_dataset(history.source_files(dv), dictionary).frame, sf, dictionary, as_at=at)
+            frame, _ = overlay_frame(frames.of(dv), sf, dictionary, as_at=at)
             res = FrameSource(frame).results(policies, as_of)
             elig = res[(res.status == "eligible") & (res.amount_fen > 0)]  # as a batch counts them
             summary.eligible, summary.eligible_fen = len(elig), int(elig.amount_fen.sum())

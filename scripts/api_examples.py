@@ -39,7 +39,8 @@ def shorten(value: object, depth: int = 0) -> object:
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp())
-    os.environ.update({"MIANSHEN_AUDIT_KEY": str(tmp / "k.pem"), "MIANSHEN_AUDIT_CHECKPOINTS": str(tmp / "c.jsonl")})
+    os.environ.update({"MIANSHEN_AUDIT_KEY": str(tmp / "k.pem"), "MIANSHEN_AUDIT_CHECKPOINTS": str(tmp / "c.jsonl"),
+                       "MIANSHEN_LEDGER_MODE": "demo"})  # a demo ledger: it accepts the simulated clock below
     db = f"sqlite:///{tmp / 'ledger.db'}"
     d = load_dictionary()
     lib = load_library(ROOT / "policies", d)

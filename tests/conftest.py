@@ -34,6 +34,9 @@ def _database_of_this_worker(url: str | None) -> str | None:
 
 
 PG_URL = _database_of_this_worker(os.environ.get("MIANSHEN_TEST_PG_URL"))
+# a ledger the tests create is a test ledger (module fixtures too): it accepts MIANSHEN_CLOCK, which
+# a production ledger refuses (tests/test_attacks.py creates production ones explicitly)
+os.environ["MIANSHEN_LEDGER_MODE"] = "test"
 BACKENDS = ["sqlite", "postgresql"]
 
 

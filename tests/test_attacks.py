@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from rules_engine import service
 from rules_engine.cli import app
 from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import Invalid, PolicyLoadError
-from rules_engine.ledger.models import PaymentFile
+from rules_engine.ledger.models import LedgerSetting, PaymentFile
 from rules_engine.library.loader import load_policy_text
+from rules_engine.service.actors import Actor
 from tests.test_ledger import bank_answer
 from tests.test_money_path import FINANCE, approved_ledger, export, status_of
 
@@ -104,3 +105,65 @@ def test_a_policy_region_is_six_ascii_digits(region: str) -> None:
     (p,) = exc.value.problems
     assert p.field == "regions" and "6 位" in p.message and p.line == 8
     assert load_policy_text(POLICY.replace("REGION", "340100"), D, "diqu.yaml").regions == ("340100",)
+
+
+# ------------------------------------------------------------------ 1: a simulated clock on a production ledger
+
+def _production_ledger_with_candidates(url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    from tests.test_money_path import AS_OF, DS, LIB, OFFICIAL
+
+    monkeypatch.delenv("MIANSHEN_LEDGER_MODE")
+    sf = service.open_ledger(url)
+    service.run_batch(sf, OFFICIAL, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, D)
+    return sf
+
+
+def test_a_production_ledger_refuses_a_simulated_clock(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: `payouts publish`, then `MIANSHEN_CLOCK=2027-06-30 mianshen payouts approve` approved every
+    candidate on the day of publication and `audit verify` reported nothing; so did publishing under
+    a past clock and approving plainly. The mode is fixed when the ledger is created; a production
+    ledger neither opens nor writes under MIANSHEN_CLOCK."""
+    from tests.test_money_path import OFFICIAL
+
+    sf = _production_ledger_with_candidates(ledger_url, monkeypatch)
+    service.publish_candidates(sf, OFFICIAL)
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2027-06-30")
+    with pytest.raises(Invalid, match="生产账本，不接受模拟时钟"):
+        service.open_ledger(ledger_url)
+    with pytest.raises(Invalid, match="生产账本，不接受模拟时钟"):  # a process that opened it before
+        service.approve_due(sf, OFFICIAL)
+    out = CliRunner().invoke(app, ["payouts", "approve", "--actor", "王五", "--db", ledger_url])
+    assert out.exit_code == 1 and "不接受模拟时钟" in out.output
+    monkeypatch.delenv("MIANSHEN_CLOCK")
+    assert service.approve_due(sf, OFFICIAL) == 0  # still on notice by the server's date
+    assert service.status_counts(sf, OFFICIAL).get("approved", 0) == 0
+    r = service.verify_audit(sf, Actor("审计", "auditor"))
+    assert r.ok and r.mode == "production", r.problems
+
+
+def test_a_production_ledger_with_history_stays_production(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mode is read from the environment only when an empty ledger is created: a ledger with
+    history is upgraded as production, and a mode changed in the table is reported."""
+    sf = _production_ledger_with_candidates(ledger_url, monkeypatch)
+    monkeypatch.setenv("MIANSHEN_LEDGER_MODE", "test")
+    service.open_ledger(ledger_url)
+    auditor = Actor("审计", "auditor")
+    assert service.verify_audit(sf, auditor).mode == "production"
+    with sf.begin() as s:
+        s.execute(update(LedgerSetting).where(LedgerSetting.key == "mode").values(value="test"))
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-01")
+    from tests.test_money_path import OFFICIAL
+
+    service.publish_candidates(sf, OFFICIAL)  # the edited table lets it through ...
+    problems = service.verify_audit(sf, auditor).problems
+    assert any("账本用途被改动" in p for p in problems), problems  # ... and verify names the edit
+    assert any("生产账本上的操作使用了模拟时钟" in p and "publish_many" in p for p in problems), problems
+
+
+def test_a_test_ledger_lists_every_simulated_clock_transition(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_money_path import approved_ledger
+
+    sf = approved_ledger(ledger_url, monkeypatch)
+    r = service.verify_audit(sf, Actor("审计", "auditor"))
+    assert r.ok and r.mode == "test"
+    assert len(r.notes) == 1 and "2 次操作使用了模拟时钟" in r.notes[0] and "2026-07-09" in r.notes[0], r.notes

@@ -530,3 +530,14 @@ def test_a_batch_of_one_payout_stores_its_explanation_as_an_object(ledger_url: s
     with sf() as s:
         (p,) = s.scalars(sa.select(Payout)).all()
         assert p.explanation == {"title": "一笔", "formula_fen": 100}
+
+
+def test_the_ledger_mode_entry_of_the_migration_verifies(tmp_path: Path) -> None:
+    """Migration 0011 writes the first audit entry with its own frozen copy of the hash: it must
+    be the chain's hash, or every ledger would start with a broken link."""
+    sf = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")[1]
+    with sf() as s:
+        n, breaks = audit.verify(s)
+        first = s.get(AuditEntry, 1)
+    assert (n, breaks) == (1, []) and first is not None and first.action == "ledger_mode"
+    assert first.details == audit.canonical({"mode": "test", "reason": "账本建立时确定用途"})

@@ -597,7 +597,7 @@ def test_the_audit_log_reads_in_chinese_with_each_state_before_and_after(ledger_
     assert "追回金额：" in by_action["追回"]["详情"] and "理由：骗取补贴，依法追回" in by_action["追回"]["详情"]
     assert by_action["下达预算指标"]["变更后"] == "1,234,567.89 元"
     assert by_action["运行批次"]["对象"] == "批次 1" and "新增待公示金额：" in by_action["运行批次"]["详情"]
-    assert "演示时钟日期：2026-07-09" in by_action["批量审批通过"]["详情"]  # the clock the operator set, shown
+    assert "模拟时钟日期：2026-07-09" in by_action["批量审批通过"]["详情"]  # the clock the operator set, shown
     assert "角色：审计人员" in by_action["登录"]["详情"]
     # nothing English is left but codes: policy ids, tag keys, references (bank's too), hashes, file names
     codes = {p.id for p in LIB.policies} | set(D.tags)

@@ -178,9 +178,11 @@ class CountOut(BaseModel):
 
 
 class VerifyOut(BaseModel):
+    mode: str = Field(description="账本用途：production（生产）、test（测试）、demo（演示）")
     entries: int
     checkpoints: int
     problems: list[str]
+    notes: list[str] = Field(description="不是问题但应知道的情况（如测试账本上使用模拟时钟的操作）")
 
 
 class RunReplayOut(BaseModel):

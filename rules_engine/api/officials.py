@@ -70,7 +70,7 @@ def retry(request: Request, reference: Ref, body: Reason, who: Who) -> PayoutOut
 def verify(request: Request, who: Who) -> VerifyOut:
     """核验审计链、签名锚点与台账。"""
     r = service.verify_audit(plat(request).ledger, who)
-    return VerifyOut(entries=r.entries, checkpoints=r.checkpoints, problems=r.problems)
+    return VerifyOut(mode=r.mode, entries=r.entries, checkpoints=r.checkpoints, problems=r.problems, notes=r.notes)
 
 
 @router.get("/api/v1/replay", response_model=ReplayOut, responses=ERRORS, tags=["审计"])

@@ -17,6 +17,7 @@ from .. import service
 from ..data.values import fmt_yuan
 from ..ledger import lifecycle
 from ..ledger.db import default_url, open_ledger
+from ..ledger.mode import MODES
 from ..ledger.models import Payout
 from ..service.actors import Actor
 
@@ -344,8 +345,10 @@ def audit_verify(actor: Annotated[str, typer.Option("--actor", help="核验人�
         r = service.verify_audit(_sf(db), Actor(actor, "auditor"))
     for p in r.problems:
         err.print(p, markup=False, highlight=False)
+    for n in r.notes:
+        console.print(f"提示：{n}", markup=False, highlight=False)
     seq, head = r.head
-    console.print(f"审计日志 {r.entries} 条，链头 {seq}:{head[:16]}…，签名锚点 {r.checkpoints} 个，"
+    console.print(f"{MODES.get(r.mode, r.mode)}账本；审计日志 {r.entries} 条，链头 {seq}:{head[:16]}…，签名锚点 {r.checkpoints} 个，"
                   f"发现问题 {len(r.problems)} 处", highlight=False)
     if r.problems:
         raise typer.Exit(1)

@@ -48,7 +48,12 @@ def _serialise(session: Session) -> None:
 
 def append(session: Session, actor: str, action: str, subject: str, details: dict[str, Any] | None = None,
            at: dt.datetime | None = None) -> AuditEntry:
-    """Add one entry inside the caller's transaction."""
+    """Add one entry inside the caller's transaction. An operation made under a simulated clock
+    is refused on a production ledger, whatever path it came by."""
+    if details and details.get("clock_override"):
+        from .mode import refuse_simulated_clock
+
+        refuse_simulated_clock(session)
     _serialise(session)
     last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)

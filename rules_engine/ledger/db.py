@@ -85,9 +85,16 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 def open_ledger(url: str | None = None) -> tuple[Engine, sessionmaker[Session]]:
+    """Open (creating or upgrading) a ledger. A production ledger refuses to open under a
+    simulated clock (mode.py)."""
+    from .mode import refuse_simulated_clock
+
     engine = make_engine(url)
     upgrade(engine)
-    return engine, sessions(engine)
+    sf = sessions(engine)
+    with sf() as s:
+        refuse_simulated_clock(s)
+    return engine, sf
 
 
 class JsonText(str):

@@ -57,6 +57,15 @@ class DataVersion(Base):
     digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of `files` as canonical JSON
 
 
+class LedgerSetting(Base):
+    """Settings fixed when the ledger was created (the mode: production, test or demo)."""
+
+    __tablename__ = "ledger_settings"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
 class PolicyText(Base):
     """The exact text of every policy file a batch evaluated, by its SHA-256 (the hash a batch
     run records per policy), so that the batch can be replayed after the file has changed."""

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import anchor, audit
+from . import anchor, audit, mode
 from .models import AuditEntry, PaymentFile, Payout
 
 
@@ -42,6 +42,8 @@ class Report:
     anchors: list[str] = field(default_factory=list)
     ledger: list[str] = field(default_factory=list)
     checkpoints: int = 0
+    mode: str = "production"
+    notes: list[str] = field(default_factory=list)  # not problems: what a reader should know (a test ledger)
 
     @property
     def problems(self) -> list[str]:
@@ -58,8 +60,43 @@ def verify_ledger(s: Session) -> Report:
     r.head = audit.head(s)
     entries = {e.seq: e for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))}
     r.anchors, r.checkpoints = _against_checkpoints(ledger_name(s), entries)
-    r.ledger = _replay(s, list(entries.values()))
+    r.mode = mode.mode(s)
+    r.ledger = _mode_and_clock(r, list(entries.values())) + _replay(s, list(entries.values()))
     return r
+
+
+def _mode_and_clock(r: Report, entries: list[AuditEntry]) -> list[str]:
+    """The stored mode must be the audited one; on a production ledger no transition may have
+    been made under a simulated clock, and on a test or demo ledger every such one is listed."""
+    problems: list[str] = []
+    audited = None
+    overridden: list[str] = []
+    for e in entries:
+        if e.action == "ledger_mode":
+            audited = _details(e).get("mode")
+        elif '"clock_override"' in e.details:
+            day = _details(e).get("clock_override")
+            if day:
+                overridden.append(f"第 {e.seq} 条（{e.action}，模拟日期 {day}）")
+    if audited is None:
+        problems.append("审计日志中没有账本用途（生产/测试/演示）的记录")
+    elif audited != r.mode:
+        problems.append(f"账本用途被改动：审计日志记录为「{mode.MODES.get(audited, audited)}」，"
+                        f"数据库中为「{mode.MODES.get(r.mode, r.mode)}」")
+    if overridden and audited == "production":
+        problems += [f"{o}：生产账本上的操作使用了模拟时钟" for o in overridden]
+    elif overridden:
+        r.notes.append(f"{mode.MODES.get(r.mode, r.mode)}账本：{len(overridden)} 次操作使用了模拟时钟"
+                       f"（{'、'.join(overridden[:5])}{' 等' if len(overridden) > 5 else ''}）")
+    return problems
+
+
+def _details(e: AuditEntry) -> dict[str, Any]:
+    try:
+        d = json.loads(e.details)
+    except ValueError:
+        return {}
+    return d if isinstance(d, dict) else {}
 
 
 def ledger_name(s: Session) -> str:
@@ -68,7 +105,7 @@ def ledger_name(s: Session) -> str:
 
 def _against_checkpoints(ledger: str, entries: dict[int, AuditEntry]) -> tuple[list[str], int]:
     checkpoints, problems = anchor.read(ledger)
-    if entries and not checkpoints:
+    if any(e.action != "ledger_mode" for e in entries.values()) and not checkpoints:
         problems.append(f"审计日志有 {len(entries)} 条记录，但没有找到签名锚点（{anchor.checkpoints_path(ledger)}）："
                         "无法证明日志没有被整体改写或截断")
     for c in checkpoints:

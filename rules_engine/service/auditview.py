@@ -13,17 +13,18 @@ from typing import Any
 
 from ..data.values import fmt_yuan
 from ..ledger.lifecycle import STATUS_ZH
+from ..ledger.mode import MODES
 from .actors import ROLE_ZH
 
 KEY_ZH = {
     "account": "收款账号摘要", "amount_fen": "金额", "bank_reference": "银行流水号", "answers": "申报内容", "as_of": "评估日期", "author": "起草人",
     "base": "基础数据", "before_fen": "调整前", "after_fen": "调整后", "bytes": "字节数", "checkpoint": "签名锚点",
-    "clawback_fen": "追回金额", "clock_override": "演示时钟日期", "count": "笔数", "created": "新增待公示笔数",
+    "clawback_fen": "追回金额", "clock_override": "模拟时钟日期", "count": "笔数", "created": "新增待公示笔数",
     "created_fen": "新增待公示金额", "credit_code": "统一社会信用代码", "data_hash": "数据哈希",
     "data_version": "数据版本", "decisions_digest": "决定摘要", "eligible": "符合条件的企业与政策对数",
     "dead_holder": "失效的持有者", "dead_pid": "失效的进程号", "draft": "草稿编号", "failed": "支付失败笔数",
     "file": "文件", "file_id": "文件编号", "files": "附件哈希", "holder": "持有者", "id": "编号", "ids": "兑现记录编号",
-    "invited": "邀约笔数", "invited_fen": "邀约金额", "missing_account": "缺少银行账号", "name": "名称",
+    "invited": "邀约笔数", "mode": "账本用途", "invited_fen": "邀约金额", "missing_account": "缺少银行账号", "name": "名称",
     "note": "修改说明", "notice": "公示期", "paid": "支付成功笔数", "payment_file": "支付文件",
     "payouts_digest": "兑现记录摘要", "period": "期间", "pid": "进程号", "policies": "政策", "policy": "政策",
     "rating": "评价", "reason": "理由", "rejected": "被拒绝行数", "replaced_by": "被替代为", "replaces": "替代版本",
@@ -39,6 +40,7 @@ SUBJECT_ZH = [
     (re.compile(r"^key (\d+)$"), "接口密钥 {0}"),
     (re.compile(r"^batch_lock$"), "批次锁"),
     (re.compile(r"^api$"), "接口"),
+    (re.compile(r"^ledger$"), "账本"),
 ]
 SHOWN_IDS = 20
 TRIGGER_ZH = {"confirm": "企业确认享受（即申即享）", "apply": "申报审核通过"}  # else a tag the worker saw change
@@ -60,6 +62,8 @@ def _value(key: str, v: Any) -> str:
         return TRIGGER_ZH.get(v, v)
     if key == "policy" and isinstance(v, str) and (m := re.fullmatch(r"(.+)@(\d+)", v)):
         return f"{m[1]}（第 {m[2]} 版）"
+    if key == "mode" and isinstance(v, str):
+        return MODES.get(v, v)
     if key == "role" and isinstance(v, str):
         return ROLE_ZH.get(v, v)
     if key in ("from", "to") and isinstance(v, str):

@@ -1,6 +1,7 @@
 """The server's clock. No caller passes the date a notice period is judged by: approval inside
-the 公示 period must be impossible whatever a user types. Tests and demos may set
-MIANSHEN_CLOCK=YYYY-MM-DD explicitly; every transition made under it says so in the audit log."""
+the 公示 period must be impossible whatever a user types. A test or demo ledger (fixed when it
+was created, ledger/mode.py) accepts MIANSHEN_CLOCK=YYYY-MM-DD; every transition made under it
+says so in the audit log, and a production ledger refuses to open or write under it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import os
 from typing import Any
 
 from ..errors import Invalid
-
-ENV = "MIANSHEN_CLOCK"
+from ..ledger.mode import CLOCK_ENV as ENV
 
 
 def override() -> dt.date | None:

@@ -405,7 +405,7 @@ def dead_letters(sf: sessionmaker[Session], actor: Actor) -> list[Any]:
 
 
 ACTION_ZH = {
-    "batch_run": "运行批次", "publish": "列入公示", "publish_many": "批量列入公示", "approve": "审批通过",
+    "ledger_mode": "确定账本用途", "batch_run": "运行批次", "publish": "列入公示", "publish_many": "批量列入公示", "approve": "审批通过",
     "approve_many": "批量审批通过", "withdraw": "撤回", "mark_paid": "支付成功", "mark_failed": "支付失败",
     "retry": "重新支付", "revoke": "追回", "event_candidate": "生成待公示记录", "export_notice_list": "导出公示名单",
     "export_payment_file": "生成支付文件", "download_payment_file": "下载支付文件", "import_bank_results": "导入银行回单",

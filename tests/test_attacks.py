@@ -4,10 +4,12 @@ ledger is involved. Items not listed here are still open on the issue."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
@@ -15,7 +17,8 @@ from rules_engine import service
 from rules_engine.cli import app
 from rules_engine.data.tags import load_dictionary
 from rules_engine.errors import Invalid, PolicyLoadError
-from rules_engine.ledger.models import LedgerSetting, PaymentFile
+from rules_engine.ledger.lifecycle import TransitionError
+from rules_engine.ledger.models import LedgerSetting, PaymentFile, Payout
 from rules_engine.library.loader import load_policy_text
 from rules_engine.service.actors import Actor
 from tests.test_ledger import bank_answer
@@ -167,3 +170,73 @@ def test_a_test_ledger_lists_every_simulated_clock_transition(ledger_url: str, m
     r = service.verify_audit(sf, Actor("审计", "auditor"))
     assert r.ok and r.mode == "test"
     assert len(r.notes) == 1 and "2 次操作使用了模拟时钟" in r.notes[0] and "2026-07-09" in r.notes[0], r.notes
+
+
+# ------------------------------------------------------------------ 2: notice dates from the table
+
+def test_approval_judges_the_notice_its_publication_recorded(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: `UPDATE payouts SET notice_end = …` then a plain approve approved everything, and
+    verify reported nothing. The publication's audit entry holds the notice period; approval
+    checks the table against it, and verify compares every payout's period with it."""
+    from tests.test_money_path import AS_OF, DS, LIB, OFFICIAL
+
+    sf = service.open_ledger(ledger_url)
+    service.run_batch(sf, OFFICIAL, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, D)
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-01")
+    n, _, last = service.publish_candidates(sf, OFFICIAL)
+    assert n > 0 and str(last) == "2026-07-07"
+    with sf.begin() as s:
+        s.execute(update(Payout).values(notice_end=dt.date(2026, 6, 30)))
+    with pytest.raises(TransitionError, match="公示期与公示时的审计记录不符"):
+        service.approve_due(sf, OFFICIAL)
+    assert service.status_counts(sf, OFFICIAL).get("approved", 0) == 0
+    problems = service.verify_audit(sf, Actor("审计", "auditor")).problems
+    assert sum("公示期" in p and "不符" in p for p in problems) == n, problems
+    with sf.begin() as s:  # put back: after the notice, approval goes ahead
+        s.execute(update(Payout).values(notice_end=last))
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-08")
+    assert service.approve_due(sf, OFFICIAL) == n
+    assert service.verify_audit(sf, Actor("审计", "auditor")).ok
+
+
+# ------------------------------------------------------------------ 3: confirmations and acceptances are checkpointed
+
+@pytest.mark.parametrize("path", ["invitation", "application"])
+def test_a_payout_made_by_an_enterprise_or_a_reviewer_is_checkpointed(path: str, ledger_url: str) -> None:
+    """Was: confirming an invitation or accepting an application created a payout with no signed
+    checkpoint; deleting the entries after the last checkpoint, the payout and its events, and
+    putting the invitation (application) back passed `audit verify`."""
+    from rules_engine.ledger import audit
+    from rules_engine.ledger.models import Application, AuditEntry, Invitation, PayoutEvent
+    from rules_engine.service import tiers
+    from tests.test_tiers import DATA, LIB, OFFICIAL, Platform, batch
+
+    p = Platform(D, LIB, DATA, service.open_ledger(ledger_url))
+    batch(p)
+    with p.ledger() as s:
+        before, _ = audit.head(s)  # the last checkpoint before the enterprise acts
+        inv = s.scalars(select(Invitation).order_by(Invitation.id)).first()
+    assert inv is not None
+    if path == "invitation":
+        done = tiers.decide_invitation(p, Actor("企业", "enterprise", inv.credit_code), inv.reference, True)
+        undo, pid = update(Invitation).where(Invitation.id == inv.id).values(
+            status="open", payout_id=None, decided_at=None, decided_by=None), done.payout_id
+    else:
+        code = "91340124MA7112976A"
+        app_ = tiers.submit_application(p, Actor("金中制造", "enterprise", code), code, "jishu-gaizao", {},
+                                        "承诺所填内容真实", [])
+        with p.ledger() as s:
+            before, _ = audit.head(s)
+        ok = tiers.review_application(p, OFFICIAL, app_.reference, "accept", "材料齐全，核定通过")
+        undo, pid = update(Application).where(Application.id == ok.id).values(
+            status="submitted", payout_id=None, amount_fen=None, decided_by=None), ok.payout_id
+    assert pid is not None
+    auditor = Actor("审计", "auditor")
+    assert service.verify_audit(p.ledger, auditor).ok
+    with p.ledger.begin() as s:  # a database administrator erases the payout and its traces
+        s.execute(sa_delete(AuditEntry).where(AuditEntry.seq > before))
+        s.execute(undo)
+        s.execute(sa_delete(PayoutEvent).where(PayoutEvent.payout_id == pid))
+        s.execute(sa_delete(Payout).where(Payout.id == pid))
+    problems = service.verify_audit(p.ledger, auditor).problems
+    assert any("日志尾部被截断" in x for x in problems), problems

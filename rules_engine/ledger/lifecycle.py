@@ -11,7 +11,8 @@ is recorded as an event and in the audit log, and an illegal one raises Transiti
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..data.values import fmt_yuan
 from ..errors import Conflict, EngineError
 from . import audit
-from .models import Clawback, OutboxMessage, Payout, PayoutEvent
+from .models import AuditEntry, Clawback, OutboxMessage, Payout, PayoutEvent, payout_id
 from .workdays import add_working_days
 
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -147,6 +148,44 @@ def _on_notice(p: Due, today: dt.date) -> bool:
     return p.status == "publicized" and p.notice_end is not None and today <= p.notice_end
 
 
+def audited_notices(session: Session, ids: Iterable[int] | None = None) -> dict[int, tuple[dt.date, dt.date]]:
+    """Each payout's notice period as its publication's audit entry recorded it: the columns
+    notice_start/notice_end are a copy that approval and `audit verify` check against this. An
+    entry whose own hash does not match vouches for nothing."""
+    want = None if ids is None else set(ids)
+    out: dict[int, tuple[dt.date, dt.date]] = {}
+    for e in session.scalars(select(AuditEntry).where(AuditEntry.action.in_(("publish", "publish_many")))
+                             .order_by(AuditEntry.seq)):
+        if audit.entry_hash(e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash) != e.hash:
+            continue
+        try:
+            d = json.loads(e.details)
+            first, last = (dt.date.fromisoformat(x) for x in d["notice"])
+            targets = [int(i) for i in d["ids"]] if e.action == "publish_many" else [payout_id(e.subject)]
+        except (ValueError, KeyError, TypeError):
+            continue
+        for pid in targets:
+            if pid is not None and (want is None or pid in want):
+                out[pid] = (first, last)
+    return out
+
+
+def _check_notices(session: Session, payouts: Sequence[Due], today: dt.date) -> None:
+    """Approval judges the notice period its publication recorded, not the table's copy: a
+    notice_end edited in the database approves nothing."""
+    audited = audited_notices(session, [p.id for p in payouts])
+    forged = [p for p in payouts if p.status == "publicized" and (p.id not in audited or audited[p.id][1] != p.notice_end)]
+    if forged:
+        p = forged[0]
+        recorded = f"公示记录为至 {audited[p.id][1]}" if p.id in audited else "审计日志中没有它的公示记录"
+        raise TransitionError(f"{len(forged)} 笔兑现记录的公示期与公示时的审计记录不符（例：{p.reference} 数据库中公示期至 "
+                              f"{p.notice_end}，{recorded}），本次未审批任何一笔；请先运行审计核验")
+    early = [p for p in payouts if p.status == "publicized" and today <= audited[p.id][1]]
+    if early:
+        raise TransitionError(f"{len(early)} 笔兑现记录仍在公示期内（例：{early[0].reference} 公示期至 "
+                              f"{audited[early[0].id][1]}），公示期满后方可审批")
+
+
 @dataclass(frozen=True)
 class Due:
     """What approval needs of a payout: read as plain columns, so that approving 10^4 payouts
@@ -187,6 +226,7 @@ def approve(session: Session, p: Payout, actor: str, today: dt.date, reason: str
     """`today` is the server's date (service.clock), never a user's."""
     if _on_notice(Due.of(p), today):
         raise TransitionError(f"兑现记录 {p.reference} 公示期至 {p.notice_end}，公示期满后方可审批")
+    _check_notices(session, [Due.of(p)], today)
     now = now or dt.datetime.now()
     _move(session, p, "approved", actor, reason, now, details)
     session.add(OutboxMessage(**approval_notice(Due.of(p), now)))
@@ -201,6 +241,7 @@ def approve_many(session: Session, payouts: Sequence[Due], actor: str, today: dt
     early = [p.reference for p in payouts if _on_notice(p, today)]
     if early:
         raise TransitionError(f"{len(early)} 笔兑现记录仍在公示期内（例：{early[0]}），公示期满后方可审批")
+    _check_notices(session, payouts, today)
     now = now or dt.datetime.now()
     n = move_many(session, [p.id for p in payouts], "publicized", "approved", actor, reason, now, details)
     insert_many(session.connection(), OutboxMessage.__table__, [approval_notice(p, now) for p in payouts])  # type: ignore[arg-type]

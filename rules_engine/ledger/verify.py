@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import anchor, audit, mode
+from . import anchor, audit, lifecycle, mode
 from .models import AuditEntry, PaymentFile, Payout
 
 
@@ -142,7 +142,12 @@ def _replay(s: Session, entries: list[AuditEntry]) -> list[str]:
         elif e.action == "export_payment_file" and "file_id" in d:
             files[int(d["file_id"])] = d.get("sha256", "")
     by_batch: dict[int, list[str]] = {}
+    notices = lifecycle.audited_notices(s)
     for p in s.scalars(select(Payout).order_by(Payout.id)):
+        if (p.notice_start, p.notice_end) != notices.get(p.id, (None, None)):
+            recorded = "至 {1}".format(*notices[p.id]) if p.id in notices else "无"
+            problems.append(f"兑现记录 {p.reference} 的公示期（{p.notice_start} 至 {p.notice_end}）与审计日志中公示时的记录"
+                            f"（{recorded}）不符")
         line = payout_line(p.policy_id, p.credit_code, p.period, p.amount_fen, p.bank_account)
         if p.batch_id is not None:
             by_batch.setdefault(p.batch_id, []).append(line)

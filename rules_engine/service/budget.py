@@ -71,7 +71,9 @@ def set_indicator(sf: sessionmaker[Session], actor: Actor, policy_id: str, total
     require(actor, "budget.set")
     if not 0 <= total_fen < 10**17:
         raise Invalid("预算指标应为 0 至 10^15 元之间的金额（以分计）")
-    with sf.begin() as s:
+    from .ledger import writing
+
+    with writing(sf) as s:
         used = int(s.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
             Payout.policy_id == policy_id, Payout.status.in_(ACTIVE))) or 0)
         if total_fen < used:

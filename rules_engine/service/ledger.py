@@ -38,7 +38,7 @@ def open_ledger(url: str | None = None) -> sessionmaker[Session]:
 
 
 @contextmanager
-def _writing(sf: sessionmaker[Session]) -> Iterator[Session]:
+def writing(sf: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction; after it commits, the audit head is signed and anchored outside the
     database (a checkpoint never names an entry that was rolled back)."""
     with sf.begin() as s:
@@ -197,7 +197,7 @@ def publish_candidates(sf: sessionmaker[Session], actor: Actor, policy: str | No
     start = start or today
     if start < today:
         raise Invalid(f"公示开始日期 {start} 早于今天（{today}），公示期不能倒签")
-    with _writing(sf) as s:
+    with writing(sf) as s:
         ids = list(s.scalars(PayoutFilter(("candidate",), policy).apply(select(Payout.id)).with_for_update()))
         n = lifecycle.publish_many(s, ids, actor.name, start, now=clock.now(), details=clock.stamp())
     first, last = lifecycle.notice_period(start)
@@ -212,7 +212,7 @@ def approve_due(sf: sessionmaker[Session], actor: Actor, policy: str | None = No
     date) and queue its notification. The same function serves the CLI, the UI and the API."""
     require(actor, "payout.approve")
     today = clock.today()
-    with _writing(sf) as s:
+    with writing(sf) as s:
         q = PayoutFilter(("publicized",), policy).apply(select(*lifecycle.Due.columns())).where(
             Payout.notice_end < today)
         due = [lifecycle.Due(*row) for row in s.execute(q.order_by(Payout.id).with_for_update())]
@@ -225,7 +225,7 @@ def approve_due(sf: sessionmaker[Session], actor: Actor, policy: str | None = No
 def _one(sf: sessionmaker[Session], actor: Actor, operation: str, ref: str,
          act: Callable[[Session, Payout], Any]) -> Payout:
     require(actor, operation)
-    with _writing(sf) as s:
+    with writing(sf) as s:
         p = _payout(s, ref)
         act(s, p)
     return p
@@ -255,7 +255,7 @@ def export_notice(sf: sessionmaker[Session], actor: Actor, fmt: str = "xlsx") ->
     import hashlib
 
     require(actor, "notice.export")
-    with _writing(sf) as s:
+    with writing(sf) as s:
         data, n = exports.notice_list(s, fmt)
         audit.append(s, actor.name, "export_notice_list", f"公示名单.{fmt}",
                      {"rows": n, "sha256": hashlib.sha256(data).hexdigest()}, at=clock.now())
@@ -266,14 +266,14 @@ def export_payment_file(sf: sessionmaker[Session], actor: Actor, fmt: str = "xls
     """Record a payment file of every approved payout not yet in one; the caller writes
     `issued.file.content` to disk only after this returns (the ledger has committed it)."""
     require(actor, "payment.export")
-    with _writing(sf) as s:
+    with writing(sf) as s:
         return payments.issue(s, actor.name, fmt, clock.now())
 
 
 def payment_file(sf: sessionmaker[Session], actor: Actor, ref: str) -> PaymentFile:
     """An issued payment file again, byte for byte (say, after a crash before it was saved)."""
     require(actor, "payment.read")
-    with _writing(sf) as s:
+    with writing(sf) as s:
         f = payments.find(s, ref)
         audit.append(s, actor.name, "download_payment_file", f.reference, {"sha256": f.sha256}, at=clock.now())
     return f
@@ -283,7 +283,7 @@ def import_bank_results(sf: sessionmaker[Session], actor: Actor, data: bytes) ->
     """Apply the bank's result file line by line; lines that do not answer an open line of an
     issued file are refused and reported, the others applied, all in one transaction."""
     require(actor, "payment.import")
-    with _writing(sf) as s:
+    with writing(sf) as s:
         return payments.apply_results(s, data, actor.name, clock.now())
 
 
@@ -297,7 +297,7 @@ def record_download(sf: sessionmaker[Session], actor: Actor, name: str, data: by
     """A file handed to a browser: who, when, which bytes."""
     import hashlib
 
-    with _writing(sf) as s:
+    with writing(sf) as s:
         audit.append(s, actor.name, "download", name[:128], {"sha256": hashlib.sha256(data).hexdigest(),
                                                              "bytes": len(data), "role": actor.role}, at=clock.now())
 

@@ -25,7 +25,7 @@ from ..library.policytests import run_policy_tests
 from ..library.yamledit import with_version
 from . import clock
 from .actors import Actor, require
-from .ledger import _writing
+from .ledger import writing
 
 
 def _keep(s: Session, policy_id: str, version: int, file: str, text: str, who: str, at: dt.datetime) -> None:
@@ -77,7 +77,7 @@ def submit_draft(sf: sessionmaker[Session], actor: Actor, dictionary: TagDiction
                        if old.id == draft.id else f"草稿的政策编号 {draft.id} 与文件中的 {old.id} 不同")
     now = clock.now()
     sha = hashlib.sha256(text.encode()).hexdigest()
-    with _writing(sf) as s:
+    with writing(sf) as s:
         if s.scalar(select(PolicyDraft.id).where(PolicyDraft.policy_id == draft.id, PolicyDraft.version == draft.version,
                                                  PolicyDraft.status == "submitted")) is not None:
             raise Conflict(f"《{draft.title}》v{draft.version} 已有待审核的草稿")
@@ -120,7 +120,7 @@ def approve_draft(sf: sessionmaker[Session], actor: Actor, dictionary: TagDictio
     version it was written against; the replaced version is kept."""
     require(actor, "policy.review")
     now = clock.now()
-    with _writing(sf) as s:
+    with writing(sf) as s:
         row = _not_author(s, draft_id, actor)
         submitted = s.scalar(select(AuditEntry.details).where(AuditEntry.action == "policy_draft_submitted",
                                                               AuditEntry.subject == f"{row.policy_id} v{row.version}")
@@ -151,7 +151,7 @@ def return_draft(sf: sessionmaker[Session], actor: Actor, draft_id: int, reason:
     if not reason.strip():
         raise Invalid("退回须写明理由")
     now = clock.now()
-    with _writing(sf) as s:
+    with writing(sf) as s:
         _not_author(s, draft_id, actor)
         row = _review(s, draft_id, "returned", actor, now, reason.strip()[:2000])
         audit.append(s, actor.name, "policy_draft_returned", f"{row.policy_id} v{row.version}",
@@ -163,7 +163,7 @@ def withdraw_draft(sf: sessionmaker[Session], actor: Actor, draft_id: int) -> st
     """The author takes back a draft not yet reviewed."""
     require(actor, "policy.draft")
     now = clock.now()
-    with _writing(sf) as s:
+    with writing(sf) as s:
         row = s.get(PolicyDraft, draft_id)
         if row is None or row.author != actor.name:
             raise Forbidden("只能撤回本人起草的草稿")

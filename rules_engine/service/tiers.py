@@ -37,6 +37,7 @@ from ..ledger.lifecycle import STATUS_ZH
 from ..ledger.models import Application, Attachment, Invitation, Objection, Payout, PayoutEvent, SuppliedValue
 from . import clock
 from .actors import Actor
+from .ledger import writing
 from .platform import Platform
 
 MAX_FILE = 10 * 1024 * 1024
@@ -200,7 +201,7 @@ def decide_invitation(p: Platform, actor: Actor, ref: str, confirm: bool) -> Inv
     """确认享受 (confirm) or 放弃 (decline) an open invitation; a confirmation creates the payout
     candidate in the same transaction."""
     now = clock.now()
-    with p.ledger.begin() as s:
+    with writing(p.ledger) as s:
         inv = _invitation(s, ref)
         _own(actor, inv.credit_code)
         if inv.status != "open":
@@ -232,7 +233,7 @@ def expire_invitations(p: Platform, actor: Actor) -> int:
     """Open invitations past their date become expired (recorded, one audit entry listing them)."""
     _official(actor) if actor.role != "system" else None
     today, now = clock.today(), clock.now()
-    with p.ledger.begin() as s:
+    with writing(p.ledger) as s:
         ids = list(s.scalars(select(Invitation.id).where(Invitation.status == "open",
                                                          Invitation.expires_on < today).with_for_update()))
         if ids:
@@ -292,7 +293,7 @@ def submit_application(p: Platform, actor: Actor, code: str, policy_id: str, ans
         raise Invalid("请填写申报说明（承诺所填内容真实）")
     now = clock.now()
     per = period(policy, p.data.as_of)
-    with p.ledger.begin() as s:
+    with writing(p.ledger) as s:
         app = s.scalars(select(Application).where(Application.policy_id == policy.id, Application.credit_code == code,
                                                   Application.period == per).with_for_update()).first()
         if app is None:
@@ -336,7 +337,7 @@ def review_application(p: Platform, actor: Actor, ref: str, decision: str, reaso
     if not reason.strip():
         raise Invalid("审核必须写明理由")
     now = clock.now()
-    with p.ledger.begin() as s:
+    with writing(p.ledger) as s:
         digits = ref.strip().upper().removeprefix("SB")
         app = s.get(Application, int(digits)) if digits.isascii() and digits.isdigit() and len(digits) <= 10 else None
         if app is None:
@@ -399,7 +400,7 @@ def supply_value(p: Platform, actor: Actor, code: str, tag: str, value: str, sta
     if not files:
         raise Invalid("请上传证明材料")
     now = clock.now()
-    with p.ledger.begin() as s:
+    with writing(p.ledger) as s:
         v = SuppliedValue(credit_code=code, tag=tdef.key, value=str(value).strip()[:200],
                           statement=statement.strip()[:2000], status="submitted", submitted_by=actor.name,
                           submitted_at=now, decided_by=None, decided_at=None, reason=None)
@@ -448,7 +449,7 @@ def verify_supplied(p: Platform, actor: Actor, ref: str, accept: bool, reason: s
     active = [x for x in p.library.active() if x.in_force(p.data.as_of)]
     row, _ = profile(p, v.credit_code)
     before = {x.id: evaluate(x, row, p.data.as_of).status.label for x in active}
-    with p.ledger.begin() as s:
+    with writing(p.ledger) as s:
         to = "verified" if accept else "rejected"
         moved = s.execute(update(SuppliedValue).where(SuppliedValue.id == v.id, SuppliedValue.status == "submitted")
                           .values(status=to, decided_by=actor.name, decided_at=now, reason=reason.strip()[:2000])
@@ -508,7 +509,7 @@ def raise_objection(p: Platform, actor: Actor, code: str, subject: str, text: st
         raise Invalid("请填写异议内容")
     now = clock.now()
     kind = "rating" if rating is not None else "objection"
-    with p.ledger.begin() as s:
+    with writing(p.ledger) as s:
         if subject.startswith("MS"):
             owner = s.scalar(select(Payout.credit_code).where(Payout.id == int(subject[2:]))) \
                 if subject[2:].isascii() and subject[2:].isdigit() and len(subject) <= 12 else None
@@ -531,7 +532,7 @@ def answer_objection(p: Platform, actor: Actor, objection_id: int, answer: str) 
     if not answer.strip():
         raise Invalid("请填写答复")
     now = clock.now()
-    with p.ledger.begin() as s:
+    with writing(p.ledger) as s:
         moved = s.execute(update(Objection).where(Objection.id == objection_id, Objection.status == "open")
                           .values(status="answered", answer=answer.strip()[:4000], answered_by=actor.name,
                                   answered_at=now).execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]

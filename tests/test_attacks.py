@@ -240,3 +240,109 @@ def test_a_payout_made_by_an_enterprise_or_a_reviewer_is_checkpointed(path: str,
         s.execute(sa_delete(Payout).where(Payout.id == pid))
     problems = service.verify_audit(p.ledger, auditor).problems
     assert any("日志尾部被截断" in x for x in problems), problems
+
+
+# ------------------------------------------------------------------ 4: every column that decides the money
+
+def _full_ledger(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Every path that writes money once: a batch (candidates and invitations), a confirmed
+    invitation, 公示, approval, a payment file, the bank's answer (one line failed), a retry and a
+    revocation."""
+    from rules_engine.ledger.models import Invitation
+    from rules_engine.service import tiers
+    from tests.test_ledger import bank_answer
+    from tests.test_tiers import DATA, LIB, OFFICIAL, Platform
+
+    p = Platform(D, LIB, DATA, service.open_ledger(url))
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-01")
+    service.run_batch(p.ledger, OFFICIAL, DATA.dataset, [LIB.get("faming-zhuanli"), LIB.get("waimao-zengzhang")],
+                      DATA.as_of, D)
+    with p.ledger() as s:
+        inv = s.scalars(select(Invitation).where(Invitation.bank_account.is_not(None)).order_by(Invitation.id)).first()
+    assert inv is not None
+    confirmed = tiers.decide_invitation(p, Actor("企业", "enterprise", inv.credit_code), inv.reference, True)
+    withdrawn = service.withdraw(p.ledger, OFFICIAL, "MS0000000001", "异议成立：企业已注销")
+    service.publish_candidates(p.ledger, OFFICIAL)
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-09")
+    service.approve_due(p.ledger, OFFICIAL)
+    pay = tmp_path / "pay.csv"
+    pay.write_bytes(service.export_payment_file(p.ledger, FINANCE, "csv").file.content)
+    answer = bank_answer(pay, {1: ("失败", "", "账户已销户")})
+    answer.to_csv(tmp_path / "result.csv", index=False)
+    r = service.import_bank_results(p.ledger, FINANCE, (tmp_path / "result.csv").read_bytes())
+    assert r.failed == 1 and r.paid == len(answer) - 1
+    service.retry(p.ledger, OFFICIAL, answer.loc[1, "兑现编号"], "已更正账号")
+    service.revoke(p.ledger, OFFICIAL, answer.loc[2, "兑现编号"], "骗取补贴，追回", 100)
+    assert service.verify_audit(p.ledger, Actor("审计", "auditor")).ok
+    return p, {"confirmed": confirmed.payout_id, "paid": int(answer.loc[0, "兑现编号"][2:]),
+               "failed": int(answer.loc[1, "兑现编号"][2:]), "revoked": int(answer.loc[2, "兑现编号"][2:]),
+               "unpaid": withdrawn.id}
+
+
+# (table, column, which row, forged value, what verify must name); {paid}, {failed}, {revoked},
+# {confirmed} (an invitation's) and {unpaid} (withdrawn, in no file) stand for the ids of those payouts
+COLUMN_ATTACKS = [
+    ("payouts", "policy_id", "id = {confirmed}", "'faming-zhuanli'", "政策或版本"),
+    ("payouts", "policy_version", "id = {confirmed}", "99", "政策或版本"),
+    ("payouts", "enterprise_name", "id = {confirmed}", "'某某空壳公司'", "收款单位名称"),
+    ("payouts", "credit_code", "id = {confirmed}", "'91340100MA2TEST01X'", "企业"),
+    ("payouts", "amount_fen", "id = {confirmed}", "amount_fen + 1", "金额"),
+    ("payouts", "bank_account", "id = {confirmed}", "'6222000000000000001'", "账号"),
+    ("payouts", "enterprise_name", "id = {paid}", "'某某空壳公司'", "摘要不符"),
+    ("payouts", "policy_version", "id = {paid}", "99", "摘要不符"),
+    ("payouts", "period", "id = {paid}", "'2099'", "摘要不符"),
+    ("payouts", "status", "id = {failed}", "'paid'", "状态为「paid」"),
+    ("payouts", "notice_end", "id = {paid}", "'2026-06-30'", "公示期"),
+    ("payouts", "notice_start", "id = {paid}", "'2026-06-30'", "公示期"),
+    ("payouts", "payment_file", "id = {failed}", "'PF00000001'", "的支付文件"),
+    ("payouts", "payment_file", "id = {paid}", "NULL", "的支付文件"),
+    ("payouts", "bank_reference", "id = {paid}", "'FORGED-1'", "银行流水号"),
+    ("payment_lines", "account", "payout_id = {paid}", "'6222000000000000001'", "支付明细"),
+    ("payment_lines", "amount_fen", "payout_id = {paid}", "amount_fen + 100", "支付明细"),
+    ("payment_lines", "payout_id", "payout_id = {paid}", "{unpaid}", "支付明细"),
+    ("payment_lines", "status", "payout_id = {paid}", "'open'", "回单状态"),
+    ("payment_lines", "status", "payout_id = {failed}", "'open'", "回单状态"),
+    ("payment_lines", "bank_reference", "payout_id = {paid}", "'FORGED-1'", "回单状态或银行流水号"),
+    ("clawbacks", "amount_fen", "payout_id = {revoked}", "1", "追回金额"),
+    ("invitations", "amount_fen", "status = 'open'", "amount_fen * 10", "邀约"),
+    ("invitations", "bank_account", "status = 'open'", "'6222000000000000001'", "邀约"),
+    ("payout_events", "*", "1 = 1", "DELETE", "payout_events"),
+    ("payout_events", "*", "payout_id = {paid}", "DELETE", "payout_events"),
+]
+
+
+def test_audit_verify_names_every_column_that_decides_the_money(ledger_url: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: verify missed a paid payout's bank_reference, payment_lines.account and .status (open →
+    paid, after which the bank's genuine answer was refused), an invitation payout's policy_id and
+    enterprise_name, and all payout_events deleted. Each column is edited (and put back) in turn."""
+    import sqlalchemy as sa
+
+    p, ids = _full_ledger(ledger_url, tmp_path, monkeypatch)
+    engine = sa.create_engine(ledger_url)
+    missed = []
+    for table, column, where, value, expected in COLUMN_ATTACKS:
+        cond = where.format(**ids)
+        with engine.connect() as conn:
+            before = conn.execute(sa.text(f"SELECT * FROM {table} WHERE {cond}")).mappings().all()
+        assert before, (table, cond)
+        with engine.begin() as conn:
+            if value == "DELETE":
+                conn.execute(sa.text(f"DELETE FROM {table} WHERE {cond}"))
+            else:
+                conn.execute(sa.text(f"UPDATE {table} SET {column} = {value.format(**ids)} WHERE {cond}"))
+        problems = service.verify_audit(p.ledger, Actor("审计", "auditor")).problems
+        if not any(expected in x for x in problems):
+            missed.append((table, column, cond, problems))
+        with engine.begin() as conn:  # put it back as it was
+            if value == "DELETE":
+                conn.execute(sa.text(f"DELETE FROM {table} WHERE {cond}"))
+                conn.execute(sa.table(table, *(sa.column(k) for k in before[0])).insert(), [dict(r) for r in before])
+            else:
+                for r in before:
+                    key = "id" if "id" in r else "payout_id"
+                    conn.execute(sa.table(table, sa.column(column), sa.column(key)).update()
+                                 .where(sa.column(key) == r[key]).values({column: r[column]}))
+        assert service.verify_audit(p.ledger, Actor("审计", "auditor")).ok, (table, column)
+    engine.dispose()
+    assert not missed, missed

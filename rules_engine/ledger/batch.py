@@ -454,8 +454,9 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
         # in id order (the insertion order), so that `audit verify` can recompute it from the table
         if n_inv:
             insert_columns(s.connection(), cast(Table, Invitation.__table__), inv)
-        digest = payouts_digest([payout_line(*line) for line in zip(
-            pay["policy_id"], pay["credit_code"], pay["period"], pay["amount_fen"], pay["bank_account"], strict=True)])
+        digest, inv_digest = (payouts_digest([payout_line(*line) for line in zip(
+            cols["policy_id"], cols["policy_version"], cols["credit_code"], cols["period"], cols["amount_fen"],
+            cols["bank_account"], cols["enterprise_name"], strict=True)]) for cols in (pay, inv))
         skipped: dict[str, int] = {}
         for _, why in outcome.skipped:
             key = skip_reason(why)
@@ -471,7 +472,7 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
         entry = audit.append(s, actor, "batch_run", f"batch {run.id}", {
             "as_of": as_of.isoformat(), "data_hash": data_hash, "policies": run.policies,
             "created": n_pay, "created_fen": created_fen, "payouts_digest": digest,
-            "invited": n_inv, "invited_fen": sum(inv["amount_fen"]),
+            "invited": n_inv, "invited_fen": sum(inv["amount_fen"]), "invitations_digest": inv_digest,
             "eligible": len(cands), "decisions_digest": decisions, "data_version": run.data_version_id,
         }, at=now)
         run.status = "completed"

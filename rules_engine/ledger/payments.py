@@ -27,6 +27,7 @@ from ..errors import DataError, Invalid, NotFound
 from . import anchor, audit, lifecycle
 from .db import insert_many
 from .models import MAX_ID, BudgetIndicator, PaymentFile, PaymentLine, Payout, payout_id
+from .verify import payment_line, payouts_digest
 
 COLUMNS = ["支付文件编号", "兑现编号", "统一社会信用代码", "收款单位", "收款账号", "金额（元）", "政策", "政策版本"]
 RESULT_COLUMNS = {  # the bank's result file: Chinese headers, or the English ones machines send
@@ -102,6 +103,7 @@ def issue(s: Session, actor: str, fmt: str, now: dt.datetime) -> Issued:
                       bank_reference=None, answered_at=None) for p in ready])
     audit.append(s, actor, "export_payment_file", f.reference,
                  {"file_id": f.id, "name": f.name, "count": f.count, "total_fen": f.total_fen, "sha256": f.sha256,
+                  "lines_digest": payouts_digest([payment_line(p.id, p.amount_fen, p.bank_account or "") for p in ready]),
                   "missing_account": missing, "checkpoint": [checkpoint.seq, checkpoint.hash]}, at=now)
     return Issued(f, missing)
 

@@ -15,15 +15,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import anchor, audit, lifecycle, mode
-from .models import AuditEntry, PaymentFile, Payout
+from .models import AuditEntry, Clawback, Invitation, PaymentFile, PaymentLine, Payout, PayoutEvent
 
 
-def payout_line(policy_id: str, credit_code: str, period: str, amount_fen: int, account: str | None) -> str:
-    return f"{policy_id}|{credit_code}|{period}|{amount_fen}|{account or ''}"
+def payout_line(policy_id: str, version: int, credit_code: str, period: str, amount_fen: int, account: str | None,
+                name: str | None) -> str:
+    """One payout (or invitation) as a batch's digest covers it: who is paid, how much, where."""
+    return json.dumps([policy_id, version, credit_code, period, amount_fen, account or "", name or ""],
+                      ensure_ascii=False)
 
 
 def payouts_digest(lines: list[str]) -> str:
@@ -32,6 +35,18 @@ def payouts_digest(lines: list[str]) -> str:
 
 def account_digest(account: str | None) -> str:
     return hashlib.sha256((account or "").encode()).hexdigest()[:16]
+
+
+def created_record(p: Payout, trigger: str) -> dict[str, Any]:
+    """What the audit entry of a payout made one at a time (an event, a confirmation, an accepted
+    application) records, so that verify can compare every column that decides the payment."""
+    return {"policy": f"{p.policy_id}@{p.policy_version}", "credit_code": p.credit_code, "period": p.period,
+            "amount_fen": p.amount_fen, "account": account_digest(p.bank_account),
+            "name_digest": account_digest(p.enterprise_name), "trigger": trigger}
+
+
+def payment_line(payout: int, amount_fen: int, account: str) -> str:
+    return f"{payout}|{amount_fen}|{account}"
 
 
 @dataclass
@@ -117,60 +132,147 @@ def _against_checkpoints(ledger: str, entries: dict[int, AuditEntry]) -> tuple[l
     return problems, len(checkpoints)
 
 
-def _replay(s: Session, entries: list[AuditEntry]) -> list[str]:
-    problems: list[str] = []
-    status: dict[int, str] = {}
-    created: dict[int, dict[str, Any]] = {}
-    batch_digest: dict[int, str] = {}
-    files: dict[int, str] = {}
+COVERED = ("policy_id", "policy_version", "credit_code", "period", "amount_fen", "bank_account", "enterprise_name",
+           "status", "notice_start", "notice_end", "payment_file", "bank_reference")
+
+
+@dataclass
+class _Log:
+    """What the audit log says the tables must be, replayed entry by entry."""
+
+    status: dict[int, str] = field(default_factory=dict)
+    transitions: dict[int, int] = field(default_factory=dict)  # payout -> audited events (creation included)
+    created: dict[int, dict[str, Any]] = field(default_factory=dict)
+    batch: dict[int, dict[str, Any]] = field(default_factory=dict)
+    files: dict[int, tuple[int, str, str]] = field(default_factory=dict)  # id -> (seq, sha256, lines digest)
+    paid: dict[int, str] = field(default_factory=dict)  # payout -> bank reference
+    answers: dict[tuple[str, int], tuple[str, str | None]] = field(default_factory=dict)  # (file, payout) -> answer
+    retried: dict[int, int] = field(default_factory=dict)  # payout -> seq of its last retry
+    clawback: dict[int, int] = field(default_factory=dict)
+
+    def moved(self, pid: int, to: str) -> None:
+        self.status[pid] = to
+        self.transitions[pid] = self.transitions.get(pid, 1) + 1
+
+
+def _read_log(entries: list[AuditEntry]) -> _Log:
+    log = _Log()
     for e in entries:
         try:
             d = json.loads(e.details)
         except ValueError:
             continue  # the chain check already names an unreadable entry
+        if not isinstance(d, dict):
+            continue
         if e.action == "batch_run" and e.subject.startswith("batch "):
-            batch_digest[int(e.subject.split()[1])] = d.get("payouts_digest", "")
+            log.batch[int(e.subject.split()[1])] = d
         elif e.action == "event_candidate" and e.subject.startswith("MS"):
             pid = int(e.subject[2:])
-            created[pid] = d
-            status[pid] = "candidate"
+            log.created[pid] = d
+            log.status[pid] = "candidate"
+            log.transitions[pid] = 1
         elif e.action.endswith("_many") and isinstance(d.get("ids"), list):
             for pid in d["ids"]:
-                status[int(pid)] = d["to"]
+                log.moved(int(pid), d["to"])
         elif e.subject.startswith("MS") and "to" in d:
-            status[int(e.subject[2:])] = d["to"]
+            pid = int(e.subject[2:])
+            log.moved(pid, d["to"])
+            if e.action == "mark_paid":
+                log.paid[pid] = d.get("bank_reference", "")
+            if e.action in ("mark_paid", "mark_failed") and d.get("payment_file"):
+                log.answers[(d["payment_file"], pid)] = (d["to"], d.get("bank_reference"))
+            if e.action == "retry":
+                log.retried[pid] = e.seq
+            if e.action == "revoke":
+                log.clawback[pid] = int(d.get("clawback_fen", 0))
         elif e.action == "export_payment_file" and "file_id" in d:
-            files[int(d["file_id"])] = d.get("sha256", "")
+            log.files[int(d["file_id"])] = (e.seq, d.get("sha256", ""), d.get("lines_digest", ""))
+    return log
+
+
+def _replay(s: Session, entries: list[AuditEntry]) -> list[str]:
+    """Every column of payouts, payment_lines, payout_events and clawbacks that decides who is
+    paid, how much, where or when, against what the log says (docs/LEDGER.md lists them)."""
+    log = _read_log(entries)
+    problems: list[str] = []
+    # payment files and their lines: the export entry holds the bytes' hash and a digest of the lines
+    lines: dict[int, list[PaymentLine]] = {}
+    for line in s.scalars(select(PaymentLine).order_by(PaymentLine.id)):
+        lines.setdefault(line.file_id, []).append(line)
+    expected_file: dict[int, tuple[int, str]] = {}  # payout -> (seq of the export, file reference)
+    for f in s.scalars(select(PaymentFile).order_by(PaymentFile.id)):
+        digest = hashlib.sha256(f.content).hexdigest()
+        mine = lines.get(f.id, [])
+        if f.id not in log.files:
+            problems.append(f"支付文件 {f.reference} 在审计日志中没有导出记录")
+            continue
+        seq, sha, lines_digest = log.files[f.id]
+        if not digest == f.sha256 == sha:
+            problems.append(f"支付文件 {f.reference} 的内容或哈希与审计日志中导出时的记录不符")
+        if payouts_digest([payment_line(x.payout_id, x.amount_fen, x.account) for x in mine]) != lines_digest:
+            problems.append(f"支付文件 {f.reference} 的支付明细（兑现记录、金额或收款账号，payment_lines）与审计日志中导出时的记录不符")
+        for x in mine:
+            expected_file[x.payout_id] = (seq, f.reference)
+            answer = log.answers.get((f.reference, x.payout_id), ("open", None))
+            want = ("paid" if answer[0] == "paid" else "failed" if answer[0] == "failed" else "open", answer[1])
+            if (x.status, x.bank_reference) != want:
+                problems.append(f"支付文件 {f.reference} 中 MS{x.payout_id:010d} 的回单状态或银行流水号（{x.status}，"
+                                f"{x.bank_reference or '无'}）与审计日志（{want[0]}，{want[1] or '无'}）不符")
     by_batch: dict[int, list[str]] = {}
     notices = lifecycle.audited_notices(s)
+    events = dict(s.execute(select(PayoutEvent.payout_id, func.count()).group_by(PayoutEvent.payout_id)).all())
+    clawbacks = dict(s.execute(select(Clawback.payout_id, func.sum(Clawback.amount_fen)).group_by(Clawback.payout_id)).all())
+    wrong_events: list[str] = []
     for p in s.scalars(select(Payout).order_by(Payout.id)):
+        line = payout_line(p.policy_id, p.policy_version, p.credit_code, p.period, p.amount_fen, p.bank_account,
+                           p.enterprise_name)
+        if p.batch_id is not None:
+            by_batch.setdefault(p.batch_id, []).append(line)
+            log.status.setdefault(p.id, "candidate")
+            log.transitions.setdefault(p.id, 1)
+        elif p.id in log.created:
+            c = log.created[p.id]
+            now = created_record(p, c.get("trigger", ""))
+            wrong = [k for k in ("policy", "credit_code", "period", "amount_fen", "account", "name_digest") if c.get(k) != now[k]]
+            if wrong:
+                problems.append(f"兑现记录 {p.reference} 的{'、'.join(FIELD_ZH[k] for k in wrong)}与审计日志中生成时的记录不符")
+        else:
+            problems.append(f"兑现记录 {p.reference} 在审计日志中没有生成记录（直接写入数据库）")
+            continue
+        if log.status.get(p.id) != p.status:
+            problems.append(f"兑现记录 {p.reference} 状态为「{p.status}」，审计日志中最后一次变更后应为「{log.status.get(p.id)}」")
         if (p.notice_start, p.notice_end) != notices.get(p.id, (None, None)):
             recorded = "至 {1}".format(*notices[p.id]) if p.id in notices else "无"
             problems.append(f"兑现记录 {p.reference} 的公示期（{p.notice_start} 至 {p.notice_end}）与审计日志中公示时的记录"
                             f"（{recorded}）不符")
-        line = payout_line(p.policy_id, p.credit_code, p.period, p.amount_fen, p.bank_account)
-        if p.batch_id is not None:
-            by_batch.setdefault(p.batch_id, []).append(line)
-            status.setdefault(p.id, "candidate")
-        elif p.id in created:
-            c = created[p.id]
-            if (c.get("credit_code"), c.get("period"), c.get("amount_fen"), c.get("account")) != (
-                    p.credit_code, p.period, p.amount_fen, account_digest(p.bank_account)):
-                problems.append(f"兑现记录 {p.reference} 的企业、期间、金额或账号与审计日志中生成时的记录不符")
-        else:
-            problems.append(f"兑现记录 {p.reference} 在审计日志中没有生成记录（直接写入数据库）")
-            continue
-        if status.get(p.id) != p.status:
-            problems.append(f"兑现记录 {p.reference} 状态为「{p.status}」，审计日志中最后一次变更后应为「{status.get(p.id)}」")
-    for bid, lines in sorted(by_batch.items()):
-        if bid not in batch_digest:
+        exported = expected_file.get(p.id)
+        want_file = exported[1] if exported and exported[0] > log.retried.get(p.id, 0) else None
+        if p.payment_file != want_file:
+            problems.append(f"兑现记录 {p.reference} 的支付文件（{p.payment_file or '无'}）与审计日志（{want_file or '无'}）不符")
+        if (p.bank_reference or None) != (log.paid.get(p.id) or None):
+            problems.append(f"兑现记录 {p.reference} 的银行流水号（{p.bank_reference or '无'}）与审计日志中支付成功时的记录"
+                            f"（{log.paid.get(p.id) or '无'}）不符")
+        if int(clawbacks.get(p.id) or 0) != log.clawback.get(p.id, 0):
+            problems.append(f"兑现记录 {p.reference} 的追回金额与审计日志中追回时的记录不符")
+        if events.get(p.id, 0) != log.transitions.get(p.id, 0):
+            wrong_events.append(f"{p.reference}（{events.get(p.id, 0)} 条，应为 {log.transitions.get(p.id, 0)} 条）")
+    if wrong_events:
+        problems.append(f"{len(wrong_events)} 笔兑现记录的状态变更记录（payout_events）与审计日志不符（被删除、插入或改动）："
+                        + "、".join(wrong_events[:10]) + (" 等" if len(wrong_events) > 10 else ""))
+    for bid, batch_lines in sorted(by_batch.items()):
+        if bid not in log.batch:
             problems.append(f"批次 {bid} 在审计日志中没有记录")
-        elif payouts_digest(lines) != batch_digest[bid]:
-            problems.append(f"批次 {bid} 的兑现记录（金额、账号、企业或笔数）与审计日志中该批次的摘要不符")
-    for f in s.scalars(select(PaymentFile)):
-        digest = hashlib.sha256(f.content).hexdigest()
-        if f.id not in files:
-            problems.append(f"支付文件 {f.reference} 在审计日志中没有导出记录")
-        elif not digest == f.sha256 == files[f.id]:
-            problems.append(f"支付文件 {f.reference} 的内容或哈希与审计日志中导出时的记录不符")
+        elif payouts_digest(batch_lines) != log.batch[bid].get("payouts_digest"):
+            problems.append(f"批次 {bid} 的兑现记录（政策、企业、期间、金额、账号、收款单位或笔数）与审计日志中该批次的摘要不符")
+    invited: dict[int, list[str]] = {}
+    for i in s.scalars(select(Invitation).where(Invitation.batch_id.is_not(None)).order_by(Invitation.id)):
+        invited.setdefault(i.batch_id or 0, []).append(payout_line(i.policy_id, i.policy_version, i.credit_code, i.period,
+                                                                   i.amount_fen, i.bank_account, i.enterprise_name))
+    for bid, d in sorted(log.batch.items()):
+        if "invitations_digest" in d and payouts_digest(invited.get(bid, [])) != d["invitations_digest"]:
+            problems.append(f"批次 {bid} 的即申即享邀约（政策、企业、期间、金额、账号、收款单位或笔数）与审计日志中该批次的摘要不符")
     return problems
+
+
+FIELD_ZH = {"policy": "政策或版本", "credit_code": "企业", "period": "期间", "amount_fen": "金额", "account": "账号",
+            "name_digest": "收款单位名称"}

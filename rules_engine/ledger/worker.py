@@ -49,7 +49,7 @@ from .allocation import Candidate, allocate, period
 from .batch import BatchLocked, acquire_lock, load_existing, release_lock, supersede
 from .decide import decide
 from .models import DeadLetter, OutboxMessage, Payout, PayoutEvent, TagEvent, TagOverride, WorkerOffset
-from .verify import account_digest, ledger_name
+from .verify import created_record, ledger_name
 
 ACTOR = "event-worker"
 
@@ -350,9 +350,7 @@ class Worker:
         s.flush()
         s.add(PayoutEvent(payout_id=p.id, from_status=None, to_status="candidate", actor=ACTOR,
                           reason=f"{self.d[ev.tag].label} 更新（{self.d.sources[ev.source].label}，{ev.as_of}）", at=now))
-        audit.append(s, ACTOR, "event_candidate", p.reference,
-                     {"policy": policy.key, "credit_code": ev.credit_code, "period": per, "amount_fen": fen,
-                      "account": account_digest(p.bank_account), "trigger": ev.tag}, at=now)
+        audit.append(s, ACTOR, "event_candidate", p.reference, created_record(p, ev.tag), at=now)
         key = f"eligible:{policy.id}:{ev.credit_code}:{per}"
         amount = fmt_yuan(fen)
         s.add(OutboxMessage(payout_id=p.id, kind="eligible", dedupe_key=key, status="pending", attempts=0,

@@ -26,7 +26,7 @@ KEY_ZH = {
     "file": "文件", "file_id": "文件编号", "files": "附件哈希", "holder": "持有者", "id": "编号", "ids": "兑现记录编号",
     "invited": "邀约笔数", "mode": "账本用途", "invited_fen": "邀约金额", "missing_account": "缺少银行账号", "name": "名称",
     "note": "修改说明", "notice": "公示期", "paid": "支付成功笔数", "payment_file": "支付文件",
-    "payouts_digest": "兑现记录摘要", "period": "期间", "pid": "进程号", "policies": "政策", "policy": "政策",
+    "payouts_digest": "兑现记录摘要", "invitations_digest": "邀约摘要", "lines_digest": "支付明细摘要", "name_digest": "收款单位名称摘要", "period": "期间", "pid": "进程号", "policies": "政策", "policy": "政策",
     "rating": "评价", "reason": "理由", "rejected": "被拒绝行数", "replaced_by": "被替代为", "replaces": "替代版本",
     "result_sha256": "回单哈希", "reviewer": "复核人", "role": "角色", "rows": "行数", "sha256": "内容哈希",
     "tag": "数据项", "total_fen": "合计金额", "trigger": "触发原因", "unchanged": "未变化笔数", "value": "数值",
@@ -68,7 +68,8 @@ def _value(key: str, v: Any) -> str:
         return ROLE_ZH.get(v, v)
     if key in ("from", "to") and isinstance(v, str):
         return STATUS_ZH.get(v, v)
-    if key in ("sha256", "data_hash", "payouts_digest", "decisions_digest", "result_sha256", "account") \
+    if key in ("sha256", "data_hash", "payouts_digest", "invitations_digest", "lines_digest", "name_digest", "decisions_digest",
+               "result_sha256", "account") \
             and isinstance(v, str):
         return v[:16] + "…" if len(v) > 16 else v
     if key == "ids" and isinstance(v, list):

@@ -97,11 +97,9 @@ def _payout(s: Session, policy: ir.Policy, code: str, per: str, fen: int, prof: 
     s.flush()
     s.add(PayoutEvent(payout_id=p.id, from_status=None, to_status="candidate", actor=actor.name,
                       reason="企业确认享受" if why == "confirm" else "申报审核通过", at=now))
-    from ..ledger.verify import account_digest
+    from ..ledger.verify import created_record
 
-    audit.append(s, actor.name, "event_candidate", p.reference,
-                 {"policy": policy.key, "credit_code": code, "period": per, "amount_fen": fen,
-                  "account": account_digest(p.bank_account), "trigger": why}, at=now)
+    audit.append(s, actor.name, "event_candidate", p.reference, created_record(p, why), at=now)
     return p
 
 

@@ -41,6 +41,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     os.environ.update({"MIANSHEN_AUDIT_KEY": str(tmp / "k.pem"), "MIANSHEN_AUDIT_CHECKPOINTS": str(tmp / "c.jsonl"),
                        "MIANSHEN_LEDGER_MODE": "demo"})  # a demo ledger: it accepts the simulated clock below
+    service.init_audit_key()
     db = f"sqlite:///{tmp / 'ledger.db'}"
     d = load_dictionary()
     lib = load_library(ROOT / "policies", d)

@@ -64,6 +64,9 @@ def audit_anchor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     where = tmp_path / "anchor"
     monkeypatch.setenv("MIANSHEN_AUDIT_KEY", str(where / "audit-ed25519.pem"))
     monkeypatch.setenv("MIANSHEN_AUDIT_CHECKPOINTS", str(where / "checkpoints.jsonl"))
+    from rules_engine.ledger import anchor
+
+    anchor.init_key()  # as `mianshen audit init-key` does: nothing creates a key implicitly
     return where
 
 

@@ -46,6 +46,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     tmp = tmp_path_factory.mktemp(f"api-{request.param}")
     anchor = {"MIANSHEN_AUDIT_KEY": str(tmp / "k.pem"), "MIANSHEN_AUDIT_CHECKPOINTS": str(tmp / "c.jsonl")}
     os.environ.update(anchor)  # this process writes to the same ledger: the same anchor
+    service.init_audit_key()
     db = fresh_url(request.param, tmp)
     sf = service.open_ledger(db)
     # a batch, published on 2026-07-01: the server runs on 2026-07-09, after the notice

@@ -346,3 +346,55 @@ def test_audit_verify_names_every_column_that_decides_the_money(ledger_url: str,
         assert service.verify_audit(p.ledger, Actor("审计", "auditor")).ok, (table, column)
     engine.dispose()
     assert not missed, missed
+
+
+# ------------------------------------------------------------------ 5: verifying needs only the public key
+
+def test_verification_reads_only_the_public_key_and_signing_never_creates_one(
+        ledger_url: str, monkeypatch: pytest.MonkeyPatch, audit_anchor: Path, tmp_path: Path) -> None:
+    """Was: `audit verify` loaded the private key, and a missing key file was silently regenerated
+    (every checkpoint then failed to verify). Now verification reads the public key only, and an
+    operation that must sign refuses to start without its key, creating none."""
+    from rules_engine.ledger import anchor, audit
+    from tests.test_money_path import AS_OF, DS, LIB, OFFICIAL
+
+    sf = service.open_ledger(ledger_url)
+    service.run_batch(sf, OFFICIAL, DS.frame, [LIB.get("faming-zhuanli")], AS_OF, D)
+    private = audit_anchor / "audit-ed25519.pem"
+    private.rename(tmp_path / "elsewhere.pem")  # the auditor's machine holds the public key only
+    r = service.verify_audit(sf, Actor("审计", "auditor"))
+    assert r.ok and r.checkpoints == 1, r.problems
+    assert not private.exists()
+    with sf() as s:
+        head = audit.head(s)
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-01")
+    with pytest.raises(anchor.KeyMissing, match="mianshen audit init-key"):
+        service.publish_candidates(sf, OFFICIAL)
+    with pytest.raises(anchor.KeyMissing):
+        service.run_batch(sf, OFFICIAL, DS.frame, [LIB.get("keji-zhongxiao")], AS_OF, D)
+    out = CliRunner().invoke(app, ["payouts", "publish", "--actor", "李四", "--db", ledger_url])
+    assert out.exit_code == 1 and "审计签名私钥不存在" in out.output, out.output
+    assert not private.exists()
+    with sf() as s:
+        assert audit.head(s) == head  # nothing was written
+    assert service.status_counts(sf, OFFICIAL) == {"candidate": service.status_counts(sf, OFFICIAL)["candidate"]}
+    (tmp_path / "elsewhere.pem").rename(private)
+    assert service.publish_candidates(sf, OFFICIAL)[0] > 0
+    (audit_anchor / "audit-ed25519.pub").unlink()  # and without the public key, verify says so
+    with pytest.raises(anchor.KeyMissing, match="公钥不存在"):
+        service.verify_audit(sf, Actor("审计", "auditor"))
+
+
+def test_init_key_creates_a_key_pair_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import stat
+
+    monkeypatch.setenv("MIANSHEN_AUDIT_KEY", str(tmp_path / "keys" / "k.pem"))
+    out = CliRunner().invoke(app, ["audit", "init-key"])
+    assert out.exit_code == 0 and "已生成审计签名私钥" in out.output, out.output
+    assert stat.S_IMODE(os.stat(tmp_path / "keys" / "k.pem").st_mode) == 0o600
+    assert (tmp_path / "keys" / "k.pub").read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    before = (tmp_path / "keys" / "k.pem").read_bytes()
+    out = CliRunner().invoke(app, ["audit", "init-key"])
+    assert out.exit_code == 1 and "已存在" in out.output and "不会覆盖" in out.output
+    assert (tmp_path / "keys" / "k.pem").read_bytes() == before

@@ -335,6 +335,17 @@ def outbox_dispatch(
     console.print(f"已发送 {r.sent}，待重试 {r.retried}，放弃 {r.dead}；待发送 {pending}", highlight=False)
 
 
+@audit_app.command("init-key")
+def audit_init_key() -> None:
+    """生成审计签名密钥对（每套部署一次，不会覆盖已有密钥）：私钥（MIANSHEN_AUDIT_KEY，权限 0600）留在执行资金操作的
+    机器上，公钥（MIANSHEN_AUDIT_PUBKEY，默认与私钥同名加 .pub）交给审计核验方。"""
+    from .common import domain_errors
+
+    with domain_errors():
+        private, public = service.init_audit_key()
+    console.print(f"已生成审计签名私钥 {private}（仅限本机读取）和公钥 {public}", markup=False, highlight=False)
+
+
 @audit_app.command("verify")
 def audit_verify(actor: Annotated[str, typer.Option("--actor", help="核验人。")] = "审计核验",
                  db: DbOpt = None) -> None:

@@ -8,7 +8,10 @@ batch reports carry a signed checkpoint too, so the finance system holds copies.
 `audit verify` checks the log against every checkpoint: a checkpointed entry that is gone or
 different is reported, whatever the database now says.
 
-MIANSHEN_AUDIT_KEY: the private key (PEM; created with mode 0600 on first use).
+MIANSHEN_AUDIT_KEY: the private key (PEM, mode 0600), created only by `mianshen audit init-key`:
+signing refuses to start without it (a key silently created elsewhere would sign checkpoints no
+verifier trusts). MIANSHEN_AUDIT_PUBKEY: the public key (default: the private key's path with
+`.pub`), all that `audit verify` reads, so an auditor's machine never holds the private key.
 MIANSHEN_AUDIT_CHECKPOINTS: the append-only checkpoint file (JSON lines). Without it, each
 ledger gets its own file under out/audit-checkpoints/, named by a hash of its database URL.
 """
@@ -31,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ..errors import EngineError
 
 KEY_ENV = "MIANSHEN_AUDIT_KEY"
+PUBKEY_ENV = "MIANSHEN_AUDIT_PUBKEY"
 CHECKPOINTS_ENV = "MIANSHEN_AUDIT_CHECKPOINTS"
 PURPOSE = "mianshen-audit-checkpoint-v1"
 
@@ -48,13 +52,19 @@ def checkpoints_path(ledger: str) -> Path:
     return Path("out/audit-checkpoints") / f"{name}.jsonl"
 
 
-def signing_key() -> Ed25519PrivateKey:
+def pubkey_path() -> Path:
+    return Path(os.environ[PUBKEY_ENV]) if os.environ.get(PUBKEY_ENV) else key_path().with_suffix(".pub")
+
+
+class KeyMissing(EngineError):
+    code = "audit_key_missing"
+
+
+def init_key() -> tuple[Path, Path]:
+    """Create the signing key pair (`mianshen audit init-key`); never overwrites a key."""
     path = key_path()
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise EngineError(f"{path}：审计签名密钥应为 Ed25519 私钥")
-        return key
+        raise EngineError(f"审计签名私钥已存在（{path}），不会覆盖；更换密钥会使此前的签名锚点无法核验")
     key = Ed25519PrivateKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -62,13 +72,44 @@ def signing_key() -> Ed25519PrivateKey:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
-    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    path.with_suffix(".pub").write_bytes(pub)
-    return key
+    pub = pubkey_path()
+    pub.parent.mkdir(parents=True, exist_ok=True)
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    return path, pub
+
+
+_KEYS: dict[tuple[str, float], Ed25519PrivateKey] = {}
+
+
+def signing_key() -> Ed25519PrivateKey:
+    """The private key; an operation that would need a checkpoint refuses to start without it."""
+    path = key_path()
+    try:
+        stamp = (str(path.resolve()), path.stat().st_mtime)
+    except OSError:
+        raise KeyMissing(f"审计签名私钥不存在（{path}）：涉及资金的操作须先签名锚点才能进行。"
+                         f"请运行 mianshen audit init-key 生成密钥，或设置 {KEY_ENV} 指向已有私钥") from None
+    if stamp not in _KEYS:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise EngineError(f"{path}：审计签名密钥应为 Ed25519 私钥")
+        _KEYS[stamp] = key
+    return _KEYS[stamp]
 
 
 def public_key() -> Ed25519PublicKey:
-    return signing_key().public_key()
+    """The verifying key, from its own file: verification never reads the private key."""
+    path = pubkey_path()
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except OSError:
+        raise KeyMissing(f"审计验签公钥不存在（{path}）：请设置 {PUBKEY_ENV} 指向签名密钥对应的公钥文件") from None
+    except ValueError:
+        raise EngineError(f"{path}：不是可读取的公钥文件") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise EngineError(f"{path}：审计验签公钥应为 Ed25519 公钥")
+    return key
 
 
 def _message(seq: int, head: str, at: str) -> bytes:

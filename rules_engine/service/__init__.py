@@ -10,6 +10,7 @@ from .ledger import (
     export_notice,
     export_payment_file,
     import_bank_results,
+    init_audit_key,
     list_payouts,
     open_ledger,
     payment_file,
@@ -24,7 +25,7 @@ from .ledger import (
 )
 
 __all__ = [
-    "Actor", "require", "PayoutFilter", "approve_due", "explain_payout", "export_notice", "export_payment_file", "import_bank_results",
+    "Actor", "require", "PayoutFilter", "approve_due", "explain_payout", "export_notice", "export_payment_file", "import_bank_results", "init_audit_key",
     "list_payouts", "open_ledger", "payment_file", "publish_candidates", "retry", "revoke", "run_batch",
     "status_counts", "summary", "verify_audit", "withdraw",
 ]

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -40,7 +41,9 @@ def open_ledger(url: str | None = None) -> sessionmaker[Session]:
 @contextmanager
 def writing(sf: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction; after it commits, the audit head is signed and anchored outside the
-    database (a checkpoint never names an entry that was rolled back)."""
+    database (a checkpoint never names an entry that was rolled back). Without the signing key
+    nothing starts: an operation must never commit and then fail to anchor."""
+    anchor.signing_key()
     with sf.begin() as s:
         yield s
         seq, head = audit.head(s)
@@ -65,6 +68,7 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFr
     """A batch over loaded data (a Dataset: every payout's record names the department and date of
     each value it read), a bare frame, or a source where the data lives (a database, Spark)."""
     require(actor, "batch.run")
+    anchor.signing_key()
     from .budget import sync_from_policies
     from .tiers import SELF_DECLARED, overlay_frame
 
@@ -285,6 +289,12 @@ def import_bank_results(sf: sessionmaker[Session], actor: Actor, data: bytes) ->
     require(actor, "payment.import")
     with writing(sf) as s:
         return payments.apply_results(s, data, actor.name, clock.now())
+
+
+def init_audit_key() -> tuple[Path, Path]:
+    """Create the audit signing key pair once per deployment (never overwritten): the private key
+    stays with the operations that sign, the public key goes to every auditor."""
+    return anchor.init_key()
 
 
 def verify_audit(sf: sessionmaker[Session], actor: Actor) -> Report:

@@ -224,10 +224,10 @@ def _replay(s: Session, entries: list[AuditEntry]) -> list[str]:
     clawbacks = dict(s.execute(select(Clawback.payout_id, func.sum(Clawback.amount_fen)).group_by(Clawback.payout_id)).all())
     wrong_events: list[str] = []
     for p in s.scalars(select(Payout).order_by(Payout.id)):
-        line = payout_line(p.policy_id, p.policy_version, p.credit_code, p.period, p.amount_fen, p.bank_account,
-                           p.enterprise_name)
+        digest_line = payout_line(p.policy_id, p.policy_version, p.credit_code, p.period, p.amount_fen, p.bank_account,
+                                  p.enterprise_name)
         if p.batch_id is not None:
-            by_batch.setdefault(p.batch_id, []).append(line)
+            by_batch.setdefault(p.batch_id, []).append(digest_line)
             log.status.setdefault(p.id, "candidate")
             log.transitions.setdefault(p.id, 1)
         elif p.id in log.created:

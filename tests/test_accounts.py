@@ -29,9 +29,9 @@ def test_the_demo_accounts_sign_in_only_in_demo_mode(monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.parametrize(("entry", "message"), [
-    ("{username: a, role: admin, password: 'scrypt$1'}", "role must be one of"),
-    ("{username: a, role: enterprise, password: 'scrypt$1'}", "needs its credit_code"),
-    ("{username: a, role: official, password: plain}", "never plain text"),
+    ("{username: a, role: admin, password: 'scrypt$1'}", "role 应为"),
+    ("{username: a, role: enterprise, password: 'scrypt$1'}", "须写明 credit_code"),
+    ("{username: a, role: official, password: plain}", "不能是明文"),
 ])
 def test_a_bad_accounts_file_is_named(tmp_path: Path, entry: str, message: str) -> None:
     f = tmp_path / "accounts.yaml"

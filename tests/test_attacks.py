@@ -398,3 +398,94 @@ def test_init_key_creates_a_key_pair_once(tmp_path: Path, monkeypatch: pytest.Mo
     out = CliRunner().invoke(app, ["audit", "init-key"])
     assert out.exit_code == 1 and "已存在" in out.output and "不会覆盖" in out.output
     assert (tmp_path / "keys" / "k.pem").read_bytes() == before
+
+
+# ------------------------------------------------------------------ 10: locked-out attempts are audited
+
+def test_every_locked_out_sign_in_attempt_is_audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the audit entry of a refused attempt on a locked account was rolled back with the
+    refusal (205 locked attempts, 0 entries)."""
+    import datetime as dt_
+
+    from rules_engine.ledger.models import AuditEntry
+    from rules_engine.service import auth
+    from rules_engine.service.accounts import load_accounts
+
+    monkeypatch.setenv("MIANSHEN_DEMO", "1")
+    accounts = load_accounts()
+    sf = service.open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    t = dt_.datetime(2026, 11, 23, 9, 0)
+    for i in range(auth.MAX_FAILURES):
+        with pytest.raises(auth.SignInRefused):
+            auth.sign_in(sf, accounts, "guanyuan", f"guess{i}", "10.0.0.9", now=t)
+    for _ in range(7):
+        with pytest.raises(auth.SignInRefused, match="分钟后再试"):
+            auth.sign_in(sf, accounts, "guanyuan", "guanyuan-demo", "10.0.0.7", now=t)
+    with sf() as s:
+        locked = s.scalars(select(AuditEntry).where(AuditEntry.action == "sign_in_locked")).all()
+    assert len(locked) == 7 and {e.actor for e in locked} == {"guanyuan"} and {e.subject for e in locked} == {"10.0.0.7"}
+
+
+# ------------------------------------------------------------------ 16: loader messages in Chinese, unknown fields refused
+
+def _unknown_field_everywhere():  # type: ignore[no-untyped-def]
+    """Every policy of the library with an unknown field added to each mapping in it, in turn."""
+    import copy
+
+    import yaml
+
+    def mappings(node, path=()):  # type: ignore[no-untyped-def]
+        if isinstance(node, dict):
+            yield path
+            for k, v in node.items():
+                yield from mappings(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield from mappings(v, (*path, i))
+
+    for f in sorted(Path("policies").rglob("*.yaml")):
+        base = yaml.safe_load(f.read_text(encoding="utf-8"))
+        for path in mappings(base):
+            doc = copy.deepcopy(base)
+            node = doc
+            for k in path:
+                node = node[k]
+            node["bogus_field"] = 1
+            yield f"{f.name}:{'.'.join(map(str, path))}", yaml.safe_dump(doc, allow_unicode=True)
+
+
+def test_an_unknown_field_anywhere_is_refused_in_chinese() -> None:
+    """Was: 105 of 268 unknown-field messages were English (`unknown field 'x'`, `a formula is one
+    of: …`), and an unknown field in a test case, its expect, per_unit, basis, exclusive, budget or
+    an otherwise case was ignored silently."""
+    import re
+
+    accepted, english, n = [], [], 0
+    for where, text in _unknown_field_everywhere():
+        n += 1
+        try:
+            load_policy_text(text, D, "x.yaml")
+            accepted.append(where)
+        except PolicyLoadError as exc:
+            msg = str(exc)
+            assert "bogus_field" in msg
+            lines = msg.splitlines()
+            for i, line in enumerate(lines):
+                if line.strip().startswith("^") or (i + 1 < len(lines) and lines[i + 1].strip().startswith("^")):
+                    continue  # the quoted source and its caret
+                prose = re.sub(r"可有的字段：.*|（[a-z_]+）|[a-z_]+（|'[^']*'|^x\.yaml:\d+:\d+: \S+:", " ", line.strip())  # names of fields are code
+                words = re.findall(r"\b[a-z]{4,}\b", prose)
+                if words:
+                    english.append((where, line))
+    assert n > 500 and not accepted, accepted
+    assert not english, english[:5]
+
+
+def test_a_refusal_names_the_state_once() -> None:
+    """Was: 「邀约 INV… 已已确认，不能再次办理」."""
+    import inspect
+
+    from rules_engine.service import policies, tiers
+
+    for module in (tiers, policies):
+        assert "已{" not in inspect.getsource(module)

@@ -48,7 +48,7 @@ def test_policy_tests_pass_and_a_wrong_expectation_fails(tmp_path: Path) -> None
     (tmp_path / "p.yaml").write_text(text.replace("amount: 15000", "amount: 15001"), encoding="utf-8")
     result = runner.invoke(app, ["test", "--policies", str(tmp_path)])
     assert result.exit_code == 1
-    assert "amount: expected 15001, got 15000.00" in result.output
+    assert "金额：预期 15,001.00 元，实为 15,000.00 元" in result.output
 
 
 def test_lint_and_show() -> None:

@@ -207,7 +207,7 @@ def match(
         kind = backend_of(data, backend)
         when = _as_of(as_of, Path(data) if kind != "sql" else Path("-"))
         if out_table is not None and kind != "sql":
-            raise EngineError("--out-table needs the sql backend (a database URL as --data)")
+            raise EngineError("--out-table 只能与 sql 后端同用（--data 为数据库地址）")
         t0 = time.perf_counter()
         if kind != "vectorized":
             source = open_source(kind, data, table, partitions, d)

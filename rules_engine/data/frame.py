@@ -46,7 +46,7 @@ def to_storage(t: TagType, value: object) -> object:
         assert isinstance(value, Decimal)
         scaled = value.scaleb(t.scale)
         if scaled != scaled.to_integral_value():
-            raise ValueError(f"{value} has more than {t.scale} decimal places")
+            raise ValueError(f"{value} 的小数超过 {t.scale} 位")
         return int(scaled)
     return value
 

@@ -25,7 +25,7 @@ class Source:
 
 def _prefer(value: object) -> str:
     if value not in ("delivered", "derived"):
-        raise ValueError(f"prefer is delivered or derived, not {value!r}")
+        raise ValueError(f"prefer 应为 delivered 或 derived，实为 {value!r}")
     return str(value)
 
 
@@ -144,7 +144,7 @@ def load_dictionary(path: Path | str = DEFAULT_DICTIONARY) -> TagDictionary:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise EngineError(f"{path}: cannot read the tag dictionary: {exc}") from exc
+        raise EngineError(f"{path}：无法读取标签字典：{exc}") from exc
     sources = {
         k: Source(k, v["label"], v.get("frequency", ""))
         for k, v in (raw.get("sources") or {}).items()
@@ -162,11 +162,11 @@ def load_dictionary(path: Path | str = DEFAULT_DICTIONARY) -> TagDictionary:
                 hierarchy=str(t.get("hierarchy", "")),
             )
             if kind is Kind.CODE and ttype.hierarchy not in ("region", "industry"):
-                raise ValueError("a code tag needs hierarchy: region or industry")
+                raise ValueError("代码类标签须写明 hierarchy：region 或 industry")
             if kind is Kind.CATEGORY and not ttype.values:
-                raise ValueError("a category tag needs its allowed values")
+                raise ValueError("类别标签须列出允许的取值")
             if t["source"] not in sources:
-                raise ValueError(f"unknown source {t['source']!r}")
+                raise ValueError(f"未知的数据来源 {t['source']!r}")
             tags.append(
                 TagDef(
                     key=t["key"], label=t["label"], type=ttype, source=t["source"],
@@ -178,14 +178,14 @@ def load_dictionary(path: Path | str = DEFAULT_DICTIONARY) -> TagDictionary:
                 )
             )
         except (KeyError, ValueError, TypeError) as exc:
-            raise EngineError(f"{path}: tag #{i + 1} ({t.get('key', '?')}): {exc}") from exc
+            raise EngineError(f"{path}：第 {i + 1} 个标签（{t.get('key', '?')}）：{exc}") from exc
     keys = [t.key for t in tags]
     dupes = {k for k in keys if keys.count(k) > 1}
     if dupes:
-        raise EngineError(f"{path}: duplicate tag keys: {sorted(dupes)}")
+        raise EngineError(f"{path}：标签键重复：{'、'.join(sorted(dupes))}")
     for t in tags:
         unknown = [x for x in t.inputs if x not in keys]
         if t.derived and (not t.inputs or unknown):
-            raise EngineError(f"{path}: derived tag {t.key} needs `inputs:` naming existing tags"
-                              + (f" (unknown: {unknown})" if unknown else ""))
+            raise EngineError(f"{path}：派生标签 {t.key} 须用 inputs: 列出已有的标签"
+                              + (f"（未知：{'、'.join(unknown)}）" if unknown else ""))
     return TagDictionary(tags, sources)

@@ -216,13 +216,9 @@ class _PolicyReader:
                     cid, when_node, label, article = f"c{i + 1}", item, "", ""
                 else:
                     m = _mapping(self.f, item, fld)
-                    unknown = set(m) - {"id", "when", "label", "article"}
-                    if unknown:
-                        k = sorted(unknown)[0]
-                        raise self.f.invalid(m[k][0], f"{fld}.{k}", f"unknown field '{k}'",
-                                             "a condition has: id, when, label, article")
+                    self.only(m, fld, "条件", "id", "when", "label", "article")
                     if "when" not in m:
-                        raise self.f.invalid(item, fld, "a condition needs 'when: <expression>'")
+                        raise self.f.invalid(item, fld, "条件须有 'when: <条件表达式>'")
                     cid = _text(self.f, m, "id", fld + ".", required=False) or f"c{i + 1}"
                     when_node = m["when"][1]
                     label = _text(self.f, m, "label", fld + ".", required=False)
@@ -239,11 +235,7 @@ class _PolicyReader:
     def formula(self, node: yaml.Node, fld: str) -> ir.Formula:
         m = _mapping(self.f, node, fld)
         kinds = [k for k in FORMULA_KEYS if k in m]
-        extra = set(m) - set(FORMULA_KEYS) - {"cap", "floor"}
-        if extra:
-            k = sorted(extra)[0]
-            raise self.f.invalid(m[k][0], f"{fld}.{k}", f"unknown field '{k}'",
-                                 "a formula is one of: " + ", ".join(FORMULA_KEYS) + " (with optional cap, floor)")
+        self.only(m, fld, "金额公式", *FORMULA_KEYS, "cap", "floor")
         if len(kinds) != 1:
             raise self.f.invalid(node, fld, "应恰好是以下之一：" + "、".join(FORMULA_KEYS))
         kind = kinds[0]
@@ -255,11 +247,13 @@ class _PolicyReader:
         elif kind == "per_unit":
             bm = _mapping(self.f, body, sub)
             self.require(bm, body, sub, "quantity", "rate")
+            self.only(bm, sub, "按数量计（per_unit）", "quantity", "rate")
             q = self.value(bm["quantity"][1], sub + ".quantity", (Kind.NUMBER,), "数量")
             result = ir.PerUnit(q, _money(self.f, bm["rate"][1], sub + ".rate"))
         elif kind == "percent":
             bm = _mapping(self.f, body, sub)
             self.require(bm, body, sub, "of", "rate")
+            self.only(bm, sub, "按比例计（percent）", "of", "rate")
             base = self.value(bm["of"][1], sub + ".of", (Kind.MONEY,), "比例的基数")
             rate = _decimal(self.f, bm["rate"][1], sub + ".rate")
             if not (0 < rate <= 10) or ir.decimal_scale(rate) > 6:
@@ -269,19 +263,21 @@ class _PolicyReader:
         elif kind == "tiers":
             bm = _mapping(self.f, body, sub)
             self.require(bm, body, sub, "by", "tiers")
+            self.only(bm, sub, "分档计（tiers）", "by", "tiers")
             measure = self.value(bm["by"][1], sub + ".by", ir.NUMERIC_KINDS, "分档依据")
             tiers = []
             for j, t in enumerate(_list(self.f, bm["tiers"][1], sub + ".tiers")):
                 tf = f"{sub}.tiers[{j + 1}]"
                 tm = _mapping(self.f, t, tf)
                 self.require(tm, t, tf, "at_least", "amount")
+                self.only(tm, tf, "分档", "at_least", "amount")
                 tiers.append(ir.Tier(_decimal(self.f, tm["at_least"][1], tf + ".at_least"),
                                      _money(self.f, tm["amount"][1], tf + ".amount")))
             if not tiers:
-                raise self.f.invalid(bm["tiers"][1], sub + ".tiers", "needs at least one tier")
+                raise self.f.invalid(bm["tiers"][1], sub + ".tiers", "至少需要一个分档")
             thresholds = [t.at_least for t in tiers]
             if len(set(thresholds)) != len(thresholds):
-                raise self.f.invalid(bm["tiers"][1], sub + ".tiers", "two tiers share a threshold")
+                raise self.f.invalid(bm["tiers"][1], sub + ".tiers", "两个分档的起点相同")
             result = ir.Tiers(measure, tuple(sorted(tiers, key=lambda t: t.at_least, reverse=True)))
         elif kind == "cases":
             cases: list[ir.Case] = []
@@ -294,28 +290,36 @@ class _PolicyReader:
                 inner = yaml.MappingNode("tag:yaml.org,2002:map", [v for v in rest.values()],
                                          start_mark=c.start_mark, end_mark=c.end_mark)
                 if "otherwise" in cm:
+                    self.only(cm, cf, "其他情形（otherwise）", "otherwise")
                     if j != len(items) - 1:
                         raise self.f.invalid(cm["otherwise"][0], cf, "otherwise 必须是最后一种情形")
                     otherwise = self.formula(cm["otherwise"][1], cf + ".otherwise")
                 elif "when" in cm:
                     cases.append(ir.Case(self.condition(cm["when"][1], cf + ".when"), self.formula(inner, cf)))
                 else:
-                    raise self.f.invalid(c, cf, "a case needs 'when: <condition>' or 'otherwise:'")
+                    raise self.f.invalid(c, cf, "每种情形须有 'when: <条件>' 或 'otherwise:'")
             if not cases:
-                raise self.f.invalid(body, sub, "needs at least one 'when' case")
+                raise self.f.invalid(body, sub, "至少需要一种 'when' 情形")
             result = ir.Cases(tuple(cases), otherwise or ir.Fixed(Decimal(0)))
         else:  # sum
             parts = [self.formula(p, f"{sub}[{j + 1}]") for j, p in enumerate(_list(self.f, body, sub))]
             if not parts:
-                raise self.f.invalid(body, sub, "needs at least one part")
+                raise self.f.invalid(body, sub, "至少需要一项")
             result = ir.Sum(tuple(parts))
         cap = _money(self.f, m["cap"][1], fld + ".cap") if "cap" in m else None
         floor = _money(self.f, m["floor"][1], fld + ".floor") if "floor" in m else None
         if cap is not None and floor is not None and floor > cap:
-            raise self.f.invalid(m["floor"][1], fld + ".floor", "floor is above cap")
+            raise self.f.invalid(m["floor"][1], fld + ".floor", "下限（floor）高于上限（cap）")
         if cap is not None or floor is not None:
             result = ir.Clamp(result, floor, cap)
         return result
+
+    def only(self, m: dict[str, Any], fld: str, what: str, *allowed: str) -> None:
+        """A field this part of a policy does not have is an error, never ignored silently."""
+        for k in sorted(set(m) - set(allowed)):
+            near = difflib.get_close_matches(k, allowed, n=1)
+            raise self.f.invalid(m[k][0], f"{fld}.{k}", f"未知字段 '{k}'",
+                                 (f"是否指 '{near[0]}'？" if near else "") + f"{what}可有的字段：{'、'.join(allowed)}")
 
     def require(self, m: dict[str, Any], node: yaml.Node, fld: str, *keys: str) -> None:
         for k in keys:
@@ -326,6 +330,7 @@ class _PolicyReader:
         fld = f"tests[{i + 1}]"
         m = _mapping(self.f, node, fld)
         self.require(m, node, fld, "as_of", "tags", "expect")
+        self.only(m, fld, "测试用例", "name", "as_of", "tags", "expect")
         name = _text(self.f, m, "name", fld + ".", required=False) or f"case {i + 1}"
         as_of = _date(self.f, m["as_of"][1], fld + ".as_of")
         tags: list[tuple[str, object]] = []
@@ -344,6 +349,7 @@ class _PolicyReader:
             tags.append((tdef.key, value))
         em = _mapping(self.f, m["expect"][1], fld + ".expect")
         self.require(em, m["expect"][1], fld + ".expect", "status")
+        self.only(em, fld + ".expect", "预期结果", "status", "amount", "missing")
         status_raw = _scalar(self.f, em["status"][1], fld + ".expect.status")
         status = STATUS_ALIASES.get(status_raw, status_raw)
         if status not in STATUSES:
@@ -448,7 +454,7 @@ class _PolicyReader:
     def policy_id(self, m: dict[str, Any]) -> str:
         pid = _text(self.f, m, "id", "")
         if not ID_RE.match(pid):
-            raise self.f.invalid(m["id"][1], "id", "an id is lower-case letters, digits, '-' and '_'")
+            raise self.f.invalid(m["id"][1], "id", "编号只能由小写字母、数字、'-' 和 '_' 组成")
         return pid
 
     def version(self, m: dict[str, Any]) -> int:
@@ -461,6 +467,7 @@ class _PolicyReader:
         if "basis" not in m:
             raise _Invalid(self.f.problem(None, "basis", "缺少必填字段 'basis'（document 文件名称、number 文号、article 条款）"))
         bm = _mapping(self.f, m["basis"][1], "basis")
+        self.only(bm, "basis", "政策依据", "document", "number", "article")
         return ir.LegalBasis(_text(self.f, bm, "document", "basis."), _text(self.f, bm, "number", "basis."),
                              _text(self.f, bm, "article", "basis.", required=False))
 
@@ -497,6 +504,7 @@ class _PolicyReader:
 
     def exclusive(self, m: dict[str, Any]) -> ir.Exclusive:
         em = _mapping(self.f, m["exclusive"][1], "exclusive")
+        self.only(em, "exclusive", "就高不重复", "group", "precedence")
         group = _text(self.f, em, "group", "exclusive.")
         prec = _text(self.f, em, "precedence", "exclusive.", required=False)
         if prec and not re.fullmatch(r"-?[0-9]{1,9}", prec):
@@ -506,6 +514,7 @@ class _PolicyReader:
     def budget(self, m: dict[str, Any]) -> ir.Budget:
         bm = _mapping(self.f, m["budget"][1], "budget")
         self.require(bm, m["budget"][1], "budget", "total")
+        self.only(bm, "budget", "预算", "total", "allocation", "priority")
         total = _money(self.f, bm["total"][1], "budget.total")
         allocation = self.enum(bm, "allocation", ir.Allocation, ir.Allocation.PRO_RATA)
         priority: list[str] = []
@@ -533,7 +542,7 @@ class _PolicyReader:
                     key = tdef.key
                 priority.append(key)
         if allocation is ir.Allocation.PRIORITY and not priority:
-            raise self.f.invalid(m["budget"][1], "budget.priority", "allocation 'priority' needs a priority list of tags")
+            raise self.f.invalid(m["budget"][1], "budget.priority", "allocation 为 priority（按优先顺序）时须列出 priority 标签")
         return ir.Budget(total, allocation, tuple(priority))
 
 
@@ -609,7 +618,7 @@ def load_policy_text(text: str, dictionary: TagDictionary, path: str = "<text>")
     text, the only exception is PolicyLoadError, each problem located in the file."""
     f = _File(path, text.splitlines())
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise PolicyLoadError([Problem(path, 1, 1, "", f"the file is larger than {MAX_FILE_BYTES // 1024} KB")])
+        raise PolicyLoadError([Problem(path, 1, 1, "", f"文件超过 {MAX_FILE_BYTES // 1024} KB")])
     try:
         root = yaml.compose(text, Loader=_BoundedLoader)
     except yaml.YAMLError as exc:
@@ -638,7 +647,7 @@ def load_policy_file(path: Path | str, dictionary: TagDictionary) -> ir.Policy:
     except UnicodeDecodeError as exc:
         raise PolicyLoadError([Problem(str(path), 1, 1, "", f"不是 UTF-8 文本（{exc.reason}）")]) from None
     except OSError as exc:
-        raise PolicyLoadError([Problem(str(path), 1, 1, "", f"cannot read the file ({exc.strerror})")]) from None
+        raise PolicyLoadError([Problem(str(path), 1, 1, "", f"无法读取文件（{exc.strerror}）")]) from None
     return load_policy_text(text, dictionary, str(path))
 
 

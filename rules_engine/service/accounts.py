@@ -70,20 +70,20 @@ def load_accounts(path: Path | str | None = None) -> dict[str, Account]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
-        raise AccountError(f"{path}: cannot read the accounts file ({exc.strerror})") from None
+        raise AccountError(f"{path}：无法读取账户文件（{exc.strerror}）") from None
     out: dict[str, Account] = {}
     for i, a in enumerate(raw.get("accounts") or [], 1):
         where = f"{path}: account {i}"
         if not isinstance(a, dict) or not a.get("username") or not a.get("password"):
-            raise AccountError(f"{where}: needs username and password")
+            raise AccountError(f"{where}：须有 username 和 password")
         role = a.get("role")
         if role not in ROLES:
-            raise AccountError(f"{where} ({a['username']}): role must be one of {', '.join(ROLES)}, got {role!r}")
+            raise AccountError(f"{where}（{a['username']}）：role 应为 {'、'.join(ROLES)} 之一，实为 {role!r}")
         if role == "enterprise" and not a.get("credit_code"):
-            raise AccountError(f"{where} ({a['username']}): an enterprise account needs its credit_code")
+            raise AccountError(f"{where}（{a['username']}）：企业账户须写明 credit_code（统一社会信用代码）")
         if not str(a["password"]).startswith("scrypt$"):
-            raise AccountError(f"{where} ({a['username']}): password must be a scrypt hash "
-                               f"(`mianshen accounts hash`), never plain text")
+            raise AccountError(f"{where}（{a['username']}）：password 须为 scrypt 哈希"
+                               f"（用 mianshen accounts hash 生成），不能是明文")
         if a.get("demo") and os.environ.get("MIANSHEN_DEMO") != "1":
             continue  # demo accounts (published passwords) sign in only in demo mode
         out[str(a["username"])] = Account(str(a["username"]), role, str(a.get("name") or a["username"]),

@@ -37,10 +37,11 @@ def sign_in(sf: sessionmaker[Session], accounts: dict[str, Account], username: s
     with sf.begin() as s:
         rows = {k: s.get(LoginThrottle, k, with_for_update=True) for k in throttle}
         locked = [r.locked_until for r in rows.values() if r is not None and r.locked_until and r.locked_until > now]
-        if locked:
-            minutes = max(1, -int(-(max(locked) - now).total_seconds() // 60))
+        if locked:  # audited in a transaction that commits: the refusal is raised after it
             audit.append(s, username.strip()[:64] or "（空）", "sign_in_locked", address or "", {}, at=now)
-            raise SignInRefused(f"登录失败次数过多，账户或来源地址已临时锁定，请 {minutes} 分钟后再试")
+    if locked:
+        minutes = max(1, -int(-(max(locked) - now).total_seconds() // 60))
+        raise SignInRefused(f"登录失败次数过多，账户或来源地址已临时锁定，请 {minutes} 分钟后再试")
     account = authenticate(accounts, typed, password)
     if "\x00" in password:  # HMAC pads keys with NUL: scrypt takes "pw\x00" for "pw"; no one types it
         account = None

@@ -101,7 +101,7 @@ def _review(s: Session, draft_id: int, status: str, actor: Actor, now: dt.dateti
     if row is None:
         raise NotFound(f"没有草稿 {draft_id}")
     if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"草稿 {draft_id} 已{DRAFT_STATUS_ZH.get(row.status, row.status)}，不能再审核")
+        raise Conflict(f"草稿 {draft_id} 当前为「{DRAFT_STATUS_ZH.get(row.status, row.status)}」，不能再审核")
     return row
 
 

@@ -203,7 +203,7 @@ def decide_invitation(p: Platform, actor: Actor, ref: str, confirm: bool) -> Inv
         inv = _invitation(s, ref)
         _own(actor, inv.credit_code)
         if inv.status != "open":
-            raise Conflict(f"邀约 {inv.reference} 已{INVITATION_ZH.get(inv.status, inv.status)}，不能再次办理")
+            raise Conflict(f"邀约 {inv.reference} 当前为「{INVITATION_ZH.get(inv.status, inv.status)}」，不能再次办理")
         if inv.expires_on < clock.today():
             raise Conflict(f"邀约 {inv.reference} 已于 {inv.expires_on} 过期")
         to = "confirmed" if confirm else "declined"

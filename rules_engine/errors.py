@@ -72,11 +72,12 @@ class Problem:
     source_line: str = ""
     length: int = 1
     hint: str = ""
+    shift: int = 0  # source_line is an excerpt: the caret goes at column - shift
 
     def __str__(self) -> str:
-        head = f"{self.file}:{self.line}:{self.column}: {self.field}: {self.message}"
+        head = f"{self.file}:{self.line}:{self.column}: " + (f"{self.field}: " if self.field else "") + self.message
         if self.source_line:
-            head += f"\n    {self.source_line}\n    {caret_under(self.source_line, self.column, self.length)}"
+            head += f"\n    {self.source_line}\n    {caret_under(self.source_line, self.column - self.shift, self.length)}"
         if self.hint:
             head += f"\n    {self.hint}"
         return head

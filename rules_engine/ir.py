@@ -40,6 +40,7 @@ class TagType:
     unit: str = ""
     values: tuple[str, ...] = ()
     hierarchy: str = ""  # "region" | "industry" for Kind.CODE
+    signed: bool = True  # False: a negative value is refused on load (a head count, an amount received)
 
 
 # --------------------------------------------------------------- value expressions

@@ -524,3 +524,50 @@ def test_a_file_with_thousands_of_problems_loads_fast_and_says_so_briefly(tmp_pa
     (tmp_path / "p.yaml").write_text(_bloated("1, "), encoding="utf-8")
     out = CliRunner().invoke(app, ["validate", "--policies", str(tmp_path)])
     assert out.exit_code == 1 and len(out.output) < 20_000 and "个问题未列出" in out.output
+
+
+# ------------------------------------------------------------------ 14: department data coerced silently
+
+def test_department_cells_are_normalised_and_counted_or_refused(tmp_path: Path) -> None:
+    """Was: money `５０００` and `١٢٣` accepted (the same digits are refused in region codes), an
+    XLSX formula cell with no cached value read as missing with no reject, a registration date
+    of 9999-12-31 and employees −3 accepted. Full-width digits are normalised and counted in the
+    quality report; the rest are cell rejects with the raw text; the other cells of the row load."""
+    import csv
+
+    import openpyxl
+
+    from rules_engine.data import creditcode
+    from rules_engine.data.datasets import SourceFile, load_dataset
+
+    codes = [creditcode.make("340104", 8100 + i) for i in range(6)]
+    rows = [("５０００", "2020-01-01", "10"), ("١٢٣", "2020-01-01", "10"), ("5000", "9999-12-31", "10"),
+            ("5000", "0001-01-01", "10"), ("5000", "2020-01-01", "-3"), ("－5", "2020-01-01", "10")]
+    with open(tmp_path / "t.csv", "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["统一社会信用代码", "营业收入[2025]", "成立日期", "从业人员数"])
+        w.writerows([c, *r] for c, r in zip(codes, rows, strict=True))
+    ds = load_dataset([SourceFile("t.csv", "tax", dt.date(2026, 5, 31), path=tmp_path / "t.csv")], D)
+    f = ds.frame.set_index("credit_code")
+    assert len(f) == 6
+    assert f.loc[codes[0], "revenue@2025"] == 500000  # ５０００ yuan, read and counted
+    assert [(r.credit_code, r.raw, r.reason) for r in ds.normalised] == [(codes[0], "５０００", "全角数字读作 5000"),
+                                                                         (codes[5], "－5", "全角数字读作 -5")]
+    rejected = {(r.credit_code, r.raw): r.reason for r in ds.rejects}
+    assert "半角阿拉伯数字" in rejected[(codes[1], "١٢٣")]
+    assert "超出合理范围" in rejected[(codes[2], "9999-12-31")] and "超出合理范围" in rejected[(codes[3], "0001-01-01")]
+    assert "不能为负数" in rejected[(codes[4], "-3")] and "不能为负数" in rejected[(codes[5], "－5")]
+    assert f.loc[codes[4], "revenue@2025"] == 500000 and str(f.loc[codes[2], "employees"]) == "10"  # the rest loads
+
+    wb = openpyxl.Workbook()  # written by a program, never opened in Excel: no cached values
+    ws = wb.active
+    ws.append(["统一社会信用代码", "营业收入[2025]", "从业人员数"])
+    ws.append([codes[0], "=B3*2", 10])
+    ws.append([codes[1], 5000, "=C2+1"])
+    wb.save(tmp_path / "t.xlsx")
+    ds = load_dataset([SourceFile("t.xlsx", "tax", dt.date(2026, 5, 31), path=tmp_path / "t.xlsx")], D)
+    reasons = {(r.credit_code, r.tag): r.reason for r in ds.rejects}
+    assert "公式没有保存计算结果（=B3*2）" in reasons[(codes[0], "revenue@2025")], ds.rejects
+    assert "公式没有保存计算结果（=C2+1）" in reasons[(codes[1], "employees")]
+    f = ds.frame.set_index("credit_code")
+    assert str(f.loc[codes[0], "employees"]) == "10" and f.loc[codes[1], "revenue@2025"] == 500000

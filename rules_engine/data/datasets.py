@@ -34,7 +34,7 @@ from ..periods import Period, parse_period, slot
 from . import creditcode, legacy
 from .frame import KEY, storage_dtype, storage_order, to_storage
 from .tags import TagDef, TagDictionary
-from .values import coerce, parse_decimal
+from .values import FULL_WIDTH_NUMBER, FULL_WIDTH_NUMBERS, coerce, parse_decimal
 
 SAMPLE_MANIFEST = Path(__file__).resolve().parents[2] / "enterprises" / "sample" / "manifest.yaml"
 
@@ -149,6 +149,7 @@ def _read_excel(path: Path, dictionary: TagDictionary) -> tuple[pd.DataFrame, in
         raise DataError(f"{path}：无法读取的 .xlsx 文件（{exc.__class__.__name__}：{exc}）") from None
     if grid.empty:
         raise DataError(f"{path}：工作表是空的")
+    _mark_uncached_formulas(path, grid)
     best, best_hits = 0, -1
     for r in range(min(5, len(grid))):
         hits = sum(1 for v in grid.iloc[r] if isinstance(v, str) and  # 营业收入（万元）[2025] names a tag too
@@ -167,6 +168,37 @@ def _read_excel(path: Path, dictionary: TagDictionary) -> tuple[pd.DataFrame, in
     body = body.iloc[:, keep]
     body.columns = [header[i] for i in keep]
     return body.reset_index(drop=True), best + 2  # data starts on this 1-based row
+
+
+UNCACHED = "\x00uncached-formula:"  # no real cell starts with NUL (values.CONTROL refuses it)
+
+
+def _mark_uncached_formulas(path: Path, grid: pd.DataFrame) -> None:
+    """A formula cell saved without its computed value (written by a program, never opened in
+    Excel) reads as empty, which would make the value unknown without a word. Mark each such
+    cell, so that it becomes a cell reject naming the formula. The second read happens only
+    when the first sheet holds a formula at all."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            sheets = sorted(n for n in z.namelist() if n.startswith("xl/worksheets/sheet") and n.endswith(".xml"))
+            if not sheets or not any(b"<f>" in z.read(n) or b"<f " in z.read(n) for n in sheets[:1]):
+                return
+    except (OSError, zipfile.BadZipFile):
+        return
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        for row in wb.worksheets[0].iter_rows():
+            for c in row:
+                if c.data_type == "f" and isinstance(c.value, str):
+                    r, k = (c.row or 0) - 1, (c.column or 0) - 1
+                    if 0 <= r < grid.shape[0] and 0 <= k < grid.shape[1] and pd.isna(cast(Any, grid.iat[r, k])):
+                        grid.iat[r, k] = UNCACHED + c.value[:100]
+    finally:
+        wb.close()
 
 
 def read_table(f: SourceFile, dictionary: TagDictionary) -> tuple[pd.DataFrame, int]:
@@ -321,18 +353,23 @@ def fen_artefact(raw: object, mult: Decimal) -> Decimal | None:
 MEMO_CELLS = 500_000  # distinct (column, cell) pairs remembered per file
 
 
-def _cell(t: TagType, raw: object, mult: Decimal) -> tuple[object, str | None, Decimal | None]:
-    """One cell read as its tag's natural value: (value, why it was refused, the fen it was
-    normalised to). The same cell always reads the same, so validate() remembers it."""
-    fen = None
+def _cell(t: TagType, raw: object, mult: Decimal) -> tuple[object, str | None, str | None]:
+    """One cell read as its tag's natural value: (value, why it was refused, how it was
+    normalised). The same cell always reads the same, so validate() remembers it."""
+    note = None
+    if isinstance(raw, str) and raw.startswith(UNCACHED):
+        return None, f"Excel 公式没有保存计算结果（{raw[len(UNCACHED):]}）：请在 Excel 中打开、重新计算并保存后再上传", None
     try:
+        if t.kind in (Kind.NUMBER, Kind.MONEY) and isinstance(raw, str) and FULL_WIDTH_NUMBER.search(raw):
+            ascii_ = raw.translate(FULL_WIDTH_NUMBERS)  # ５０００ typed on a Chinese keyboard is 5000
+            note, raw = f"全角数字读作 {ascii_.strip()}", ascii_
         if t.kind is Kind.MONEY and (fen := fen_artefact(raw, mult)) is not None:
-            raw, mult = fen, Decimal(1)
+            raw, mult, note = fen, Decimal(1), f"按最接近的分读作 {fen}"
         if mult != 1 and str(raw).strip():
             raw = parse_decimal(raw) * mult
-        return coerce(t, raw), None, fen
+        return coerce(t, raw), None, note
     except (ValueError, ArithmeticError) as exc:
-        return None, str(exc), fen  # a cell read as the nearest fen can still be refused after
+        return None, str(exc), note  # a cell read as the nearest fen can still be refused after
 
 
 def _objects(s: pd.Series) -> list[object]:
@@ -356,7 +393,7 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
     period_col = _period_col(df)
     periods: dict[object, tuple[Period | None, str]] = {}  # a period cell read once: (period, why refused)
     # a column holds few distinct values (flags, categories, codes, dates): each is read once
-    memo: dict[tuple[str, object], tuple[object, str | None, Decimal | None]] = {}
+    memo: dict[tuple[str, object], tuple[object, str | None, str | None]] = {}
     rows: dict[str, dict[str, object]] = {}
     first_seen: dict[str, int] = {}
     seen_values: dict[str, dict[str, object]] = {}
@@ -412,11 +449,10 @@ def validate(f: SourceFile, df: pd.DataFrame, first_row: int, dictionary: TagDic
                 if len(memo) < MEMO_CELLS and not (isinstance(raw, float) and raw != raw):  # each NaN differs
                     with contextlib.suppress(TypeError):  # an unhashable cell is read each time
                         memo[(col, raw)] = cell
-            value, error, fen = cell
+            value, error, note = cell
             values[key] = value
-            if fen is not None and normalised is not None:
-                normalised.append(Reject(f.name, rowno, code, f"按最接近的分读作 {fen}", str(col),
-                                         str(raw)[:200], key))
+            if note is not None and normalised is not None:
+                normalised.append(Reject(f.name, rowno, code, note, str(col), str(raw)[:200], key))
             if error is not None:
                 rejects.append(Reject(f.name, rowno, code, f"{key}（{dictionary[key].label}）：{error}", str(col),
                                       str(raw)[:200], key))

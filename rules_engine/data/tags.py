@@ -160,6 +160,7 @@ def load_dictionary(path: Path | str = DEFAULT_DICTIONARY) -> TagDictionary:
                 unit=str(t.get("unit", "元" if kind is Kind.MONEY else "")),
                 values=tuple(str(v) for v in t.get("values", ())),
                 hierarchy=str(t.get("hierarchy", "")),
+                signed=kind not in (Kind.NUMBER, Kind.MONEY) or bool(t.get("signed", False)),
             )
             if kind is Kind.CODE and ttype.hierarchy not in ("region", "industry"):
                 raise ValueError("代码类标签须写明 hierarchy：region 或 industry")

@@ -48,6 +48,9 @@ def parse_decimal(raw: object) -> Decimal:
             text = text.replace(",", "").replace("，", "")
         if "_" in text or "," in text or "，" in text:
             raise ValueError(f"应为数值（千分位逗号须每三位一组），而不是 {_quote(raw)}")
+        if not text.isascii():  # Decimal() reads ٥٠٠٠ and ５０００; a number here is ASCII (data: see datasets._cell)
+            digits = any(ch.isdigit() and not ch.isascii() for ch in text)
+            raise ValueError(f"应为{'半角阿拉伯数字' if digits else '数值'}，而不是 {_quote(raw)}")
         try:
             value = Decimal(text)
         except InvalidOperation:
@@ -81,10 +84,24 @@ def parse_money_fen(raw: object) -> int:
     return int(value * 100)
 
 
+FULL_WIDTH_NUMBERS = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} |
+                                   {"．": ".", "－": "-", "＋": "+", "，": ",", "％": "%"})
+FULL_WIDTH_NUMBER = re.compile("[０-９．－＋％]")
 FULL_WIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} |
                            {chr(0xFF21 + i): chr(ord("A") + i) for i in range(26)})
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL; tab and line breaks pass
 DATE_TEXT = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?")
+
+
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2099, 12, 31)
+
+
+def _plausible(day: dt.date, raw: object) -> dt.date:
+    """9999-12-31 is some system's 'unknown', 0001-01-01 another's: neither is a date a policy
+    can compare with."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"日期 {_quote(raw)} 超出合理范围（{FIRST_DAY} 至 {LAST_DAY}），可能是占位值")
+    return day
 
 
 def coerce(ttype: TagType, raw: object) -> object:
@@ -104,21 +121,24 @@ def coerce(ttype: TagType, raw: object) -> object:
         value = parse_decimal(raw)
         if decimal_scale(value) > ttype.scale:
             raise ValueError(f"小数位数超过 {ttype.scale} 位：{_quote(raw)}")
+        if value < 0 and not ttype.signed:
+            raise ValueError(f"不能为负数：{_quote(raw)}")
         return value
     if kind is Kind.DATE:
         if isinstance(raw, dt.datetime):
-            return raw.date()
+            return _plausible(raw.date(), raw)
         if isinstance(raw, dt.date):
-            return raw
+            return _plausible(raw, raw)
         if hasattr(raw, "date") and callable(raw.date):  # pandas Timestamp
-            return raw.date()
+            return _plausible(raw.date(), raw)
         m = DATE_TEXT.fullmatch(str(raw).strip().replace("/", "-"))
         try:
             if m is None:
                 raise ValueError
-            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+            day = dt.date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
             raise ValueError(f"应为日期 YYYY-MM-DD，而不是 {_quote(raw)}") from None
+        return _plausible(day, raw)
     if kind is Kind.BOOL:
         if isinstance(raw, bool):
             return raw

@@ -571,3 +571,86 @@ def test_department_cells_are_normalised_and_counted_or_refused(tmp_path: Path) 
     assert "公式没有保存计算结果（=C2+1）" in reasons[(codes[1], "employees")]
     f = ds.frame.set_index("credit_code")
     assert str(f.loc[codes[0], "employees"]) == "10" and f.loc[codes[1], "revenue@2025"] == 500000
+
+
+# ------------------------------------------------------------------ 11: the webhook sender's deadline
+
+def _serve(handler) -> tuple[str, object]:  # type: ignore[no-untyped-def]
+    import socketserver
+    import threading
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/n", server
+
+
+@pytest.mark.parametrize("kind", ["drip_headers", "drip_body", "truncated", "truncated_chunked"])
+def test_a_webhook_answer_must_be_whole_and_in_time(kind: str, tmp_path: Path) -> None:
+    """Was: a receiver dripping one byte at a time held a message 31.6 s (the timeout applied
+    per read) and blocked the sequential dispatch; a 200 with a body shorter than its
+    Content-Length counted as delivered. The timeout now bounds the whole exchange, and only a
+    complete answer counts."""
+    import socketserver
+    import time
+
+    from rules_engine.ledger.models import OutboxMessage
+    from rules_engine.ledger.outbox import WebhookSender, dispatch
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(65536)
+            if kind == "drip_headers":
+                for ch in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200:
+                    self.request.sendall(bytes([ch]))
+                    time.sleep(0.1)
+            elif kind == "drip_body":
+                self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n")
+                for _ in range(200):
+                    self.request.sendall(b"x")
+                    time.sleep(0.1)
+            elif kind == "truncated":
+                self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ok\": tr")
+            else:
+                self.request.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"ok\": tr")
+
+    url, server = _serve(Handler)
+    sf = service.open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    with sf.begin() as s:
+        for k in ("a", "b"):
+            s.add(OutboxMessage(kind="approved", dedupe_key=k, payload={"dedupe_key": k}, status="pending",
+                                attempts=0, next_attempt_at=dt.datetime(2026, 7, 1)))
+    t = time.perf_counter()
+    try:
+        r = dispatch(sf, WebhookSender(url, timeout=1.5), now=dt.datetime(2026, 7, 1, 9))
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+        server.server_close()  # type: ignore[attr-defined]
+    took = time.perf_counter() - t
+    assert (r.sent, r.retried) == (0, 2), r
+    assert took < 2 * 1.5 + 1.5, took  # each message within its deadline
+    with sf() as s:
+        errors = [m.last_error for m in s.scalars(select(OutboxMessage))]
+    expected = "秒仍未收到完整回答" if kind.startswith("drip") else "不完整" if kind == "truncated" else "IncompleteRead"
+    assert all(expected in (e or "") for e in errors), errors
+
+
+def test_a_dispatch_run_stops_when_its_time_is_up_and_leaves_the_rest_pending(tmp_path: Path) -> None:
+    from rules_engine.ledger.models import OutboxMessage
+    from rules_engine.ledger.outbox import dispatch
+
+    class Slow:
+        def send(self, payload: dict[str, object]) -> None:
+            import time
+
+            time.sleep(0.3)
+
+    sf = service.open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    with sf.begin() as s:
+        for k in range(10):
+            s.add(OutboxMessage(kind="approved", dedupe_key=str(k), payload={"dedupe_key": str(k)}, status="pending",
+                                attempts=0, next_attempt_at=dt.datetime(2026, 7, 1)))
+    r = dispatch(sf, Slow(), now=dt.datetime(2026, 7, 1, 9), budget_s=1.0)
+    assert 1 <= r.sent <= 5 and r.deferred == 10 - r.sent
+    with sf() as s:
+        assert sum(m.status == "pending" and m.attempts == 0 for m in s.scalars(select(OutboxMessage))) == r.deferred

@@ -6,12 +6,16 @@ as the Idempotency-Key header), so a message delivered twice after a crash shows
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import http.client
 import json
 import os
+import socket
+import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,11 +59,15 @@ class FileSender:
 
 
 class WebhookSender:
-    """POSTs the payload as JSON with an Idempotency-Key header. Only a 2xx answer to the POST
-    itself counts as delivered: a redirect is not followed (urllib would turn the POST into a
-    GET and report success with nothing delivered), and a malformed answer, a timeout or a
-    reset connection are failures to retry like any other. With a secret, the body is signed
-    (HMAC-SHA256, header X-Mianshen-Signature: sha256=<hex>) so the receiver can verify it."""
+    """POSTs the payload as JSON with an Idempotency-Key header. Only a complete 2xx answer to
+    the POST itself counts as delivered: a redirect is not followed (urllib would turn the POST
+    into a GET and report success with nothing delivered); a malformed answer, a body shorter
+    than its Content-Length, a timeout or a reset connection are failures to retry like any
+    other. `timeout` bounds the whole exchange, not each read: a receiver that drips one byte
+    at a time cannot hold the outbox (the socket is shut when the time is up). With a secret,
+    the body is signed (HMAC-SHA256, header X-Mianshen-Signature: sha256=<hex>)."""
+
+    MAX_ANSWER = 64 * 1024
 
     def __init__(self, url: str, timeout: float = 10.0, secret: str | None = None) -> None:
         parts = urllib.parse.urlsplit(url)
@@ -81,16 +89,40 @@ class WebhookSender:
         path = self.parts.path or "/"
         if self.parts.query:
             path += "?" + self.parts.query
+        expired = threading.Event()
+
+        def cut() -> None:  # the deadline of the whole exchange: later reads fail at once
+            expired.set()
+            with contextlib.suppress(OSError, AttributeError):
+                conn.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+
+        timer = threading.Timer(self.timeout, cut)
+        timer.daemon = True
+        timer.start()
         try:
             conn.request("POST", path, body=body, headers=headers)
             resp = conn.getresponse()
-            resp.read(65536)
+            length = resp.getheader("Content-Length")
+            if length is not None and (not length.strip().isdigit() or int(length) > self.MAX_ANSWER):
+                raise SendError(f"回答的长度不可接受（Content-Length: {length[:20]}）")
+            answer = resp.read(self.MAX_ANSWER + 1)
+            if len(answer) > self.MAX_ANSWER:
+                raise SendError(f"回答超过 {self.MAX_ANSWER} 字节")
+            if length is not None and len(answer) != int(length):
+                raise SendError(f"回答不完整：声明 {int(length)} 字节，只收到 {len(answer)} 字节")
             if not 200 <= resp.status < 300:
                 raise SendError(f"HTTP {resp.status}")
-        except (http.client.HTTPException, OSError, ValueError) as exc:
+        except (SendError, http.client.HTTPException, OSError, ValueError) as exc:
+            if expired.is_set():  # what a cut connection looked like is not the reason
+                raise SendError(f"超过 {self.timeout:g} 秒仍未收到完整回答") from exc
+            if isinstance(exc, SendError):
+                raise
             raise SendError(f"{type(exc).__name__}: {exc}") from exc
         finally:
+            timer.cancel()
             conn.close()
+        if expired.is_set():
+            raise SendError(f"超过 {self.timeout:g} 秒仍未收到完整回答")
 
 
 def sender_from(spec: str) -> Sender:
@@ -108,25 +140,34 @@ class DispatchResult:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    skipped: int = 0  # handled by another dispatcher meanwhile
+    deferred: int = 0  # not tried: the run's time was up
 
 
 def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=BASE_DELAY_S * 2 ** min(attempts - 1, 10))
 
 
-def dispatch(sf: sessionmaker[Session], sender: Sender, now: dt.datetime | None = None) -> DispatchResult:
-    """Send every due message once. A message is marked sent only after the sender returns,
+def dispatch(sf: sessionmaker[Session], sender: Sender, now: dt.datetime | None = None,
+             budget_s: float = 120.0) -> DispatchResult:
+    """Send every due message once, within `budget_s` seconds: what is not reached by then stays
+    pending for the next run, untouched. A message is marked sent only after the sender returns,
     so a crash between the two re-sends it (at least once); the receiver's key absorbs that."""
     now = now or dt.datetime.now()
     res = DispatchResult()
+    stop_at = time.monotonic() + budget_s
     with sf() as s:
         due = list(s.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "pending",
                                                             OutboxMessage.next_attempt_at <= now)
                              .order_by(OutboxMessage.id)))
     for mid in due:
+        if time.monotonic() >= stop_at:
+            res.deferred = len(due) - (res.sent + res.retried + res.dead + res.skipped)
+            break
         with sf.begin() as s:
             m = s.get(OutboxMessage, mid)
             if m is None or m.status != "pending":
+                res.skipped += 1
                 continue
             try:
                 sender.send(m.payload)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -12,8 +13,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import EngineError
+from ..service import keys
 from ..service.platform import Platform
 from .budget import router as budget_routes
 from .enterprise import router as enterprise_routes
@@ -23,6 +28,68 @@ from .officials import router as officials_routes
 from .sessions import router as sessions_routes
 
 log = logging.getLogger("mianshen.api")
+
+class Gate:
+    """Before any body is read: a body larger than its route allows is refused (413) by its
+    Content-Length, or as soon as the bytes received pass the limit; a request that carries a
+    body to a route that needs a caller is authenticated first (401 without reading the body).
+    An unauthenticated 80 MB body once doubled the server's memory."""
+
+    UPLOADS = re.compile(r"^/api/v1/(enterprises/[^/]+/(applications|supplied-values|objections)|bank-results)$")
+    UPLOAD_LIMIT = 16 * 1024 * 1024  # one 10 MB file in Base64 (13.4 MB) and its form; bank results likewise
+    JSON_LIMIT = 64 * 1024
+    OPEN = {("POST", "/api/v1/sessions")}  # signing in is how a caller gets a credential
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        limit = self.UPLOAD_LIMIT if self.UPLOADS.match(path) else self.JSON_LIMIT
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"").decode("latin-1").strip()
+        if declared and (not declared.isdigit() or int(declared) > limit):
+            return await _answer(send, 413, "too_large", f"请求体超过该接口允许的 {limit // 1024} KB")
+        if (scope["method"], path) not in self.OPEN and path.startswith("/api/"):
+            try:
+                token = keys.bearer_token(headers.get(b"authorization", b"").decode("latin-1") or None)
+                platform = scope["app"].state.platform
+                await run_in_threadpool(keys.actor_for, platform().ledger, token)
+            except EngineError as exc:
+                return await _answer(send, STATUS.get(exc.code, 400), exc.code, str(exc))
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return await self.app(scope, receive, send)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return await _answer(send, 413, "too_large", f"请求体超过该接口允许的 {limit // 1024} KB")
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+async def _answer(send: Any, status: int, code: str, message: str) -> None:
+    body = json.dumps({"code": code, "message": message}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
 
 class RefuseNul:
     """A NUL character anywhere in a request's path, query or JSON body is refused (422) before
@@ -70,6 +137,9 @@ class RefuseNul:
                                 (b"content-length", str(len(self.MESSAGE)).encode())]})
         await send({"type": "http.response.body", "body": self.MESSAGE})
 
+ROUTERS = (sessions_routes, enterprise_routes, officials_routes, finance_routes, budget_routes)
+
+
 def create_app(platform: Platform | Callable[[], Platform] | None = None) -> FastAPI:
     app = FastAPI(title="免申即享 政策兑现平台 API", version="1.0.0",
                   description="企业服务空间、财政涉企支付系统、预算管理一体化系统与政策管理人员使用的接口。"
@@ -96,6 +166,21 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
         where = "；".join(".".join(str(x) for x in e.get("loc", ())[1:]) or "请求" for e in exc.errors()[:5])
         return JSONResponse({"code": "invalid_request", "message": f"请求格式不正确：{where}"}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def no_route(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Starlette's own 404 and 405, as every other error: {code, message} in Chinese. A 405
+        lists every method the path has (Starlette named only the first route's)."""
+        if exc.status_code == 405:
+            allowed = sorted({m for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)
+                              and r.path_regex.match(request.url.path) for m in r.methods or ()})
+            return JSONResponse({"code": "method_not_allowed",
+                                 "message": f"该接口不支持 {request.method}，可用：{'、'.join(allowed)}"},
+                                status_code=405, headers={"Allow": ", ".join(allowed)})
+        if exc.status_code == 404:
+            return JSONResponse({"code": "not_found", "message": f"没有这个接口：{request.url.path[:200]}"},
+                                status_code=404)
+        return JSONResponse({"code": "invalid_request", "message": "请求无法处理"}, status_code=exc.status_code)
+
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
@@ -103,8 +188,9 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
 
     app.state.platform = plat
     app.add_middleware(RefuseNul)
+    app.add_middleware(Gate)  # added last: runs first
 
     app.state.answers = {}
-    for router in (sessions_routes, enterprise_routes, officials_routes, finance_routes, budget_routes):
+    for router in ROUTERS:
         app.include_router(router)
     return app

@@ -11,15 +11,14 @@ from ..service.actors import Actor
 from ..service.platform import Platform
 from .models import Problem
 
-ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 404, 409, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (400, 401, 403, 404, 409, 413, 422)}
 
 
 async def current_actor(request: Request, authorization: Annotated[
         str | None, Header(description="Bearer <API 密钥或会话令牌>")] = None) -> Actor:
     """Async: a credential seen in the last seconds is a dict lookup (service.keys), not worth a
     hop to the thread pool; a miss costs one primary-key read."""
-    token = authorization.removeprefix("Bearer ").strip() if authorization else None
-    return keys.actor_for(request.app.state.platform().ledger, token)
+    return keys.actor_for(request.app.state.platform().ledger, keys.bearer_token(authorization))
 
 
 Who = Annotated[Actor, Depends(current_actor)]

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from ..errors import EngineError
 from ..service import tiers
 
 STATUS = {"forbidden": 403, "unauthenticated": 401, "not_found": 404, "conflict": 409, "illegal_transition": 409,
-          "invalid": 422, "bad_data": 422, "sign_in_refused": 401}
+          "invalid": 422, "bad_data": 422, "sign_in_refused": 401, "too_large": 413}
+
+
+def _with_offset(value: dt.datetime) -> dt.datetime:
+    """The ledger stores the server's local time without an offset; the API says which (RFC 3339
+    date-time requires it, and a client in another zone would misread a bare time)."""
+    return value if value.tzinfo is not None else value.astimezone()
+
+
+Stamp = Annotated[dt.datetime, AfterValidator(_with_offset)]
 
 
 class Problem(BaseModel):
@@ -115,7 +124,7 @@ class PaymentFileOut(BaseModel):
     count: int
     total_fen: int
     sha256: str
-    created_at: dt.datetime
+    created_at: Stamp
     created_by: str
     missing_account: list[str] = []
 
@@ -187,7 +196,7 @@ class VerifyOut(BaseModel):
 
 class RunReplayOut(BaseModel):
     batch_id: int
-    started_at: dt.datetime
+    started_at: Stamp
     data_version: int | None
     consistent: bool
     data_same: bool

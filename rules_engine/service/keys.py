@@ -147,6 +147,17 @@ def forget() -> None:
     _seen.clear()
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The credential of an `Authorization: Bearer <token>` header (the scheme is case-insensitive,
+    RFC 7235); a header in any other form stands for nobody (a bare key was once accepted)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("身份凭证格式应为 Authorization: Bearer <API 密钥或会话令牌>")
+    return token.strip()
+
+
 def actor_for(sf: sessionmaker[Session], bearer: str | None) -> Actor:
     """The actor a bearer credential stands for; Unauthenticated if it stands for nobody. A
     credential checked in the last CACHE_S seconds is not looked up again (the enterprise

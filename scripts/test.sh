@@ -8,6 +8,7 @@ bash scripts/setup.sh
 bash scripts/sysdeps.sh
 MIANSHEN_TEST_PG_URL=$(bash scripts/pg.sh)
 export MIANSHEN_TEST_PG_URL
+trap 'bash scripts/pg.sh stop' EXIT  # the test server does not outlive the tests
 .venv/bin/ruff check rules_engine tests ui
 .venv/bin/mypy
 .venv/bin/mianshen validate

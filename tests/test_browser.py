@@ -430,3 +430,24 @@ def test_no_english_in_the_browser_on_any_page(server: str, browser: Any, user: 
         found.update({f"{title}: {w}": line for w, line in _english_on(page, {user}).items()})
     assert not found, found
     page.close()
+
+
+def test_the_ui_cannot_be_framed_and_sends_its_security_headers(server: str, browser: Any) -> None:
+    """Was (#36 item 15): no Content-Security-Policy, X-Frame-Options, X-Content-Type-Options or
+    Referrer-Policy: another site could frame the UI."""
+    page = browser.new_page(locale="zh-CN")
+    response = page.goto(server)
+    assert response is not None
+    h = response.headers
+    assert "frame-ancestors 'self'" in h["content-security-policy"] and h["x-frame-options"] == "SAMEORIGIN"
+    assert h["x-content-type-options"] == "nosniff" and h["referrer-policy"] == "same-origin"
+    page.get_by_role("button", name="登录").wait_for()  # the page still works under its policy
+    # framed by a page of another origin: the browser refuses to show it
+    other = browser.new_page()
+    other.set_content(f'<iframe id="f" src="{server}" width="800" height="600"></iframe>')
+    other.wait_for_timeout(3000)
+    framed = [f for f in other.frames if f != other.main_frame]
+    assert framed and all(f.url.startswith("chrome-error") or not f.locator("[data-testid='stApp']").count()
+                          for f in framed)
+    page.close()
+    other.close()

@@ -200,3 +200,39 @@ def test_a_mistyped_policy_directory_is_an_error(tmp_path: Path) -> None:
     """Was: `mianshen validate --policies /no/such/dir` said 已加载 0 项政策 and exited 0."""
     r = CliRunner().invoke(app, ["validate", "--policies", str(tmp_path / "no-such-dir")])
     assert r.exit_code == 1 and "政策文件或目录不存在" in r.output, r.output
+
+
+def test_the_readme_figures_are_the_librarys() -> None:
+    """Was (#37 item 19): the README said 31 policies / 114 cases while the CLI loaded 29 and 116."""
+    import re
+
+    from rules_engine.data.tags import load_dictionary
+    from rules_engine.library.loader import load_library
+
+    d = load_dictionary()
+    lib = load_library(Path("policies"), d)
+    readme = Path("README.md").read_text(encoding="utf-8")
+    m = re.search(r"policy library: (\d+) policies, (\d+) test cases", readme)
+    assert m and (int(m[1]), int(m[2])) == (len(lib.policies), sum(len(p.cases) for p in lib.policies))
+    m = re.search(r"tag dictionary \((\d+) tags, (\d+) of them periodic", readme)
+    assert m and (int(m[1]), int(m[2])) == (len(list(d)), sum(1 for t in d if t.periodic))
+
+
+def test_a_command_that_reads_a_ledger_refuses_one_that_does_not_exist(tmp_path: Path) -> None:
+    """Was (#37 item 10): `mianshen audit verify --db <a mistyped path>` created an empty ledger and
+    reported 「发现问题 0 处」, exit 0."""
+    db = f"sqlite:///{tmp_path / 'typo' / 'ledger.db'}"
+    for args in (["audit", "verify"], ["payouts", "list"], ["batch", "list"], ["payouts", "approve", "--actor", "x"],
+                 ["events", "dead-letters"]):
+        result = runner.invoke(app, [*args, "--db", db])
+        assert result.exit_code == 1 and "没有台账数据库" in result.output, (args, result.output)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_an_empty_notice_list_is_refused_not_written(tmp_path: Path) -> None:
+    """Was (#37 item 11): `payouts notice` with 0 rows said 「已写入」."""
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert runner.invoke(app, ["batch", "run", "--actor", "a", "--db", db, "--policies", "policies/trade"]).exit_code == 0
+    result = runner.invoke(app, ["payouts", "notice", str(tmp_path / "new" / "g.xlsx"), "--actor", "b", "--db", db])
+    assert result.exit_code == 1 and "不生成空的公示名单" in result.output and "已写入" not in result.output
+    assert not (tmp_path / "new").exists()

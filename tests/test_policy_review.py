@@ -164,3 +164,23 @@ def test_the_diff_names_each_changed_item_in_chinese(lib: Path) -> None:
     cond = next(k for k in rows if k.startswith("条件"))
     assert "不低于10" in rows[cond][0] and "不低于20" in rows[cond][1], rows[cond]
     assert load_policy_text(new, D, "x.yaml").version == 2
+
+
+def test_a_draft_is_judged_against_the_version_it_replaces(sf, lib: Path) -> None:  # type: ignore[no-untyped-def]
+    """Was (#37 item 1, high): the reviewer's impact was computed against wengang-fanhuan v1
+    (retired, in archive/) instead of v2 (published): a cut of the rate from 60 % to 50 % showed as
+    +1,670 enterprises and +6,136,087.58 元; the sandbox opened on the retired version."""
+    from rules_engine.library.loader import load_library
+    from ui.common import policy_by_id
+
+    file = "employment/wengang-fanhuan.yaml"
+    text = (lib / file).read_text(encoding="utf-8")
+    cut = text.replace("version: 2", "version: 3").replace("label: 上年度裁员率", "label: 上一年度裁员率")
+    assert cut != text
+    d = pol.submit_draft(sf, AUTHOR, D, cut, lib / file, lib, "修订条件说明")
+    old_text, replaced = pol.replaced(D, d, lib)
+    assert old_text == text and replaced is not None and (replaced.version, replaced.status) == (2, "active")
+    library = load_library(lib, D)
+    assert [p.version for p in library.policies if p.id == "wengang-fanhuan"] == [1, 2]  # v1 found first
+    best = policy_by_id(library.policies, "wengang-fanhuan")
+    assert best is not None and (best.version, best.status) == (2, "active")

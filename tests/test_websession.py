@@ -70,3 +70,57 @@ def test_clearing_deletes_the_cookie(client: Any) -> None:
     r = client.post("/auth/cookie/clear", headers={"Origin": f"http://{HOST}"})
     assert r.status_code == 204
     assert r.headers["set-cookie"].startswith(f'{websession.COOKIE}="";') and "Max-Age=0" in r.headers["set-cookie"]
+
+
+def test_a_media_file_is_served_only_to_the_person_whose_page_made_it() -> None:
+    """Was (#36 item 15): /media served a displayed report to anyone with its URL until logout."""
+    from ui import security
+
+    security.bind("page-a", "token-a")
+    security.bind("page-b", "token-b")
+    try:
+        assert security.may_read("f1", "token-a", owners=["page-a"])
+        assert not security.may_read("f1", "token-b", owners=["page-a"])  # another person's cookie
+        assert not security.may_read("f1", None, owners=["page-a"])  # no cookie
+        assert security.may_read("f1", "token-b", owners=["page-a", "page-b"])  # shown on both pages
+        assert security.may_read("f2", None, owners=["sign-in-page"])  # a page no one signed in to
+        security.unbind("page-a")  # signed out: the page is no one's, and its files are dropped
+        assert not security.may_read("f1", "token-a", owners=["page-a", "page-b"])
+    finally:
+        security.unbind("page-a")
+        security.unbind("page-b")
+
+
+def test_the_security_guard_refuses_media_and_adds_headers() -> None:
+    import asyncio
+
+    from ui import security
+
+    sent: list[dict[str, object]] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    async def receive():  # type: ignore[no-untyped-def]
+        return {"type": "http.request", "body": b""}
+
+    guard = security.Guard(app)
+    security.bind("page-a", "token-a")
+    real = security._owners
+    security._owners = lambda file_id: ["page-a"]  # type: ignore[assignment]
+    try:
+        asyncio.run(guard({"type": "http", "path": "/media/abc.xlsx", "headers": []}, receive, send))
+        assert sent[0]["status"] == 403
+        sent.clear()
+        asyncio.run(guard({"type": "http", "path": "/media/abc.xlsx",
+                           "headers": [(b"cookie", b"x=1; mianshen_session=token-a")]}, receive, send))
+        assert sent[0]["status"] == 200
+        headers = dict(sent[0]["headers"])  # type: ignore[arg-type]
+        assert headers[b"x-frame-options"] == b"SAMEORIGIN" and b"frame-ancestors" in headers[b"content-security-policy"]
+    finally:
+        security._owners = real  # type: ignore[assignment]
+        security.unbind("page-a")

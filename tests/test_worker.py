@@ -234,6 +234,9 @@ def ledger_state(url: str) -> tuple:
 
 
 def spawn(url: str, events: Path, follow: bool = False) -> subprocess.Popen[str]:
+    from rules_engine.ledger.db import open_ledger
+
+    open_ledger(url)  # the worker writes into a ledger that exists; it never creates one (#37 item 10)
     args = [sys.executable, "-m", "rules_engine", "worker", "run", "--source", f"file:{events}", "--db", url,
             "--as-of", "2026-06-30", "--chunk", "20"] + (["--follow", "--poll", "0.2"] if follow else [])
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -81,6 +81,9 @@ def _retire_session() -> None:
     ctx = get_script_run_ctx()
     if ctx is None:
         return
+    from ui import security
+
+    security.unbind(ctx.session_id)
     try:
         rt = get_instance()
         rt.mark_session_nonresumable(ctx.session_id)
@@ -105,6 +108,12 @@ def _run_browser_script() -> None:
 
 
 def _signed_in(account: object, since: float, token: str) -> None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from ui import security
+
+    if (ctx := get_script_run_ctx()) is not None:  # this page's files go to this person only
+        security.bind(ctx.session_id, token)
     now = time.time()
     st.session_state.update(user=account, signed_in_at=since, seen_at=now, touched_at=now,
                             connection=_connection(), web_token=token)

@@ -148,7 +148,9 @@ def amount(fen: int) -> str:
 
 
 def policy_by_id(policies: list[Policy], pid: str) -> Policy | None:
-    return next((p for p in policies if p.id == pid), None)
+    """The version in force: active before retired, then the highest version (the library keeps
+    retired versions too, and the first file found was once a retired one)."""
+    return max((p for p in policies if p.id == pid), key=lambda p: (p.status == "active", p.version), default=None)
 
 
 def masked_frame(df: pd.DataFrame) -> pd.DataFrame:

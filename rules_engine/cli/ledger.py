@@ -35,8 +35,12 @@ outbox_app = typer.Typer(help="发送排队中的通知。", no_args_is_help=Tru
 audit_app = typer.Typer(help="哈希链审计日志。", no_args_is_help=True)
 
 
-def _sf(db: str | None) -> sessionmaker[Session]:
-    return open_ledger(db or default_url())[1]
+def _sf(db: str | None, create: bool = False) -> sessionmaker[Session]:
+    """The ledger a command reads or changes; only `batch run` creates one."""
+    from .common import domain_errors
+
+    with domain_errors():
+        return open_ledger(db or default_url(), create=create)[1]
 
 
 HEADS = {"policy": "政策", "region": "地区", "status": "状态"}
@@ -94,7 +98,7 @@ def batch_run(
         else:
             source = open_source(kind, where, table, partitions, d)
             when = _as_of(as_of, Path(where) if kind == "spark" else Path("-"))
-        sf = _sf(db)
+        sf = _sf(db, create=True)
         with console.status(f"正在匹配（{kind}）并分配预算…"):
             r = service.run_batch(sf, Actor(actor, "official"), source, lib.policies, when, d)
         rows = service.summary(sf, Actor(actor, "official"), ("policy",), service.PayoutFilter(batch_id=r.batch_id))

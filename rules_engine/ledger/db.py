@@ -50,6 +50,16 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def make_url_safe(url: str) -> str:
+    """The URL as it may be shown: without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as typed
+        return url
+
+
 def _has_nul(parameters: object) -> bool:
     values = parameters.values() if isinstance(parameters, dict) else parameters if isinstance(parameters, (tuple, list)) \
         else ()
@@ -84,11 +94,32 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def open_ledger(url: str | None = None) -> tuple[Engine, sessionmaker[Session]]:
-    """Open (creating or upgrading) a ledger. A production ledger refuses to open under a
-    simulated clock (mode.py)."""
+def exists(url: str) -> bool:
+    """Whether a ledger is at `url`: a SQLite file, or a database with the ledger's tables."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        return Path(url.removeprefix("sqlite:///")).is_file()
+    from sqlalchemy import inspect
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return inspect(conn).has_table("alembic_version")
+    except Exception:  # noqa: BLE001 - an unreachable server or a missing database holds no ledger
+        return False
+    finally:
+        engine.dispose()
+
+
+def open_ledger(url: str | None = None, create: bool = True) -> tuple[Engine, sessionmaker[Session]]:
+    """Open (creating or upgrading) a ledger; with create=False a ledger that does not exist is
+    refused (a mistyped --db once made an empty ledger whose audit verified with 0 problems). A
+    production ledger refuses to open under a simulated clock (mode.py)."""
+    from ..errors import NotFound
     from .mode import refuse_simulated_clock
 
+    url = url or default_url()
+    if not create and not exists(url):
+        raise NotFound(f"没有台账数据库 {make_url_safe(url)}：请检查 --db 或 MIANSHEN_DB；台账由 mianshen batch run 首次运行时建立")
     engine = make_engine(url)
     upgrade(engine)
     sf = sessions(engine)

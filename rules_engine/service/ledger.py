@@ -261,6 +261,8 @@ def export_notice(sf: sessionmaker[Session], actor: Actor, fmt: str = "xlsx") ->
     require(actor, "notice.export")
     with writing(sf) as s:
         data, n = exports.notice_list(s, fmt)
+        if n == 0:  # an empty list published by mistake reads as "no one was found eligible"
+            raise Invalid("没有公示中的兑现记录，不生成空的公示名单；请先列入公示（payouts publish）")
         audit.append(s, actor.name, "export_notice_list", f"公示名单.{fmt}",
                      {"rows": n, "sha256": hashlib.sha256(data).hexdigest()}, at=clock.now())
     return data, n

@@ -22,7 +22,6 @@ from rules_engine.library.yamledit import edit_scalars, scalar_spans
 from rules_engine.service import policies
 from rules_engine.sources import FrameSource
 from ui import common
-from ui.common import policy_by_id
 
 FORM_FIELDS = [("version", "版本号"), ("title", "政策名称"), ("department", "主管部门"), ("summary", "政策摘要"),
                ("valid_from", "生效日期"), ("valid_to", "截止日期")]
@@ -189,7 +188,7 @@ def _diff_table(old_text: str, new_text: str) -> None:
         st.caption("两个版本的内容相同。")
 
 
-def _review_queue(lib_policies: list[ir.Policy]) -> None:
+def _review_queue() -> None:
     """审核: drafts waiting for a second official; the author may only withdraw their own."""
     me = common.actor()
     queue = policies.drafts(common.ledger(), me)
@@ -205,8 +204,7 @@ def _review_queue(lib_policies: list[ir.Policy]) -> None:
     pick = st.selectbox("审核草稿", list(by_id), key="review_pick",
                         format_func=lambda i: f"草稿 {i}：{by_id[i].policy_id} v{by_id[i].version}（{by_id[i].author}）")
     d = by_id[pick]
-    source = common.policies_dir() / d.file
-    old_text = source.read_text(encoding="utf-8") if source.exists() else ""
+    old_text, replaced = policies.replaced(common.dictionary(), d, common.policies_dir())
     try:
         draft = load_policy_text(d.text, common.dictionary(), d.file)
     except PolicyLoadError as exc:
@@ -218,7 +216,7 @@ def _review_queue(lib_policies: list[ir.Policy]) -> None:
     results = run_policy_tests([draft], common.dictionary())
     st.markdown(f"**测试用例**：{sum(r.ok for r in results)} 通过，{sum(not r.ok for r in results)} 未通过")
     st.markdown("**影响测算**")
-    _impact(draft, policy_by_id(lib_policies, d.policy_id))
+    _impact(draft, replaced)
     own = d.author == me.name
     if own:
         st.info("这是您起草的草稿：须由另一名政策管理人员审核（双人复核）。")
@@ -284,7 +282,8 @@ def render() -> None:
     common.show_frame(_library_table(lib.policies, query), height=260)
     if lib.problems:
         st.warning(f"政策库中有 {len(lib.problems)} 个文件未能加载")
-    ids = [p.id + f"@{p.version}" for p in lib.policies]
+    # the versions in force first: the page opens on one (a retired version was once the default)
+    ids = [p.id + f"@{p.version}" for p in sorted(lib.policies, key=lambda p: p.status != "active")]
     by_key = {p.id + f"@{p.version}": p for p in lib.policies}
     pick = st.selectbox("选择政策进行编辑与测算", ids, key="lib_pick",
                         format_func=lambda k: f"{by_key[k].title}（{by_key[k].id} v{by_key[k].version}）")
@@ -313,5 +312,5 @@ def render() -> None:
                      help="由另一名政策管理人员复核后发布（双人复核）" if not unchanged else "草稿与已发布版本相同"):
             _submit(text, source, note)
             st.rerun()
-    _review_queue(lib.policies)
+    _review_queue()
     _history(published, source)

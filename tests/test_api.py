@@ -386,3 +386,16 @@ def test_the_server_answers_as_its_document_says(api: Api) -> None:
     assert r.status_code == 200, r.text
     stamp = r.json()["runs"][0]["started_at"]
     assert dt.datetime.fromisoformat(stamp).tzinfo is not None, stamp
+
+
+def test_the_api_docs_page_needs_no_network(api: Api) -> None:
+    """Was (#37 item 16): /api/v1/docs loaded Swagger UI from a public CDN and was blank offline."""
+    import re
+
+    page = api("GET", "/api/v1/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/api/v1/") for s in sources), sources
+    for s in sources:
+        r = api("GET", s)
+        assert r.status_code == 200 and len(r.content) > 1000, s

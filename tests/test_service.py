@@ -65,7 +65,7 @@ def test_bulk_approval_is_the_same_from_the_cli_and_the_ui(tmp_path: Path, monke
     at.text_input[1].input("guanyuan-demo")
     at.button[0].click().run()
     at.sidebar.radio[0].set_value("batch").run()
-    next(b for b in at.button if b.label.startswith("公示期满的")).click().run()
+    at.button(key="approve_due").click().run()
     assert not at.exception
     cli, ui = state(cli_sf), state(ui_sf)
     approved = {x for x in cli[0] if x[2] == "approved"}

@@ -202,11 +202,16 @@ def test_batch_console_runs_publishes_approves_and_verifies(monkeypatch: pytest.
     at.run()
     next(b for b in at.button if b.label.startswith("全部待公示")).click().run()
     assert "列入公示 2130 笔，公示期 2026-07-01 至 2026-07-07" in " ".join(s.value for s in at.success)
-    next(b for b in at.button if b.label.startswith("公示期满的")).click().run()
-    assert "审批通过 0 笔" in " ".join(s.value for s in at.success)  # still on notice: nothing approved
+    # still on notice: the button says when approval opens and cannot be pressed (#37 item 8: it
+    # was enabled and answered a green 「审批通过 0 笔」, with the notice's end nowhere on the page)
+    approve = at.button(key="approve_due")
+    assert approve.disabled and approve.label == "暂无可审批的记录（2026-07-08 起可审批）", approve.label
+    assert any("公示中 2130 笔：公示期至 2026-07-07，2026-07-08 起可审批" in c.value for c in at.caption)
     monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-08")
     at.run()
-    next(b for b in at.button if b.label.startswith("公示期满的")).click().run()
+    approve = at.button(key="approve_due")
+    assert not approve.disabled and approve.label == "审批通过公示期满的 2130 笔"
+    approve.click().run()
     assert "审批通过 2130 笔" in " ".join(s.value for s in at.success)
     next(b for b in at.button if b.label == "生成支付文件").click().run()
     assert any("支付文件 PF00000001" in s.value for s in at.success)

@@ -137,6 +137,27 @@ class RefuseNul:
                                 (b"content-length", str(len(self.MESSAGE)).encode())]})
         await send({"type": "http.response.body", "body": self.MESSAGE})
 
+def _offline_docs(app: FastAPI) -> None:
+    """/api/v1/docs with Swagger UI's scripts served from the installed package (fastapi-offline),
+    not from a public CDN: a government network is often offline, and the page was blank there."""
+    from pathlib import Path
+
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    static = "/api/v1/docs/static"
+    app.mount(static, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-static")
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/v1/openapi.json", title="免申即享 政策兑现平台 API",
+                                   swagger_js_url=f"{static}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{static}/swagger-ui.css",
+                                   swagger_favicon_url=f"{static}/favicon.png")
+
+
 ROUTERS = (sessions_routes, enterprise_routes, officials_routes, finance_routes, budget_routes)
 
 
@@ -144,7 +165,8 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
     app = FastAPI(title="免申即享 政策兑现平台 API", version="1.0.0",
                   description="企业服务空间、财政涉企支付系统、预算管理一体化系统与政策管理人员使用的接口。"
                               "所有写操作记入审计日志。错误返回 {code, message}。",
-                  docs_url="/api/v1/docs", redoc_url=None, openapi_url="/api/v1/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
+    _offline_docs(app)
     state: dict[str, Platform] = {}
     loading = threading.Lock()
 

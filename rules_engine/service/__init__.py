@@ -4,7 +4,9 @@ the HTTP API call these functions and nothing below them."""
 
 from .actors import Actor, require
 from .ledger import (
+    ApprovalSchedule,
     PayoutFilter,
+    approval_schedule,
     approve_due,
     explain_payout,
     export_notice,
@@ -25,7 +27,7 @@ from .ledger import (
 )
 
 __all__ = [
-    "Actor", "require", "PayoutFilter", "approve_due", "explain_payout", "export_notice", "export_payment_file", "import_bank_results", "init_audit_key",
+    "Actor", "require", "ApprovalSchedule", "PayoutFilter", "approval_schedule", "approve_due", "explain_payout", "export_notice", "export_payment_file", "import_bank_results", "init_audit_key",
     "list_payouts", "open_ledger", "payment_file", "publish_candidates", "retry", "revoke", "run_batch",
     "status_counts", "summary", "verify_audit", "withdraw",
 ]

@@ -226,6 +226,30 @@ def approve_due(sf: sessionmaker[Session], actor: Actor, policy: str | None = No
     return n
 
 
+@dataclass(frozen=True)
+class ApprovalSchedule:
+    """What approval can do today, by the server's date: the payouts whose notice has ended, and
+    for those still on notice, each notice's last day (approval opens the next day)."""
+
+    today: dt.date
+    due: int
+    waiting: dict[dt.date, int]
+
+    @property
+    def opens(self) -> dt.date | None:
+        return min(self.waiting) + dt.timedelta(days=1) if self.waiting else None
+
+
+def approval_schedule(sf: sessionmaker[Session], actor: Actor) -> ApprovalSchedule:
+    require(actor, "payout.read")
+    today = clock.today()
+    with sf() as s:
+        rows = s.execute(select(Payout.notice_end, func.count()).where(Payout.status == "publicized")
+                         .group_by(Payout.notice_end)).all()
+    due = sum(int(n) for end, n in rows if end is not None and end < today)
+    return ApprovalSchedule(today, due, {end: int(n) for end, n in rows if end is not None and end >= today})
+
+
 def _one(sf: sessionmaker[Session], actor: Actor, operation: str, ref: str,
          act: Callable[[Session, Payout], Any]) -> Payout:
     require(actor, operation)

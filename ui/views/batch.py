@@ -4,6 +4,8 @@ service layer, the same function the CLI and the API call."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import streamlit as st
 
@@ -84,12 +86,16 @@ def render() -> None:
                 st.rerun()
             _offer("notice")
         st.subheader("3. 审批与支付")
+        plan = service.approval_schedule(sf, me)
         st.caption(f"今天是 {today}（以服务器时间为准）：只审批公示期已满的记录。")
+        for end, n in sorted(plan.waiting.items()):
+            st.caption(f"公示中 {n} 笔：公示期至 {end}，{end + dt.timedelta(days=1)} 起可审批")
         c, d = st.columns(2)
-        if c.button(f"公示期满的记录审批通过（公示中共 {counts.get('publicized', 0)} 笔）",
-                    disabled=not counts.get("publicized")):
+        label = (f"审批通过公示期满的 {plan.due} 笔" if plan.due else
+                 f"暂无可审批的记录（{plan.opens} 起可审批）" if plan.opens else "暂无可审批的记录")
+        if c.button(label, disabled=not plan.due, key="approve_due"):
             with st.spinner("正在审批…"):
-                _act("审批", lambda: f"审批通过 {service.approve_due(sf, me)} 笔（公示期未满的不审批）")
+                _act("审批", lambda: f"审批通过 {service.approve_due(sf, me)} 笔")
             st.rerun()
         with d:
             if st.button("生成支付文件"):

@@ -370,3 +370,26 @@ def test_the_data_request_list_counts_each_missing_year(platform: Platform) -> N
         assert label.startswith(period.zh) and "@" not in label, (tag, label)
     assert any(label.startswith("2026年第1季度纳税额") for label in periodic["数据项"])
     assert "tax_paid" not in set(rows["标签"])  # never the tag without its period
+
+
+def test_the_reviewer_sees_who_applied_for_what_with_which_values(platform: Platform) -> None:
+    """Was (#37 item 3): the 申报 review showed no enterprise name, amount, archive values or
+    date, and the verify message read 「kuogang-buzhu：undetermined→eligible」."""
+    code = "91340124MA7112976A"
+    me = Actor("金中制造", "enterprise", code)
+    app = tiers.submit_application(platform, me, code, "jishu-gaizao", {}, "承诺所填内容真实", [])
+    r = tiers.application_review(platform, OFFICIAL, app)
+    assert r.title == LIB.get("jishu-gaizao").title and r.enterprise != code and "制造" in r.enterprise
+    assert r.status_zh == "符合" and r.amount_fen > 0 and r.submitted_at == app.updated_at
+    labels = {label for label, _, _ in r.values}
+    assert "注册地行政区划" in labels and all(src for _, value, src in r.values if value != "（无）")
+    ok = tiers.review_application(platform, OFFICIAL, app.reference, "accept", "材料齐全")
+    assert ok.amount_fen == r.amount_fen  # what the reviewer saw is what accepting grants
+    with pytest.raises(Forbidden):
+        tiers.application_review(platform, me, app)
+    code2, policy, tag, value = one_tag_short(platform)
+    sv = tiers.supply_value(platform, Actor("企业", "enterprise", code2), code2, tag, value, "说明",
+                            [("证明.pdf", b"%PDF-1.4 x")])
+    done = tiers.verify_supplied(platform, OFFICIAL, sv.reference, True, "核验无误")
+    text = tiers.changes_zh(platform, done)
+    assert f"《{policy.title}》：待补充数据→" in text and "undetermined" not in text and policy.id not in text

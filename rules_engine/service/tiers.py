@@ -326,6 +326,59 @@ def applications(p: Platform, actor: Actor, code: str | None = None, status: str
         return list(s.scalars(q))
 
 
+def _with_answers(p: Platform, policy: ir.Policy, app: Application) -> tuple[dict[str, object], dict[str, Provenance], Any]:
+    """The enterprise's archive with its application's answers where the archive is silent, and
+    the policy's decision on them."""
+    row, prov = profile(p, app.credit_code)
+    d = p.dictionary
+    for tag, raw in (app.answers or {}).items():
+        if row.get(tag) is None and tag in d:
+            row[tag] = coerce(d[tag].type, raw)
+            prov[tag] = Provenance(f"企业申报填写（{app.reference}）", None)
+    return row, prov, evaluate(policy, row, p.data.as_of)
+
+
+@dataclass(frozen=True)
+class ApplicationReview:
+    """What a reviewer sees of an application: who, for what, when, the values the decision
+    reads (each with where it came from) and what accepting would grant."""
+
+    application: Application
+    title: str
+    enterprise: str
+    submitted_at: dt.datetime
+    values: list[tuple[str, str, str]]  # (label, value, source)
+    status_zh: str  # the decision on archive and answers: 符合 / 不符合 / 待补充数据
+    amount_fen: int
+    failed: list[str]
+
+
+def application_review(p: Platform, actor: Actor, app: Application) -> ApplicationReview:
+    if actor.role not in ("official", "auditor"):
+        raise Forbidden("无权查看申报")
+    policy = _policy(p, app.policy_id)
+    row, prov, dec = _with_answers(p, policy, app)
+    d = p.dictionary
+    values = [(d[t].label, fmt_value(d[t].type, row[t]) if row.get(t) is not None else "（无）",
+               prov[t].source if t in prov and row.get(t) is not None else "")
+              for t in ir.policy_tags(policy, p.data.as_of) if t in d]
+    name = row.get("name")
+    return ApplicationReview(app, policy.title, str(name) if name else app.credit_code, app.updated_at, values,
+                             RESULT_ZH[dec.status.label], dec.amount_fen if dec.status is ir.Status.ELIGIBLE else 0,
+                             [c.label or c.text for c in policy.conditions if c.id in dec.failed])
+
+
+RESULT_ZH = {"eligible": "符合", "not_eligible": "不符合", "undetermined": "待补充数据"}
+
+
+def changes_zh(p: Platform, r: Any) -> str:
+    """What a verification changed, by policy title and in Chinese (「《…》：待补充数据→符合」)."""
+    titles = {x.id: x.title for x in p.library.policies}
+    changed = [f"《{titles.get(k, k)}》：{RESULT_ZH.get(r.before[k], r.before[k])}→{RESULT_ZH.get(r.after[k], r.after[k])}"
+               for k in r.after if r.after[k] != r.before.get(k)]
+    return "；".join(changed) or "结果无变化"
+
+
 def review_application(p: Platform, actor: Actor, ref: str, decision: str, reason: str) -> Application:
     """accept / return / reject, with a reason. Accepting computes the amount from the archive and
     the answers, and refuses if the policy's conditions do not hold with them."""
@@ -347,13 +400,7 @@ def review_application(p: Platform, actor: Actor, ref: str, decision: str, reaso
         pay_id = None
         if decision == "accept":
             policy = _policy(p, app.policy_id)
-            row, prov = profile(p, app.credit_code)
-            d = p.dictionary
-            for tag, raw in (app.answers or {}).items():
-                if row.get(tag) is None and tag in d:
-                    row[tag] = coerce(d[tag].type, raw)
-                    prov[tag] = Provenance(f"企业申报填写（{app.reference}）", None)
-            dec = evaluate(policy, row, p.data.as_of)
+            row, prov, dec = _with_answers(p, policy, app)
             if dec.status is not ir.Status.ELIGIBLE or dec.amount_fen <= 0:
                 why = "、".join(c.label or c.text for c in policy.conditions if c.id in dec.failed) or "数据不全"
                 raise Invalid(f"按档案与申报内容，《{policy.title}》的条件不成立（{why}），不能通过；可退回补正或不予通过")

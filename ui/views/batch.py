@@ -135,8 +135,8 @@ def render() -> None:
                 st.code(p, language=None)
         else:
             st.success(f"审计日志完整：{r.entries} 条记录逐条核验通过，签名锚点 {r.checkpoints} 个，兑现台账与日志一致")
-        for n in r.notes:
-            st.info(n)
+        for note in r.notes:
+            st.info(note)
     _audit_log()
     if runs:
         st.subheader("批次记录")

@@ -46,12 +46,15 @@ def render() -> None:
         if not apps:
             st.caption("没有待审核的申报。")
         for a in apps:
-            title = next((x.title for x in p.library.policies if x.id == a.policy_id), a.policy_id)
-            with st.expander(f"{a.reference}　{common.md(title)}　{a.credit_code}", expanded=len(apps) == 1):
+            r = tiers.application_review(p, me, a)
+            with st.expander(f"{a.reference}　{common.md(r.title)}　{common.md(r.enterprise)}（{a.credit_code}）",
+                             expanded=len(apps) == 1):
+                st.write(f"提交时间：{r.submitted_at:%Y-%m-%d %H:%M}　按档案与申报内容判定：{r.status_zh}"
+                         + (f"，核定金额 {common.yuan(r.amount_fen)}" if r.amount_fen else "")
+                         + (f"（未满足：{'、'.join(r.failed)}）" if r.failed else ""))
                 st.write("申报说明：", a.statement)
-                if a.answers:
-                    common.show_frame(pd.DataFrame([{"数据": d[t].label if t in d else t, "申报值": v}
-                                                    for t, v in a.answers.items()]))
+                common.show_frame(pd.DataFrame([{"数据": label, "数值": value, "来源": source}
+                                                for label, value, source in r.values]))
                 _attachments(p, me, "application", a.id)
                 if can_act:
                     reason = st.text_input("审核意见", key=f"ar_{a.id}")
@@ -75,8 +78,7 @@ def render() -> None:
                     if x.button("核验通过", key=f"s_ok_{v.id}"):
                         def ok(v=v, why=reason) -> str:  # type: ignore[no-untyped-def]
                             r = tiers.verify_supplied(p, me, v.reference, True, why)
-                            changed = [f"{k}：{r.before[k]}→{r.after[k]}" for k in r.after if r.after[k] != r.before[k]]
-                            return f"{v.reference} 已核验；重新判定：" + ("；".join(changed) or "结果无变化")
+                            return f"{v.reference} 已核验；重新判定：{tiers.changes_zh(p, r)}"
                         _do("核验", ok)
                     if y.button("不予采信", key=f"s_no_{v.id}"):
                         _do("核验", lambda v=v, why=reason: (tiers.verify_supplied(p, me, v.reference, False, why),

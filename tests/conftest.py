@@ -37,6 +37,23 @@ PG_URL = _database_of_this_worker(os.environ.get("MIANSHEN_TEST_PG_URL"))
 # a ledger the tests create is a test ledger (module fixtures too): it accepts MIANSHEN_CLOCK, which
 # a production ledger refuses (tests/test_attacks.py creates production ones explicitly)
 os.environ["MIANSHEN_LEDGER_MODE"] = "test"
+
+
+def _session_audit_key() -> None:
+    """A signing key for what runs before a test's own (module fixtures: the browser's and the
+    API's servers, the worker's reference run) or after a test undoes its environment: nothing
+    creates a key implicitly any more, and a fresh clone has none under out/keys."""
+    import tempfile
+
+    where = Path(tempfile.mkdtemp(prefix="mianshen-anchor-"))
+    os.environ["MIANSHEN_AUDIT_KEY"] = str(where / "audit-ed25519.pem")
+    os.environ["MIANSHEN_AUDIT_CHECKPOINTS"] = str(where / "checkpoints.jsonl")
+    from rules_engine.ledger import anchor
+
+    anchor.init_key()
+
+
+_session_audit_key()
 BACKENDS = ["sqlite", "postgresql"]
 
 

@@ -657,3 +657,39 @@ def test_a_dispatch_run_stops_when_its_time_is_up_and_leaves_the_rest_pending(tm
     assert 1 <= r.sent <= 5 and r.deferred == 10 - r.sent
     with sf() as s:
         assert sum(m.status == "pending" and m.attempts == 0 for m in s.scalars(select(OutboxMessage))) == r.deferred
+
+
+# ------------------------------------------------------------------ #37 item 9: the audit log by enterprise
+
+def test_the_audit_log_of_an_enterprise_holds_every_entry_about_it(ledger_url: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was (#37 item 9): filtered by enterprise, the log missed that enterprise's payment and
+    application-approval entries (they name a payout or application reference, not the credit
+    code), and its export showed policy codes instead of names."""
+    from rules_engine.service import tiers
+    from rules_engine.service.ledger import audit_entries
+    from tests.test_tiers import LIB as TLIB
+
+    p, ids = _full_ledger(ledger_url, tmp_path, monkeypatch)
+    with p.ledger() as s:
+        paid = s.get(Payout, ids["paid"])
+        assert paid is not None
+        code = paid.credit_code
+    auditor = Actor("审计", "auditor")
+    titles = {x.id: x.title for x in TLIB.policies}
+    log = audit_entries(p.ledger, auditor, subject=code, titles=titles)
+    actions = set(log["动作"])
+    assert {"支付成功", "批量列入公示", "批量审批通过"} <= actions, actions
+    assert f"MS{ids['paid']:010d}" in set(log["对象"])
+    other = audit_entries(p.ledger, auditor, subject="91340100MA2NOTHER0")  # a code with no records
+    assert "支付成功" not in set(other["动作"]) and "批量审批通过" not in set(other["动作"])
+    # an application accepted for an enterprise shows under its code, the policy by its title
+    applicant = "91340124MA7112976A"
+    app_ = tiers.submit_application(p, Actor("金中制造", "enterprise", applicant), applicant, "jishu-gaizao", {},
+                                    "承诺所填内容真实", [])
+    tiers.review_application(p, Actor("李四", "official"), app_.reference, "accept", "材料齐全")
+    log = audit_entries(p.ledger, auditor, subject=applicant, titles=titles)
+    accepted = log[log["动作"] == "申报通过"]
+    assert len(accepted) == 1 and accepted.iloc[0]["对象"] == app_.reference, set(log["动作"])
+    details = " ".join(log["详情"])
+    assert TLIB.get("jishu-gaizao").title in details and "jishu-gaizao（" not in details

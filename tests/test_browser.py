@@ -451,3 +451,21 @@ def test_the_ui_cannot_be_framed_and_sends_its_security_headers(server: str, bro
                           for f in framed)
     page.close()
     other.close()
+
+
+def test_tables_and_charts_offer_no_download_of_their_own(server: str, browser: Any) -> None:
+    """Was (#37 item 6): every table had Streamlit's English toolbar (Show/hide columns, Download
+    as CSV, Search, Fullscreen) whose CSV bypassed the audited, neutralised export; charts had
+    Vega's menu (Save as PNG, Open in Vega Editor)."""
+    page = login(browser, server, "guanyuan", "guanyuan-demo")
+    open_page(page, "数据")
+    frame = page.locator("[data-testid='stDataFrame']").first
+    frame.wait_for()
+    frame.hover()
+    page.wait_for_timeout(500)
+    visible = [t for t in page.locator("[data-testid='stElementToolbar']").all() if t.is_visible()]
+    assert visible == []
+    assert page.locator(".vega-embed details:visible").count() == 0
+    body = page.locator("body").inner_text()
+    assert "Download as CSV" not in body and "Show/hide columns" not in body
+    page.close()

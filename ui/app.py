@@ -47,7 +47,12 @@ st.set_page_config(page_title="免申即享 政策兑现平台", layout="wide", 
 # a sum of money must never be shown cut short.
 st.html("<style>[data-testid='stMetricValue'], [data-testid='stMetricValue'] * {white-space: normal !important;"
         " overflow: visible !important; text-overflow: clip !important; word-break: keep-all;}"
-        " [data-testid='stMetricValue'] {font-size: clamp(1.25rem, 2.4vw, 2.25rem);}</style>")
+        " [data-testid='stMetricValue'] {font-size: clamp(1.25rem, 2.4vw, 2.25rem);}"
+        # Tables and charts carry Streamlit's own toolbar (English: Show/hide columns, Download as
+        # CSV, Search, Fullscreen) and Vega's menu (Save as PNG, Open in Vega Editor: the data sent
+        # to another site). Both bypass the audited, neutralised download path: hidden; every table
+        # a user may take away has its own 导出 button.
+        " [data-testid='stElementToolbar'], .vega-embed details, .vega-actions {display: none !important;}</style>")
 st.html(zh.SCRIPT, unsafe_allow_javascript=True, width="content")  # Streamlit's own words in Chinese
 
 

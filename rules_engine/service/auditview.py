@@ -53,7 +53,7 @@ def subject_zh(subject: str) -> str:
     return subject
 
 
-def _value(key: str, v: Any) -> str:
+def _value(key: str, v: Any, titles: dict[str, str] | None = None) -> str:
     if v is None or v == "" or v == [] or v == {}:
         return "（无）"
     if key.endswith("_fen") and isinstance(v, int) and not isinstance(v, bool):
@@ -61,7 +61,9 @@ def _value(key: str, v: Any) -> str:
     if key == "trigger" and isinstance(v, str):
         return TRIGGER_ZH.get(v, v)
     if key == "policy" and isinstance(v, str) and (m := re.fullmatch(r"(.+)@(\d+)", v)):
-        return f"{m[1]}（第 {m[2]} 版）"
+        return f"{(titles or {}).get(m[1], m[1])}（第 {m[2]} 版）"
+    if key == "policy" and isinstance(v, str) and titles and v in titles:
+        return titles[v]
     if key == "mode" and isinstance(v, str):
         return MODES.get(v, v)
     if key == "role" and isinstance(v, str):
@@ -92,7 +94,8 @@ def _value(key: str, v: Any) -> str:
     return str(v)
 
 
-def describe(action: str, subject: str, details: str) -> tuple[str, str, str, str]:
+def describe(action: str, subject: str, details: str,
+             titles: dict[str, str] | None = None) -> tuple[str, str, str, str]:
     """(对象, 变更前, 变更后, 详情) of one entry. Before/after: the payout status of a transition,
     the indicator of a budget change, the version a policy publication replaced."""
     try:
@@ -111,5 +114,5 @@ def describe(action: str, subject: str, details: str) -> tuple[str, str, str, st
         before = f"第 {replaced} 版" if replaced else "（新政策）"
         after = m.group(1) if (m := re.search(r"v(\d+)$", subject)) else ""
         after = f"第 {after} 版" if after else ""
-    rest = "；".join(f"{KEY_ZH.get(k, k)}：{_value(k, v)}" for k, v in d.items() if v not in (None, "", [], {}))
+    rest = "；".join(f"{KEY_ZH.get(k, k)}：{_value(k, v, titles)}" for k, v in d.items() if v not in (None, "", [], {}))
     return subject_zh(subject), before, after, rest

@@ -4,6 +4,8 @@ payment files, bank results and audit verification."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -458,6 +460,17 @@ ACTION_ZH = {
 }
 
 
+CREDIT_CODE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}")
+
+
+def _lists_any(details: str, ids: set[int]) -> bool:
+    try:
+        listed = json.loads(details).get("ids") or []
+    except (ValueError, AttributeError):
+        return False
+    return any(int(i) in ids for i in listed if isinstance(i, int))
+
+
 def audit_days(sf: sessionmaker[Session], actor: Actor) -> tuple[dt.date, dt.date] | None:
     """The first and the last day of the audit log (the date filter's defaults: all of it)."""
     from ..ledger.models import AuditEntry
@@ -471,11 +484,14 @@ def audit_days(sf: sessionmaker[Session], actor: Actor) -> tuple[dt.date, dt.dat
 
 
 def audit_entries(sf: sessionmaker[Session], actor: Actor, who: str = "", action: str = "", subject: str = "",
-                  since: dt.date | None = None, until: dt.date | None = None, limit: int = 5000) -> pd.DataFrame:
+                  since: dt.date | None = None, until: dt.date | None = None, limit: int = 5000,
+                  titles: dict[str, str] | None = None) -> pd.DataFrame:
     """The audit log itself for auditors: filtered by actor, action, subject (a policy, an
     enterprise, a payout reference) and date, each entry with its before/after details and the
-    result of verifying it in the chain."""
-    from ..ledger.models import AuditEntry
+    result of verifying it in the chain. An enterprise's entries include those that name only
+    its payouts, invitations, applications or supplied values (payment, acceptance, bulk 公示 and
+    approval). `titles` (policy id -> title) shows policies by name."""
+    from ..ledger.models import Application, AuditEntry, Invitation, SuppliedValue
     from .auditview import describe
 
     require(actor, "audit.verify")
@@ -489,16 +505,31 @@ def audit_entries(sf: sessionmaker[Session], actor: Actor, who: str = "", action
             q = q.where(AuditEntry.actor.contains(who.strip(), autoescape=True))
         if action:
             q = q.where(AuditEntry.action == action)
+        ids: set[int] = set()
         if subject.strip():
             term = subject.strip()
-            q = q.where(AuditEntry.subject.contains(term, autoescape=True)
-                        | AuditEntry.details.contains(term, autoescape=True))
+            match = (AuditEntry.subject.contains(term, autoescape=True)
+                     | AuditEntry.details.contains(term, autoescape=True))
+            if CREDIT_CODE.fullmatch(term.upper()):  # what names only the enterprise's own records
+                code = term.upper()
+                ids = set(s.scalars(select(Payout.id).where(Payout.credit_code == code)))
+                refs = [f"MS{i:010d}" for i in ids]
+                refs += [r.reference for r in s.scalars(select(Invitation).where(Invitation.credit_code == code))]
+                refs += [r.reference for r in s.scalars(select(Application).where(Application.credit_code == code))]
+                refs += [r.reference for r in s.scalars(select(SuppliedValue).where(SuppliedValue.credit_code == code))]
+                for i in range(0, len(refs), lifecycle.CHUNK):
+                    match = match | AuditEntry.subject.in_(refs[i:i + lifecycle.CHUNK])
+                if ids:
+                    match = match | AuditEntry.action.endswith("_many")
+            q = q.where(match)
         if since:
             q = q.where(AuditEntry.at >= since.isoformat())
         if until:
             q = q.where(AuditEntry.at < (until + dt.timedelta(days=1)).isoformat())
         rows = list(s.scalars(q.limit(limit)))
+    if ids:  # a bulk entry belongs to the enterprise if it lists one of its payouts
+        rows = [e for e in rows if not e.action.endswith("_many") or _lists_any(e.details, ids)]
     columns = ["序号", "时间", "操作人", "动作", "对象", "变更前", "变更后", "详情", "核验"]
     return pd.DataFrame([[e.seq, e.at[:19].replace("T", " "), e.actor, ACTION_ZH.get(e.action, e.action),
-                          *describe(e.action, e.subject, e.details[:20000]),
+                          *describe(e.action, e.subject, e.details[:20000], titles),
                           "；".join(problems.get(e.seq, [])) or "通过"] for e in rows], columns=columns)

@@ -172,7 +172,8 @@ def _audit_log() -> None:
     first, last = audit_days(common.ledger(), common.actor()) or (clock.today(), clock.today())
     since = d.date_input("起始日期", first, key="al_since")
     until = e.date_input("截止日期", max(last, clock.today()), key="al_until")
-    df = audit_entries(common.ledger(), common.actor(), who, action, subject, since, until)
+    titles = {p.id: p.title for p in common.current_library().policies}
+    df = audit_entries(common.ledger(), common.actor(), who, action, subject, since, until, titles=titles)
     bad = int((df["核验"] != "通过").sum())
     st.caption(f"{len(df)} 条（最多显示 5000 条）" + (f"；其中 {bad} 条核验未通过" if bad else "；逐条核验通过"))
     common.show_frame(df, height=320)

@@ -182,8 +182,8 @@ def _submit(text: str, source: Path, note: str) -> None:
 
 def _diff_table(old_text: str, new_text: str) -> None:
     rows = policies.diff(common.dictionary(), old_text, new_text)
-    if rows:
-        common.show_frame(pd.DataFrame(rows, columns=["项目", "原版本", "新版本"]))
+    if rows:  # a static table: each cell wraps, the whole changed condition is read (a grid cut it short)
+        st.table(pd.DataFrame(rows, columns=["项目", "原版本", "新版本"]).set_index("项目"))
     else:
         st.caption("两个版本的内容相同。")
 

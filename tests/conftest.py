@@ -47,7 +47,8 @@ def _session_audit_key() -> None:
 
     where = Path(tempfile.mkdtemp(prefix="mianshen-anchor-"))
     os.environ["MIANSHEN_AUDIT_KEY"] = str(where / "audit-ed25519.pem")
-    os.environ["MIANSHEN_AUDIT_CHECKPOINTS"] = str(where / "checkpoints.jsonl")
+    # no session-wide checkpoint file: without MIANSHEN_AUDIT_CHECKPOINTS each ledger anchors to
+    # its own file (named by its URL), and two ledgers must never share one
     from rules_engine.ledger import anchor
 
     anchor.init_key()

@@ -45,6 +45,7 @@ class Api:
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     tmp = tmp_path_factory.mktemp(f"api-{request.param}")
     anchor = {"MIANSHEN_AUDIT_KEY": str(tmp / "k.pem"), "MIANSHEN_AUDIT_CHECKPOINTS": str(tmp / "c.jsonl")}
+    before = {k: os.environ.get(k) for k in anchor}
     os.environ.update(anchor)  # this process writes to the same ledger: the same anchor
     service.init_audit_key()
     db = fresh_url(request.param, tmp)
@@ -80,8 +81,11 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     yield a
     proc.terminate()
     proc.wait(timeout=20)
-    for k in anchor:
-        os.environ.pop(k, None)
+    for k, v in before.items():  # as it was: a later module's server must not lose the session's key
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def test_enterprise_portal_sees_its_own_policies_and_payouts_only(api: Api) -> None:

@@ -98,6 +98,14 @@ def login(browser: Any, url: str, username: str, password: str, query: str = "")
     return page
 
 
+def _verified(page: Any, timeout: int) -> None:
+    """Wait for the audit verification's answer; if it found problems, say which."""
+    page.get_by_text("审计日志完整").or_(page.get_by_text("处问题：")).first.wait_for(timeout=timeout)
+    if not page.get_by_text("审计日志完整").count():
+        codes = [c.inner_text() for c in page.locator("[data-testid='stCode']").all()[:10]]
+        raise AssertionError(f"audit verify found problems: {codes}")
+
+
 def open_page(page: Any, title: str) -> None:
     page.locator("section[data-testid='stSidebar']").get_by_text(title, exact=True).click()
     page.get_by_role("heading", name=title).wait_for()
@@ -181,7 +189,7 @@ def test_batch_path(server: str, browser: Any) -> None:
     assert Path(dl.value.path()).stat().st_size > 10_000
     page.get_by_role("button", name="核验审计链").click()
     try:
-        page.get_by_text("审计日志完整").wait_for(timeout=120_000)
+        _verified(page, 120_000)
     finally:
         _full_page(page, "batch.png")
     open_page(page, "总览")
@@ -290,7 +298,7 @@ def test_downloads_leave_media_once_taken_and_the_developer_menu_is_hidden(serve
     assert "/media/" in url and Path(dl.value.path()).stat().st_size > 1000
     page.get_by_role("button", name="下载 公示名单.xlsx").wait_for(state="detached")
     page.get_by_role("button", name="核验审计链").click()  # any next run of the page
-    page.get_by_text("审计日志完整").wait_for()
+    _verified(page, 60_000)
     with pytest.raises(urllib.error.HTTPError) as gone:
         urllib.request.urlopen(url, timeout=10)  # noqa: S310 - the test server on 127.0.0.1
     assert gone.value.code == 404

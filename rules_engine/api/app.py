@@ -30,10 +30,13 @@ from .sessions import router as sessions_routes
 log = logging.getLogger("mianshen.api")
 
 class Gate:
-    """Before any body is read: a body larger than its route allows is refused (413) by its
-    Content-Length, or as soon as the bytes received pass the limit; a request that carries a
-    body to a route that needs a caller is authenticated first (401 without reading the body).
-    An unauthenticated 80 MB body once doubled the server's memory."""
+    """What every request passes before a route sees it. Before any body is read: a body larger
+    than its route allows is refused (413) by its Content-Length, or as soon as the bytes
+    received pass the limit; a request that carries a body to a route that needs a caller is
+    authenticated first (401 without reading the body). An unauthenticated 80 MB body once
+    doubled the server's memory. A NUL character in the path, the query or a JSON body is
+    refused (422): PostgreSQL text cannot hold NUL (it ended as a 500), and no one's name,
+    reason or statement contains it."""
 
     UPLOADS = re.compile(r"^/api/v1/(enterprises/[^/]+/(applications|supplied-values|objections)|bank-results)$")
     UPLOAD_LIMIT = 16 * 1024 * 1024  # one 10 MB file in Base64 (13.4 MB) and its form; bank results likewise
@@ -44,9 +47,13 @@ class Gate:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
+        if "\x00" in path or b"%00" in scope.get("query_string", b""):
+            return await _answer(send, 422, "invalid_request", NUL_MESSAGE)
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
         limit = self.UPLOAD_LIMIT if self.UPLOADS.match(path) else self.JSON_LIMIT
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"").decode("latin-1").strip()
@@ -71,6 +78,8 @@ class Gate:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if b"json" in headers.get(b"content-type", b"") and (b"\\u0000" in body or b"\x00" in body):
+            return await _answer(send, 422, "invalid_request", NUL_MESSAGE)
         replayed = False
 
         async def replay() -> Any:
@@ -81,6 +90,9 @@ class Gate:
             return await receive()
 
         return await self.app(scope, replay, send)
+
+
+NUL_MESSAGE = "请求含有控制字符（NUL），请删除后重试"
 
 
 async def _answer(send: Any, status: int, code: str, message: str) -> None:
@@ -90,52 +102,6 @@ async def _answer(send: Any, status: int, code: str, message: str) -> None:
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
-
-class RefuseNul:
-    """A NUL character anywhere in a request's path, query or JSON body is refused (422) before
-    any route sees it: PostgreSQL text cannot hold NUL (it ended as a 500), and no one's name,
-    reason or statement contains it. Pure ASGI, so a GET pays one substring test."""
-
-    MESSAGE = json.dumps({"code": "invalid_request", "message": "请求含有控制字符（NUL），请删除后重试"},
-                         ensure_ascii=False).encode()
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
-            return await self._refuse(send)
-        headers = dict(scope.get("headers") or [])
-        if b"json" not in headers.get(b"content-type", b""):
-            return await self.app(scope, receive, send)
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return await self.app(scope, receive, send)
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if b"\\u0000" in body or b"\x00" in body:
-            return await self._refuse(send)
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await self.app(scope, replay, send)
-
-    async def _refuse(self, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 422,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(self.MESSAGE)).encode())]})
-        await send({"type": "http.response.body", "body": self.MESSAGE})
 
 def _offline_docs(app: FastAPI) -> None:
     """/api/v1/docs with Swagger UI's scripts served from the installed package (fastapi-offline),
@@ -209,8 +175,7 @@ def create_app(platform: Platform | Callable[[], Platform] | None = None) -> Fas
         return JSONResponse({"code": "internal", "message": "服务器内部错误，已记录，请稍后重试"}, status_code=500)
 
     app.state.platform = plat
-    app.add_middleware(RefuseNul)
-    app.add_middleware(Gate)  # added last: runs first
+    app.add_middleware(Gate)
 
     app.state.answers = {}
     for router in ROUTERS:

@@ -123,3 +123,15 @@ class Invalid(EngineError):
     """The request itself is malformed or not allowed in the current state."""
 
     code = "invalid"
+
+
+OS_REASONS = {"ENOENT": "文件不存在", "EACCES": "没有读取权限", "EPERM": "没有权限", "EISDIR": "这是目录，不是文件",
+              "ENOTDIR": "路径中有一段不是目录", "ENOSPC": "磁盘已满", "EROFS": "文件系统只读"}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why the operating system refused, in Chinese (its own words are English)."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    return OS_REASONS.get(name, exc.strerror or str(exc))

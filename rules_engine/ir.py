@@ -411,6 +411,9 @@ class Exclusive:
     precedence: int | None  # higher wins a tie in amount (就高不重复); None when not stated
 
 
+POLICY_STATUS_ZH = {"active": "有效", "draft": "草稿", "retired": "已废止"}
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyCase:
     """An OpenFisca-style test case: given tags as of a date, expect status and amount."""

@@ -236,3 +236,17 @@ def test_an_empty_notice_list_is_refused_not_written(tmp_path: Path) -> None:
     result = runner.invoke(app, ["payouts", "notice", str(tmp_path / "new" / "g.xlsx"), "--actor", "b", "--db", db])
     assert result.exit_code == 1 and "不生成空的公示名单" in result.output and "已写入" not in result.output
     assert not (tmp_path / "new").exists()
+
+
+def test_the_command_line_speaks_chinese_where_it_spoke_english(tmp_path: Path) -> None:
+    """Was (#37 item 14): 「Got unexpected extra argument(s)」, 「[Errno 2] No such file or
+    directory」 and 「active」 in `show`."""
+    result = runner.invoke(app, ["validate", "extra"])
+    assert result.exit_code != 0 and "多余的参数：extra" in result.output and "unexpected" not in result.output
+    result = runner.invoke(app, ["show", "wengang-fanhuan"])
+    assert "第 2 版，免申即享，有效" in result.output and "active" not in result.output
+    result = runner.invoke(app, ["match", "--data", str(tmp_path / "nope" / "manifest.yaml")])
+    assert result.exit_code == 1 and "无法读取清单（文件不存在）" in result.output and "Errno" not in result.output
+    result = runner.invoke(app, ["payment", "import", str(tmp_path / "nope.csv"), "--actor", "财务",
+                                 "--db", f"sqlite:///{tmp_path / 'l.db'}"])
+    assert result.exit_code == 1 and "Errno" not in result.output and "No such file" not in result.output

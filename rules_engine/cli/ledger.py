@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import service
 from ..data.values import fmt_yuan
+from ..errors import os_reason
 from ..ledger import lifecycle
 from ..ledger.db import default_url, open_ledger
 from ..ledger.mode import MODES
@@ -312,7 +313,7 @@ def payment_import(path: Path, actor: ActorOpt, db: DbOpt = None) -> None:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise DataError(f"{path}：无法读取银行回单（{exc.strerror}）") from None
+            raise DataError(f"{path}：无法读取银行回单（{os_reason(exc)}）") from None
         r = service.import_bank_results(_sf(db), _actor(actor), data)
     console.print(f"支付成功 {r.paid} 笔，支付失败 {r.failed} 笔，此前已入账 {r.unchanged} 笔，拒收 {len(r.problems)} 行",
                   highlight=False)

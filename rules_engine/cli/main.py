@@ -122,7 +122,8 @@ def show(policy_id: str, policies: PoliciesOpt = DEFAULT_POLICIES, tags: TagsOpt
             err.print(f"错误：没有政策 {policy_id!r}")
             raise typer.Exit(1) from None
     r = Renderer(d)
-    console.print(f"[bold]{p.title}[/]  ({p.id} v{p.version}, {p.tier.value}, {p.status})", highlight=False)
+    console.print(f"[bold]{p.title}[/]  （{p.id} 第 {p.version} 版，{p.tier.value}，"
+                  f"{ir.POLICY_STATUS_ZH.get(p.status, p.status)}）", highlight=False)
     console.print(f"依据：{p.basis.document}（{p.basis.number}）{p.basis.article}", highlight=False)
     end = p.valid_to.isoformat() if p.valid_to else "长期"
     console.print(f"有效期：{p.valid_from.isoformat()} 至 {end}；主管部门：{p.department}", highlight=False)

@@ -24,7 +24,7 @@ ERRORS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
      lambda m: f"没有选项 {m[1]}" + (f"，是否要用 {m[2]}？" if m[2] else f"（可能是：{m[3]}）" if m[3] else "")),
     (re.compile(r"No such command '([^']*)'\."), r"没有命令 \1"),
     (re.compile(r"Missing command\."), "缺少命令"),
-    (re.compile(r"Got unexpected extra arguments? \((.*)\)"), r"多余的参数：\1"),
+    (re.compile(r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)"), r"多余的参数：\1"),
     (re.compile(r"Option '([^']*)' requires an argument\."), r"选项 \1 需要一个值"),
     (re.compile(r"Option '([^']*)' does not take a value\."), r"选项 \1 不接受值"),
     (re.compile(r"Invalid value for '([^']*)': '([^']*)' is not a valid integer\."), r"\1 的值 \2 不是整数"),

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..errors import DataError
+from ..errors import DataError, os_reason
 from ..ir import Kind, TagType
 from ..periods import Period, parse_period, slot
 from . import creditcode, legacy
@@ -483,8 +483,10 @@ def load_manifest(path: Path | str) -> list[SourceFile]:
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"{path}：无法读取清单：{exc}") from None
+    except OSError as exc:
+        raise DataError(f"{path}：无法读取清单（{os_reason(exc)}）") from None
+    except yaml.YAMLError as exc:
+        raise DataError(f"{path}：清单不是有效的 YAML：{exc}") from None
     out = []
     for i, item in enumerate((raw or {}).get("files") or []):
         try:

@@ -19,7 +19,7 @@ import yaml
 from .. import ir
 from ..data.tags import TagDictionary
 from ..data.values import coerce, parse_decimal
-from ..errors import ExpressionError, PolicyLoadError, Problem
+from ..errors import ExpressionError, PolicyLoadError, Problem, os_reason
 from ..ir import Kind
 from ..language.binder import bind_condition, bind_value
 from ..language.parser import parse_condition, parse_value
@@ -715,7 +715,7 @@ def load_policy_file(path: Path | str, dictionary: TagDictionary) -> ir.Policy:
     except UnicodeDecodeError as exc:
         raise PolicyLoadError([Problem(str(path), 1, 1, "", f"不是 UTF-8 文本（{exc.reason}）")]) from None
     except OSError as exc:
-        raise PolicyLoadError([Problem(str(path), 1, 1, "", f"无法读取文件（{exc.strerror}）")]) from None
+        raise PolicyLoadError([Problem(str(path), 1, 1, "", f"无法读取文件（{os_reason(exc)}）")]) from None
     return load_policy_text(text, dictionary, str(path))
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import EngineError
+from ..errors import EngineError, os_reason
 
 ROLES = ("enterprise", "official", "auditor")
 ROLE_ZH = {"enterprise": "企业", "official": "政策管理人员", "auditor": "审计人员"}
@@ -70,7 +70,7 @@ def load_accounts(path: Path | str | None = None) -> dict[str, Account]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
-        raise AccountError(f"{path}：无法读取账户文件（{exc.strerror}）") from None
+        raise AccountError(f"{path}：无法读取账户文件（{os_reason(exc)}）") from None
     out: dict[str, Account] = {}
     for i, a in enumerate(raw.get("accounts") or [], 1):
         where = f"{path}: account {i}"

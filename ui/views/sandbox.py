@@ -29,7 +29,7 @@ FORM_FIELDS = [("version", "版本号"), ("title", "政策名称"), ("department
 
 def _library_table(policies: list[ir.Policy], query: str) -> pd.DataFrame:
     rows = [{"编号": p.id, "政策名称": p.title, "主管部门": p.department, "兑现方式": p.tier,
-             "状态": {"active": "有效", "retired": "已废止"}.get(p.status, p.status),
+             "状态": ir.POLICY_STATUS_ZH.get(p.status, p.status),
              "有效期": f"{p.valid_from} 至 {p.valid_to or '长期'}", "版本": p.version,
              "预算（元）": common.amount(int(p.budget.total * 100)) if p.budget else ""}
             for p in policies]

@@ -395,6 +395,32 @@ class CheckUp:
     def total_fen(self) -> int:
         return sum(e.decision.amount_fen for e in self.eligible)
 
+    def payable(self) -> tuple[list[Explanation], list[tuple[Explanation, str]]]:
+        """What the enterprise can expect to be paid, and what it will not get without more, with
+        why: a policy that loses to another of its 就高不重复 group, and a 申报 policy (paid only
+        after it applies and is accepted). The total once counted both."""
+        winners: dict[str, Explanation] = {}
+        for e in self.eligible:
+            group = e.policy.exclusive.group if e.policy.exclusive else None
+            if group is not None and (group not in winners or ir.exclusive_rank(e.policy, e.decision.amount_fen)
+                                      > ir.exclusive_rank(winners[group].policy, winners[group].decision.amount_fen)):
+                winners[group] = e
+        counted: list[Explanation] = []
+        apart: list[tuple[Explanation, str]] = []
+        for e in self.eligible:
+            group = e.policy.exclusive.group if e.policy.exclusive else None
+            if group is not None and winners[group] is not e:
+                apart.append((e, f"就高不重复：改由《{winners[group].policy.title}》兑现"))
+            elif e.policy.tier is ir.Tier3.APPLY:
+                apart.append((e, "须申报，经审核通过后兑现"))
+            else:
+                counted.append(e)
+        return counted, apart
+
+    @property
+    def payable_fen(self) -> int:
+        return sum(e.decision.amount_fen for e in self.payable()[0])
+
 
 _EXPLAINERS: dict[int, tuple[TagDictionary, Explainer]] = {}
 

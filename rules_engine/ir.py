@@ -414,6 +414,14 @@ class Exclusive:
 POLICY_STATUS_ZH = {"active": "有效", "draft": "草稿", "retired": "已废止"}
 
 
+def exclusive_rank(policy: Policy, amount_fen: int) -> tuple[int, int, tuple[int, ...]]:
+    """就高不重复: within an exclusivity group the award with the larger key wins: the higher
+    amount, then the higher precedence, then the policy id that sorts first. One rule for the
+    ledger's allocation and the calculator's total."""
+    prec = policy.exclusive.precedence if policy.exclusive else None
+    return amount_fen, prec if prec is not None else -(10**9), tuple(-ord(ch) for ch in policy.id) + (0,)
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyCase:
     """An OpenFisca-style test case: given tags as of a date, expect status and amount."""

@@ -135,3 +135,35 @@ def test_check_up_shows_what_explaining_every_policy_in_full_shows() -> None:
                 assert e.reason or e.conditions, e.policy.id
                 briefs += not e.conditions
         assert briefs > 0
+
+
+def test_the_expected_total_leaves_out_what_will_not_be_paid() -> None:
+    """Was (#37 item 4): the enterprise's 合计金额 counted a policy that loses under 就高不重复 and a
+    申报 amount it has not applied for. Now 预计可兑现 counts what will be paid; the rest is listed
+    apart with why."""
+    from rules_engine import ir
+    from rules_engine.cli import DEFAULT_POLICIES
+    from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+    from rules_engine.data.frame import row_of
+    from rules_engine.data.tags import load_dictionary
+    from rules_engine.explain import check_up
+    from rules_engine.library.loader import load_library
+
+    d = load_dictionary()
+    lib = load_library(DEFAULT_POLICIES, d)
+    ds = load_dataset(SAMPLE_MANIFEST, d)
+    as_of = dt.date(2026, 6, 30)
+    seen_group = seen_apply = False
+    for i in range(min(400, len(ds.frame))):
+        cu = check_up(lib.active(), row_of(ds.frame, i, d), as_of, d)
+        counted, apart = cu.payable()
+        assert {e.policy.id for e in counted} | {e.policy.id for e, _ in apart} == {e.policy.id for e in cu.eligible}
+        assert cu.payable_fen + sum(e.decision.amount_fen for e, _ in apart) == cu.total_fen
+        groups = [e.policy.exclusive.group for e in counted if e.policy.exclusive]
+        assert len(groups) == len(set(groups))  # one award per exclusivity group
+        assert all(e.policy.tier is not ir.Tier3.APPLY for e in counted)
+        seen_group |= any("就高不重复" in why for _, why in apart)
+        seen_apply |= any(why.startswith("须申报") for _, why in apart)
+        if seen_group and seen_apply:
+            break
+    assert seen_group and seen_apply

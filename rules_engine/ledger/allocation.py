@@ -150,16 +150,7 @@ def allocate(cands: list[Candidate], existing: Existing, as_of: dt.date) -> Outc
 
 
 def _beats(a: Candidate, b: Candidate) -> bool:
-    pa = a.policy.exclusive.precedence if a.policy.exclusive else None
-    pb = b.policy.exclusive.precedence if b.policy.exclusive else None
-    ka = (a.amount_fen, pa if pa is not None else -(10**9), _neg(a.policy.id))
-    kb = (b.amount_fen, pb if pb is not None else -(10**9), _neg(b.policy.id))
-    return ka > kb
-
-
-def _neg(s: str) -> tuple[int, ...]:
-    """A key that sorts strings in reverse, so that max() prefers the id that sorts first."""
-    return tuple(-ord(ch) for ch in s) + (0,)
+    return ir.exclusive_rank(a.policy, a.amount_fen) > ir.exclusive_rank(b.policy, b.amount_fen)
 
 
 def _share(group: list[Candidate], remaining: int, how: ir.Allocation) -> tuple[list[int], list[str]]:

@@ -139,7 +139,8 @@ def report_tables(cu: CheckUp) -> dict[str, pd.DataFrame]:
 def excel_report(title: str, cu: CheckUp) -> bytes:
     """Text cells neutralised against formula injection (the name comes from department data)."""
     summary = pd.DataFrame([{"企业": title, "评估日期": cu.as_of.isoformat(), "符合政策数": len(cu.eligible),
-                             "合计金额（元）": common.amount(cu.total_fen)}])
+                             "合计金额（元）": common.amount(cu.total_fen),
+                             "预计可兑现（元）": common.amount(cu.payable_fen)}])
 
     def numeric(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         """Money columns as exact numbers (the 1,234.56 text less its commas), so SUM works."""
@@ -219,9 +220,13 @@ def render() -> None:
     st.caption(f"评估日期 {cd.as_of.isoformat()}；数据：{cd.label}")
     a, b, c, d_ = st.columns(4)
     a.metric("符合政策", f"{len(cu.eligible)} 项")
-    b.metric("合计金额", common.yuan(cu.total_fen))
+    counted, apart = cu.payable()
+    b.metric("预计可兑现", common.yuan(cu.payable_fen))
     c.metric("待补充数据", f"{len(cu.undetermined)} 项")
     d_.metric("差一项即可满足", f"{len(cu.near_misses)} 项")
+    if apart:  # eligible, but not counted above: each with why (the total once counted them)
+        st.caption(f"另有 {len(apart)} 项符合但不计入预计可兑现（合计 {common.yuan(sum(e.decision.amount_fen for e, _ in apart))}）："
+                   + "；".join(f"《{common.md(e.policy.title)}》{common.yuan(e.decision.amount_fen)}，{why}" for e, why in apart))
     tables = report_tables(cu)
     if code and len(tables["符合"]):
         from rules_engine.service.tiers import delivery_status

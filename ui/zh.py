@@ -23,6 +23,8 @@ EXACT = {
     "Press Enter to submit form": "按回车键提交",
     "Press ⌘+Enter to apply": "按 ⌘+回车 确认",
     "Press Ctrl+Enter to apply": "按 Ctrl+回车 确认",
+    "Press Ctrl+Enter to submit form": "按 Ctrl+回车 提交",
+    "Press ⌘+Enter to submit form": "按 ⌘+回车 提交",
     "Running...": "运行中…",
     "Stop": "停止",
     "Connecting": "正在连接",

@@ -202,11 +202,19 @@ def test_an_enterprise_cannot_reach_another_enterprise(server: str, browser: Any
     page.get_by_text(QIYE01, exact=False).first.wait_for()
     body = page.locator("body").inner_text()
     assert QIYE02 not in body and "兑现批次" not in body and "统一社会信用代码或企业名称" not in body
+    _wait_for_session_cookie(page)  # set by a fetch after sign-in: on a loaded machine it can land late
     page.goto(server + f"/?page=calculator&code={QIYE02}")  # a new connection, resumed by the cookie
     page.get_by_role("button", name="退出登录").wait_for()
     page.get_by_text(QIYE01, exact=False).first.wait_for()
     assert QIYE02 not in page.locator("body").inner_text()
     _full_page(page, "enterprise.png")
+
+
+def _wait_for_session_cookie(page: Any, timeout_s: float = 30) -> None:
+    deadline = time.time() + timeout_s
+    while not any(c["name"] == "mianshen_session" for c in page.context.cookies()):
+        assert time.time() < deadline, "the session cookie was never set"
+        page.wait_for_timeout(100)
 
 
 def _session_ids(log: Path) -> list[str]:
@@ -258,11 +266,8 @@ def test_a_refresh_keeps_the_session_and_sign_out_ends_it_on_the_server(server: 
     page's scripts cannot read it; after sign-out the same cookie, planted again, resumes nothing."""
     page = login(browser, server, "guanyuan", "guanyuan-demo")
     open_page(page, "兑现批次")
-    deadline = time.time() + 20
-    while not (cookies := [c for c in page.context.cookies() if c["name"] == "mianshen_session"]):
-        assert time.time() < deadline, "the session cookie was never set"
-        time.sleep(0.2)
-    (cookie,) = cookies
+    _wait_for_session_cookie(page)
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "mianshen_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
     assert "mianshen_session" not in page.evaluate("document.cookie")
     page.reload()

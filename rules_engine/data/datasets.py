@@ -183,7 +183,8 @@ def _mark_uncached_formulas(path: Path, grid: pd.DataFrame) -> None:
     try:
         with zipfile.ZipFile(path) as z:
             sheets = sorted(n for n in z.namelist() if n.startswith("xl/worksheets/sheet") and n.endswith(".xml"))
-            if not sheets or not any(b"<f>" in z.read(n) or b"<f " in z.read(n) for n in sheets[:1]):
+            xml = z.read(sheets[0]) if sheets else b""
+            if b"<f>" not in xml and b"<f " not in xml:
                 return
     except (OSError, zipfile.BadZipFile):
         return

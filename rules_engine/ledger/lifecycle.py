@@ -144,18 +144,24 @@ def withdraw(session: Session, p: Payout, actor: str, reason: str, now: dt.datet
     _move(session, p, "withdrawn", actor, reason, now or dt.datetime.now(), details)
 
 
-def _on_notice(p: Due, today: dt.date) -> bool:
-    return p.status == "publicized" and p.notice_end is not None and today <= p.notice_end
+PUBLISH = ("publish", "publish_many")
 
 
 def audited_notices(session: Session, ids: Iterable[int] | None = None) -> dict[int, tuple[dt.date, dt.date]]:
     """Each payout's notice period as its publication's audit entry recorded it: the columns
-    notice_start/notice_end are a copy that approval and `audit verify` check against this. An
+    notice_start/notice_end are a copy that approval and `audit verify` check against this."""
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.action.in_(PUBLISH)).order_by(AuditEntry.seq))
+    return notices_in(entries, ids)
+
+
+def notices_in(entries: Iterable[AuditEntry], ids: Iterable[int] | None = None) -> dict[int, tuple[dt.date, dt.date]]:
+    """The notice periods the publication entries among `entries` (in log order) recorded. An
     entry whose own hash does not match vouches for nothing."""
     want = None if ids is None else set(ids)
     out: dict[int, tuple[dt.date, dt.date]] = {}
-    for e in session.scalars(select(AuditEntry).where(AuditEntry.action.in_(("publish", "publish_many")))
-                             .order_by(AuditEntry.seq)):
+    for e in entries:
+        if e.action not in PUBLISH:
+            continue
         if audit.entry_hash(e.seq, e.at, e.actor, e.action, e.subject, e.details, e.prev_hash) != e.hash:
             continue
         try:
@@ -223,9 +229,8 @@ class Due:
 
 def approve(session: Session, p: Payout, actor: str, today: dt.date, reason: str = "公示期满无异议，审批通过",
             now: dt.datetime | None = None, details: dict[str, Any] | None = None) -> None:
-    """`today` is the server's date (service.clock), never a user's."""
-    if _on_notice(Due.of(p), today):
-        raise TransitionError(f"兑现记录 {p.reference} 公示期至 {p.notice_end}，公示期满后方可审批")
+    """`today` is the server's date (service.clock), never a user's; the notice period is the
+    one its publication recorded (_check_notices)."""
     _check_notices(session, [Due.of(p)], today)
     now = now or dt.datetime.now()
     _move(session, p, "approved", actor, reason, now, details)
@@ -238,9 +243,6 @@ def approve_many(session: Session, payouts: Sequence[Due], actor: str, today: dt
     """Approve many publicized payouts whose notice has ended, with their notifications, set-based."""
     from .db import insert_many
 
-    early = [p.reference for p in payouts if _on_notice(p, today)]
-    if early:
-        raise TransitionError(f"{len(early)} 笔兑现记录仍在公示期内（例：{early[0]}），公示期满后方可审批")
     _check_notices(session, payouts, today)
     now = now or dt.datetime.now()
     n = move_many(session, [p.id for p in payouts], "publicized", "approved", actor, reason, now, details)

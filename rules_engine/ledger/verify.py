@@ -219,7 +219,7 @@ def _replay(s: Session, entries: list[AuditEntry]) -> list[str]:
                 problems.append(f"支付文件 {f.reference} 中 MS{x.payout_id:010d} 的回单状态或银行流水号（{x.status}，"
                                 f"{x.bank_reference or '无'}）与审计日志（{want[0]}，{want[1] or '无'}）不符")
     by_batch: dict[int, list[str]] = {}
-    notices = lifecycle.audited_notices(s)
+    notices = lifecycle.notices_in(entries)  # the entries verify_ledger read already
     events = dict(s.execute(select(PayoutEvent.payout_id, func.count()).group_by(PayoutEvent.payout_id)).all())
     clawbacks = dict(s.execute(select(Clawback.payout_id, func.sum(Clawback.amount_fen)).group_by(Clawback.payout_id)).all())
     wrong_events: list[str] = []

@@ -511,6 +511,26 @@ def test_notice_periods_follow_the_official_calendar(tmp_path: Path, monkeypatch
     assert add_working_days(dt.date(2026, 9, 30), 4) == dt.date(2026, 10, 11)
 
 
+def test_working_days_added_and_counted_agree_from_any_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: from a Saturday, add_working_days moved to Monday and then added n more, while
+    working_days_between counted Monday as the first: a payout created on Saturday 2026-12-05
+    and paid on add_working_days(start, 12) showed 13 days used (CI failed on a Saturday). A
+    notice period still starts on the first working day on or after its start."""
+    from rules_engine.ledger.lifecycle import NOTICE_WORKING_DAYS, notice_period
+    from rules_engine.ledger.workdays import add_working_days, is_working_day, working_days_between
+
+    monkeypatch.delenv("MIANSHEN_HOLIDAYS", raising=False)
+    saturday = dt.date(2026, 12, 5)
+    assert add_working_days(saturday, 12) == dt.date(2026, 12, 22)
+    for offset in range(0, 400, 3):
+        start = dt.date(2026, 1, 1) + dt.timedelta(days=offset)
+        for n in (1, 5, 12):
+            assert working_days_between(start, add_working_days(start, n)) == n, (start, n)
+        first, last = notice_period(start)
+        days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+        assert sum(map(is_working_day, days)) == NOTICE_WORKING_DAYS and is_working_day(last), start
+
+
 def test_a_batch_of_one_payout_stores_its_explanation_as_an_object(ledger_url: str) -> None:
     """Was: insert_columns processed a column whose values were all the same object once, and a
     single row's pre-serialised explanation (JsonText) went through the JSON encoder again: a

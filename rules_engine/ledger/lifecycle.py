@@ -24,7 +24,7 @@ from ..data.values import fmt_yuan
 from ..errors import Conflict, EngineError
 from . import audit
 from .models import AuditEntry, Clawback, OutboxMessage, Payout, PayoutEvent, payout_id
-from .workdays import add_working_days
+from .workdays import add_working_days, first_working_day
 
 TRANSITIONS: dict[tuple[str, str], str] = {
     ("candidate", "publicized"): "publish",
@@ -120,7 +120,8 @@ def move_many(session: Session, ids: Sequence[int], frm: str, to: str, actor: st
 
 
 def notice_period(start: dt.date) -> tuple[dt.date, dt.date]:
-    return start, add_working_days(start, NOTICE_WORKING_DAYS - 1)
+    # the first working day on or after `start` is the notice's first day
+    return start, add_working_days(first_working_day(start), NOTICE_WORKING_DAYS - 1)
 
 
 def publish(session: Session, p: Payout, actor: str, start: dt.date, reason: str = "列入公示名单",

@@ -50,15 +50,20 @@ def is_working_day(d: dt.date) -> bool:
     return d.weekday() < 5 if known is None else known
 
 
-def add_working_days(start: dt.date, n: int) -> dt.date:
-    """The date n working days after `start` (start itself counted first if it is a working day)."""
-    d = start
+def first_working_day(d: dt.date) -> dt.date:
+    """`d` itself if it is a working day, else the next one."""
     while not is_working_day(d):
         d += dt.timedelta(days=1)
+    return d
+
+
+def add_working_days(start: dt.date, n: int) -> dt.date:
+    """The date of the n-th working day after `start`, so that
+    working_days_between(start, add_working_days(start, n)) == n from any day, a Saturday too
+    (it once moved to Monday first and then added n: one day more than was counted)."""
+    d = start
     for _ in range(n):
-        d += dt.timedelta(days=1)
-        while not is_working_day(d):
-            d += dt.timedelta(days=1)
+        d = first_working_day(d + dt.timedelta(days=1))
     return d
 
 

@@ -19,6 +19,7 @@ RANK = {
     "backends": 5,  # every evaluator and the Kleene compiler
     "library": 6,  # policy loader, lint, policy test cases
     "explain": 7, "sources": 7,  # one explanation; where the data lives
+    "drafting": 7,  # policy documents into draft rules, checked by the library loader
     "grant": 8,  # a payout's explanation record
     "ledger": 9,  # payouts, batch, lifecycle, payments, audit, worker
     "service": 10,  # one function per user operation

@@ -405,7 +405,7 @@ ENGLISH_WORD = r"[A-Za-z][A-Za-z_\-]+"
 # what may stay ASCII in a browser: codes (credit codes, references, policy and tag ids), file
 # names, format names on buttons, units
 NOT_ENGLISH = (r"[0-9A-Z]{18}|\b(?:MS|PF|SB|YQ|INV|APP|SV|B)\w*\d{4,}\b|\b[\w\-]+\.(?:yaml|csv|xlsx|parquet|db|pdf|html)\b"
-               r"|\b(?:YAML|Excel|HTML|CSV|XLSX|XLS|DOCX|DOC|ZIP|PDF|PNG|JPG|JPEG|GBK|GB18030|UTF|BOM|MB|KB|SHA)\b|\b[0-9a-f]{8,}…?")
+               r"|\b(?:YAML|Excel|HTML|CSV|XLSX|XLS|DOCX|DOC|TXT|ZIP|PDF|PNG|JPG|JPEG|GBK|GB18030|UTF|BOM|MB|KB|SHA)\b|\b[0-9a-f]{8,}…?")
 
 
 def _english_on(page: Any, allowed: set[str]) -> dict[str, str]:
@@ -485,3 +485,25 @@ def test_tables_and_charts_offer_no_download_of_their_own(server: str, browser: 
     body = page.locator("body").inner_text()
     assert "Download as CSV" not in body and "Show/hide columns" not in body
     page.close()
+
+
+def test_an_official_drafts_from_the_policy_text_checks_the_spans_and_submits(server: str, browser: Any) -> None:
+    """政策拆解 in the sandbox: paste the text, 起草, the article with its spans marked beside the
+    YAML, the open items first, the boundary cases, 提交审核 into the two-person review."""
+    page = login(browser, server, "guanyuan", "guanyuan-demo")
+    open_page(page, "政策管理与沙盘")
+    text = (ROOT / "benchmarks/drafting/corpus/01-hefei-keji.txt").read_text(encoding="utf-8")
+    paste = page.get_by_label("或粘贴原文")
+    paste.fill(text)
+    paste.press("Control+Enter")
+    page.get_by_role("button", name="起草").click()
+    page.get_by_text("起草 6 条").wait_for()
+    marks = page.locator("mark")
+    marks.first.wait_for()
+    assert "首次认定的高新技术企业" in " ".join(marks.all_inner_texts()) or "高新技术企业" in " ".join(marks.all_inner_texts())
+    assert "30万元" in marks.all_inner_texts()
+    page.get_by_text("边界测试用例").wait_for()
+    _full_page(page, "drafting.png")
+    page.get_by_role("button", name="提交审核").last.click()
+    page.get_by_text("已提交审核").wait_for()
+    page.get_by_text("draft-2026-18-a2").first.wait_for()

@@ -38,7 +38,8 @@ class Gate:
     refused (422): PostgreSQL text cannot hold NUL (it ended as a 500), and no one's name,
     reason or statement contains it."""
 
-    UPLOADS = re.compile(r"^/api/v1/(enterprises/[^/]+/(applications|supplied-values|objections)|bank-results)$")
+    UPLOADS = re.compile(r"^/api/v1/(enterprises/[^/]+/(applications|supplied-values|objections)|bank-results"
+                         r"|policy-drafts/from-document)$")
     UPLOAD_LIMIT = 16 * 1024 * 1024  # one 10 MB file in Base64 (13.4 MB) and its form; bank results likewise
     JSON_LIMIT = 64 * 1024
     OPEN = {("POST", "/api/v1/sessions")}  # signing in is how a caller gets a credential

@@ -374,3 +374,42 @@ def _file(f: Any, missing: list[str] | None = None) -> PaymentFileOut:
                           created_at=f.created_at, created_by=f.created_by, missing_account=missing or [])
 
 
+
+
+class DraftPartOut(BaseModel):
+    role: str = Field(description="条件、金额、上限、分档")
+    rule: str = Field(description="草稿中的写法（条件表达式或金额）")
+    label: str
+    start: int = Field(description="原文中的起始位置（字符，从 0 起）")
+    end: int
+
+
+class OpenItemOut(BaseModel):
+    message: str
+    start: int
+    end: int
+
+
+class PolicyDraftOut(BaseModel):
+    policy_id: str
+    article: str
+    title: str
+    yaml: str = Field(description="政策 YAML：经加载器与类型检查；提交审核前须人工核对")
+    loads: bool
+    problems: list[str]
+    cases: int = Field(description="自动生成的边界测试用例数")
+    cases_failed: list[str]
+    parts: list[DraftPartOut]
+    open_items: list[OpenItemOut]
+
+
+class DraftDocumentOut(BaseModel):
+    name: str
+    kind: str
+    pages: int | None
+    notes: list[str]
+    title: str
+    number: str
+    text: str = Field(description="规范化后的原文（与上传文件逐字对应），位置均指向它")
+    open_items: list[OpenItemOut]
+    drafts: list[PolicyDraftOut]

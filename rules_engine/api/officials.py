@@ -9,12 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from .. import service
-from ..service import enterprise, tiers
+from ..service import drafting, enterprise, tiers
 from .deps import ERRORS, Ref, Who, answers, plat
 from .models import (
     ApplicationOut,
     BatchOut,
     CountOut,
+    DraftDocumentOut,
+    FileIn,
     PayoutOut,
     PolicyOut,
     Reason,
@@ -26,6 +28,7 @@ from .models import (
     VerifyIn,
     VerifyOut,
     _app,
+    _decoded,
     _payout,
     _sup,
 )
@@ -135,3 +138,12 @@ def notice_list(request: Request, who: Who) -> Response:
     data, _ = service.export_notice(plat(request).ledger, who, "xlsx")
     return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": "attachment; filename=notice.xlsx"})
+
+
+@router.post("/api/v1/policy-drafts/from-document", response_model=DraftDocumentOut, responses=ERRORS, tags=["政策管理"])
+def draft_from_document(request: Request, body: FileIn, who: Who) -> DraftDocumentOut:
+    """政策拆解：上传政策原文（文本、.docx 或带文字层的 PDF，Base64），返回每个支持条款的政策草稿，
+    每个条件与金额都标出原文位置，未识别的内容列为待核对事项。不写入任何数据；核对后经起草、双人复核发布。"""
+    (name, data), = _decoded([body])
+    doc = drafting.draft_document(who, plat(request).dictionary, data, name)
+    return DraftDocumentOut.model_validate({**doc.to_dict(), "text": doc.source.text})

@@ -17,7 +17,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .. import ir
+from .. import errors, ir
 from ..data.datasets import SAMPLE_MANIFEST
 from ..data.frame import row_of
 from ..data.tags import DEFAULT_DICTIONARY, load_dictionary
@@ -107,6 +107,58 @@ def lint_cmd(
         console.print(str(f), highlight=False, markup=False)
     console.print(f"已检查 {len(lib.policies)} 项政策，发现 {len(findings)} 个问题")
     if findings:
+        raise typer.Exit(1)
+
+
+@app.command()
+def draft(
+    file: Annotated[Path, typer.Argument(help="政策原文：文本（.txt）、Word（.docx）或带文字层的 PDF。")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="把每条草稿写成一个 YAML 文件到此目录。")] = None,
+    tags: TagsOpt = DEFAULT_DICTIONARY,
+) -> None:
+    """从政策原文起草政策规则（政策拆解）：每个条件、金额都标出原文出处，未识别的列为待核对事项。"""
+    from ..service import drafting
+    from ..service.actors import Actor
+
+    with domain_errors():
+        d = load_dictionary(tags)
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            err.print(f"错误：无法读取 {file}：{errors.os_reason(exc)}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        doc = drafting.draft_document(Actor("命令行", "official"), d, data, file.name)
+    text = doc.source.text
+    console.print(f"[bold]{doc.header.title or '（未识别标题）'}[/] {doc.header.number}", highlight=False)
+    for n in doc.source.notes:
+        console.print(f"说明：{n}", highlight=False)
+    for o in doc.opens:
+        console.print(f"待核对：{o.message}", highlight=False)
+    for dd in doc.drafts:
+        state = "可加载" if dd.loads else "未能加载"
+        console.print(f"\n[bold]{dd.article}[/] {dd.policy_id}（{state}，测试用例 {dd.cases} 个）", highlight=False)
+        for o in dd.opens:
+            console.print(f"  待核对：{o.message}", highlight=False)
+        for p in dd.parts:
+            console.print(f"  {p.role}：{p.rule}  ← 原文第 {p.span[0] + 1}–{p.span[1]} 字「{text[p.span[0]:p.span[1]]}」",
+                          highlight=False)
+        for pr in dd.problems:
+            err.print(pr, markup=False, highlight=False, soft_wrap=True)
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for dd in doc.drafts:
+                (out / f"{dd.policy_id}.yaml").write_text(dd.yaml, encoding="utf-8")
+        except OSError as exc:
+            err.print(f"错误：无法写入 {out}：{errors.os_reason(exc)}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        if doc.drafts:
+            console.print(f"\n已写入 {len(doc.drafts)} 个草稿文件到 {out}", highlight=False)
+    console.print(f"\n共起草 {len(doc.drafts)} 条，可加载 {sum(d.loads for d in doc.drafts)} 条；"
+                  f"待核对事项 {len(doc.opens) + sum(len(d.opens) for d in doc.drafts)} 项；"
+                  f"用时 {doc.elapsed_s:.2f} 秒", highlight=False)
+    if not doc.drafts:
+        err.print("未找到支持条款（给予…奖励、补助、补贴）", markup=False, highlight=False)
         raise typer.Exit(1)
 
 

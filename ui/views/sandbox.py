@@ -271,6 +271,103 @@ def _history(published: ir.Policy, source: Path) -> None:
             st.rerun()
 
 
+def _highlighted(text: str, start: int, end: int, marks: list[tuple[int, int, str]]) -> str:
+    """The article's text as HTML with each traced span marked; every character of the document
+    is escaped first (a policy text is external input)."""
+    import html
+
+    marks = sorted((max(a, start), min(b, end), role) for a, b, role in marks if a < end and b > start)
+    out, pos = [], start
+    for a, b, role in marks:
+        if a < pos:
+            continue
+        out.append(html.escape(text[pos:a]))
+        colour = {"条件": "#fff3b0", "金额": "#c8f7c5", "上限": "#d6eaff", "分档": "#c8f7c5"}.get(role, "#eeeeee")
+        out.append(f'<mark style="background:{colour}" title="{html.escape(role)}">{html.escape(text[a:b])}</mark>')
+        pos = b
+    out.append(html.escape(text[pos:end]))
+    return '<div style="white-space:pre-wrap;line-height:1.8">' + "".join(out) + "</div>"
+
+
+def _from_text() -> None:
+    """从政策原文起草: upload or paste the document, check each draft against its text (open
+    items first), edit, submit for the same two-person review."""
+    from rules_engine.drafting.reader import DocumentError
+    from rules_engine.service import drafting
+
+    st.subheader("从政策原文起草")
+    st.caption("上传或粘贴政策原文：每个支持条款起草为一条政策，条件与金额在原文中标出；未识别的内容列为待核对事项，不作猜测。"
+               "草稿须经核对、提交审核，由另一名政策管理人员复核后发布。")
+    up = st.file_uploader("政策原文（文本、DOCX 文档、带文字层的 PDF）", type=["txt", "docx", "pdf"], key="draft_upload",
+                          max_upload_size=32)
+    pasted = st.text_area("或粘贴原文", key="draft_paste", height=120)
+    if st.button("起草", key="draft_go", disabled=not (up or pasted.strip())):
+        data, name = (up.getvalue(), up.name) if up else (pasted.encode("utf-8"), "粘贴的原文")
+        try:
+            st.session_state["draft_doc"] = drafting.draft_document(common.actor(), common.dictionary(), data, name)
+        except DocumentError as exc:
+            st.session_state.pop("draft_doc", None)
+            st.error(str(exc))
+    doc = st.session_state.get("draft_doc")
+    if doc is None:
+        return
+    st.markdown(f"**{doc.header.title or '（未识别标题）'}** {doc.header.number}　"
+                f"起草 {len(doc.drafts)} 条，用时 {doc.elapsed_s:.2f} 秒")
+    for n in doc.source.notes:
+        st.caption(n)
+    if doc.opens:
+        st.warning("整份文件待核对：\n\n" + "\n".join(f"- {o.message}" for o in doc.opens))
+    if not doc.drafts:
+        st.info("未找到支持条款（给予…奖励、补助、补贴）。")
+        return
+    by_id = {d.policy_id: d for d in doc.drafts}
+    pick = st.selectbox("草稿", list(by_id), key="draft_pick",
+                        format_func=lambda k: f"{by_id[k].article}（{k}）" + (f"：待核对 {len(by_id[k].opens)} 项"
+                                                                          if by_id[k].opens else ""))
+    d = by_id[pick]
+    if d.opens:
+        st.warning("待核对事项：\n\n" + "\n".join(f"- {o.message}" for o in d.opens))
+    left, right = st.columns([2, 3])
+    text = doc.source.text
+    spans = [p.span for p in d.parts]
+    start = min([a for a, _ in spans] + [next((o.span[0] for o in d.opens if o.span[1] > o.span[0]), len(text))])
+    art = text.rfind("\n", 0, min(a for a, _ in spans) if spans else start) + 1
+    end = text.find("\n", max(b for _, b in spans) if spans else start)
+    end = len(text) if end < 0 else end
+    with left:
+        st.markdown("**原文**（黄色：条件；绿色：金额；蓝色：上限）")
+        st.markdown(_highlighted(text, art, end, [(p.span[0], p.span[1], p.role) for p in d.parts]),
+                    unsafe_allow_html=True)
+        st.table(pd.DataFrame([{"类别": p.role, "草稿": p.rule, "原文": text[p.span[0]:p.span[1]]} for p in d.parts]))
+    key = f"draft_yaml::{doc.source.name}::{d.policy_id}"
+    with right:
+        st.markdown("**政策 YAML（可修改）**")
+        st.text_area("YAML", value=d.yaml, key=key, height=420, label_visibility="collapsed")
+    edited = st.session_state.get(key, d.yaml)
+    policy, problems = _validate(edited, f"drafted/{d.policy_id}.yaml")
+    if problems:
+        st.error(f"校验未通过：{len(problems)} 处问题")
+        for p in problems:
+            st.code(p, language=None)
+        return
+    results = run_policy_tests([policy], common.dictionary()) if policy else []
+    failed = [r for r in results if not r.ok]
+    st.markdown(f"**边界测试用例**：{len(results) - len(failed)} 通过，{len(failed)} 未通过（请逐个确认预期结果与金额）")
+    common.show_frame(pd.DataFrame([{"用例": r.case.name, "预期": {"eligible": "符合", "not_eligible": "不符合",
+                                                                "undetermined": "待补充数据"}[r.case.status],
+                                     "金额（元）": common.amount(int(r.case.amount * 100)) if r.case.amount is not None else "",
+                                     "结果": "通过" if r.ok else "未通过"} for r in results]))
+    note = st.text_input("修改说明（审核人可见）", key=f"draft_note::{d.policy_id}",
+                         value=f"由政策原文起草：{doc.header.number} {d.article}")
+    if st.button("提交审核", type="primary", key=f"draft_submit::{d.policy_id}", disabled=bool(failed)):
+        def go() -> str:
+            row = policies.submit_draft(common.ledger(), common.actor(), common.dictionary(), edited,
+                                        f"drafted/{d.policy_id}.yaml", common.policies_dir(), note)
+            return f"已提交审核：草稿 {row.id}（{row.policy_id} v{row.version}），须由另一名政策管理人员复核后发布"
+        _do(go)
+        st.rerun()
+
+
 def render() -> None:
     st.header("政策管理与沙盘")
     lib = common.current_library()
@@ -314,3 +411,4 @@ def render() -> None:
             st.rerun()
     _review_queue()
     _history(published, source)
+    _from_text()

@@ -157,7 +157,8 @@ def run(print_out: bool = True, pages: tuple[int, ...] = (20, 200)) -> dict[str,
             i += 1
         return out.encode()
 
-    timing = {}
+    timing: dict[int, float] = {}
+    fastest: dict[int, float] = {}  # the test suite checks the fastest of 3: it runs beside other tests
     for n in pages:
         data = page_text(n)
         runs = []
@@ -166,6 +167,7 @@ def run(print_out: bool = True, pages: tuple[int, ...] = (20, 200)) -> dict[str,
             drafter.draft(read_document(data, f"{n}页.txt"))
             runs.append(time.perf_counter() - t0)
         timing[n] = statistics.median(runs)
+        fastest[n] = min(runs)
     # the fastest alternative in the same run: reading the text and splitting it into articles only
     from rules_engine.drafting.structure import split
     data = page_text(20)
@@ -183,7 +185,7 @@ def run(print_out: bool = True, pages: tuple[int, ...] = (20, 200)) -> dict[str,
         "conditions_without_span": sc.unspanned,
         "open_items_expected_found": f"{sc.opens_found}/{sc.opens_expected}",
         "fields": {f: dict(zip(("precision", "recall", "f1"), (round(x, 3) for x in sc.prf(f)))) for f in fields},
-        "seconds_20_pages": round(timing[20], 3), "seconds_200_pages": round(timing.get(200, float("nan")), 3),
+        "seconds_20_pages": round(timing[20], 3), "fastest_20_pages": round(fastest[20], 3), "seconds_200_pages": round(timing.get(200, float("nan")), 3),
         "seconds_20_pages_split_only": round(split_s, 3),
         "corpus_chars": len(whole), "misses": sc.misses,
         "heldout": {"clauses": held.expected, "drafts_loading": held.loaded / held.drafts if held.drafts else 0.0,

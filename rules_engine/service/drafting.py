@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..data.tags import TagDictionary
 from ..drafting.draft import DraftDocument, Drafter
 from ..drafting.reader import read_document
+from . import clock
 from .actors import Actor, require
 
 _DRAFTERS: dict[int, tuple[TagDictionary, Drafter]] = {}
@@ -24,4 +25,6 @@ def draft_document(actor: Actor, dictionary: TagDictionary, data: bytes, name: s
     """Drafts from a document's bytes (text, .docx, .pdf with a text layer); `DocumentError`
     says why a file cannot be read. Nothing is written: the official checks and submits."""
     require(actor, "policy.draft")
-    return _drafter(dictionary).draft(read_document(data, name))
+    drafter = _drafter(dictionary)
+    drafter.today = clock.today()
+    return drafter.draft(read_document(data, name))

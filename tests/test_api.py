@@ -416,7 +416,7 @@ def test_an_official_drafts_rules_from_a_policy_text_and_an_enterprise_may_not(a
     assert out["number"] == "芜人社〔2026〕5号" and len(out["drafts"]) == 4 and all(d["loads"] for d in out["drafts"])
     first = out["drafts"][0]
     cap = next(p for p in out["drafts"][1]["parts"] if p["role"] == "上限")
-    assert out["text"][cap["start"]:cap["end"]] == "15万元" and first["yaml"].count("when:") == 3
+    assert out["text"][cap["start"]:cap["end"]] == "15万元" and first["yaml"].count('"when":') == 3
     assert api("POST", "/api/v1/policy-drafts/from-document", "enterprise", json=body).status_code == 403
     empty = api("POST", "/api/v1/policy-drafts/from-document", "official", json={"name": "空.txt", "content_base64": ""})
     assert empty.status_code == 400 and "空文件" in empty.json()["message"]

@@ -15,7 +15,7 @@ from decimal import Decimal
 from ..data.tags import TagDef
 from ..ir import Kind
 from ..periods import PeriodKind
-from .numbers import DATE, Quantity, literal, quantities
+from .numbers import DATE, Quantity, literal, number, quantities
 from .structure import View
 from .vocabulary import LEVEL_WORDS, Mention, Vocabulary
 
@@ -78,8 +78,7 @@ def _relative(m: re.Match[str]) -> tuple[str, str]:
     """(period kind, the period as the language writes it) of a period word."""
     p = m.group("p")
     if m.group("n"):
-        n = m.group("n")
-        num = int(n) if n.isdigit() else CN_COUNT.index(n) + 1 if len(n) == 1 and n != "两" else 2 if n == "两" else 0
+        num = int(number(m.group("n")) or 0)
         unit = m.group("u")
         return ("year" if unit == "年" else "quarter" if unit == "个季度" else "month"), f"近{num}{unit}"
     if "季度" in p:
@@ -117,9 +116,6 @@ class Reader:
         if unit in ("人", "件", "月"):
             return q.unit in (unit, "")
         return q.unit == ""
-
-    def value_text(self, t: TagDef, q: Quantity) -> str:
-        return literal(q.value)
 
     # ------------------------------------------------------------------ a sentence
 
@@ -270,7 +266,7 @@ class Reader:
                      covered: list[tuple[int, int]]) -> None:
         e = re.match(rf"(?:之日起|以来)?(?:未满|不满|不足)?(?P<n>\d+|[{CN_COUNT}])(?P<u>年|个月)(?:以内|内)?", after)
         if e:
-            n = int(e.group("n")) if e.group("n").isdigit() else (2 if e.group("n") == "两" else CN_COUNT.index(e.group("n")) + 1)
+            n = int(number(e.group("n")) or 0)
             unit = "years" if e.group("u") == "年" else "months"
             out.conditions.append(Part("条件", f"{t.key} within {n} {unit}", m.phrase + after[:e.end()],
                                        s.span(m.start, m.end + e.end())))
@@ -343,7 +339,7 @@ class Reader:
             else:
                 listed = [q]
             last_op = op
-            value = self.value_text(t, q)
+            value = literal(q.value)
             if agg == "sum":
                 rule = f"sum({t.key}, {period[1]}) {op} {value}"  # type: ignore[index]
             elif agg in ("min", "each"):

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from .. import ir
 from ..backends import reference
+from ..data.codes import code_children
 from ..data.tags import TagDictionary
 from ..errors import ExpressionError, PolicyLoadError
 from ..language.binder import bind_condition, bind_value
@@ -135,15 +136,16 @@ def _article_number(label: str) -> int:
 
 class Drafter:
     def __init__(self, dictionary: TagDictionary, vocab: Vocabulary | None = None) -> None:
-        self.today = dt.date.today()  # lint's reference date; the service sets its clock's
         self.d = dictionary
         self.vocab = vocab or Vocabulary(dictionary)
         self.reader = Reader(self.vocab)
 
-    def draft(self, source: SourceText) -> DraftDocument:
+    def draft(self, source: SourceText, today: dt.date | None = None) -> DraftDocument:
+        """`today`: lint's reference date and the start date of a document that names none."""
         import time
 
         t0 = time.perf_counter()
+        today = today or dt.date.today()
         header, articles = split(source.text)
         opens: list[Open] = []
         head_text = source.text[:articles[0].start] if articles else source.text
@@ -152,9 +154,10 @@ class Drafter:
         region_name = region_hits[0][0] if region_hits else ""
         if not doc_region:
             opens.append(Open("未能从标题和发文机关判断适用区域：请填写 regions", header.title_span))
-        valid_from, valid_to, vopen = _validity("".join(a.body.text for a in articles) or source.text, header.issued)
+        bodies = "".join(a.body.text for a in articles)
+        valid_from, valid_to, vopen = _validity(bodies or source.text, header.issued)
         opens.extend(vopen)
-        department = _department("".join(a.body.text for a in articles), header, region_name)
+        department = _department(bodies, header, region_name)
         if not department:
             opens.append(Open("未能识别主管部门：请填写 department", header.title_span))
         common: list[Part] = []
@@ -182,15 +185,9 @@ class Drafter:
                 elif COMMON.search(s.text) or r.excluded:
                     common.extend(r.conditions)
                     regions.extend(r.regions)
-                    if r.conditions or r.regions or r.excluded:
-                        opens.extend(o for o in r.opens)
-                    elif r.opens:
-                        opens.extend(r.opens)
-                if r.benefits or has_benefit:
-                    regions_here = r.regions
-                    if regions_here:
-                        for b in r.benefits:
-                            b.extra.extend(Part("适用区域", code, "", span) for code, span in regions_here)
+                    opens.extend(r.opens)
+                for b in r.benefits:  # a region named in the benefit's own sentence scopes that benefit
+                    b.extra.extend(Part("适用区域", code, "", span) for code, span in r.regions)
             if found or art_opens:
                 per_article.append((art, found, art_opens))
         scope = sorted({code for code, _ in regions}) or ([doc_region] if doc_region else [])
@@ -206,14 +203,14 @@ class Drafter:
                 region_parts = [p for p in benefit.extra if p.role == "适用区域"]
                 own_scope = sorted({p.rule for p in region_parts}) or scope
                 cond_parts = _dedupe(common + conds + [p for p in benefit.extra if p.role == "条件"])
-                drafts.append(self.build(pid, art, header, department, valid_from, valid_to, own_scope,
-                                         cond_parts, benefit, art_opens, source))
+                drafts.append(self.build(pid, art, header, department, valid_from or today, valid_to, own_scope,
+                                         cond_parts, benefit, art_opens, source, today))
         elapsed = time.perf_counter() - t0
         return DraftDocument(source, header, drafts, opens, elapsed)
 
-    def build(self, pid: str, art: Article, header: Header, department: str, valid_from: dt.date | None,
+    def build(self, pid: str, art: Article, header: Header, department: str, valid_from: dt.date,
               valid_to: dt.date | None, scope: list[str], conds: list[Part], benefit: BenefitDraft,
-              opens: list[Open], source: SourceText) -> Draft:
+              opens: list[Open], source: SourceText, today: dt.date) -> Draft:
         summary = re.sub(r"\s+", "", source.text[art.start:art.end])[:300]
         title = f"{header.title or '（未识别标题）'} {art.label}"
         doc: dict[str, object] = {
@@ -221,7 +218,7 @@ class Drafter:
             "summary": summary,
             "basis": {"document": header.title or "（待填写）", "number": header.number or "（待填写）", "article": art.label},
             "tier": "免申即享",
-            "valid_from": (valid_from or dt.date.today()).isoformat(),
+            "valid_from": valid_from.isoformat(),
         }
         if valid_to:
             doc["valid_to"] = valid_to.isoformat()
@@ -229,7 +226,7 @@ class Drafter:
         doc["conditions"] = [{"id": f"c{i + 1}", "when": p.rule, "label": p.label[:80]} for i, p in enumerate(conds)]
         doc["benefit"] = _plain_numbers(benefit.formula)
         parts = conds + benefit.parts
-        cases = boundary_cases(self.d, valid_from or dt.date.today(), valid_to, benefit.formula, conds, scope)
+        cases = boundary_cases(self.d, valid_from, valid_to, benefit.formula, conds, scope)
         if cases:
             doc["tests"] = cases
         text = _dump(doc)
@@ -239,7 +236,7 @@ class Drafter:
         except PolicyLoadError as exc:
             draft.problems = [str(p) for p in exc.problems]
             return draft
-        for finding in lint(Library([policy], []), self.today):  # library lint, as for a policy file
+        for finding in lint(Library([policy], []), today):  # library lint, as for a policy file
             draft.opens.append(Open(f"检查：{finding.message}", art.body.span(0, 1)))
         if not cases:
             draft.policy = policy
@@ -322,7 +319,7 @@ def boundary_cases(d: TagDictionary, valid_from: dt.date, valid_to: dt.date | No
             values[m.group(1)] = re.findall(r'"([^"]+)"', m.group(2))[0]
             continue
         if m := re.fullmatch(r"industry under ([A-Z0-9]+)", rule):
-            values["industry"] = _industry_under(m.group(1))
+            values["industry"] = _leaf_under(m.group(1), "industry")
             continue
         if m := re.fullmatch(r"([a-z0-9_]+) within (\d+) (years|months)", rule):
             values[m.group(1)] = "WITHIN"
@@ -350,7 +347,7 @@ def boundary_cases(d: TagDictionary, valid_from: dt.date, valid_to: dt.date | No
             values[k] = (as_of - dt.timedelta(days=10)).isoformat()
     base: dict[str, object] = dict(values)
     if scope:
-        base["region"] = _region_under(scope[0])
+        base["region"] = _leaf_under(scope[0], "region")
     chosen: dict[str, Decimal] = {}
     for ref, bs in bounds.items():
         step = _step(kinds[ref])
@@ -449,35 +446,12 @@ def fill_amounts(policy: ir.Policy, doc: dict[str, object]) -> tuple[ir.Policy, 
     return dataclasses.replace(policy, cases=tuple(cases)), failed
 
 
-_INDUSTRIES: list[str] = []
-_REGIONS: dict[str, str] = {}
-
-
-def _industry_under(prefix: str) -> str:
-    if not _INDUSTRIES:
-        import csv
-
-        from ..data.tags import DEFAULT_DICTIONARY
-        with open(DEFAULT_DICTIONARY.parent / "industries.csv", encoding="utf-8") as fh:
-            _INDUSTRIES.extend(r["code"] for r in csv.DictReader(fh) if r["level"] == "class")
-    under = [c for c in _INDUSTRIES if ir.code_prefix(c, "industry").startswith(prefix) or c.startswith(prefix)]
-    return under[0] if under else prefix
-
-
-def _region_under(code: str) -> str:
-    if not _REGIONS:
-        import csv
-
-        from ..data.tags import DEFAULT_DICTIONARY
-        with open(DEFAULT_DICTIONARY.parent / "regions.csv", encoding="utf-8") as fh:
-            for r in csv.DictReader(fh):
-                _REGIONS[r["code"]] = r["parent"]
-    for c, parent in _REGIONS.items():
-        if parent == code and c != code:
-            for c2, p2 in _REGIONS.items():
-                if p2 == c:
-                    return c2
-            return c
+def _leaf_under(code: str, hierarchy: str) -> str:
+    """The first code at the bottom of the table under `code` (C → C13…; 340100 → 340102): a
+    value any `under` condition on `code` holds for."""
+    children = code_children(hierarchy)
+    while children.get(code):
+        code = children[code][0]
     return code
 
 

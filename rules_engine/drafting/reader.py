@@ -5,6 +5,7 @@ the same characters in what the official uploaded."""
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 from dataclasses import dataclass
@@ -86,16 +87,15 @@ def _pdf(data: bytes, name: str) -> tuple[str, int]:
     return text, n
 
 
+@functools.cache
 def _t2s() -> object | None:
+    """OpenCC's converter, made on first use (not when the API or the UI imports this module)."""
     try:
         import opencc
 
         return opencc.OpenCC("t2s")
-    except Exception:  # noqa: BLE001 - the converter is optional at import; the note says so
+    except Exception:  # noqa: BLE001 - the converter is optional; the note says when it is missing
         return None
-
-
-_CONVERTER = _t2s()
 
 
 def normalise(original: str) -> tuple[str, tuple[str, ...]]:
@@ -116,10 +116,11 @@ def normalise(original: str) -> tuple[str, tuple[str, ...]]:
             out.append(ch)
     text = "".join(out)
     notes = [f"已将全角字母、数字和符号转换为半角（{wide} 处）"] if wide else []
-    if _CONVERTER is not None:
-        whole = _CONVERTER.convert(text)  # type: ignore[attr-defined]
+    converter = _t2s()
+    if converter is not None:
+        whole = converter.convert(text)  # type: ignore[attr-defined]
         if len(whole) != len(text):  # a phrase changed length: convert one character at a time
-            whole = "".join(_CONVERTER.convert(c) if len(_CONVERTER.convert(c)) == 1 else c  # type: ignore[attr-defined]
+            whole = "".join(converter.convert(c) if len(converter.convert(c)) == 1 else c  # type: ignore[attr-defined]
                             for c in text)
         changed = sum(a != b for a, b in zip(text, whole))
         if changed:

@@ -4,13 +4,13 @@ category (国家级绿色工厂), an industry (by its name in industries.csv) or
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from ..data.codes import industries, regions
 from ..data.tags import DEFAULT_DICTIONARY, TagDictionary
 from ..ir import Kind
 
@@ -60,15 +60,10 @@ class Vocabulary:
         for item in raw.get("phrases") or []:
             for p in item["say"]:
                 table[_clean(str(p))] = Meaning("phrase", str(item["when"]))
-        root = DEFAULT_DICTIONARY.parent
-        with open(root / "industries.csv", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                if row["level"] in ("section", "division") and len(row["name"]) >= 3:
-                    table.setdefault(row["name"], Meaning("industry", f"industry under {row['code']}"))
-        self.regions: dict[str, str] = {}
-        with open(root / "regions.csv", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                self.regions[row["name"]] = row["code"]
+        for code, name in industries().items():  # 门类 and 大类 by name: 制造业, 软件和信息技术服务业
+            if len(code) <= 3 and len(name) >= 3:
+                table.setdefault(name, Meaning("industry", f"industry under {code}"))
+        self.regions: dict[str, str] = {name: code for code, name in regions().items()}
         self.table = table
         ordered = sorted(table, key=len, reverse=True)
         self._re = re.compile("|".join(re.escape(p) for p in ordered))

@@ -25,6 +25,4 @@ def draft_document(actor: Actor, dictionary: TagDictionary, data: bytes, name: s
     """Drafts from a document's bytes (text, .docx, .pdf with a text layer); `DocumentError`
     says why a file cannot be read. Nothing is written: the official checks and submits."""
     require(actor, "policy.draft")
-    drafter = _drafter(dictionary)
-    drafter.today = clock.today()
-    return drafter.draft(read_document(data, name))
+    return _drafter(dictionary).draft(read_document(data, name), clock.today())

@@ -230,3 +230,17 @@ def test_a_draft_goes_through_library_lint_too() -> None:
     doc = draft(HEAD + "第二条 对高新技术企业给予一次性奖励5万元。\n第三条 本政策自2019年1月1日起施行，有效期至2020年12月31日。\n")
     assert any(o.message.startswith("检查：") and "到期" in o.message for o in doc.drafts[0].opens), \
         [o.message for o in doc.drafts[0].opens]
+
+
+def test_a_strict_date_condition_gets_a_date_in_its_cases() -> None:
+    """Was: `registration_date > 2026-01-01` gave its cases the placeholder "DATE+1", which no
+    loader reads: the draft would not have loaded."""
+    from rules_engine.drafting.clauses import Part
+    from rules_engine.drafting.draft import boundary_cases
+
+    after = Part("条件", "registration_date > 2026-01-01", "2026年1月1日以后成立", (0, 1))
+    before = Part("条件", "registration_date < 2020-01-01", "2020年1月1日以前成立", (0, 1))
+    cases = boundary_cases(D, dt.date(2026, 3, 1), None, {"fixed": "50000"}, [after], [])
+    assert cases[0]["tags"]["registration_date"] == "2026-01-02"
+    cases = boundary_cases(D, dt.date(2026, 3, 1), None, {"fixed": "50000"}, [before], [])
+    assert cases[0]["tags"]["registration_date"] == "2019-12-31"

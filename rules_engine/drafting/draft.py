@@ -337,7 +337,8 @@ def boundary_cases(d: TagDictionary, valid_from: dt.date, valid_to: dt.date | No
             values[ref] = v if op == "==" else next(x for x in t.values if x != v)
             continue
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            values[ref] = raw if op in (">=", "<=") else "DATE+1"
+            day = dt.date.fromisoformat(raw) + dt.timedelta(days={">": 1, "<": -1}.get(op, 0))
+            values[ref] = day.isoformat()
             continue
         kinds[ref] = t
         bounds.setdefault(ref, []).append((op, _num(raw)))

@@ -9,6 +9,7 @@ thousand of the same mutations in CI."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import time
@@ -24,6 +25,7 @@ from rules_engine.errors import PolicyLoadError  # noqa: E402
 from rules_engine.library.loader import load_policy_text, policy_files  # noqa: E402
 
 MAX_SECONDS = 2.0
+RETRIES = 2
 TOKENS = ["²", "--5", "1e309", "-1", "99999999999999999999999", "", "null", "[", "{", "&a", "*a", "!!binary AAAA",
           "!!python/object/apply:os.system ['x']", "\x00", "\x1b", "\ufeff", "ｖ", "0x10", "1_000", "NaN", "inf",
           "10%%", "万", "'", '"', "\\", ":", "- -", "? x", "|", ">", "%YAML 1.1", "a" * 5000, "中" * 3000]
@@ -86,6 +88,19 @@ def cases(n: int, seed: int) -> Iterator[tuple[int, str]]:
         yield k, mutate(rng.choice(sources), rng)
 
 
+def _fastest_of(n: int, text: str, d: TagDictionary) -> float:
+    """A file over the limit is timed again: an input that makes the loader slow is slow every
+    time, a process descheduled by its neighbours (CI runs the browser and Spark beside it) is
+    not. The fastest of the runs counts, as in every benchmark here."""
+    best = float("inf")
+    for _ in range(n):
+        t0 = time.perf_counter()
+        with contextlib.suppress(Exception):  # the first run already counted the outcome
+            load_policy_text(text, d, "again.yaml")
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def run(n: int, seed: int, d: TagDictionary) -> tuple[Counter[str], list[tuple[int, str, str]], float]:
     """Outcome counts, crashes (case, exception, text), and the slowest file's seconds."""
     outcomes: Counter[str] = Counter()
@@ -102,6 +117,8 @@ def run(n: int, seed: int, d: TagDictionary) -> tuple[Counter[str], list[tuple[i
             outcomes["crashed"] += 1
             crashes.append((k, f"{type(exc).__name__}: {exc}"[:200], text))
         took = time.perf_counter() - t0
+        if took > MAX_SECONDS:
+            took = min(took, _fastest_of(RETRIES, text, d))
         slowest = max(slowest, took)
         if took > MAX_SECONDS:
             outcomes["slower than 2 s"] += 1

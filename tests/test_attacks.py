@@ -513,10 +513,15 @@ def test_a_file_with_thousands_of_problems_loads_fast_and_says_so_briefly(tmp_pa
 
     for text in (Path("policies/innovation/faming-zhuanli.yaml").read_text(encoding="utf-8").split("tests:")[0]
                  + "tests: [" + ", ".join(["1"] * 10000) + "]\n", _bloated("1, ", MAX_FILE_BYTES - 1024)):
-        t = time.perf_counter()
-        with pytest.raises(PolicyLoadError) as exc:
-            load_policy_text(text, D, "x.yaml")
-        assert time.perf_counter() - t < 2.0
+        took = []
+        for _ in range(3):  # the fastest of 3: a slow loader is slow every time, a busy CI machine is not
+            t = time.perf_counter()
+            with pytest.raises(PolicyLoadError) as exc:
+                load_policy_text(text, D, "x.yaml")
+            took.append(time.perf_counter() - t)
+            if took[-1] < 2.0:
+                break
+        assert min(took) < 2.0, took
         problems = exc.value.problems
         assert len(problems) == MAX_PROBLEMS_PER_FILE + 1 and "个问题未列出" in problems[-1].message
         assert all(len(p.source_line) <= EXCERPT + 2 for p in problems)

@@ -91,6 +91,62 @@ def test_a_media_file_is_served_only_to_the_person_whose_page_made_it() -> None:
         security.unbind("page-b")
 
 
+@pytest.mark.parametrize("browser_first", [False, True])
+def test_a_clicked_download_survives_streamlits_passes_until_fetched_then_is_gone(
+        monkeypatch: pytest.MonkeyPatch, browser_first: bool) -> None:
+    """Was (#34): the click's rerun drops the button, so Streamlit's orphan passes (the end of any
+    session's run) deleted the file before a slow browser's GET: `Download.path: canceled`. The
+    browser's GET and the click's rerun reach the server in either order."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from ui import security
+
+    mgr = MediaFileManager(MemoryMediaFileStorage("/media"))
+    monkeypatch.setattr(security, "_manager", lambda: mgr)
+    data, mime, name = b"PK\x03\x04 list", "application/vnd.ms-excel", "公示名单.xlsx"
+    url = mgr.add(data, mime, "1.2", file_name=name, is_for_static_download=True)  # the button shown
+    file_id = url.rsplit("/", 1)[-1].split(".")[0]
+    security.bind("dontcare", "token-a")
+    try:
+        if browser_first:
+            security.downloaded(file_id)
+            assert file_id in mgr._file_metadata  # not yet: its click may still be coming
+        mgr.clear_session_refs("dontcare")  # the click's rerun: the button is not shown again
+        assert security.pin_download("dontcare", data, mime, name) == file_id
+        if not browser_first:
+            for _ in range(3):  # other sessions' runs end, the page's rerun ends
+                mgr.remove_orphaned_files()
+            assert file_id in mgr._file_metadata  # still there for the browser
+            assert security.may_read(file_id, "token-a") and not security.may_read(file_id, None)
+            security.downloaded(file_id)
+        assert file_id not in mgr._file_metadata and mgr.read_file(file_id + ".xlsx") is None  # offered once
+        assert not any(k.startswith(security.PIN) for k in mgr._files_by_session_and_coord)
+        assert not security._pins and not security._fetched
+    finally:
+        security.unbind("dontcare")
+
+
+def test_an_unfetched_pin_is_left_to_streamlit_after_sign_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from ui import security
+
+    mgr = MediaFileManager(MemoryMediaFileStorage("/media"))
+    monkeypatch.setattr(security, "_manager", lambda: mgr)
+    url = mgr.add(b"x", "text/plain", "1", file_name="a.txt", is_for_static_download=True)
+    file_id = url.rsplit("/", 1)[-1].split(".")[0]
+    mgr.clear_session_refs("dontcare")
+    security.bind("dontcare", "token-a")
+    assert security.pin_download("dontcare", b"x", "text/plain", "a.txt") == file_id
+    assert security.pin_download("dontcare", b"y", "text/plain", "a.txt") is None  # not a stored file
+    security.unbind("dontcare")
+    mgr.remove_orphaned_files()
+    mgr.remove_orphaned_files()
+    assert file_id not in mgr._file_metadata and not security._pins
+
+
 def test_the_security_guard_refuses_media_and_adds_headers() -> None:
     import asyncio
 

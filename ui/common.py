@@ -118,11 +118,20 @@ MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:&=\"'")
 def offer_download(label: str, name: str, data: bytes, key: str, mime: str | None = None) -> None:
     """A download that is audited (who, when, the file's hash) and offered once: after the
     click the bytes leave the session, so the next run drops them from Streamlit's /media."""
+    import mimetypes
+
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
     from rules_engine.service.ledger import record_download
+    from ui import security
+
+    mime = mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
     def taken() -> None:
         record_download(ledger(), actor(), name, data)
         st.session_state.pop(f"file_{key}", None)
+        if (ctx := get_script_run_ctx()) is not None:  # kept until this person's GET, then deleted
+            security.pin_download(ctx.session_id, data, mime, name)
 
     st.download_button(label, data, file_name=name, key=f"dl_{key}", on_click=taken, mime=mime)
 

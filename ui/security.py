@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -42,18 +43,106 @@ def bind(streamlit_session: str, token: str) -> None:
 def unbind(streamlit_session: str) -> None:
     with _lock:
         _people.pop(streamlit_session, None)
+        mine = [fid for fid, (sid, _) in _pins.items() if sid == streamlit_session]
+        for fid in mine:
+            del _pins[fid]
+    for fid in mine:
+        _release(fid, streamlit_session, delete=False)
 
 
-def _owners(file_id: str) -> list[str]:
-    """The Streamlit sessions whose page shows this file."""
+# A download is offered once. The click reruns the page without the button, so Streamlit stops
+# referencing the file and its orphan passes (at the end of any session's run) delete it: under
+# load that happened before the browser's GET arrived (`Download.path: canceled`). The browser
+# sends the click's rerun and the GET at the same moment, in either order on the server. So the
+# click (on_click, at the start of its rerun: before that run's pass) pins the file under a
+# reference Streamlit never clears, and the browser's download (a navigating GET; the page's own
+# availability check is a `cors` fetch) deletes it: whichever of the two comes second does it.
+# A pin not fetched within PIN_SECONDS, or of a person who signs out, is left to Streamlit.
+PIN_SECONDS = 600
+FETCHED_SECONDS = 120  # a download seen first waits this long for its click
+PIN = "取件:"  # prefix of the pseudo-session holding a pinned file
+_pins: dict[str, tuple[str, float]] = {}  # file id -> (Streamlit session that clicked, monotonic time)
+_fetched: dict[str, float] = {}  # file id -> when a browser downloaded it before its click was seen
+
+
+def _manager() -> Any:
     try:
         from streamlit.runtime import get_instance
 
-        mgr = get_instance().media_file_mgr
-    except RuntimeError:
-        return []
+        return get_instance().media_file_mgr
+    except RuntimeError:  # no runtime (AppTest)
+        return None
+
+
+def _release(file_id: str, streamlit_session: str, delete: bool) -> None:
+    """Drop the pin's reference; with `delete`, the file too unless a page still shows it."""
+    mgr = _manager()
+    if mgr is None:
+        return
+    with mgr._lock:
+        refs = mgr._files_by_session_and_coord
+        key = PIN + streamlit_session
+        if key in refs:
+            refs[key].pop(file_id, None)
+            if not refs[key]:
+                del refs[key]
+        shown = any(file_id in files.values() for files in refs.values())
+        if delete and not shown and file_id in mgr._file_metadata:
+            mgr._delete_file(file_id)
+
+
+def _expired() -> list[tuple[str, str]]:
+    """Pins and download records past their time, removed (caller holds _lock)."""
+    now = time.monotonic()
+    for fid in [fid for fid, at in _fetched.items() if now - at > FETCHED_SECONDS]:
+        del _fetched[fid]
+    old = [(fid, sid) for fid, (sid, at) in _pins.items() if now - at > PIN_SECONDS]
+    for fid, _ in old:
+        del _pins[fid]
+    return old
+
+
+def pin_download(streamlit_session: str, data: bytes, mime: str, name: str) -> str | None:
+    """The click on a download: keep its file at /media until the browser fetched it, then
+    delete it. Its file id, or None when no such file is stored (no runtime, or Streamlit names
+    files otherwise: tests/test_browser.py checks the file is gone after one download)."""
+    from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+
+    mgr = _manager()
+    if mgr is None:
+        return None
+    file_id = _calculate_file_id(data, mime, name)
+    with mgr._lock:
+        if file_id not in mgr._file_metadata:
+            return None
+        mgr._files_by_session_and_coord[PIN + streamlit_session][file_id] = file_id
+    with _lock:
+        old = _expired()
+        fetched = _fetched.pop(file_id, None) is not None
+        if not fetched:
+            _pins[file_id] = (streamlit_session, time.monotonic())
+    for fid, sid in old:
+        _release(fid, sid, delete=False)
+    if fetched:  # the browser was faster than the click's rerun
+        _release(file_id, streamlit_session, delete=True)
+    return file_id
+
+
+def downloaded(file_id: str) -> None:
+    """A browser downloaded this file (a navigating GET answered 200)."""
+    with _lock:
+        pinned = _pins.pop(file_id, None)
+        if pinned is None:
+            _fetched[file_id] = time.monotonic()
+    if pinned is not None:
+        _release(file_id, pinned[0], delete=True)
+
+
+def _owners(file_id: str) -> list[str]:
+    """The Streamlit sessions whose page shows this file, or whose click pinned it."""
+    mgr = _manager()
     refs = getattr(mgr, "_files_by_session_and_coord", {})
-    return [sid for sid, files in list(refs.items()) if file_id in files.values()]
+    return [sid.removeprefix(PIN) for sid, files in list(refs.items()) if file_id in files.values()]
 
 
 def may_read(file_id: str, cookie_token: str | None, owners: list[str] | None = None) -> bool:
@@ -98,11 +187,19 @@ class Guard:
                 await send({"type": "http.response.body", "body": body})
                 return None
 
+        status = 0
+
         async def with_headers(message: Any) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 message = {**message, "headers": [*message.get("headers", []),
                                                   *(h for h in HEADERS if h[0] not in present)]}
             await send(message)
 
-        return await self.app(scope, receive, with_headers)
+        await self.app(scope, receive, with_headers)
+        headers = dict(scope.get("headers") or [])
+        if "/media/" in path and status == 200 and headers.get(b"sec-fetch-mode") == b"navigate":
+            downloaded(file_id)
+        return None

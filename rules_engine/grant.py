@@ -97,6 +97,8 @@ def origin_zh(rec: Mapping[str, Any], d: TagDictionary) -> str:
         return f"数据更新触发（{label} = {o.get('value')}，来源 {source}，截至 {o.get('as_of')}），免申即享"
     if kind == "invitation":
         return f"企业确认享受（即申即享，邀请 {o.get('reference', '')}）"
+    if kind == "contract":
+        return f"合同履约节点达成（合同 {o.get('reference', '')}，节点 {o.get('milestone', '')}）"
     if kind == "application":
         return f"申报审核通过（申报 {o.get('reference', '')}）"
     return "批次匹配（免申即享）"

@@ -583,9 +583,11 @@ def main() -> None:
 
 
 def _register_ledger() -> None:
+    from .contracts import register as register_contracts
     from .ledger import register
 
     register(app)
+    register_contracts(app)
 
 
 _register_ledger()

@@ -501,3 +501,91 @@ class PolicyDraft(Base):
     reviewer: Mapped[str | None] = mapped_column(String(64))
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     reason: Mapped[str | None] = mapped_column(Text)  # why it was returned
+
+
+class SigningKey(Base):
+    """A signer's Ed25519 public key (合同签署). The private key is handed to the signer once
+    when it is made and never stored: a signature the platform holds is one it could not forge."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))  # the account that signs with it
+    party: Mapped[str] = mapped_column(String(16))  # government | enterprise
+    credit_code: Mapped[str | None] = mapped_column(String(18))  # an enterprise signer's enterprise
+    public_key: Mapped[str] = mapped_column(String(64))  # raw Ed25519 public key, hex
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Contract(Base):
+    """One version of a support agreement (合同履约): its text as drafted, hashed; signed by both
+    parties it is in force and never changes; an amendment (补充协议) is the next version."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (UniqueConstraint("number", "version", name="uq_contract_version"),
+                      Index("ix_contracts_enterprise", "credit_code"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(48))
+    version: Mapped[int] = mapped_column(Integer)
+    credit_code: Mapped[str] = mapped_column(String(18))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # drafted | signed (in force) | superseded | void
+    drafted_by: Mapped[str] = mapped_column(String(64))
+    drafted_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    in_force_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ContractSignature(Base):
+    __tablename__ = "contract_signatures"
+    __table_args__ = (UniqueConstraint("contract_id", "party", name="uq_contract_party"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    party: Mapped[str] = mapped_column(String(16))  # government | enterprise
+    key_id: Mapped[int] = mapped_column(ForeignKey("signing_keys.id"))
+    signer: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))  # what was signed
+    signature: Mapped[str] = mapped_column(String(128))  # Ed25519 signature, hex
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class MilestoneCheck(Base):
+    """The last decision on one milestone of a contract number: met, missed, pending (not yet
+    met, still time) or undetermined (data missing), with what it read."""
+
+    __tablename__ = "milestone_checks"
+
+    number: Mapped[str] = mapped_column(String(48), primary_key=True)
+    milestone: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)  # values, sources, missing, amount
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
+
+
+class RecoveryClaim(Base):
+    """追回: what an enterprise owes back for a missed milestone, never more than the contract
+    paid and not yet claimed; settled by repayment, by offset against a later payout, or written
+    off by a second official with a reason."""
+
+    __tablename__ = "recovery_claims"
+    __table_args__ = (UniqueConstraint("number", "milestone", name="uq_claim_milestone"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(48))
+    milestone: Mapped[str] = mapped_column(String(16))
+    credit_code: Mapped[str] = mapped_column(String(18), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    settled_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(24))  # open | settled | write_off_requested | written_off
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    settlements: Mapped[list[Any]] = mapped_column(JSON)  # [{kind, fen, by, at, reference, reason}]
+    write_off_by: Mapped[str | None] = mapped_column(String(64))
+    write_off_reason: Mapped[str | None] = mapped_column(Text)

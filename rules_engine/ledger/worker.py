@@ -44,7 +44,7 @@ from ..errors import EngineError
 from ..explain import Provenance
 from ..ir import Kind
 from ..periods import split_slot
-from . import anchor, audit, lifecycle
+from . import anchor, audit, contracts, lifecycle
 from .allocation import Candidate, allocate, period
 from .batch import BatchLocked, acquire_lock, load_existing, release_lock, supersede
 from .decide import decide
@@ -398,6 +398,20 @@ class Worker:
             time.sleep(poll_s)
         return stats
 
+    def check_contracts(self, s: Session, ev: TagUpdate, source: Any, position: int, raw: Any,
+                        stats: WorkerStats) -> None:
+        """The enterprise's contracts in force re-decided on the new value (the batch's rule,
+        ledger/contracts.py). A contract that cannot be checked (its text edited in the database)
+        is a dead letter of its own; the event's effects stand."""
+        label = self.d.sources[ev.source].label if ev.source in self.d.sources else ev.source
+        try:
+            with s.begin_nested():
+                contracts.check_enterprise(s, ev.credit_code, self.profile(ev.credit_code),
+                                           {ev.tag: Provenance(label, ev.as_of)}, self.d, ACTOR, self.as_of(),
+                                           dt.datetime.now())
+        except EngineError as exc:
+            self._dead(s, source, position, raw, f"合同履约核查失败：{exc}", stats)
+
     def _dead(self, s: Session, source: Any, position: int, raw: Any, reason: str, stats: WorkerStats) -> None:
         s.add(DeadLetter(source=f"{source.name}#{position}", raw=_raw_text(raw).strip()[:4000], reason=reason[:2000],
                          at=dt.datetime.now()))
@@ -413,6 +427,7 @@ class Worker:
                 time.sleep(0.5)  # a batch run is writing: wait for it
         try:
             with self.sf.begin() as s:
+                under_contract = contracts.signed_codes(s)  # once a chunk: usually none
                 for position, raw in batch:
                     received = dt.datetime.now()
                     if isinstance(raw, dict) and "_received_at" in raw:
@@ -431,6 +446,8 @@ class Worker:
                         self._dead(s, source, position, raw, f"处理失败：{type(exc).__name__}: {exc}", stats)
                         continue
                     stats.events += 1
+                    if ev.credit_code in under_contract:
+                        self.check_contracts(s, ev, source, position, raw, stats)
                 last = batch[-1][0]
                 off = s.get(WorkerOffset, source.name)
                 if off is None:

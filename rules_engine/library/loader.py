@@ -35,6 +35,7 @@ TOP_KEYS = {
     "params",
 }
 PARAM_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+CONTRACTS_DIR = "contracts"  # policies/contracts/: contract templates and contracts (library/contracts.py), not policies
 FORMULA_KEYS = ("fixed", "per_unit", "percent", "tiers", "cases", "sum")
 
 
@@ -742,7 +743,8 @@ def policy_files(root: Path | str) -> list[Path]:
     root = Path(root)
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    return sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")
+                  and CONTRACTS_DIR not in p.relative_to(root).parts[:1])
 
 
 def load_library(root: Path | str, dictionary: TagDictionary) -> Library:

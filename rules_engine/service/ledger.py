@@ -71,6 +71,7 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFr
     each value it read), a bare frame, or a source where the data lives (a database, Spark)."""
     require(actor, "batch.run")
     anchor.signing_key()
+    dataset = data if isinstance(data, Dataset) else None
     from .budget import sync_from_policies
     from .tiers import SELF_DECLARED, overlay_frame
 
@@ -91,6 +92,10 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFr
         seq, head = audit.head(s)
         name = ledger_name(s)
     anchor.record(name, seq, head)
+    if dataset is not None:  # the same delivery re-decides every contract's milestones (合同履约)
+        from .contracts import check
+
+        check(sf, actor, dataset, dictionary)
     return r
 
 
@@ -151,6 +156,10 @@ def explain_payout(sf: sessionmaker[Session], actor: Actor, reference: str, poli
             require(actor, "payout.read")
         s.expunge(pay)
         policy = next((x for x in policies if x.id == pay.policy_id and x.version == pay.policy_version), None)
+        if policy is None and pay.source == "contract":  # a contract's milestone: the signed text says it
+            from .contracts import milestone_of
+
+            policy = milestone_of(s, pay.policy_id, pay.policy_version, dictionary)
         if policy is None:
             text = s.scalar(select(PolicyVersion.text).where(PolicyVersion.policy_id == pay.policy_id,
                                                              PolicyVersion.version == pay.policy_version))

@@ -420,3 +420,40 @@ def test_an_official_drafts_rules_from_a_policy_text_and_an_enterprise_may_not(a
     assert api("POST", "/api/v1/policy-drafts/from-document", "enterprise", json=body).status_code == 403
     empty = api("POST", "/api/v1/policy-drafts/from-document", "official", json={"name": "空.txt", "content_base64": ""})
     assert empty.status_code == 400 and "空文件" in empty.json()["message"]
+
+
+def test_a_contract_is_drafted_signed_by_both_and_checked_over_the_api(api: Api) -> None:
+    """合同履约 (#31): the official drafts, each party signs with its own key (the signature is
+    made on the caller's side), the milestones are checked, anyone with the evidence verifies."""
+    from rules_engine.service import contracts as svc
+
+    text = (ROOT / "policies" / "contracts" / "HT-2026-0001.yaml").read_text(encoding="utf-8")
+    assert api("POST", "/api/v1/contracts", "enterprise_session", json={"text": text}).status_code == 403
+    r = api("POST", "/api/v1/contracts", "official_session", json={"text": text.replace("insured_staff", "staff_x")})
+    assert r.status_code == 400 and "未知标签 'staff_x'" in r.json()["message"]
+    r = api("POST", "/api/v1/contracts", "official_session", json={"text": text})
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert c["status"] == "drafted" and c["status_zh"] == "待签署" and "2025年度纳税总额不低于60万元" in c["text_zh"]
+    for who in ("enterprise_session", "official_session"):
+        k = api("POST", "/api/v1/signing-keys", who)
+        assert k.status_code == 201, k.text
+        sig = svc.signature_of(k.json()["private_key_pem"].encode(), c["number"], 1, c["sha256"])
+        r = api("POST", f"/api/v1/contracts/{c['number']}/versions/1/signatures", who, json={"signature": sig})
+        assert r.status_code == 200, r.text
+        again = api("POST", f"/api/v1/contracts/{c['number']}/versions/1/signatures", who, json={"signature": sig})
+        assert again.status_code == 409
+    assert r.json()["status"] == "signed"
+    assert api("GET", f"/api/v1/contracts/{c['number']}", "enterprise").status_code == 403  # another enterprise
+    r = api("POST", "/api/v1/contracts/check", "official_session")
+    assert r.status_code == 200, r.text
+    states = {m["milestone"]: m["state"] for m in r.json()}
+    assert states == {"tax2025": "met", "jobs": "pending", "tax2026": "undetermined"}  # the server's date: 2026-07-09
+    mine = api("GET", f"/api/v1/contracts/{c['number']}", "enterprise_session").json()
+    assert {s["party"] for s in mine["signatures"]} == {"government", "enterprise"}
+    met = next(m for m in mine["milestones"] if m["milestone"] == "tax2025")
+    assert met["payout"] and met["explanation"]["conditions"][0]["values"][0]["source"] == "税务局"
+    assert api("GET", f"/api/v1/contracts/{c['number']}/verification", "auditor").json()["ok"] is True
+    ev = api("GET", f"/api/v1/contracts/{c['number']}/evidence", "auditor").json()
+    assert svc.verify_signed(ev["text"], ev["number"], ev["version"], ev["signatures"]).ok
+    assert api("GET", "/api/v1/recovery-claims", "enterprise_session").json() == []

@@ -30,9 +30,9 @@ D = load_dictionary()
 DS = load_dataset(SAMPLE_MANIFEST, D)
 LIB = load_library(ROOT / "policies", D)
 DEMO = (ROOT / "policies" / "contracts" / "HT-2026-0001.yaml").read_text(encoding="utf-8")
-CODE = "91340102000395962B"  # 安徽和德制造有限公司, the demo enterprise qiye01
+CODE = "91340102000395962B"  # 安徽和德制造有限公司, the demo enterprise qiye02
 OFFICIAL, REVIEWER = Actor("李四", "official"), Actor("王五", "official")
-FIRM, OTHER_FIRM = Actor("qiye01", "enterprise", CODE), Actor("qiye02", "enterprise", "91340124MA7112976A")
+FIRM, OTHER_FIRM = Actor("qiye02", "enterprise", CODE), Actor("qiye01", "enterprise", "91340124MA7112976A")
 FINANCE, AUDITOR, SYSTEM = Actor("财务", "finance"), Actor("审计", "auditor"), Actor("批处理", "system")
 runner = CliRunner()
 
@@ -278,7 +278,7 @@ def test_the_cli_drafts_signs_checks_and_verifies(tmp_path: Path, monkeypatch: p
     assert r.exit_code == 1 and not (tmp_path / "l.db").exists(), r.output
     r = runner.invoke(app, ["contracts", "draft", str(src), "--db", db, "--actor", "李四"])
     assert r.exit_code == 0 and "HT-2026-0001" in r.output, r.output
-    for who, role in (("qiye01", "enterprise"), ("李四", "official")):
+    for who, role in (("qiye02", "enterprise"), ("李四", "official")):
         key = tmp_path / f"{who}.pem"
         args = ["contracts", "keygen", "--db", db, "--actor", who, "--role", role, "-o", str(key)]
         r = runner.invoke(app, args + (["--credit-code", CODE] if role == "enterprise" else []))

@@ -60,9 +60,10 @@ def test_login_refuses_a_wrong_password_and_shows_pages_by_role() -> None:
     assert "用户名或密码错误" in [e.value for e in at.error]
     assert not at.sidebar.radio
     pages = {u: signed_in(u).sidebar.radio[0].options for u in ("guanyuan", "shenji", "qiye01")}
-    assert pages["guanyuan"] == ["总览", "政策计算器 / 政策体检", "政策管理与沙盘", "受理审核", "兑现批次", "数据"]
-    assert pages["shenji"] == ["总览", "受理审核", "兑现批次", "数据"]
-    assert pages["qiye01"] == ["政策计算器 / 政策体检"]
+    assert pages["guanyuan"] == ["总览", "政策计算器 / 政策体检", "政策管理与沙盘", "受理审核", "兑现批次", "合同履约",
+                                 "数据"]
+    assert pages["shenji"] == ["总览", "受理审核", "兑现批次", "合同履约", "数据"]
+    assert pages["qiye01"] == ["政策计算器 / 政策体检", "合同履约"]
 
 
 def test_calculator_for_an_official_finds_an_enterprise_and_explains() -> None:
@@ -254,7 +255,7 @@ def test_an_enterprise_account_sees_only_its_own_data() -> None:
     at = signed_in("qiye01", {"code": QIYE02, "page": "batch"})
     body = texts(at)
     assert QIYE01 in body and QIYE02 not in body
-    assert at.sidebar.radio[0].options == ["政策计算器 / 政策体检"]
+    assert at.sidebar.radio[0].options == ["政策计算器 / 政策体检", "合同履约"]
     assert not [t for t in at.text_input if t.key == "calc_query"]  # no search box at all
     for d in at.get("download_button"):
         assert QIYE02 not in str(d.proto)

@@ -21,6 +21,7 @@ from ..errors import EngineError
 from ..service import keys
 from ..service.platform import Platform
 from .budget import router as budget_routes
+from .contracts import router as contract_routes
 from .enterprise import router as enterprise_routes
 from .finance import router as finance_routes
 from .models import STATUS
@@ -125,7 +126,7 @@ def _offline_docs(app: FastAPI) -> None:
                                    swagger_favicon_url=f"{static}/favicon.png")
 
 
-ROUTERS = (sessions_routes, enterprise_routes, officials_routes, finance_routes, budget_routes)
+ROUTERS = (sessions_routes, enterprise_routes, officials_routes, finance_routes, budget_routes, contract_routes)
 
 
 def create_app(platform: Platform | Callable[[], Platform] | None = None) -> FastAPI:

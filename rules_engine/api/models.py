@@ -413,3 +413,96 @@ class DraftDocumentOut(BaseModel):
     text: str = Field(description="规范化后的原文（与上传文件逐字对应），位置均指向它")
     open_items: list[OpenItemOut]
     drafts: list[PolicyDraftOut]
+
+
+# ------------------------------------------------------------------ 合同履约
+
+
+class ContractIn(BaseModel):
+    text: str = Field(min_length=1, max_length=20_000, description="合同 YAML 文本（见 docs/CONTRACTS.md）")
+
+
+class ContractFromTemplateIn(BaseModel):
+    template: str = Field(min_length=1, max_length=64)
+    fields: dict[str, str] = Field(description="模板字段及其取值（只能含文字、数字和少数标点）")
+
+
+class SignatureOut(BaseModel):
+    party: str = Field(description="government（甲方，政府）或 enterprise（乙方，企业）")
+    signer: str
+    public_key: str = Field(description="Ed25519 公钥（十六进制）")
+    signature: str
+    signed_at: str
+
+
+class MilestoneOut(BaseModel):
+    milestone: str
+    name: str
+    due: dt.date
+    deadline: dt.date = Field(description="截止日期加宽限期")
+    state: str = Field(description="met 已达成 | pending 履约中 | missed 未达成 | undetermined 待补充数据")
+    state_zh: str
+    amount_fen: int
+    payout: str | None
+    claim_fen: int
+    explanation: dict[str, Any] = Field(description="与政策计算器相同的说明：条件、取值、来源、日期、缺少的数据")
+
+
+class ContractOut(BaseModel):
+    number: str
+    version: int
+    credit_code: str
+    title: str
+    status: str = Field(description="drafted 待签署 | signed 已生效 | superseded 已被补充协议替代 | void 已作废")
+    status_zh: str
+    sha256: str = Field(description="规范文本的 SHA-256：双方签署的就是它")
+    text_zh: str | None = None
+    text: str | None = None
+    signatures: list[SignatureOut] = []
+    milestones: list[MilestoneOut] = []
+
+
+class ContractSignatureIn(BaseModel):
+    signature: str = Field(min_length=128, max_length=128, description="对 签署消息 的 Ed25519 签名（十六进制）")
+
+
+class SigningKeyOut(BaseModel):
+    key_id: int
+    private_key_pem: str = Field(description="私钥（PEM），只在此时返回一次，平台不保存")
+    message_format: str = Field(description="签署消息的格式：每行一项，依次为用途、合同编号、版本、文本哈希")
+
+
+class VerificationOut(BaseModel):
+    number: str
+    version: int
+    sha256: str
+    ok: bool
+    problems: list[str]
+    signatures: list[dict[str, Any]]
+
+
+class ClaimOut(BaseModel):
+    id: int
+    number: str
+    milestone: str
+    credit_code: str
+    amount_fen: int
+    settled_fen: int
+    status: str
+    status_zh: str
+    reason: str
+    settlements: list[dict[str, Any]]
+
+
+class RepaymentIn(BaseModel):
+    fen: int = Field(gt=0, lt=10**17)
+    bank_reference: str = Field(min_length=1, max_length=64)
+
+
+class OffsetIn(BaseModel):
+    payout: str = Field(min_length=1, max_length=40, description="用于抵扣的兑现记录编号（MS 开头）")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class WriteOffDecisionIn(BaseModel):
+    approve: bool

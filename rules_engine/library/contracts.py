@@ -374,7 +374,7 @@ def render_zh(c: Contract, d: TagDictionary) -> str:
     for i, m in enumerate(c.milestones, 1):
         cond = r.pred(m.when)
         miss = m.recovery.zh() if m.recovery else "不予拨付该节点资金"
-        lines.append(f"{i}. {m.name}（{m.id}）：{cond}；截止 {m.due}" + (f"，宽限 {m.grace_days} 天" if m.grace_days else "")
+        lines.append(f"{i}. {m.name}：{cond}；截止 {m.due}" + (f"，宽限 {m.grace_days} 天" if m.grace_days else "")
                      + f"。达成后拨付：{r.formula(m.pays)}。未达成：{miss}。"
                      + (f"（{m.article}）" if m.article else ""))
     lines.append(f"本文本 SHA-256：{c.sha256}")

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from ..data.values import fmt_yuan
+from ..ledger.contracts import STATE_ZH as MILESTONE_ZH
 from ..ledger.lifecycle import STATUS_ZH
 from ..ledger.mode import MODES
 from .actors import ROLE_ZH
@@ -30,7 +31,11 @@ KEY_ZH = {
     "rating": "评价", "reason": "理由", "rejected": "被拒绝行数", "replaced_by": "被替代为", "replaces": "替代版本",
     "result_sha256": "回单哈希", "reviewer": "复核人", "role": "角色", "rows": "行数", "sha256": "内容哈希",
     "tag": "数据项", "total_fen": "合计金额", "trigger": "触发原因", "unchanged": "未变化笔数", "value": "数值",
-    "why": "原因",
+    "why": "原因", "signature": "签名", "party": "签署方", "key_id": "签署密钥编号", "public_key": "公钥",
+    "milestones": "履约节点", "version": "版本", "from": "原状态", "to": "新状态", "missing": "缺少的数据",
+    "payout": "兑现记录", "paid_fen": "已拨付", "claimed_before_fen": "此前已追回", "kind": "方式", "fen": "金额",
+    "reference": "凭证", "settled_fen": "已结算", "requested_by": "申请人", "remaining_fen": "待追回",
+    "offset_claim": "抵扣的追回记录",
 }
 SUBJECT_ZH = [
     (re.compile(r"^batch (\d+)$"), "批次 {0}"),
@@ -41,8 +46,14 @@ SUBJECT_ZH = [
     (re.compile(r"^batch_lock$"), "批次锁"),
     (re.compile(r"^api$"), "接口"),
     (re.compile(r"^ledger$"), "账本"),
+    (re.compile(r"^(.+)@(\d+)$"), "合同 {0} 第 {1} 版"),
+    (re.compile(r"^([A-Za-z0-9_-]+)#([a-z0-9_]+)$"), "合同 {0} 履约节点 {1}"),
+    (re.compile(r"^claim:(\d+)$"), "追回记录 {0}"),
+    (re.compile(r"^key:(\d+)$"), "签署密钥 {0}"),
 ]
 SHOWN_IDS = 20
+SETTLE_ZH = {"repaid": "企业退回", "offset": "抵扣后续兑现", "written_off": "核销"}
+PARTY_ZH = {"government": "甲方（政府）", "enterprise": "乙方（企业）"}
 TRIGGER_ZH = {"confirm": "企业确认享受（即申即享）", "apply": "申报审核通过"}  # else a tag the worker saw change
 
 
@@ -69,8 +80,12 @@ def _value(key: str, v: Any, titles: dict[str, str] | None = None) -> str:
     if key == "role" and isinstance(v, str):
         return ROLE_ZH.get(v, v)
     if key in ("from", "to") and isinstance(v, str):
-        return STATUS_ZH.get(v, v)
-    if key in ("sha256", "data_hash", "payouts_digest", "invitations_digest", "lines_digest", "name_digest", "decisions_digest",
+        return STATUS_ZH.get(v) or MILESTONE_ZH.get(v, v)
+    if key == "kind" and isinstance(v, str):
+        return SETTLE_ZH.get(v, v)
+    if key == "party" and isinstance(v, str):
+        return PARTY_ZH.get(v, v)
+    if key in ("sha256", "signature", "public_key", "data_hash", "payouts_digest", "invitations_digest", "lines_digest", "name_digest", "decisions_digest",
                "result_sha256", "account") \
             and isinstance(v, str):
         return v[:16] + "…" if len(v) > 16 else v

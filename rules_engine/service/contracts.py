@@ -51,15 +51,15 @@ from ..ledger.models import ContractSignature, MilestoneCheck, Payout, RecoveryC
 from ..library import contracts as lang
 from . import clock
 from .actors import Actor
+from .auditview import PARTY_ZH
 from .ledger import writing
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "policies" / "contracts" / "templates"
 PURPOSE = "mianshen-contract-v1"
-PARTIES = {"government": "甲方（政府）", "enterprise": "乙方（企业）"}
+PARTIES = PARTY_ZH
 STATUS_ZH = {"drafted": "待签署", "signed": "已生效", "superseded": "已被补充协议替代", "void": "已作废"}
 CLAIM_ZH = {"open": "待追回", "settled": "已结清", "write_off_requested": "核销待复核", "written_off": "已核销"}
-SETTLE_ZH = {"repaid": "企业退回", "offset": "抵扣后续兑现", "written_off": "核销"}
 
 
 def _official(actor: Actor) -> None:

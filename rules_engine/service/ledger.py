@@ -465,7 +465,11 @@ ACTION_ZH = {
     "application_returned": "申报退回补正", "application_rejected": "申报不予通过", "supply_value": "补充数据",
     "supplied_verified": "核验补充数据", "supplied_rejected": "不采信补充数据", "objection_objection": "提出异议",
     "objection_rating": "服务评价", "objection_answered": "答复异议", "lock_taken_over": "接管批次锁",
-    "lock_cleared": "清除批次锁",
+    "lock_cleared": "清除批次锁", "contract_drafted": "登记合同", "contract_voided": "作废合同",
+    "signing_key_created": "生成签署密钥", "contract_signed": "签署合同", "contract_in_force": "合同生效",
+    "milestone_checked": "核查履约节点", "recovery_claimed": "生成追回记录", "recovery_settled": "结算追回款",
+    "recovery_write_off_requested": "申请核销追回款", "recovery_written_off": "核销追回款",
+    "recovery_write_off_refused": "不同意核销追回款",
 }
 
 

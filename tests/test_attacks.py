@@ -446,7 +446,9 @@ def _unknown_field_everywhere():  # type: ignore[no-untyped-def]
             for i, v in enumerate(node):
                 yield from mappings(v, (*path, i))
 
-    for f in sorted(Path("policies").rglob("*.yaml")):
+    from rules_engine.library.loader import policy_files
+
+    for f in policy_files("policies"):  # the library's files (policies/contracts/ are contracts)
         base = yaml.safe_load(f.read_text(encoding="utf-8"))
         for path in mappings(base):
             doc = copy.deepcopy(base)

@@ -214,6 +214,8 @@ def test_milestones_are_decided_from_data_paid_once_and_recovered(ledger_url: st
     pay, e = service.explain_payout(sf, OFFICIAL, pays[0].reference, LIB.policies, D)
     assert e.status.label == "eligible" and e.grant is not None and not e.grant.discrepancies
     assert "合同履约节点达成" in e.grant.origin and e.policy.basis.article == "第十条第二款"
+    per, _ = service.ledger.timeliness(sf, OFFICIAL, LIB.policies)
+    assert list(per["兑现方式"]) == ["合同履约"]  # was: 「（已下线政策）」 for a payout no policy file names
     # through 公示, approval, the payment file and the bank like any other payout
     service.publish_candidates(sf, OFFICIAL)
     monkeypatch.setenv("MIANSHEN_CLOCK", "2026-09-15")
@@ -334,3 +336,57 @@ def test_a_batch_and_the_event_worker_decide_milestones_by_the_same_rule(ledger_
     with sf() as s:
         assert len(list(s.scalars(select(Payout).where(Payout.source == "contract")))) == 2
     assert service.verify_audit(sf, AUDITOR).problems == []
+
+
+@pytest.mark.parametrize("stage", ["30万", "3000"])
+def test_a_contract_that_names_a_group_is_paid_the_higher_award_only(ledger_url: str, stage: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """就高不重复 where the contract says so: 和德 is also eligible for 吸纳就业补贴 (4,000 元, its
+    group 吸纳就业补贴（同一人员不重复享受）). A stage payment of 30万 replaces the policy's unpublished
+    candidate; one of 3,000 元 is not paid, and says why."""
+    sf = service.open_ledger(ledger_url)
+    monkeypatch.setenv("MIANSHEN_CLOCK", "2026-07-01")
+    text = DEMO.replace("contact: 0551-12345678",
+                        "contact: 0551-12345678\nexclusive: {group: 吸纳就业补贴（同一人员不重复享受）}")
+    signed(sf, text.replace("pays: {fixed: 30万}", f"pays: {{fixed: {stage}}}"))
+    service.run_batch(sf, OFFICIAL, DS, [LIB.get("xina-jiuye")], dt.date(2026, 6, 30), D)
+    with sf() as s:
+        mine = {p.policy_id: (p.status, p.amount_fen) for p in s.scalars(select(Payout).where(Payout.credit_code == CODE))}
+    (tax2025,) = [x for x in svc.states(sf, OFFICIAL, "HT-2026-0001") if x.milestone == "tax2025"]
+    assert tax2025.state == "met"
+    if stage == "30万":
+        assert mine == {"xina-jiuye": ("withdrawn", 400_000), "HT-2026-0001#tax2025": ("candidate", 30_000_000)}
+    else:
+        assert mine == {"xina-jiuye": ("candidate", 400_000)}
+        assert tax2025.payout is None and "就高不重复" in tax2025.unpaid and "吸纳" in tax2025.unpaid
+    assert "就高不重复" in lang.render_zh(lang.load_contract_text(text, D), D)
+    assert service.verify_audit(sf, AUDITOR).problems == []
+
+
+def test_an_unknown_field_anywhere_in_a_contract_is_refused_in_chinese() -> None:
+    import yaml
+
+    doc = yaml.safe_load(DEMO)
+
+    def mappings(node, path=()):  # type: ignore[no-untyped-def]
+        if isinstance(node, dict):
+            yield path
+            for k, v in node.items():
+                yield from mappings(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield from mappings(v, (*path, i))
+
+    n = 0
+    for path in mappings(doc):
+        import copy
+
+        d = copy.deepcopy(doc)
+        node = d
+        for k in path:
+            node = node[k]
+        node["bogus_field"] = 1
+        found = problems_of(yaml.safe_dump(d, allow_unicode=True))
+        assert any("未知字段 'bogus_field'" in p for p in found), (path, found)
+        n += 1
+    assert n >= 6  # the top, enterprise, basis, each milestone, its pays

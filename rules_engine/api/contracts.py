@@ -124,7 +124,8 @@ def verification(request: Request, number: Number, who: Who) -> VerificationOut:
 def check(request: Request, who: Who) -> list[MilestoneOut]:
     """按当前数据核查全部生效合同的履约节点（达成的生成兑现，逾期未达成的按约定追回）。"""
     p = plat(request)
-    return [_milestone(x) for x in svc.check(p.ledger, who, p.data.dataset, p.dictionary)]
+    return [_milestone(x) for x in svc.check(p.ledger, who, p.data.dataset, p.dictionary,
+                                             policies=p.library.policies)]
 
 
 @router.get("/api/v1/recovery-claims", response_model=list[ClaimOut], responses=ERRORS, tags=["合同履约"])

@@ -16,7 +16,7 @@ from ..data.values import fmt_yuan
 from ..errors import Invalid, os_reason
 from ..service import contracts as svc
 from ..service.actors import Actor
-from .common import _dataset, domain_errors
+from .common import DEFAULT_POLICIES, _dataset, _library, domain_errors
 from .ledger import ActorOpt, DbOpt, _sf, console, err
 
 contracts_app = typer.Typer(help="合同履约：起草、双方在线签署、按数据核查履约节点、分期拨付、未达成追回。",
@@ -131,12 +131,15 @@ def contracts_void(number: str, version: int, actor: ActorOpt,
 def contracts_check(
     data: Annotated[Path, typer.Option("--data", help="企业数据（部门文件清单）。")] = SAMPLE_MANIFEST,
     credit_code: Annotated[list[str] | None, typer.Option("--credit-code", help="只核查这些企业（可重复）。")] = None,
+    policies: Annotated[Path, typer.Option("--policies", help="政策库（合同约定就高不重复时参与比较）。")] = DEFAULT_POLICIES,
     db: DbOpt = None,
 ) -> None:
     """按当前数据核查每份生效合同的履约节点：达成的生成兑现，逾期未达成的按约定追回。"""
     d = load_dictionary()
     with domain_errors():
-        rows = svc.check(_sf(db), Actor("命令行", "system"), _dataset(data, d), d, credit_code or None)
+        lib = _library(policies, d)
+        rows = svc.check(_sf(db), Actor("命令行", "system"), _dataset(data, d), d, credit_code or None,
+                         policies=lib.policies)
     console.print(f"履约核查：{len(rows)} 个节点", markup=False)
     for x in rows:  # one line each: an operator greps and copies these, a table cuts them
         parts = [f"{x.number}@{x.version} {x.name}（截止 {x.deadline}，含宽限期）：{x.state_zh}"]
@@ -146,6 +149,8 @@ def contracts_check(
             parts.append(f"兑现记录 {x.payout}")
         if x.claim_fen:
             parts.append(f"追回 {fmt_yuan(x.claim_fen)} 元")
+        if x.unpaid:
+            parts.append(f"未拨付：{x.unpaid}")
         if missing := x.explanation.get("missing"):
             parts.append("缺少 " + "、".join(_labels(list(missing), d)))
         console.print("，".join(parts), markup=False)

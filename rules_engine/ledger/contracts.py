@@ -5,6 +5,7 @@ a delivery decides a milestone the same way whichever path carries it."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import grant
+from .. import grant, ir
 from ..data.tags import TagDictionary
 from ..errors import Conflict
 from ..explain import Explainer, Explanation, Provenance
@@ -21,6 +22,8 @@ from ..ir import Status
 from ..language.render_zh import fmt_money
 from ..library import contracts as lang
 from . import audit
+from .allocation import Candidate, allocate
+from .batch import load_existing, supersede
 from .models import Contract as ContractRow
 from .models import MilestoneCheck, Payout, PayoutEvent, RecoveryClaim
 
@@ -44,9 +47,11 @@ def signed_codes(s: Session) -> set[str]:
 
 
 def check_enterprise(s: Session, code: str, prof: dict[str, object], prov: dict[str, Provenance], d: TagDictionary,
-                     actor: str, today: dt.date, now: dt.datetime,
-                     explainer: Explainer | None = None) -> list[MilestoneState]:
-    """Every milestone of `code`'s contracts in force, decided on `prof` and recorded."""
+                     actor: str, today: dt.date, now: dt.datetime, explainer: Explainer | None = None,
+                     policies: Sequence[ir.Policy] = ()) -> list[MilestoneState]:
+    """Every milestone of `code`'s contracts in force, decided on `prof` and recorded. `policies`:
+    the library in force, for 就高不重复 where a contract names a group (a policy's unpublished
+    candidate of the group then competes with the stage payment, as in a batch)."""
     out: list[MilestoneState] = []
     ex = explainer or Explainer(d)
     rows = s.scalars(select(ContractRow).where(ContractRow.status == "signed", ContractRow.credit_code == code)
@@ -54,7 +59,7 @@ def check_enterprise(s: Session, code: str, prof: dict[str, object], prov: dict[
     for row in list(rows):
         c = loaded(row, d)
         for m, e, state in evaluate(c, prof, prov, d, today, ex):
-            out.append(_record(s, c, m, e, state, prof, prov, actor, now))
+            out.append(_record(s, c, m, e, state, prof, prov, actor, now, policies))
     return out
 
 
@@ -72,6 +77,7 @@ class MilestoneState:
     amount_fen: int
     payout: str | None = None
     claim_fen: int = 0
+    unpaid: str = ""  # why a met milestone has no payout (就高不重复, the total used up)
 
     @property
     def state_zh(self) -> str:
@@ -108,7 +114,8 @@ def _paid_under(s: Session, number: str) -> int:
 
 
 def _record(s: Session, c: lang.Contract, m: lang.Milestone, e: Explanation, state: str, prof: dict[str, object],
-            prov: dict[str, Provenance], actor: str, now: dt.datetime) -> MilestoneState:
+            prov: dict[str, Provenance], actor: str, now: dt.datetime,
+            policies: Sequence[ir.Policy] = ()) -> MilestoneState:
     detail = e.to_dict()
     amount = e.decision.amount_fen if state == "met" else 0
     check_row = s.get(MilestoneCheck, (c.number, m.id), with_for_update=True)
@@ -123,35 +130,46 @@ def _record(s: Session, c: lang.Contract, m: lang.Milestone, e: Explanation, sta
         check_row.state, check_row.version, check_row.detail, check_row.checked_at = state, c.version, detail, now
     payout_ref, claim_fen = None, 0
     if state == "met" and check_row.payout_id is None and before != "met":
-        p = _pay(s, c, m, e, prof, prov, actor, now)
+        p, unpaid = _pay(s, c, m, e, prof, prov, actor, now, policies)
         if p is not None:
             check_row.payout_id = p.id
             payout_ref = p.reference
+        else:
+            check_row.detail = detail = {**detail, "unpaid": unpaid}
     if state == "missed" and m.recovery is not None and s.scalar(
             select(RecoveryClaim.id).where(RecoveryClaim.number == c.number, RecoveryClaim.milestone == m.id)) is None:
         claim_fen = _claim(s, c, m, actor, now)  # once something was paid: a claim is never of more than that
     if state != before:
         audit.append(s, actor, "milestone_checked", f"{c.number}#{m.id}",
                      {"version": c.version, "from": before, "to": state, "missing": list(e.decision.missing),
-                      "amount_fen": amount, "payout": payout_ref}, at=now)
+                      "amount_fen": amount, "payout": payout_ref, "why": detail.get("unpaid", "")}, at=now)
     s.flush()
     return MilestoneState(c.number, c.version, c.credit_code, m.id, m.name, m.due, m.deadline, state, detail, amount,
-                          payout_ref or (f"MS{check_row.payout_id:010d}" if check_row.payout_id else None), claim_fen)
+                          payout_ref or (f"MS{check_row.payout_id:010d}" if check_row.payout_id else None), claim_fen,
+                          str(detail.get("unpaid", "")))
 
 
 def _pay(s: Session, c: lang.Contract, m: lang.Milestone, e: Explanation, prof: dict[str, object],
-         prov: dict[str, Provenance], actor: str, now: dt.datetime) -> Payout | None:
+         prov: dict[str, Provenance], actor: str, now: dt.datetime,
+         policies: Sequence[ir.Policy] = ()) -> tuple[Payout | None, str]:
+    """The stage payment's candidate, or None and why not: paid once (under any version), never
+    beyond the contract's total, and 就高不重复 where the contract names a group."""
     policy = lang.milestone_policy(c, m)
     formula = e.decision.amount_fen
+    pid = policy.id
     paid_so_far = int(s.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
         Payout.policy_id.like(f"{c.number}#%"), Payout.source == "contract",
         Payout.status.not_in(("revoked", "withdrawn")))) or 0)
     granted = max(0, min(formula, c.total_fen - paid_so_far))
     if granted <= 0:
-        return None
-    pid = policy.id
-    if s.scalar(select(Payout.id).where(Payout.policy_id == pid, Payout.credit_code == c.credit_code)) is not None:
-        return None  # paid under an earlier version: a milestone is paid once
+        return None, f"合同支持资金总额 {_yuan(c.total_fen)} 已全部安排"
+    # the allocation a batch makes: the key (milestone, enterprise, once) exists in any state, or a
+    # group award of the due year is higher (a policy's unpublished lower candidate is withdrawn)
+    cand = Candidate(policy, c.credit_code, granted)
+    outcome = allocate([cand], load_existing(s, [*policies, policy], [c.credit_code]), m.due)
+    if not outcome.granted:
+        return None, outcome.skipped[0][1]
+    supersede(s, outcome, actor, now)
     note = "" if granted == formula else f"按合同支持资金总额封顶：公式金额 {_yuan(formula)}，实发 {_yuan(granted)}"
     rec = grant.record(policy, m.due, grant.inputs_of(policy, prof, m.due), formula, granted, note,
                        {"kind": "contract", "reference": f"{c.number}@{c.version}", "milestone": m.id},
@@ -161,7 +179,7 @@ def _pay(s: Session, c: lang.Contract, m: lang.Milestone, e: Explanation, prof: 
         return None if v is None else str(v)
 
     p = Payout(policy_id=pid, policy_version=c.version, credit_code=c.credit_code, period="once",
-               benefit_year=m.due.year, exclusive_group=None, amount_fen=granted, status="candidate", batch_id=None,
+               benefit_year=m.due.year, exclusive_group=c.exclusive.group if c.exclusive else None, amount_fen=granted, status="candidate", batch_id=None,
                source="contract", enterprise_name=text(prof.get("name")) or c.enterprise_name,
                region=text(prof.get("region")), bank_account=text(prof.get("bank_account")), explanation=rec,
                created_at=now, updated_at=now)
@@ -172,7 +190,7 @@ def _pay(s: Session, c: lang.Contract, m: lang.Milestone, e: Explanation, prof: 
     from ..ledger.verify import created_record
 
     audit.append(s, actor, "event_candidate", p.reference, created_record(p, "contract"), at=now)
-    return p
+    return p, ""
 
 
 def recovery_fen(r: lang.Recovery, paid: int, claimed: int) -> int:

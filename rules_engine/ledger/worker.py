@@ -408,7 +408,7 @@ class Worker:
             with s.begin_nested():
                 contracts.check_enterprise(s, ev.credit_code, self.profile(ev.credit_code),
                                            {ev.tag: Provenance(label, ev.as_of)}, self.d, ACTOR, self.as_of(),
-                                           dt.datetime.now())
+                                           dt.datetime.now(), policies=self.policies)
         except EngineError as exc:
             self._dead(s, source, position, raw, f"合同履约核查失败：{exc}", stats)
 

@@ -65,7 +65,7 @@ from .loader import (
 NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$")
 MILESTONE_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,15}$")
 TOP_KEYS = ("number", "version", "title", "enterprise", "government", "basis", "start", "total", "milestones",
-            "amends", "contact")
+            "contact", "exclusive")
 MILESTONE_KEYS = ("id", "name", "when", "due", "grace_days", "pays", "on_miss", "article")
 MAX_GRACE_DAYS = 730
 MAX_MILESTONES = 50
@@ -119,6 +119,7 @@ class Contract:
     contact: str
     text: str
     source: str
+    exclusive: ir.Exclusive | None = None  # 就高不重复 with the policies (and contracts) of a group
 
     @property
     def sha256(self) -> str:
@@ -151,7 +152,7 @@ def milestone_policy(c: Contract, m: Milestone) -> ir.Policy:
     return ir.Policy(
         id=policy_id(c.number, m.id), version=c.version, title=f"{c.title}·{m.name}", department=c.government,
         basis=basis, tier=ir.Tier3.AUTO, valid_from=c.start, valid_to=None, regions=(), conditions=(cond,),
-        benefit=m.pays, limit=ir.Limit.ONCE, contact=c.contact, source=c.source,
+        benefit=m.pays, limit=ir.Limit.ONCE, contact=c.contact, source=c.source, exclusive=c.exclusive,
         summary=f"合同 {c.number} 第 {c.version} 版 履约节点 {m.id}：{m.name}（截止 {m.due}）")
 
 
@@ -202,11 +203,12 @@ class _ContractReader(_PolicyReader):
         total = g(self.total, m, root)
         party = g(self.enterprise, m, root)
         milestones = g(self.milestones, m, root, start, total) or ()
+        exclusive = g(self.exclusive, m) if "exclusive" in m else None
         if f.problems:
             return None
         assert party is not None and start is not None and total is not None
         return Contract(number, version, title, party[0], party[1], government, basis, start, total, milestones,
-                        _text(f, m, "contact", "", required=False), text, f.path)
+                        _text(f, m, "contact", "", required=False), text, f.path, exclusive)
 
     def number(self, m: dict[str, Any], root: yaml.Node) -> str:
         value = _text(self.f, m, "number", "")
@@ -370,7 +372,10 @@ def render_zh(c: Contract, d: TagDictionary) -> str:
     lines = [f"{c.title}", f"合同编号：{c.number}（第 {c.version} 版）",
              f"甲方（政府）：{c.government}", f"乙方（企业）：{c.enterprise_name}（统一社会信用代码 {c.credit_code}）",
              f"依据：{c.basis.document}（{c.basis.number}）{c.basis.article}",
-             f"生效日期：{c.start}；支持资金总额：{fmt_money(Decimal(c.total_fen) / 100)}", "履约节点："]
+             f"生效日期：{c.start}；支持资金总额：{fmt_money(Decimal(c.total_fen) / 100)}"]
+    if c.exclusive:
+        lines.append(f"就高不重复：与「{c.exclusive.group}」组的政策同一年度只享受金额最高的一项")
+    lines.append("履约节点：")
     for i, m in enumerate(c.milestones, 1):
         cond = r.pred(m.when)
         miss = m.recovery.zh() if m.recovery else "不予拨付该节点资金"

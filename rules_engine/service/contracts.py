@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -353,9 +353,10 @@ def verify(sf: sessionmaker[Session], actor: Actor, number: str, version: int | 
 
 
 def check(sf: sessionmaker[Session], actor: Actor, data: Dataset, d: TagDictionary,
-          codes: Iterable[str] | None = None) -> list[MilestoneState]:
+          codes: Iterable[str] | None = None, policies: Sequence[ir.Policy] = ()) -> list[MilestoneState]:
     """Decide every milestone of every contract in force (of `codes`' enterprises, or all) from
-    the current data; pay what is met, claim back what is missed, record each state change."""
+    the current data; pay what is met, claim back what is missed, record each state change.
+    `policies`: the library in force (就高不重复 with a contract that names a group)."""
     if actor.role not in ("official", "system"):
         raise Forbidden("只有政策管理人员或系统可以核查合同履约")
     today, now = clock.today(), clock.now()
@@ -369,7 +370,8 @@ def check(sf: sessionmaker[Session], actor: Actor, data: Dataset, d: TagDictiona
     with writing(sf) as s:
         for code in todo:
             prof, prov = _profile(s, data, code, d)
-            out += check_enterprise(s, code, prof, prov, d, actor.name, today, now, ex)
+            out += check_enterprise(s, code, prof, prov, d, actor.name, today, now, ex,
+                                    [p for p in policies if p.status == "active"])
     return out
 
 
@@ -406,7 +408,8 @@ def states(sf: sessionmaker[Session], actor: Actor, number: str) -> list[Milesto
             out.append(MilestoneState(c.number, c.version, c.credit_code, m.id, m.name, m.due, m.deadline,
                                       x.state if x else "pending", x.detail if x else {},
                                       int((x.detail or {}).get("amount_fen", 0)) if x and x.state == "met" else 0,
-                                      f"MS{x.payout_id:010d}" if x and x.payout_id else None, claims.get(m.id, 0)))
+                                      f"MS{x.payout_id:010d}" if x and x.payout_id else None, claims.get(m.id, 0),
+                                      str((x.detail or {}).get("unpaid", "")) if x else ""))
     return out
 
 

@@ -95,7 +95,7 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFr
     if dataset is not None:  # the same delivery re-decides every contract's milestones (合同履约)
         from .contracts import check
 
-        check(sf, actor, dataset, dictionary)
+        check(sf, actor, dataset, dictionary, policies=policies)
     return r
 
 
@@ -396,7 +396,7 @@ def timeliness(sf: sessionmaker[Session], actor: Actor, policies: list[ir.Policy
         days = working_days_between(start.date(), (end.date() if end else today))
         p = by_id.get(policy_id)
         limit = p.time_limit if p else None
-        tier = p.tier.value if p else "（已下线政策）"
+        tier = p.tier.value if p else ("合同履约" if source == "contract" else "（已下线政策）")
         overdue = bool(limit) and days > (limit or 0) and status in STAGES
         out.append({"编号": f"MS{pid:010d}", "政策": policy_id, "兑现方式": tier, "统一社会信用代码": code, "状态": status,
                     "金额（分）": fen, "已用工作日": days, "时限（工作日）": limit, "超期": overdue,

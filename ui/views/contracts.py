@@ -56,7 +56,7 @@ def _milestone_rows(states: list[Any], today: dt.date) -> pd.DataFrame:
         rows.append({"合同": x.number, "履约节点": x.name, "截止（含宽限）": str(x.deadline),
                      "状态": x.state_zh + ("（即将到期）" if soon else ""),
                      "拨付（元）": common.amount(x.amount_fen) if x.amount_fen else "",
-                     "兑现记录": x.payout or "", "追回（元）": common.amount(x.claim_fen) if x.claim_fen else "",
+                     "兑现记录": x.payout or x.unpaid, "追回（元）": common.amount(x.claim_fen) if x.claim_fen else "",
                      "缺少的数据": "、".join(_labels(x.explanation.get("missing") or []))})
     return pd.DataFrame(rows)
 
@@ -244,7 +244,7 @@ def render() -> None:
         if st.button("按当前数据核查履约", key="ct_check"):
             p = common.platform()
             _do("核查履约", lambda: (lambda out: f"已核查 {len(out)} 个履约节点")(
-                svc.check(sf, me, p.data.dataset, p.dictionary)))
+                svc.check(sf, me, p.data.dataset, p.dictionary, policies=p.library.policies)))
         _draft()
     elif not rows:
         st.caption("本企业暂无合同。")

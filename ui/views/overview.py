@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import streamlit as st
 
+from rules_engine.service import contracts
 from rules_engine.service.ledger import overview_rows, timeliness
 from ui import common
 
@@ -36,6 +39,16 @@ def render() -> None:
     with right:
         st.subheader("按月份（已支付按支付月，待兑现按生成月）")
         common.amount_bars(shown.assign(名称=shown["month"]), "名称", "月份", top=24, horizontal=False)
+
+    claims = contracts.claims(common.ledger(), common.actor())
+    if claims:
+        st.subheader("合同履约追回")
+        owed = [c for c in claims if c.status in ("open", "write_off_requested")]
+        e, f = st.columns(2)
+        e.metric("待追回", common.yuan(sum(c.amount_fen - c.settled_fen for c in owed)))
+        f.metric("追回记录（待追回 / 全部）", f"{len(owed)} / {len(claims)}")
+        st.caption("；".join(f"{contracts.CLAIM_ZH.get(k, k)} {n} 笔" for k, n in
+                             sorted(Counter(c.status for c in claims).items())))
 
     st.subheader("兑现时限（工作日，按国家法定节假日与调休计算）")
     per, summary = timeliness(common.ledger(), common.actor(), common.current_library().policies)

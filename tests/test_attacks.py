@@ -431,8 +431,8 @@ def test_every_locked_out_sign_in_attempt_is_audited(tmp_path: Path, monkeypatch
 
 # ------------------------------------------------------------------ 16: loader messages in Chinese, unknown fields refused
 
-def _unknown_field_everywhere():  # type: ignore[no-untyped-def]
-    """Every policy of the library with an unknown field added to each mapping in it, in turn."""
+def with_unknown_field(files: list[Path]):  # type: ignore[no-untyped-def]
+    """Each file with an unknown field added to each mapping in it, in turn: (where, text)."""
     import copy
 
     import yaml
@@ -446,9 +446,7 @@ def _unknown_field_everywhere():  # type: ignore[no-untyped-def]
             for i, v in enumerate(node):
                 yield from mappings(v, (*path, i))
 
-    from rules_engine.library.loader import policy_files
-
-    for f in policy_files("policies"):  # the library's files (policies/contracts/ are contracts)
+    for f in files:
         base = yaml.safe_load(f.read_text(encoding="utf-8"))
         for path in mappings(base):
             doc = copy.deepcopy(base)
@@ -457,6 +455,13 @@ def _unknown_field_everywhere():  # type: ignore[no-untyped-def]
                 node = node[k]
             node["bogus_field"] = 1
             yield f"{f.name}:{'.'.join(map(str, path))}", yaml.safe_dump(doc, allow_unicode=True)
+
+
+def _unknown_field_everywhere():  # type: ignore[no-untyped-def]
+    """Every policy of the library (policies/contracts/ are contracts: tests/test_contracts.py)."""
+    from rules_engine.library.loader import policy_files
+
+    return with_unknown_field(policy_files("policies"))
 
 
 def test_an_unknown_field_anywhere_is_refused_in_chinese() -> None:

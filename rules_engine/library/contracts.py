@@ -46,20 +46,17 @@ from ..data.tags import TagDictionary
 from ..errors import PolicyLoadError, Problem
 from ..language.render_zh import Renderer, fmt_money
 from .loader import (
-    MAX_FILE_BYTES,
-    _compose,
     _date,
     _decimal,
     _excerpt,
-    _File,
     _Invalid,
     _list,
     _mapping,
     _money,
     _PolicyReader,
+    _read_root,
     _scalar,
     _text,
-    _yaml_problem,
 )
 
 NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$")
@@ -313,15 +310,7 @@ class _ContractReader(_PolicyReader):
 
 def load_contract_text(text: str, dictionary: TagDictionary, path: str = "<contract>") -> Contract:
     """A contract from its YAML text; PolicyLoadError lists every problem, each located."""
-    f = _File(path, text.splitlines())
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise PolicyLoadError([Problem(path, 1, 1, "", f"文件超过 {MAX_FILE_BYTES // 1024} KB")])
-    try:
-        root = _compose(text)
-    except yaml.YAMLError as exc:
-        raise PolicyLoadError([_excerpt(_yaml_problem(path, f, exc))]) from None
-    if root is None:
-        raise PolicyLoadError([Problem(path, 1, 1, "", "文件是空的")])
+    f, root = _read_root(text, path)
     contract = None
     try:
         contract = _ContractReader(f, dictionary).contract(root, text)

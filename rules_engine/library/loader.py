@@ -677,9 +677,9 @@ def _ir_depth(node: object) -> int:
     return deepest
 
 
-def load_policy_text(text: str, dictionary: TagDictionary, path: str = "<text>") -> ir.Policy:
-    """Load one policy from YAML text; raise PolicyLoadError listing every problem. Whatever the
-    text, the only exception is PolicyLoadError, each problem located in the file."""
+def _read_root(text: str, path: str) -> tuple[_File, yaml.Node]:
+    """The file's YAML tree, or PolicyLoadError: too large, not YAML, or empty (a policy and a
+    contract file alike)."""
     f = _File(path, text.splitlines())
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise PolicyLoadError([Problem(path, 1, 1, "", f"文件超过 {MAX_FILE_BYTES // 1024} KB")])
@@ -689,6 +689,13 @@ def load_policy_text(text: str, dictionary: TagDictionary, path: str = "<text>")
         raise PolicyLoadError([_excerpt(_yaml_problem(path, f, exc))]) from None
     if root is None:
         raise PolicyLoadError([Problem(path, 1, 1, "", "文件是空的")])
+    return f, root
+
+
+def load_policy_text(text: str, dictionary: TagDictionary, path: str = "<text>") -> ir.Policy:
+    """Load one policy from YAML text; raise PolicyLoadError listing every problem. Whatever the
+    text, the only exception is PolicyLoadError, each problem located in the file."""
+    f, root = _read_root(text, path)
     try:
         policy = _PolicyReader(f, dictionary).policy(root)
     except _Invalid as exc:

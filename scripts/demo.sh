@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/mianshen match --out out/results.csv "$@"
-echo "web UI: http://${ADDRESS:-127.0.0.1}:${PORT:-8501}  (accounts: guanyuan / guanyuan-demo, fuhe / fuhe-demo, qiye01 / qiye01-demo, shenji / shenji-demo)"
+echo "web UI: http://${ADDRESS:-127.0.0.1}:${PORT:-8501}  (accounts: guanyuan / guanyuan-demo, fuhe / fuhe-demo, qiye01 / qiye01-demo, qiye02 / qiye02-demo, shenji / shenji-demo, caiwu / caiwu-demo)"
 [ -f "${MIANSHEN_AUDIT_KEY:-out/keys/audit-ed25519.pem}" ] || .venv/bin/mianshen audit init-key  # once: the key that signs audit checkpoints
 export MIANSHEN_DEMO=1  # the demo accounts (passwords in the README) sign in only in demo mode
 exec .venv/bin/streamlit run ui/server.py --server.headless true --server.address "${ADDRESS:-127.0.0.1}" \

@@ -50,24 +50,24 @@ def test_cli_hash_makes_a_hash_that_checks(tmp_path: Path) -> None:
     assert listed.exit_code == 0 and "zs\tauditor" in listed.output and "scrypt" not in listed.output
 
 
-def _timed(fn, n: int = 5) -> float:  # type: ignore[no-untyped-def]
-    import time
-
-    best = float("inf")
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def test_unknown_names_cost_what_known_names_cost(monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: 289 ms for an unknown name against 186 ms for a known one (two scrypts against one)."""
     monkeypatch.setenv("MIANSHEN_DEMO", "1")
+    import time
+
     accounts = load_accounts()
-    known = _timed(lambda: authenticate(accounts, "guanyuan", "wrong"))
-    unknown = _timed(lambda: authenticate(accounts, "nobody-here", "wrong"))
-    assert 0.7 < unknown / known < 1.4, (known, unknown)
+    seen = []
+    for _ in range(3):  # a busy CI machine skews one sitting; the defect (two scrypts: ×1.6) skews every one
+        best = {"guanyuan": float("inf"), "nobody-here": float("inf")}
+        for _ in range(6):  # interleaved, so a slow spell costs both names alike
+            for name in best:
+                t0 = time.perf_counter()
+                authenticate(accounts, name, "wrong")
+                best[name] = min(best[name], time.perf_counter() - t0)
+        seen.append(best["nobody-here"] / best["guanyuan"])
+        if 0.7 < seen[-1] < 1.4:
+            break
+    assert 0.7 < seen[-1] < 1.4, seen
 
 
 def test_sign_in_backs_off_and_locks_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

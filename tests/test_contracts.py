@@ -91,7 +91,7 @@ def test_a_template_is_filled_with_plain_values_only() -> None:
                   tax_award_cap="700万", jobs_target="300", jobs_award="500万")
     c = lang.load_contract_text(svc.from_template("zhaoshang-yinzi", fields), D, "t.yaml")
     assert c.milestone("tax").due == dt.date(2027, 12, 31) and c.total_fen == 2_000_000_000
-    for hostile in ("300\n  - id: x", "1 or is_hitech", "1}, name: x", "a: b", "#"):
+    for hostile in ("300\n  - id: x", "1 or is_hitech", "1)or(is_hitech", "1}, name: x", "a: b", "#"):
         with pytest.raises(Invalid, match="只能含"):
             svc.from_template("zhaoshang-yinzi", {**fields, "jobs_target": hostile})
     with pytest.raises(Invalid, match="缺少 year"):

@@ -150,6 +150,10 @@ def bank_answer(pay: Path, results: dict[int, tuple[str, str, str]] | None = Non
     """The bank's answer to a payment file: every line paid, unless `results` says otherwise
     for a row index (result, bank reference, message)."""
     rows = pd.read_csv(pay, dtype=str) if pay.suffix == ".csv" else pd.read_excel(pay, dtype=str)
+    if pay.suffix == ".xlsx":  # Excel keeps the amount as a number (10000): the bank writes 10000.00
+        from decimal import Decimal
+
+        rows["金额（元）"] = [f"{Decimal(v):.2f}" for v in rows["金额（元）"]]
     import hashlib
 
     digest = hashlib.sha256(pay.read_bytes()).hexdigest()

@@ -28,16 +28,17 @@ from rules_engine.errors import EngineError  # noqa: E402
 from rules_engine.service import auth, keys  # noqa: E402
 from rules_engine.service.accounts import ROLE_ZH, AccountError, load_accounts  # noqa: E402
 from ui import common, websession, zh  # noqa: E402
-from ui.views import batch, calculator, contracts, data, overview, review, sandbox  # noqa: E402
+from ui.views import batch, calculator, contracts, data, finance, overview, review, sandbox  # noqa: E402
 
 # page key -> (title, render, roles that may open it)
 PAGES = {
-    "overview": ("总览", overview.render, {"official", "auditor"}),
+    "overview": ("总览", overview.render, {"official", "auditor", "finance"}),
     "calculator": ("政策计算器 / 政策体检", calculator.render, {"enterprise", "official"}),
     "policies": ("政策管理与沙盘", sandbox.render, {"official"}),
     "review": ("受理审核", review.render, {"official", "auditor"}),
     "batch": ("兑现批次", batch.render, {"official", "auditor"}),
     "contracts": ("合同履约", contracts.render, {"official", "enterprise", "auditor"}),
+    "finance": ("财务支付", finance.render, {"finance"}),
     "data": ("数据", data.render, {"official", "auditor"}),
 }
 IDLE_S = keys.IDLE_MINUTES * 60  # the same ends as the server-side session the cookie holds

@@ -88,7 +88,7 @@ def contract(request: Request, number: Number, who: Who) -> ContractOut:
     ev = svc.evidence(sf, who, row.number, row.version)
     out.signatures = [SignatureOut(**{k: str(s[k]) for k in ("party", "signer", "public_key", "signature",
                                                               "signed_at")}) for s in ev["signatures"]]
-    out.milestones = [_milestone(x) for x in svc.states(sf, who, row.number)]
+    out.milestones = [_milestone(x) for x in svc.states(sf, who, row.number, plat(request).dictionary)]
     return out
 
 

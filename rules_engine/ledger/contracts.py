@@ -106,8 +106,8 @@ def evaluate(c: lang.Contract, row: dict[str, object], prov: dict[str, Provenanc
 
 
 def _paid_under(s: Session, number: str) -> int:
-    """Everything the contract's milestones have paid (bank-confirmed) or will pay (approved, in a
-    payment file): the base a recovery share is taken of."""
+    """What the contract's milestones have paid (bank-confirmed): the base a recovery share is
+    taken of. Approved or pending payments are not money the enterprise holds."""
     return int(s.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0))
                         .where(Payout.policy_id.like(f"{number}#%"), Payout.source == "contract",
                                Payout.status.in_(("paid",)))) or 0)

@@ -327,13 +327,13 @@ def load_contract_text(text: str, dictionary: TagDictionary, path: str = "<contr
 # ------------------------------------------------------------------ templates and Chinese text
 
 
-SAFE_FIELD = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff._\-〔〕（）()·、]{1,100}$")
+SAFE_FIELD = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff._\-〔〕（）·、]{1,100}$")
 
 
 def fill_template(template: str, fields: dict[str, str]) -> str:
     """A contract drafted from a template: `${name}` placeholders replaced by the fields. A value
-    is letters, digits, Chinese and a few marks only (no colon, quote, bracket, hash or line
-    break), so it can stand in a condition or a YAML value and cannot add keys, lines or
+    is letters, digits, Chinese and a few marks only (no space, colon, quote, ASCII bracket, hash
+    or line break), so it can stand in a condition or a YAML value and cannot add keys, lines or
     expressions of its own. Every placeholder must be given, and only those."""
     tpl = string.Template(template)
     wanted = set(tpl.get_identifiers())

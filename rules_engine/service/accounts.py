@@ -24,8 +24,8 @@ import yaml
 
 from ..errors import EngineError, os_reason
 
-ROLES = ("enterprise", "official", "auditor")
-ROLE_ZH = {"enterprise": "企业", "official": "政策管理人员", "auditor": "审计人员"}
+ROLES = ("enterprise", "official", "auditor", "finance")
+ROLE_ZH = {"enterprise": "企业", "official": "政策管理人员", "auditor": "审计人员", "finance": "财务人员"}
 N, R, P = 2**14, 8, 1
 
 

@@ -391,7 +391,8 @@ def _profile(s: Session, ds: Dataset, code: str, d: TagDictionary) -> tuple[dict
     return row, prov
 
 
-def states(sf: sessionmaker[Session], actor: Actor, number: str) -> list[MilestoneState]:
+def states(sf: sessionmaker[Session], actor: Actor, number: str,
+           d: TagDictionary | None = None) -> list[MilestoneState]:
     """Each milestone's last decision (as recorded by the last check)."""
     with sf() as s:
         row = _row(s, number)
@@ -402,7 +403,7 @@ def states(sf: sessionmaker[Session], actor: Actor, number: str) -> list[Milesto
         checks = {x.milestone: x for x in s.scalars(select(MilestoneCheck).where(MilestoneCheck.number == row.number))}
         claims = {x.milestone: x.amount_fen for x in s.scalars(select(RecoveryClaim)
                                                                 .where(RecoveryClaim.number == row.number))}
-        c = lang.load_contract_text(text_row.text, _dictionary(), f"{row.number}.yaml")
+        c = loaded(text_row, d or _dictionary())
         for m in c.milestones:
             x = checks.get(m.id)
             out.append(MilestoneState(c.number, c.version, c.credit_code, m.id, m.name, m.due, m.deadline,

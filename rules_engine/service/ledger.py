@@ -328,6 +328,42 @@ def import_bank_results(sf: sessionmaker[Session], actor: Actor, data: bytes) ->
         return payments.apply_results(s, data, actor.name, clock.now())
 
 
+@dataclass(frozen=True)
+class PaymentIssue:
+    """A payout the finance office must act on: failed at the bank (with the bank's reason), or
+    approved with no bank account on file (left out of every payment file until one arrives)."""
+
+    reference: str
+    credit_code: str
+    enterprise_name: str
+    title: str
+    amount_fen: int
+    status: str
+    reason: str
+    payment_file: str | None
+    since: dt.datetime
+
+
+def payment_issues(sf: sessionmaker[Session], actor: Actor) -> list[PaymentIssue]:
+    """Failed payouts with the bank's last answer, then approved payouts without an account."""
+    from ..ledger.models import PayoutEvent
+
+    require(actor, "payment.read")
+    with sf() as s:
+        last = (select(PayoutEvent.payout_id, func.max(PayoutEvent.id).label("eid"))
+                .group_by(PayoutEvent.payout_id).subquery())
+        rows = s.execute(
+            select(Payout, PayoutEvent.reason, PayoutEvent.at)
+            .join(last, last.c.payout_id == Payout.id).join(PayoutEvent, PayoutEvent.id == last.c.eid)
+            .where((Payout.status == "failed") | ((Payout.status == "approved") & (
+                Payout.bank_account.is_(None) | (Payout.bank_account == ""))))
+            .order_by(Payout.status.desc(), Payout.id)).all()
+    return [PaymentIssue(p.reference, p.credit_code, p.enterprise_name or "", (p.explanation or {}).get("title", p.policy_id),
+                         p.amount_fen, p.status,
+                         reason if p.status == "failed" else "没有备案的对公银行账户，未列入支付文件；企业补充账户并核验后可支付",
+                         p.payment_file, at) for p, reason, at in rows]
+
+
 def init_audit_key() -> tuple[Path, Path]:
     """Create the audit signing key pair once per deployment (never overwritten): the private key
     stays with the operations that sign, the public key goes to every auditor."""

@@ -110,6 +110,14 @@ def _sign_box(number: str, version: int, sha256: str, key: str) -> None:
                             f"已签署合同 {number} 第 {version} 版")[1])
 
 
+def _states(number: str) -> list[Any]:
+    """A contract's milestones; none when its text cannot be read (its card says why)."""
+    try:
+        return svc.states(common.ledger(), common.actor(), number, common.dictionary())
+    except EngineError:
+        return []
+
+
 def _contract_card(row: Any, official: bool) -> None:
     me, sf, d = common.actor(), common.ledger(), common.dictionary()
     with st.container(border=True):
@@ -129,7 +137,7 @@ def _contract_card(row: Any, official: bool) -> None:
         party = "enterprise" if me.role == "enterprise" else "government"
         if row.status == "drafted" and party not in signed and me.role in ("enterprise", "official"):
             _sign_box(row.number, row.version, row.sha256, f"{row.number}_{row.version}")
-        states = svc.states(sf, me, row.number)
+        states = svc.states(sf, me, row.number, d)
         common.show_frame(_milestone_rows(states, clock.today()))
         for x in states:
             with st.expander(f"{x.name}：{x.state_zh}"):
@@ -231,7 +239,7 @@ def render() -> None:
     if official:
         st.caption("招商引资协议、一企一策：双方在线签署，每次数据更新按合同核查履约节点，达成即生成兑现（经公示、审批、"
                    "支付），逾期未达成按约定追回。")
-        states = [x for r in rows if r.status == "signed" for x in svc.states(sf, me, r.number)]
+        states = [x for r in rows if r.status == "signed" for x in _states(r.number)]
         today = clock.today()
         cols = st.columns(5)
         cols[0].metric("生效合同", sum(r.status == "signed" for r in rows))

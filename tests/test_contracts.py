@@ -231,7 +231,7 @@ def test_milestones_are_decided_from_data_paid_once_and_recovered(ledger_url: st
     assert late["tax2026"].state == "undetermined"  # unknown is not no, even late
     (claim,) = svc.claims(sf, FIRM)
     assert (claim.amount_fen, claim.status) == (15_000_000, "open") and "2026-10-30" in claim.reason
-    assert {x.milestone: x.state for x in svc.states(sf, FIRM, "HT-2026-0001")}["jobs"] == "missed"
+    assert {x.milestone: x.state for x in svc.states(sf, FIRM, "HT-2026-0001", D)}["jobs"] == "missed"
     assert not svc.check(sf, SYSTEM, DS, D)[1].claim_fen  # claimed once
     with pytest.raises(Invalid, match="不超过待追回"):
         svc.repaid(sf, OFFICIAL, claim.id, 15_000_001, "B-1")
@@ -352,7 +352,7 @@ def test_a_contract_that_names_a_group_is_paid_the_higher_award_only(ledger_url:
     service.run_batch(sf, OFFICIAL, DS, [LIB.get("xina-jiuye")], dt.date(2026, 6, 30), D)
     with sf() as s:
         mine = {p.policy_id: (p.status, p.amount_fen) for p in s.scalars(select(Payout).where(Payout.credit_code == CODE))}
-    (tax2025,) = [x for x in svc.states(sf, OFFICIAL, "HT-2026-0001") if x.milestone == "tax2025"]
+    (tax2025,) = [x for x in svc.states(sf, OFFICIAL, "HT-2026-0001", D) if x.milestone == "tax2025"]
     assert tax2025.state == "met"
     if stage == "30万":
         assert mine == {"xina-jiuye": ("withdrawn", 400_000), "HT-2026-0001#tax2025": ("candidate", 30_000_000)}

@@ -115,6 +115,32 @@ def md(text: object) -> str:
 MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|~$:&=\"'")
 
 
+def act(page: str, label: str, action: Any, done: str | None = None, failed: str = "未完成") -> None:
+    """Run one service call, keep what it says (`done`, else what it returned) or its domain
+    error for the rerun that follows, and rerun. A file's problems keep their lines and carets."""
+    from rules_engine.errors import EngineError, PolicyLoadError
+
+    try:
+        result = action()
+        st.session_state[f"{page}_msg"] = done if done is not None else result
+    except PolicyLoadError as exc:
+        st.session_state[f"{page}_err"] = f"{label}{failed}：文件有 {len(exc.problems)} 处问题"
+        st.session_state[f"{page}_err_detail"] = "\n\n".join(str(p) for p in exc.problems[:20])
+    except EngineError as exc:
+        st.session_state[f"{page}_err"] = f"{label}{failed}：{md(exc)}"
+    st.rerun()
+
+
+def messages(page: str) -> None:
+    """What the last `act` of this page said."""
+    if msg := st.session_state.pop(f"{page}_msg", None):
+        st.success(msg)
+    if msg := st.session_state.pop(f"{page}_err", None):
+        st.error(msg)
+    if detail := st.session_state.pop(f"{page}_err_detail", None):
+        st.code(detail, language=None)
+
+
 def offer_download(label: str, name: str, data: bytes, key: str, mime: str | None = None) -> None:
     """A download that is audited (who, when, the file's hash) and offered once: after the
     click the bytes leave the session, so the next run drops them from Streamlit's /media."""

@@ -188,7 +188,7 @@ def contracts_show(number: str, version: VersionOpt = None, db: DbOpt = None) ->
         row = svc.contract(sf, me, number, version)
         console.print(render_zh(svc.loaded(row, d), d), markup=False)
         console.print(f"状态：{svc.STATUS_ZH.get(row.status, row.status)}", markup=False)
-        for x in svc.states(sf, me, number):
+        for x in svc.states(sf, me, number, d):
             console.print(f"  {x.name}：{x.state_zh}" + (f"，兑现 {x.payout}" if x.payout else ""), markup=False)
 
 

@@ -46,8 +46,8 @@ from ..explain import Explainer, Provenance
 from ..language.render_zh import fmt_money
 from ..ledger import audit
 from ..ledger.contracts import MilestoneState, check_enterprise, loaded, signed_codes
+from ..ledger.models import AuditEntry, ContractSignature, MilestoneCheck, Payout, RecoveryClaim, SigningKey
 from ..ledger.models import Contract as ContractRow
-from ..ledger.models import ContractSignature, MilestoneCheck, Payout, RecoveryClaim, SigningKey
 from ..library import contracts as lang
 from . import clock
 from .actors import Actor
@@ -99,6 +99,12 @@ def from_template(name: str, fields: dict[str, str]) -> str:
         return lang.fill_template(texts[name], fields)
     except ValueError as exc:
         raise Invalid(str(exc)) from None
+
+
+def draft_from_template(sf: sessionmaker[Session], actor: Actor, template: str, fields: dict[str, str],
+                        d: TagDictionary) -> ContractRow:
+    _official(actor)  # before the template is filled: its fields are no one else's business
+    return draft(sf, actor, from_template(template, fields), d, f"{template}.yaml")
 
 
 def draft(sf: sessionmaker[Session], actor: Actor, text: str, d: TagDictionary, name: str = "合同.yaml") -> ContractRow:
@@ -309,25 +315,36 @@ def verify_signed(text: str, number: str, version: int, signatures: Iterable[dic
     return v
 
 
-def evidence(sf: sessionmaker[Session], actor: Actor, number: str, version: int | None = None) -> dict[str, Any]:
-    """What a third party needs to verify a signed version without the database: the text and the
-    signatures with their public keys, and the audit entries that recorded them."""
+def _signatures(s: Session, contract_id: int) -> list[dict[str, Any]]:
+    return [{"party": sig.party, "signer": sig.signer, "public_key": key.public_key, "sha256": sig.sha256,
+             "signature": sig.signature, "signed_at": sig.signed_at.isoformat()}
+            for sig, key in s.execute(select(ContractSignature, SigningKey)
+                                      .join(SigningKey, SigningKey.id == ContractSignature.key_id)
+                                      .where(ContractSignature.contract_id == contract_id)
+                                      .order_by(ContractSignature.id))]
+
+
+def signatures(sf: sessionmaker[Session], actor: Actor, number: str, version: int) -> list[dict[str, Any]]:
+    """A version's signatures with their public keys (what the pages show; no audit log read)."""
     with sf() as s:
         row = _row(s, number, version)
         _reader(actor, row.credit_code)
-        sigs = []
-        for sig, key in s.execute(select(ContractSignature, SigningKey).join(SigningKey, SigningKey.id ==
-                                                                             ContractSignature.key_id)
-                                  .where(ContractSignature.contract_id == row.id).order_by(ContractSignature.id)):
-            sigs.append({"party": sig.party, "signer": sig.signer, "public_key": key.public_key, "sha256": sig.sha256,
-                         "signature": sig.signature, "signed_at": sig.signed_at.isoformat()})
-        from ..ledger.models import AuditEntry
+        return _signatures(s, row.id)
 
-        entries = [{"seq": e.seq, "action": e.action, "hash": e.hash, "at": e.at}
+
+def evidence(sf: sessionmaker[Session], actor: Actor, number: str, version: int | None = None) -> dict[str, Any]:
+    """What a third party needs to verify a signed version without the database: the text and the
+    signatures with their public keys, and the audit entries that recorded them (a signing
+    entry with the signature it recorded)."""
+    with sf() as s:
+        row = _row(s, number, version)
+        _reader(actor, row.credit_code)
+        entries = [{"seq": e.seq, "action": e.action, "hash": e.hash, "at": e.at,
+                    **({"signature": json.loads(e.details).get("signature")} if e.action == "contract_signed" else {})}
                    for e in s.scalars(select(AuditEntry).where(AuditEntry.subject == f"{row.number}@{row.version}")
                                       .order_by(AuditEntry.seq))]
         return {"number": row.number, "version": row.version, "credit_code": row.credit_code, "status": row.status,
-                "sha256": row.sha256, "text": row.text, "signatures": sigs, "audit": entries}
+                "sha256": row.sha256, "text": row.text, "signatures": _signatures(s, row.id), "audit": entries}
 
 
 def verify(sf: sessionmaker[Session], actor: Actor, number: str, version: int | None = None) -> Verification:
@@ -337,12 +354,7 @@ def verify(sf: sessionmaker[Session], actor: Actor, number: str, version: int | 
     v = verify_signed(ev["text"], ev["number"], ev["version"], ev["signatures"])
     if v.sha256 != ev["sha256"]:
         v.problems.append("合同文本与登记时的哈希不符（数据库被改动）")
-    with sf() as s:
-        from ..ledger.models import AuditEntry
-
-        logged = {json.loads(e.details).get("signature") for e in s.scalars(
-            select(AuditEntry).where(AuditEntry.subject == f"{ev['number']}@{ev['version']}",
-                                     AuditEntry.action == "contract_signed"))}
+    logged = {e.get("signature") for e in ev["audit"] if e["action"] == "contract_signed"}
     for sig in ev["signatures"]:
         if sig["signature"] not in logged:
             v.problems.append(f"{PARTIES.get(sig['party'], sig['party'])}的签名不在审计日志中（直接写入数据库）")
@@ -391,8 +403,7 @@ def _profile(s: Session, ds: Dataset, code: str, d: TagDictionary) -> tuple[dict
     return row, prov
 
 
-def states(sf: sessionmaker[Session], actor: Actor, number: str,
-           d: TagDictionary | None = None) -> list[MilestoneState]:
+def states(sf: sessionmaker[Session], actor: Actor, number: str, d: TagDictionary) -> list[MilestoneState]:
     """Each milestone's last decision (as recorded by the last check)."""
     with sf() as s:
         row = _row(s, number)
@@ -403,7 +414,7 @@ def states(sf: sessionmaker[Session], actor: Actor, number: str,
         checks = {x.milestone: x for x in s.scalars(select(MilestoneCheck).where(MilestoneCheck.number == row.number))}
         claims = {x.milestone: x.amount_fen for x in s.scalars(select(RecoveryClaim)
                                                                 .where(RecoveryClaim.number == row.number))}
-        c = loaded(text_row, d or _dictionary())
+        c = loaded(text_row, d)
         for m in c.milestones:
             x = checks.get(m.id)
             out.append(MilestoneState(c.number, c.version, c.credit_code, m.id, m.name, m.due, m.deadline,
@@ -427,12 +438,6 @@ def milestone_of(s: Session, pid: str, version: int, d: TagDictionary) -> ir.Pol
         return lang.milestone_policy(c, c.milestone(parts[1]))
     except KeyError:
         return None
-
-
-def _dictionary() -> TagDictionary:
-    from ..data.tags import load_dictionary
-
-    return load_dictionary()
 
 
 # ------------------------------------------------------------------ recovery claims

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from rules_engine.errors import EngineError, PolicyLoadError
+from rules_engine.errors import EngineError
 from rules_engine.library.contracts import render_zh, template_fields
 from rules_engine.service import clock, tiers
 from rules_engine.service import contracts as svc
@@ -26,27 +26,7 @@ FIELD_ZH = {"number": "合同编号", "project": "项目名称", "credit_code": 
 
 
 def _do(label: str, action: Any, done: str | None = None) -> None:
-    """Run a service call; show `done` (or what the call returned) after the rerun."""
-    try:
-        result = action()
-        msg = done if done is not None else result
-    except PolicyLoadError as exc:  # each problem with its line, column and caret, as written
-        st.session_state["ct_err"] = f"{label}未完成：合同文件有 {len(exc.problems)} 处问题"
-        st.session_state["ct_err_detail"] = "\n\n".join(str(p) for p in exc.problems[:20])
-    except EngineError as exc:
-        st.session_state["ct_err"] = f"{label}未完成：{common.md(exc)}"
-    else:
-        st.session_state["ct_msg"] = msg
-    st.rerun()
-
-
-def _messages() -> None:
-    if msg := st.session_state.pop("ct_msg", None):
-        st.success(msg)
-    if msg := st.session_state.pop("ct_err", None):
-        st.error(msg)
-    if detail := st.session_state.pop("ct_err_detail", None):
-        st.code(detail, language=None)
+    common.act("ct", label, action, done)
 
 
 def _milestone_rows(states: list[Any], today: dt.date) -> pd.DataFrame:
@@ -130,8 +110,7 @@ def _contract_card(row: Any, official: bool) -> None:
             return
         with st.expander("合同文本（中文）"):
             st.code(text, language=None, wrap_lines=True)
-        ev = svc.evidence(sf, me, row.number, row.version)
-        signed = {s["party"] for s in ev["signatures"]}
+        signed = {s["party"] for s in svc.signatures(sf, me, row.number, row.version)}
         st.caption("签署：" + "；".join(f"{label}{'已签署' if p in signed else '未签署'}"
                                        for p, label in svc.PARTIES.items()))
         party = "enterprise" if me.role == "enterprise" else "government"
@@ -220,7 +199,7 @@ def _draft() -> None:
                 fields[f] = cols[i % 3].text_input(FIELD_ZH.get(f, f), key=f"ct_f_{f}", max_chars=100)
             if st.button("登记合同", key="ct_tpl_go", type="primary"):
                 _do("登记合同", lambda: (lambda r: f"已登记合同 {r.number} 第 {r.version} 版，待双方签署")(
-                    svc.draft(sf, me, svc.from_template(name, fields), d)))
+                    svc.draft_from_template(sf, me, name, fields, d)))
         else:
             up = st.file_uploader("合同文件（YAML）", type=["yaml", "yml"], key="ct_up", max_upload_size=1)
             text = st.text_area("或粘贴合同 YAML", key="ct_text", height=240)
@@ -234,7 +213,7 @@ def render() -> None:
     me, sf = common.actor(), common.ledger()
     official = me.role == "official"
     st.header("合同履约")
-    _messages()
+    common.messages("ct")
     rows = svc.contracts(sf, me)
     if official:
         st.caption("招商引资协议、一企一策：双方在线签署，每次数据更新按合同核查履约节点，达成即生成兑现（经公示、审批、"

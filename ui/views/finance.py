@@ -8,28 +8,16 @@ import pandas as pd
 import streamlit as st
 
 from rules_engine import service
-from rules_engine.errors import EngineError
 from rules_engine.service.ledger import payment_issues
 from ui import common
 
 MAX_RESULT_MB = 10
 
 
-def _act(label: str, do) -> None:  # type: ignore[no-untyped-def]
-    try:
-        st.session_state["fin_msg"] = do()
-    except EngineError as exc:
-        st.session_state["fin_err"] = f"{label}未执行：{exc}"
-    st.rerun()
-
-
 def render() -> None:
     me, sf = common.actor(), common.ledger()
     st.header("财务支付")
-    if msg := st.session_state.pop("fin_msg", None):
-        st.success(msg)
-    if msg := st.session_state.pop("fin_err", None):
-        st.error(msg)
+    common.messages("fin")
     counts = service.status_counts(sf, me)
     issues = payment_issues(sf, me)
     failed = [i for i in issues if i.status == "failed"]
@@ -49,7 +37,7 @@ def render() -> None:
             st.session_state["file_fin_payment"] = (f.name, f.content)
             return (f"支付文件 {f.reference}：{f.count} 笔，合计 {common.yuan(f.total_fen)}"
                     + (f"；{len(issued.missing_account)} 笔缺少银行账号未列入" if issued.missing_account else ""))
-        _act("生成支付文件", pay)
+        common.act("fin", "生成支付文件", pay)
     if held := st.session_state.get("file_fin_payment"):
         common.offer_download(f"下载 {held[0]}", held[0], held[1], "fin_payment")
 
@@ -70,7 +58,7 @@ def render() -> None:
                 st.session_state["fin_problems"] = r.problems[:200]
                 head += f"；{len(r.problems)} 行未采用（见下）"
             return head
-        _act("导入回单", load)
+        common.act("fin", "导入回单", load)
     for p in st.session_state.pop("fin_problems", []):
         st.code(str(p), language=None)
 
@@ -87,7 +75,7 @@ def render() -> None:
                                                        for i in failed if i.reference == r))
         why = st.text_input("理由（如：企业已更正账户）", key="fin_retry_why", max_chars=200)
         if st.button("重新发起支付", key="fin_retry", disabled=not why.strip()):
-            _act("重新发起支付", lambda: (service.retry(sf, me, pick, why.strip()),
+            common.act("fin", "重新发起支付", lambda: (service.retry(sf, me, pick, why.strip()),
                                       f"{pick} 已重新进入待支付，将列入下一份支付文件")[1])
 
     st.subheader("4. 缺少银行账号")

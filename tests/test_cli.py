@@ -15,7 +15,7 @@ from rules_engine.data.tags import load_dictionary
 
 runner = CliRunner()
 COMMANDS = ["validate", "test", "lint", "show", "explain", "match", "data-report", "generate",
-            "batch run", "batch list", "batch unlock", "payouts list", "payouts publish", "payouts approve",
+            "batch run", "batch list", "batch unlock", "batch demo", "payouts list", "payouts publish", "payouts approve",
             "payouts withdraw", "payouts retry", "payouts revoke", "payouts notice", "payment export",
             "payment import", "outbox dispatch", "audit verify", "worker run", "events add", "events dead-letters"]
 
@@ -250,3 +250,32 @@ def test_the_command_line_speaks_chinese_where_it_spoke_english(tmp_path: Path) 
     result = runner.invoke(app, ["payment", "import", str(tmp_path / "nope.csv"), "--actor", "财务",
                                  "--db", f"sqlite:///{tmp_path / 'l.db'}"])
     assert result.exit_code == 1 and "Errno" not in result.output and "No such file" not in result.output
+
+
+def test_the_demo_ledger_opens_with_the_notice_ended_so_approval_is_open_today(tmp_path: Path) -> None:
+    """Was (#37 item 12): the demo opened on an empty ledger and approval needed a restart under a
+    changed clock. `batch demo` makes a new 演示 ledger whose batch and 公示 are dated back."""
+    import datetime as dt
+
+    from rules_engine.ledger.lifecycle import notice_period
+    from rules_engine.ledger.mode import mode
+    from rules_engine.service import Actor, approval_schedule, approve_due, open_ledger
+    from rules_engine.service.demo import notice_start_before
+
+    for today in (dt.date(2026, 12, 5), dt.date(2026, 10, 8), dt.date(2027, 2, 18), dt.date(2026, 12, 7)):
+        day = notice_start_before(today)
+        assert notice_period(day)[1] < today <= notice_period(day + dt.timedelta(days=1))[1]
+
+    url = f"sqlite:///{tmp_path / 'demo' / 'ledger.db'}"
+    r = runner.invoke(app, ["batch", "demo", "--db", url])
+    assert r.exit_code == 0, r.output
+    assert "今天即可审批" in r.output
+    sf = open_ledger(url)  # the real clock: no MIANSHEN_CLOCK in this process
+    with sf() as s:
+        assert mode(s) == "demo"
+    schedule = approval_schedule(sf, Actor("复核", "official"))
+    assert schedule.due > 1000 and not schedule.waiting
+    assert approve_due(sf, Actor("复核", "official")) == schedule.due
+    again = runner.invoke(app, ["batch", "demo", "--db", url])  # never into an existing ledger
+    assert again.exit_code == 1 and "已存在" in again.output
+    assert "batch demo" in Path("scripts/demo.sh").read_text(encoding="utf-8")

@@ -448,3 +448,26 @@ def test_a_payout_is_explained_to_its_enterprise_and_to_officials(isolated: Path
     engine.dispose()
     me.run()
     assert any("不一致" in e.value and "兑现金额" in e.value for e in me.error), [e.value for e in me.error]
+
+
+def test_the_demo_enterprises_between_them_show_every_tier_and_missing_data() -> None:
+    """#37 item 12: a newcomer signing in as a demo enterprise meets each path: 免申即享,
+    即申即享, 申报 and 待补充数据 (data to supply). A change of the sample or the library that
+    loses one of them fails here, not in front of a user."""
+    import os
+
+    from rules_engine.service import Actor
+    from rules_engine.service.accounts import load_accounts
+    from rules_engine.service.enterprise import check_enterprise
+    from rules_engine.service.platform import Platform
+
+    os.environ.pop("MIANSHEN_POLICIES", None)  # the shipped library, not the fixture's copy (the same)
+    p = Platform.from_env()
+    seen: set[str] = set()
+    for acc in load_accounts().values():
+        if acc.role != "enterprise":  # MIANSHEN_DEMO=1 (fixture): the demo accounts are loaded
+            continue
+        cu = check_enterprise(p, Actor(acc.name, "enterprise", acc.credit_code), str(acc.credit_code))
+        seen |= {e.policy.tier.value for e in cu.eligible}
+        seen |= {"待补充数据"} if cu.undetermined else set()
+    assert seen == {"免申即享", "即申即享", "申报", "待补充数据"}

@@ -134,6 +134,31 @@ def batch_unlock(actor: ActorOpt, reason: ReasonOpt, db: DbOpt = None) -> None:
     console.print("批次锁已清除")
 
 
+@batch_app.command("demo")
+def batch_demo(
+    db: Annotated[str, typer.Option("--db", help="新建的演示台账地址。")] = "sqlite:///out/demo/ledger.db",
+    actor: ActorOpt = "演示数据",
+) -> None:
+    """新建演示台账：示例企业跑一次批次、全部候选列入公示，日期倒推到公示期已在今天之前届满，
+打开网页即可审批、导出支付文件、导入银行结果。只新建，不写入已有台账；生产台账仍不接受模拟时钟。"""
+    from ..data.datasets import SAMPLE_MANIFEST
+    from ..data.tags import load_dictionary
+    from ..service.demo import prepare_ledger
+    from .common import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors
+
+    with domain_errors():
+        d = load_dictionary()
+        lib = _library(DEFAULT_POLICIES, d, strict=True)
+        if db.startswith("sqlite:///"):
+            Path(db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        with console.status("正在新建演示台账（批次与公示）…"):
+            r = prepare_ledger(db, Actor(actor, "official"), _dataset(SAMPLE_MANIFEST, d), lib.policies,
+                               _as_of(None, SAMPLE_MANIFEST), d)
+    console.print(f"演示台账 {r.url}：批次 {r.batch_id}（模拟日期 {r.dated}）新增 {r.created} 笔，合计 "
+                  f"{fmt_yuan(r.created_fen)} 元；即申即享邀约 {r.invited} 笔；{r.published} 笔公示至 {r.notice_end}，"
+                  "今天即可审批", highlight=False)
+
+
 # ------------------------------------------------------------------ payouts
 
 

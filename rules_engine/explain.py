@@ -12,9 +12,9 @@ from decimal import Decimal
 from . import ir
 from .backends.reference import ConditionOutcome, Decision, Evaluator, Row, Tri, evaluate
 from .data.tags import TagDictionary
-from .data.values import fmt_value
+from .data.values import decimal_yuan_text, fmt_value
 from .ir import Kind, Status
-from .language.render_zh import Renderer, fmt_decimal, fmt_money, fmt_rate
+from .language.render_zh import Renderer, fmt_decimal, fmt_rate
 
 OUTCOME_ZH = {True: "满足", False: "不满足", None: "无法判断（缺数据）"}
 NOT_FIXABLE = {"region_scope", ir.NOT_IN_FORCE}
@@ -68,8 +68,8 @@ class Grant:
     discrepancies: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
-        out = [f"兑现：公式金额 {fmt_money(Decimal(self.formula_fen) / 100)}，"
-               f"实发金额 {fmt_money(Decimal(self.granted_fen) / 100)}" + (f"（{self.allocation}）" if self.allocation else ""),
+        out = [f"兑现：公式金额 {decimal_yuan_text(Decimal(self.formula_fen) / 100)}，"
+               f"实发金额 {decimal_yuan_text(Decimal(self.granted_fen) / 100)}" + (f"（{self.allocation}）" if self.allocation else ""),
                f"来由：{self.origin}"]
         return out + [f"核对不一致：{p}" for p in self.discrepancies]
 
@@ -129,7 +129,7 @@ class Explanation:
         p, d = self.policy, self.decision
         lines = [
             f"【{p.title}】{p.id} v{p.version}  {d.status.zh}"
-            + (f"  金额 {fmt_money(Decimal(d.amount_fen) / 100)}" if d.status is Status.ELIGIBLE else ""),
+            + (f"  金额 {decimal_yuan_text(Decimal(d.amount_fen) / 100)}" if d.status is Status.ELIGIBLE else ""),
             f"  依据：{p.basis.document}（{p.basis.number}）{p.basis.article}",
             f"  兑现方式：{p.tier.value}；主管部门：{p.department}；评估日期：{self.as_of.isoformat()}",
         ]
@@ -328,7 +328,7 @@ class Explainer:
         unit = self.r.unit(left)
         diff = right.value - value if op in (">", ">=") else value - right.value
         def show(v: Decimal) -> str:
-            return fmt_money(v) if unit == "元" else f"{format(v.normalize(), 'f')}{' ' + unit if unit and unit != '%' else unit}"
+            return decimal_yuan_text(v) if unit == "元" else f"{format(v.normalize(), 'f')}{' ' + unit if unit and unit != '%' else unit}"
         sym = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}[op]
         return f"{self.r.value(left)} {show(value)}，需 {sym} {show(right.value)}（相差 {show(abs(diff))}）"
 
@@ -336,16 +336,16 @@ class Explainer:
         """A trace of how the amount was computed, one line per formula node taken."""
         pad = "  " * depth
         amount, _ = ev.amount(f)
-        total = fmt_money(amount) if amount is not None else "无法计算（缺数据）"
+        total = decimal_yuan_text(amount) if amount is not None else "无法计算（缺数据）"
         match f:
             case ir.Fixed(amount=a):
-                return [f"{pad}定额 {fmt_money(a)}"]
+                return [f"{pad}定额 {decimal_yuan_text(a)}"]
             case ir.PerUnit(quantity=q, rate=rate):
                 v = ev.value(q)
-                return [f"{pad}{self.r.value(q)} {fmt_value(None, v)} × {fmt_money(rate)} = {total}"]
+                return [f"{pad}{self.r.value(q)} {fmt_value(None, v)} × {decimal_yuan_text(rate)} = {total}"]
             case ir.Percent(base=b, rate=rate):
                 v = ev.value(b)
-                shown = fmt_money(v) if isinstance(v, Decimal) else "（缺失）"
+                shown = decimal_yuan_text(v) if isinstance(v, Decimal) else "（缺失）"
                 return [f"{pad}{self.r.value(b)} {shown} × {fmt_rate(rate)} = {total}（四舍五入到分）"]
             case ir.Tiers(measure=m):
                 v = ev.value(m)
@@ -367,9 +367,9 @@ class Explainer:
                 inner_amount, _ = ev.amount(inner)
                 out = self.amount_steps(inner, ev, depth)
                 if inner_amount is not None and hi is not None and inner_amount > hi:
-                    out.append(f"{pad}超过上限，按上限 {fmt_money(hi)}")
+                    out.append(f"{pad}超过上限，按上限 {decimal_yuan_text(hi)}")
                 if inner_amount is not None and lo is not None and inner_amount < lo:
-                    out.append(f"{pad}低于下限，按下限 {fmt_money(lo)}")
+                    out.append(f"{pad}低于下限，按下限 {decimal_yuan_text(lo)}")
                 return out
         return []
 

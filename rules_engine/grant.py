@@ -13,16 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from . import ir
 from .data import legacy
 from .data.tags import TagDictionary
-from .data.values import coerce
+from .data.values import coerce, yuan_text
 from .explain import Explainer, Explanation, Grant, Provenance
 from .ir import Status
-from .language.render_zh import fmt_money
 
 # The record's keys, in the order every writer writes them (the batch builds the JSON text itself).
 KEYS = ("title", "department", "contact", "as_of", "basis", "conditions_met", "inputs", "sources",
@@ -152,13 +150,13 @@ def explain(rec: Mapping[str, Any], policy: ir.Policy, amount_fen: int, d: TagDi
     if e.status is not Status.ELIGIBLE:
         problems.append(f"按记录的数据重算，结果为「{e.status.zh}」，不是「符合」")
     elif formula is not None and e.decision.amount_fen != formula:
-        problems.append(f"按记录的数据重算，金额为 {_yuan(e.decision.amount_fen)}，记录为 {_yuan(formula)}")
+        problems.append(f"按记录的数据重算，金额为 {yuan_text(e.decision.amount_fen)}，记录为 {yuan_text(formula)}")
     if formula is None or granted is None:
         problems.append("记录缺少公式金额或实发金额")
     elif granted > formula:
-        problems.append(f"实发金额 {_yuan(granted)} 高于公式金额 {_yuan(formula)}")
+        problems.append(f"实发金额 {yuan_text(granted)} 高于公式金额 {yuan_text(formula)}")
     if granted is not None and granted != amount_fen:
-        problems.append(f"兑现金额 {_yuan(amount_fen)} 与记录的实发金额 {_yuan(granted)} 不一致")
+        problems.append(f"兑现金额 {yuan_text(amount_fen)} 与记录的实发金额 {yuan_text(granted)} 不一致")
     met = rec.get("conditions_met")
     if isinstance(met, list) and met != [c.id for c in policy.conditions]:
         problems.append("记录的条件与该版本政策的条件不一致")
@@ -168,6 +166,3 @@ def explain(rec: Mapping[str, Any], policy: ir.Policy, amount_fen: int, d: TagDi
                   str(rec.get("allocation") or ""), origin_zh(rec, d), tuple(problems))
     return Explanation(e.policy, e.decision, e.as_of, e.conditions, e.amount_steps, e.reason, grant)
 
-
-def _yuan(fen: int) -> str:
-    return fmt_money(Decimal(fen) / 100)

@@ -9,4 +9,6 @@ if ! "$PY" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 1
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# setuptools advises on every editable build, 3 times, that a folder named like the package may
+# shadow it (it is this folder, on purpose): that advice only is silenced; deprecations are fixed in pyproject.toml
+PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'

@@ -339,6 +339,7 @@ def test_each_tier_walked_through_by_an_enterprise_and_an_official(server: str, 
     assert "Press Ctrl+Enter" not in page.locator("body").inner_text()
     page.locator("section[data-testid='stFileUploaderDropzone'] input[type='file']").first.set_input_files(str(evidence))
     page.get_by_text("发票.pdf").first.wait_for()
+    page.get_by_text("17.0 字节").first.wait_for()  # was (#37 item 14): 「17.0B」
     page.get_by_role("button", name="提交申报").click()
     page.get_by_text("申报已提交").wait_for()
     # the payout the confirmation made (whichever invitation came first), explained on the phone
@@ -488,11 +489,19 @@ def test_tables_and_charts_offer_no_download_of_their_own(server: str, browser: 
     page.close()
 
 
-def test_an_official_drafts_from_the_policy_text_checks_the_spans_and_submits(server: str, browser: Any) -> None:
+def test_an_official_drafts_from_the_policy_text_checks_the_spans_and_submits(server: str, browser: Any,
+                                                                             tmp_path: Path) -> None:
     """政策拆解 in the sandbox: paste the text, 起草, the article with its spans marked beside the
     YAML, the open items first, the boundary cases, 提交审核 into the two-person review."""
     page = login(browser, server, "guanyuan", "guanyuan-demo")
     open_page(page, "政策管理与沙盘")
+    # a file of a type the uploader does not take is refused in Chinese (was: 「… files are not allowed.」)
+    wrong = tmp_path / "政策.exe"
+    wrong.write_bytes(b"MZ not a policy")
+    page.locator("section[data-testid='stFileUploaderDropzone'] input[type='file']").first.set_input_files(str(wrong))
+    page.get_by_text("不接受这种类型的文件", exact=False).first.wait_for()
+    assert "not allowed" not in page.locator("body").inner_text()
+    page.get_by_role("button", name="Remove 政策.exe").or_(page.locator("[data-testid='stFileUploaderDeleteBtn'] button")).first.click()
     text = (ROOT / "benchmarks/drafting/corpus/01-hefei-keji.txt").read_text(encoding="utf-8")
     paste = page.get_by_label("或粘贴原文")
     paste.fill(text)

@@ -1,5 +1,6 @@
 """Every CLI command has help and works end to end on the bundled sample."""
 
+import os
 import re
 import subprocess
 import sys
@@ -279,3 +280,30 @@ def test_the_demo_ledger_opens_with_the_notice_ended_so_approval_is_open_today(t
     again = runner.invoke(app, ["batch", "demo", "--db", url])  # never into an existing ledger
     assert again.exit_code == 1 and "已存在" in again.output
     assert "batch demo" in Path("scripts/demo.sh").read_text(encoding="utf-8")
+
+
+def test_help_is_never_cut_and_the_password_prompts_are_chinese() -> None:
+    """Was (#37 item 14): a group's help cut each command's sentence with 「…」 at its first line
+    (a Rich table cell; Chinese has no spaces to wrap at), and `accounts hash` asked
+    「Password:」 / 「Repeat for confirmation:」 and refused with 「The two entered values do not match」."""
+    groups = sorted({c.split()[0] for c in COMMANDS if " " in c} | {"contracts", "tiers", "accounts", "api-keys"})
+    for group in ["", *groups]:
+        out = subprocess.run([sys.executable, "-m", "rules_engine", *group.split(), "--help"], capture_output=True,
+                             text=True, env={**os.environ, "COLUMNS": "80"}, check=True).stdout
+        cut = re.search(r"(?<!…)…(?!…)", out)  # 「……」 is Chinese for "and so on", written in a docstring
+        assert cut is None and "..." not in out.replace("ARGS]...", ""), (group, out)
+    r = runner.invoke(app, ["accounts", "hash"], input="甲乙丙\n甲乙丁\n")
+    assert r.exit_code == 1 and "两次输入的口令不一致" in r.output
+    assert not re.search(r"Password|Repeat|match", r.output)
+    r = runner.invoke(app, ["accounts", "hash"], input="甲乙丙\n甲乙丙\n")
+    assert r.exit_code == 0 and r.stdout.strip().startswith("scrypt$")
+
+
+def test_setup_builds_without_setuptools_deprecations() -> None:
+    """Was (#37 item 14): setup printed setuptools' deprecation of `license = { text = ... }` 3×
+    (one per build step). The license is an SPDX string, which needs setuptools 77."""
+    import tomllib
+
+    meta = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))
+    assert meta["project"]["license"] == "Apache-2.0"
+    assert "setuptools>=77" in meta["build-system"]["requires"]

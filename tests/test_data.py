@@ -70,8 +70,15 @@ def test_gbk_csv_gets_one_clear_message(tmp_path: Path) -> None:
 
 def test_wrong_columns_and_empty_file(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("code,revenue[2025]\n1,2\n", encoding="utf-8")
-    with pytest.raises(DataError, match="没有 credit_code"):
+    with pytest.raises(DataError, match="没有 credit_code") as no_key:
         load_dataset([src(tmp_path / "x.csv")], D)
+    # was (#37 item 14): 「现有列 ['code', 'revenue[2025]']」, a Python list in a user's message
+    assert "现有列：code、revenue[2025]" in str(no_key.value) and "['" not in str(no_key.value)
+    (tmp_path / "m.yaml").write_text("as_of: '2026-06-30'\nfiles:\n- source: tax\n  as_of: '2026-05-01'\n",
+                                     encoding="utf-8")
+    with pytest.raises(DataError, match="第 1 个文件条目缺少 path") as entry:
+        load_dataset(tmp_path / "m.yaml", D)
+    assert "KeyError" not in str(entry.value)
     (tmp_path / "y.csv").write_text(f"credit_code,revenu\n{A},2\n", encoding="utf-8")
     with pytest.raises(DataError, match="未知的列：revenu（是否指 revenue"):
         load_dataset([src(tmp_path / "y.csv")], D)

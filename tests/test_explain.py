@@ -25,7 +25,7 @@ def test_explanation_lists_values_sources_and_basis() -> None:
     text = e.to_text()
     assert "皖科资〔2026〕12号" in text and "第四条" in text
     assert "2025年度研发费用占营业收入比例 = 4.5%（来源：税务局，截至 2026-05-31）" in text
-    assert "123,456.78元 × 10% = 12,345.68元" in text
+    assert "123,456.78 元 × 10% = 12,345.68 元" in text
 
 
 def test_near_miss_names_the_condition_and_the_gap() -> None:
@@ -167,3 +167,33 @@ def test_the_expected_total_leaves_out_what_will_not_be_paid() -> None:
         if seen_group and seen_apply:
             break
     assert seen_group and seen_apply
+
+
+def test_every_amount_in_an_explanation_has_the_one_money_format() -> None:
+    """Was (#37 item 15): explanations said 「定额 30万元」, 「1,500元」 and 「12,345.68元」 beside
+    the tables' and metrics' 「1,328,631.67 元」. Amounts computed or paid read 1,234.56 元; the
+    conditions keep the wording of the rule they quote (不低于60万元)."""
+    import re
+
+    from rules_engine.service import Actor
+    from rules_engine.service.enterprise import check_enterprise
+    from rules_engine.service.platform import Platform
+
+    p = Platform.from_env()
+    seen = 0
+    for code in ("91340124MA7112976A", "91340102000395962B", "91340100000071734P"):
+        try:
+            cu = check_enterprise(p, Actor("核对", "official"), code)
+        except Exception:  # noqa: BLE001 - a code not in the sample
+            continue
+        for e in cu.eligible + cu.undetermined + cu.not_eligible:
+            amounts = [*e.amount_steps, *(e.grant.lines() if e.grant else [])]
+            amounts += [c.gap for c in e.conditions if getattr(c, "gap", "")]
+            for line in amounts:
+                if "适用：" in line:  # which case applies: the rule quoted in its own words
+                    continue
+                seen += 1
+                assert not re.search(r"\d元|万元|亿元", line), (e.policy.id, line)
+                for m in re.finditer(r"([\d,.]+) 元", line):
+                    assert re.fullmatch(r"-?\d{1,3}(,\d{3})*\.\d{2}", m[1]), (e.policy.id, line)
+    assert seen > 10

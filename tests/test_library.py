@@ -123,3 +123,17 @@ def test_lint_flags_an_elapsed_time_with_no_lower_bound() -> None:
         assert len(found) == 1 and "hitech_cert_date within N months" in found[0].message
     for pol in closed:
         assert [f for f in lint(type(LIB)([pol], []), SAMPLE_AS_OF, None) if f.rule == "open-window"] == []
+
+
+def test_the_comments_an_official_reads_in_the_policy_editor_are_chinese() -> None:
+    """Was (#37 item 14): the sandbox's YAML editor showed the library files' English comments."""
+    import re
+    from pathlib import Path
+
+    english = []
+    for f in sorted(Path("policies").rglob("*.y*ml")):
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            m = re.match(r"\s*#(.*)", line) or re.search(r"\s#\s(.*)$", line)
+            if m and re.search(r"[A-Za-z]{3,}", re.sub(r"qiye\d+|HT-\d{4}-\d{4}", "", m[1])):
+                english.append(f"{f}:{n}: {line.strip()}")
+    assert not english, english

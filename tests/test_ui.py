@@ -471,3 +471,16 @@ def test_the_demo_enterprises_between_them_show_every_tier_and_missing_data() ->
         seen |= {e.policy.tier.value for e in cu.eligible}
         seen |= {"待补充数据"} if cu.undetermined else set()
     assert seen == {"免申即享", "即申即享", "申报", "待补充数据"}
+
+
+@pytest.mark.parametrize("user", ["guanyuan", "qiye02"])
+def test_no_page_draws_an_empty_grid(user: str) -> None:
+    """Was (#37 item 14): an empty table drew 「empty」 on the grid's canvas (no translation reaches
+    it). On a fresh ledger every table that has no rows says so in Chinese instead."""
+    at = signed_in(user)
+    said = 0
+    for page in at.sidebar.radio[0].options:
+        goto(at, page)
+        assert all(len(df.value) for df in at.dataframe), (page, [list(df.value.columns) for df in at.dataframe])
+        said += sum(c.value == "（暂无记录）" for c in at.caption)
+    assert said > 0 or user != "guanyuan"  # an official's queues are empty on a fresh ledger

@@ -13,7 +13,7 @@ import streamlit as st
 
 from rules_engine.data.datasets import SAMPLE_MANIFEST, masked
 from rules_engine.data.tags import TagDictionary, load_dictionary
-from rules_engine.data.values import fmt_yuan
+from rules_engine.data.values import fmt_yuan, yuan_text
 from rules_engine.ir import Policy
 from rules_engine.library.loader import Library, load_library
 from rules_engine.service import Actor, open_ledger
@@ -174,7 +174,7 @@ def region_names() -> dict[str, str]:
 
 def yuan(fen: int) -> str:
     """Money in text: 1,234.56 元."""
-    return f"{fmt_yuan(int(fen))} 元"
+    return yuan_text(int(fen))
 
 
 def amount(fen: int) -> str:
@@ -194,6 +194,9 @@ def masked_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def show_frame(df: pd.DataFrame, **kw: Any) -> None:
+    if df.empty:  # the grid would draw 「empty」 on its canvas, out of reach of any translation
+        st.caption("（暂无记录）")
+        return
     st.dataframe(df, hide_index=True, width="stretch", **kw)
 
 

@@ -32,10 +32,22 @@ EXACT = {
     "Connection error": "连接中断",
     "Clear all": "全部清除",
     "Loading": "加载中",
+    # the file uploader's refusals (Streamlit's frontend; the size limit's own pattern is below)
+    "This type of files are not allowed.": "不接受这种类型的文件",
+    "File size is too small.": "文件太小",
+    "Only one file is allowed.": "只能上传一个文件",
+    "Unexpected error. Please try again.": "出现意外错误，请重试",
 }
-# (JavaScript regular expression, replacement)
-PATTERNS = [
+# (JavaScript regular expression, replacement[, characters dropped from the result])
+PATTERNS: list[tuple[str, ...]] = [
     (r"^(\d+(?:\.\d+)?)\s?([KMG]B) per file(.*)$", "每个文件不超过 $1 $2$3"),
+    (r"^File must be (\d+(?:\.\d+)?)\s?([KMG]?B) or smaller\.$", "文件不能超过 $1 $2"),
+    (r"^(.+) files are not allowed\.$", "不接受这种类型的文件（$1）"),
+    # the server's check of an extension: the list is Python's repr (['.csv', '.xlsx'])
+    (r"^Invalid file extension: `(.*)`\. Allowed: \[(.*)\]$", "不接受扩展名为 $1 的文件，可上传：$2", "'"),
+    # an uploaded file's size: 6.0B, 1.2KB
+    (r"^(\d+(?:\.\d+)?)B$", "$1 字节"),
+    (r"^(\d+(?:\.\d+)?)(KB|MB|GB)$", "$1 $2"),
     # what a screen reader announces when a select box opens (read aloud, not shown)
     (r"^(\d+) options? available\.?$", "共 $1 个选项"),
     (r"^(\d+) results? available\.?$", "共 $1 个匹配项"),
@@ -45,7 +57,7 @@ SCRIPT = """<script>(() => {
   if (window.__mianshenZh) return;
   window.__mianshenZh = true;
   const exact = __EXACT__;
-  const patterns = __PATTERNS__.map(([re, to]) => [new RegExp(re), to]);
+  const patterns = __PATTERNS__.map(([re, to, drop]) => [new RegExp(re), to, drop || ""]);
   const fix = (root) => {
     if (!root) return;
     if (root.nodeType === 3) root = root.parentNode;
@@ -54,7 +66,12 @@ SCRIPT = """<script>(() => {
       const t = n.nodeValue.trim();
       if (!t) continue;
       if (Object.hasOwn(exact, t)) { n.nodeValue = exact[t]; continue; }
-      for (const [re, to] of patterns) if (re.test(t)) { n.nodeValue = t.replace(re, to); break; }
+      for (const [re, to, drop] of patterns) if (re.test(t)) {
+        let out = t.replace(re, to);
+        for (const c of drop) out = out.split(c).join("");
+        n.nodeValue = out;
+        break;
+      }
     }
   };
   fix(document.body);

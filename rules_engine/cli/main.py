@@ -311,12 +311,29 @@ app.add_typer(accounts_app, name="accounts")
 
 
 @accounts_app.command("hash")
-def accounts_hash(password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                                        help="口令（不提供则提示输入）。")]) -> None:
+def accounts_hash(password: Annotated[str | None, typer.Option(help="口令（不提供则提示输入两次，输入不回显）。")] = None
+                  ) -> None:
     """显示口令的 scrypt 哈希，填入账户的 password: 字段。"""
     from ..service.accounts import hash_password
 
+    if password is None:  # Click's prompts and Python's getpass warnings are English: ask in Chinese
+        password = _secret("口令：")
+        if _secret("再次输入口令：") != password:
+            err.print("错误：两次输入的口令不一致")
+            raise typer.Exit(1)
+    if not password:
+        err.print("错误：口令不能为空")
+        raise typer.Exit(1)
     typer.echo(hash_password(password))  # one line, never wrapped: it is pasted into a file
+
+
+def _secret(prompt: str) -> str:
+    import getpass
+
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    sys.stderr.write(prompt)
+    return sys.stdin.readline().rstrip("\r\n")  # piped in (a script): nothing to hide from a terminal
 
 
 @accounts_app.command("check")
@@ -460,7 +477,7 @@ def data_upgrade(
     tags: TagsOpt = DEFAULT_DICTIONARY,
     db: Annotated[str | None, typer.Option("--db", help="台账数据库地址（审计日志所在）。")] = None,
 ) -> None:
-    """把按期间建模之前的数据清单升级：为只写“上年/前年”而未写年度的列（tax_paid、上年营业收入、tax_paid_prev…）
+    """把按期间建模之前的数据清单升级：为只写“上年/前年”而未写年度的列（tax_paid、上年营业收入、tax_paid_prev 等）
     按各文件的截至日期写明年度；文件本身不改，旧清单另存备份，写入审计日志。"""
     from ..service import Actor, open_ledger
     from ..service.data import upgrade_manifest

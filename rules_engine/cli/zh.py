@@ -81,6 +81,18 @@ def install() -> None:
 
     click_core.Command.get_help_option = help_option_zh  # type: ignore[method-assign]
 
+    make_command_help = rich._make_command_help
+
+    def command_help_folded(**kwargs: Any) -> Any:
+        # A command's line in a group's help is a cell of a Rich table, cut with 「…」 at its first
+        # line: Chinese has no spaces for it to wrap at. Folded, the whole sentence is read.
+        text = make_command_help(**kwargs)
+        if hasattr(text, "overflow"):
+            text.overflow = "fold"
+        return text
+
+    rich._make_command_help = command_help_folded
+
     for cls in vars(exceptions).values():  # every error class, whether or not it words its own message
         if isinstance(cls, type) and issubclass(cls, exceptions.ClickException):
             cls.format_message = _zh(cls.format_message)  # type: ignore[method-assign]

@@ -306,7 +306,8 @@ def _columns(f: SourceFile, df: pd.DataFrame, dictionary: TagDictionary) -> dict
             mapping[str(col)] = (key, mult)
     if KEY not in (k for k, _ in mapping.values()):
         raise DataError(
-            f"{f.name}：没有 {KEY}（统一社会信用代码）列；现有列 {list(map(str, df.columns))[:8]}"
+            f"{f.name}：没有 {KEY}（统一社会信用代码）列；现有列：{'、'.join(map(str, list(df.columns)[:8]))}"
+            + ("等" if len(df.columns) > 8 else "")
         )
     if unknown:
         hints = [f"{u}（是否指 {dictionary.suggest(u)}？）" if dictionary.suggest(u) else u for u in unknown]
@@ -501,8 +502,10 @@ def load_manifest(path: Path | str) -> list[SourceFile]:
                 periods, tags = _column_specs(item)
                 out.append(SourceFile(item["path"], item["source"], as_of, path=p,
                                       encoding=item.get("encoding", "utf-8"), periods=periods, tags=tags))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise DataError(f"{path}：第 {i + 1} 个文件条目：{exc!r}") from None
+        except KeyError as exc:
+            raise DataError(f"{path}：第 {i + 1} 个文件条目缺少 {exc.args[0]}") from None
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{path}：第 {i + 1} 个文件条目：{exc}") from None
     if not out:
         raise DataError(f"{path}：清单中没有列出文件")
     return out

@@ -169,7 +169,7 @@ def fmt_value(ttype: TagType | None, value: object) -> str:
     if value is None:
         return "（缺失）"
     if ttype is not None and ttype.kind is Kind.MONEY and isinstance(value, Decimal):
-        return f"{value:,.2f} 元"
+        return decimal_yuan_text(value)
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, Decimal):
@@ -184,5 +184,17 @@ def yuan(fen: int) -> Decimal:
 
 
 def fmt_yuan(fen: int, grouped: bool = True) -> str:
-    """1,234.56 for people; 1234.56 (grouped=False) for files other programs read."""
+    """1,234.56 for people (in a column headed （元）); 1234.56 (grouped=False) for files other
+    programs read."""
     return f"{yuan(fen):,.2f}" if grouped else f"{yuan(fen):.2f}"
+
+
+def yuan_text(fen: int) -> str:
+    """Money in a sentence, metric or message: 1,234.56 元, the one display format. (Rule text
+    keeps the wording of the rule it quotes: 不低于60万元.)"""
+    return f"{fmt_yuan(fen)} 元"
+
+
+def decimal_yuan_text(v: Decimal) -> str:
+    """An exact amount of yuan in the same format; a value finer than the fen keeps its digits."""
+    return f"{v:,.2f} 元" if v == v.quantize(Decimal("0.01")) else f"{v:,f} 元"

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from .. import grant, ir
 from ..data.tags import TagDictionary
+from ..data.values import yuan_text
 from ..errors import Conflict
 from ..explain import Explainer, Explanation, Provenance
 from ..ir import Status
-from ..language.render_zh import fmt_money
 from ..library import contracts as lang
 from . import audit
 from .allocation import Candidate, allocate
@@ -29,9 +29,6 @@ from .models import MilestoneCheck, Payout, PayoutEvent, RecoveryClaim
 
 STATE_ZH = {"met": "已达成", "pending": "履约中", "missed": "未达成", "undetermined": "待补充数据"}
 
-
-def _yuan(fen: int) -> str:
-    return fmt_money(Decimal(fen) / 100)
 
 
 def loaded(row: ContractRow, d: TagDictionary) -> lang.Contract:
@@ -162,7 +159,7 @@ def _pay(s: Session, c: lang.Contract, m: lang.Milestone, e: Explanation, prof: 
         Payout.status.not_in(("revoked", "withdrawn")))) or 0)
     granted = max(0, min(formula, c.total_fen - paid_so_far))
     if granted <= 0:
-        return None, f"合同支持资金总额 {_yuan(c.total_fen)} 已全部安排"
+        return None, f"合同支持资金总额 {yuan_text(c.total_fen)} 已全部安排"
     # the allocation a batch makes: the key (milestone, enterprise, once) exists in any state, or a
     # group award of the due year is higher (a policy's unpublished lower candidate is withdrawn)
     cand = Candidate(policy, c.credit_code, granted)
@@ -170,7 +167,7 @@ def _pay(s: Session, c: lang.Contract, m: lang.Milestone, e: Explanation, prof: 
     if not outcome.granted:
         return None, outcome.skipped[0][1]
     supersede(s, outcome, actor, now)
-    note = "" if granted == formula else f"按合同支持资金总额封顶：公式金额 {_yuan(formula)}，实发 {_yuan(granted)}"
+    note = "" if granted == formula else f"按合同支持资金总额封顶：公式金额 {yuan_text(formula)}，实发 {yuan_text(granted)}"
     rec = grant.record(policy, m.due, grant.inputs_of(policy, prof, m.due), formula, granted, note,
                        {"kind": "contract", "reference": f"{c.number}@{c.version}", "milestone": m.id},
                        {t: prov[t] for t in grant.inputs_of(policy, prof, m.due) if t in prov})

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from ..data.values import fmt_yuan
+from ..data.values import yuan_text
 from ..ledger.contracts import STATE_ZH as MILESTONE_ZH
 from ..ledger.lifecycle import STATUS_ZH
 from ..ledger.mode import MODES
@@ -68,7 +68,7 @@ def _value(key: str, v: Any, titles: dict[str, str] | None = None) -> str:
     if v is None or v == "" or v == [] or v == {}:
         return "（无）"
     if key.endswith("_fen") and isinstance(v, int) and not isinstance(v, bool):
-        return f"{fmt_yuan(v)} 元"
+        return yuan_text(v)
     if key == "trigger" and isinstance(v, str):
         return TRIGGER_ZH.get(v, v)
     if key == "policy" and isinstance(v, str) and (m := re.fullmatch(r"(.+)@(\d+)", v)):

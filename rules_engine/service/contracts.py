@@ -26,7 +26,6 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +40,9 @@ from .. import ir
 from ..data.datasets import Dataset
 from ..data.frame import row_of
 from ..data.tags import TagDictionary
+from ..data.values import yuan_text
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..explain import Explainer, Provenance
-from ..language.render_zh import fmt_money
 from ..ledger import audit
 from ..ledger.contracts import MilestoneState, check_enterprise, loaded, signed_codes
 from ..ledger.models import AuditEntry, ContractSignature, MilestoneCheck, Payout, RecoveryClaim, SigningKey
@@ -78,9 +77,6 @@ def _changed(s: Session, stmt: Any) -> int:
     """Rows an UPDATE changed: 0 means another operator got there first (compare-and-set)."""
     return int(s.execute(stmt.execution_options(synchronize_session=False)).rowcount)  # type: ignore[attr-defined]
 
-
-def _yuan(fen: int) -> str:
-    return fmt_money(Decimal(fen) / 100)
 
 
 # ------------------------------------------------------------------ templates and drafting
@@ -471,7 +467,7 @@ def _settle(s: Session, c: RecoveryClaim, kind: str, fen: int, actor: Actor, ref
     if c.status not in ("open",):
         raise Conflict(f"追回记录 {c.id} 状态为「{CLAIM_ZH.get(c.status, c.status)}」，不能再结算")
     if not (0 < fen <= remaining):
-        raise Invalid(f"结算金额应大于 0 且不超过待追回的 {_yuan(remaining)}")
+        raise Invalid(f"结算金额应大于 0 且不超过待追回的 {yuan_text(remaining)}")
     settled = c.settled_fen + fen
     status = "settled" if settled == c.amount_fen else "open"
     n = _changed(s, update(RecoveryClaim).where(RecoveryClaim.id == c.id, RecoveryClaim.settled_fen == c.settled_fen,
@@ -514,7 +510,7 @@ def offset(sf: sessionmaker[Session], actor: Actor, claim_id: int, payout_ref: s
         if p.status not in ("candidate", "publicized"):
             raise Conflict(f"兑现记录 {p.reference} 已审批或已结束，不能抵扣（只能抵扣待公示、公示中的兑现）")
         if p.amount_fen > c.amount_fen - c.settled_fen:
-            raise Invalid(f"兑现金额 {_yuan(p.amount_fen)} 高于待追回的 {_yuan(c.amount_fen - c.settled_fen)}："
+            raise Invalid(f"兑现金额 {yuan_text(p.amount_fen)} 高于待追回的 {yuan_text(c.amount_fen - c.settled_fen)}："
                           "整笔抵扣会多扣企业的钱，请改为企业退回")
         why = f"抵扣合同 {c.number} 追回款（追回记录 {c.id}）：{reason}".strip("：")
         lifecycle.withdraw(s, p, actor.name, why, now=now, details={"offset_claim": c.id})

@@ -30,7 +30,10 @@ class CurrentData:
 def load_data(path: Path, dictionary: TagDictionary) -> CurrentData:
     raw = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.suffix in (".yaml", ".yml") else {}
     as_of = dt.date.fromisoformat(str(raw["as_of"])) if raw.get("as_of") else dt.date.today()
-    return CurrentData(load_dataset(path, dictionary), as_of, path.name)
+    ds = load_dataset(path, dictionary)
+    # what the enterprise reads as the source of its archive: never a file name like manifest.yaml
+    label = str(raw.get("name") or "") or (f"部门共享数据（{len(ds.files)} 个部门文件）" if raw else f"数据文件 {path.name}")
+    return CurrentData(ds, as_of, label)
 
 
 @dataclass

@@ -94,7 +94,7 @@ def _form_row(as_of: dt.date) -> dict[str, Any] | None:
                         elif t.kind is Kind.CATEGORY:
                             raw[t.key] = st.selectbox(label, [UNKNOWN, *t.type.values], key=f"f_{t.key}")
                         else:
-                            hint = "YYYY-MM-DD" if t.kind is Kind.DATE else ""
+                            hint = "年-月-日，如 2026-06-30" if t.kind is Kind.DATE else ""
                             raw[t.key] = st.text_input(label, key=f"f_{t.key}", placeholder=hint)
         submitted = st.form_submit_button("计算", type="primary")
     if not submitted:

@@ -240,9 +240,13 @@ class Explainer:
             if (v := seen.get(t)) is None:
                 v = seen[t] = self.value_used(t, row, provenance)
             used.append(v)
+        gap = ""
+        if o.outcome is False:  # every failed condition says what would meet it, not thresholds only
+            gap = self.gap(c.pred, ev) or "；".join(
+                [*(f"{v.label} {v.display}" for v in used), f"需满足：{c.label or st.zh[i]}"])
         return ConditionExplanation(
             c.id, c.text, st.zh[i], c.label, c.article, o.outcome, tuple(used),
-            tuple(self.missing_label(m, row) for m in o.missing), self.gap(c.pred, ev) if o.outcome is False else "")
+            tuple(self.missing_label(m, row) for m in o.missing), gap)
 
     def ruled_out(self, policy: ir.Policy, row: Row, as_of: dt.date, tested: dict[int, Tri]) -> Explanation | None:
         """A brief not-eligible explanation if the policy can be neither payable nor a near miss

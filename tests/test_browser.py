@@ -330,7 +330,11 @@ def test_each_tier_walked_through_by_an_enterprise_and_an_official(server: str, 
 
     page = login(browser, server, "qiye01", "qiye01-demo")
     page.set_viewport_size({"width": 390, "height": 844})  # the enterprise space is used on phones
-    page.get_by_text("我的办理事项").wait_for()
+    page.get_by_role("heading", name="我的办理事项").wait_for()
+    # the long page has in-page links (#37 item 18): one takes the reader to its section
+    page.get_by_role("link", name="我的办理事项").click()
+    page.wait_for_function("Math.abs(document.getElementById('banli').getBoundingClientRect().top) < 400")
+    page.get_by_text("新的即申即享邀约", exact=False).first.wait_for()  # the notice area
     page.get_by_role("button", name="确认享受").first.click()
     page.get_by_text("已确认享受").wait_for()
     page.get_by_label("申报说明与承诺").fill("本单位承诺所填内容真实、准确")
@@ -351,6 +355,7 @@ def test_each_tier_walked_through_by_an_enterprise_and_an_official(server: str, 
         confirmed = s.scalars(select(Payout).where(Payout.credit_code == QIYE01, Payout.source == "invitation")).one()
     pick_payout(page, confirmed.explanation["title"])
     page.get_by_text("企业确认享受", exact=False).first.wait_for(timeout=60_000)
+    page.get_by_text("办理进度").wait_for()  # 匹配 → 公示 → 审批 → 支付
     page.get_by_text("结果与记录、兑现金额一致", exact=False).first.wait_for()
     assert _truncated_metrics(page) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone

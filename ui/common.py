@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the UI reaches the ledger only through the service layer
     from sqlalchemy.orm import Session, sessionmaker
 
     from rules_engine.explain import Explanation
+    from rules_engine.service.portal import Step
 
     Ledger = sessionmaker[Session]
 
@@ -182,6 +183,16 @@ def amount(fen: int) -> str:
     return fmt_yuan(int(fen))
 
 
+def enterprise_name(code: str) -> str:
+    """The name the departments' data gives the enterprise (empty if it is not in the data)."""
+    ds = data().dataset
+    try:
+        name = ds.frame["name"].iloc[ds.index_of(code)]
+    except (KeyError, IndexError, ValueError):
+        return ""
+    return name if isinstance(name, str) else ""
+
+
 def policy_by_id(policies: list[Policy], pid: str) -> Policy | None:
     """The version in force: active before retired, then the highest version (the library keeps
     retired versions too, and the first file found was once a retired one)."""
@@ -235,6 +246,7 @@ def payouts_with_explanation(df: pd.DataFrame, labels: dict[str, str], key: str,
     payout's reference and how the picker names it)."""
     from rules_engine.errors import EngineError
     from rules_engine.service import explain_payout
+    from rules_engine.service.portal import timeline
 
     show_frame(df, **kw)
     ref = st.selectbox("查看一笔兑现的说明（为什么兑现、金额怎么算）", ["", *labels], key=key,
@@ -243,10 +255,22 @@ def payouts_with_explanation(df: pd.DataFrame, labels: dict[str, str], key: str,
         return
     try:
         _, e = explain_payout(ledger(), actor(), ref, current_library().policies, dictionary())
+        steps = timeline(ledger(), actor(), ref)
     except EngineError as exc:
         st.error(str(exc))
         return
+    payout_timeline(steps)
     explanation_block(e)
+
+
+STEP_MARK = {"已完成": "✅", "进行中": "⏳", "未开始": "○", "未成功": "⚠️", "已终止": "⛔"}
+
+
+def payout_timeline(steps: list[Step]) -> None:
+    """匹配 → 公示 → 审批 → 支付, each with its state and date (what the portals show)."""
+    st.markdown("**办理进度**")
+    for col, x in zip(st.columns(len(steps)), steps):
+        col.markdown(f"{STEP_MARK.get(x.state, '')} **{x.name}**  \n{x.state}" + (f"  \n{md(x.detail)}" if x.detail else ""))
 
 
 def amount_bars(df: pd.DataFrame, by: str, title: str, top: int, horizontal: bool = True) -> None:

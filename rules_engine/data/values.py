@@ -172,6 +172,11 @@ def fmt_value(ttype: TagType | None, value: object) -> str:
         return decimal_yuan_text(value)
     if isinstance(value, bool):
         return "是" if value else "否"
+    if ttype is not None and ttype.hierarchy and isinstance(value, str):
+        from .codes import code_name  # a code is read by its name: 蜀山区（340104）
+
+        name = code_name(value, ttype.hierarchy)
+        return f"{name}（{value}）" if name else value
     if isinstance(value, Decimal):
         text = format(value.normalize(), "f")
         unit = ttype.unit if ttype else ""

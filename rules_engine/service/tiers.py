@@ -699,6 +699,8 @@ def delivery_status(p: Platform, actor: Actor, code: str, policies: list[ir.Poli
             out[pol.id] = f"就高不重复：本年度已享受（或待确认）《{titles.get(won, won)}》"
         elif pol.id in budgets and used.get(pol.id, 0) >= budgets[pol.id]:
             out[pol.id] = "预算指标已用完，本期未能安排"
+        elif pol.tier is ir.Tier3.CONFIRM:
+            out[pol.id] = "即申即享：下一次批次匹配后发出确认邀约，届时在“我的办理事项”一键确认"
         else:
-            out[pol.id] = "尚未兑现：等待下一次批次匹配"
+            out[pol.id] = "免申即享：下一次批次匹配后列入公示，无需申请"
     return out

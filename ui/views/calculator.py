@@ -170,7 +170,7 @@ def _own_payouts(code: str) -> None:
     data = [{"政策": (p.explanation or {}).get("title", p.policy_id), "金额（元）": common.amount(p.amount_fen),
              "状态": common.PAYOUT_ZH.get(p.status, p.status),
              "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else ""} for p in rows]
-    st.subheader("兑现记录")
+    st.subheader("兑现记录", anchor="duixian")
     if data:
         common.payouts_with_explanation(pd.DataFrame(data), {
             p.reference: f"{p.reference} {(p.explanation or {}).get('title', p.policy_id)} {common.yuan(p.amount_fen)}"
@@ -179,11 +179,34 @@ def _own_payouts(code: str) -> None:
         st.caption("暂无兑现记录。")
 
 
+SECTIONS = (("消息提醒", "xiaoxi"), ("体检结果", "tijian"), ("政策详情", "xiangqing"), ("兑现记录", "duixian"),
+            ("我的办理事项", "banli"))
+
+
+def _portal_head(code: str) -> None:
+    """What portals put above a long enterprise page: links to its sections, the three ways a
+    benefit is delivered, and what changed (new invitations, notices, payments, answers)."""
+    from rules_engine.service import portal
+
+    st.markdown("　".join(f"[{name}](#{anchor})" for name, anchor in SECTIONS))
+    with st.expander("三种兑现方式"):
+        for name, text in portal.TIERS_ZH:
+            st.markdown(f"**{name}**：{text}")
+    st.subheader("消息提醒", anchor="xiaoxi")
+    news = portal.notices(common.platform(), common.actor(), code, limit=8)
+    if not news:
+        st.caption("暂无新消息。")
+    for n in news:
+        st.markdown(f"`{n.kind}` {n.at:%Y-%m-%d}　{common.md(n.text)}")
+
+
 def render() -> None:
     me = common.user()
     cd = common.data()
     lib = common.current_library()
     st.header("政策计算器 / 政策体检")
+    if me.role == "enterprise":
+        _portal_head(me.credit_code or "")
     mode = st.radio("数据来源", ["按企业档案（一企一档）", "填写表单（模拟测算）"], horizontal=True, key="calc_mode")
     row: dict[str, Any] | None
     prov: dict[str, Provenance] = {}
@@ -216,7 +239,7 @@ def render() -> None:
             return
     if row is not None:
         cu = check_up(lib.active(), row, cd.as_of, common.dictionary(), prov)
-    st.subheader(common.md(title))
+    st.subheader(common.md(title), anchor="tijian")
     st.caption(f"评估日期 {cd.as_of.isoformat()}；数据：{cd.label}")
     a, b, c, d_ = st.columns(4)
     a.metric("符合政策", f"{len(cu.eligible)} 项")
@@ -242,7 +265,7 @@ def render() -> None:
     explained = cu.eligible + cu.undetermined + [e for e in cu.not_eligible
                                                    if any(nm.policy.id == e.policy.id for nm in cu.near_misses)]
     if explained:
-        st.markdown("#### 政策详情与依据")
+        st.subheader("政策详情与依据", anchor="xiangqing")
         ids = [e.policy.id for e in explained]
         titles = {e.policy.id: f"{e.policy.title}（{common.STATUS_ZH[e.status.label]}）" for e in explained}
         pick = st.selectbox("查看政策", ids, format_func=lambda i: titles[i], key="calc_detail")

@@ -4,6 +4,8 @@ the most pending benefit. Auditors see the same lists, read-only."""
 
 from __future__ import annotations
 
+from collections.abc import Sized
+
 import pandas as pd
 import streamlit as st
 
@@ -36,15 +38,35 @@ def render() -> None:
         st.success(msg)
     if msg := st.session_state.pop("review_err", None):
         st.error(msg)
-    apps = tiers.applications(p, me, status="submitted")
-    sup = tiers.supplied(p, me, status="submitted")
-    objs = [o for o in tiers.objections(p, me) if o.status == "open"]
-    t1, t2, t3, t4, t5 = st.tabs([f"申报审核（{len(apps)}）", f"补充数据核验（{len(sup)}）", f"异议处理（{len(objs)}）",
-                                  "数据冲突", "缺数清单"])
     d = common.dictionary()
+    titles = {x.id: x.title for x in p.library.policies}
+    all_apps = tiers.applications(p, me, status="submitted")
+    all_sup = tiers.supplied(p, me, status="submitted")
+    all_objs = [o for o in tiers.objections(p, me) if o.status == "open"]
+    q_col, p_col = st.columns([3, 2])
+    query = q_col.text_input("查找：企业名称、统一社会信用代码、政策名称或编号", key="review_q").strip()
+    in_queue = sorted({a.policy_id for a in all_apps}, key=lambda i: titles.get(i, i))
+    policy = p_col.selectbox("申报的政策", ["", *in_queue], key="review_policy",
+                             format_func=lambda i: titles.get(i, i) if i else "全部政策")
+
+    def hit(*texts: str) -> bool:
+        return not query or any(query.upper() in t.upper() for t in texts if t)
+
+    apps = [a for a in all_apps if (not policy or a.policy_id == policy)
+            and hit(a.reference, a.credit_code, common.enterprise_name(a.credit_code), titles.get(a.policy_id, ""))]
+    sup = [v for v in all_sup if not policy and hit(v.reference, v.credit_code, common.enterprise_name(v.credit_code),
+                                                    d[v.tag].label if v.tag in d else v.tag)]
+    objs = [o for o in all_objs if not policy and hit(o.credit_code, common.enterprise_name(o.credit_code), o.subject,
+                                                      o.text)]
+
+    def count(shown: Sized, total: Sized) -> str:
+        return f"{len(shown)}" if len(shown) == len(total) else f"{len(shown)}/{len(total)}"
+
+    t1, t2, t3, t4, t5 = st.tabs([f"申报审核（{count(apps, all_apps)}）", f"补充数据核验（{count(sup, all_sup)}）",
+                                  f"异议处理（{count(objs, all_objs)}）", "数据冲突", "缺数清单"])
     with t1:
         if not apps:
-            st.caption("没有待审核的申报。")
+            st.caption("没有符合查找条件的申报。" if all_apps else "没有待审核的申报。")
         for a in apps:
             r = tiers.application_review(p, me, a)
             with st.expander(f"{a.reference}　{common.md(r.title)}　{common.md(r.enterprise)}（{a.credit_code}）",
@@ -66,10 +88,11 @@ def render() -> None:
                                 tiers.review_application(p, me, a.reference, dec, why), f"{a.reference} {lab}")[1])
     with t2:
         if not sup:
-            st.caption("没有待核验的补充数据。")
+            st.caption("没有符合查找条件的补充数据。" if all_sup else "没有待核验的补充数据。")
         for v in sup:
             label = d[v.tag].label if v.tag in d else v.tag
-            with st.expander(f"{v.reference}　{v.credit_code}　{label} = {v.value}", expanded=len(sup) == 1):
+            with st.expander(f"{v.reference}　{common.md(common.enterprise_name(v.credit_code))}（{v.credit_code}）　"
+                             f"{label} = {common.md(v.value)}", expanded=len(sup) == 1):
                 st.write("说明：", v.statement)
                 _attachments(p, me, "supplied", v.id)
                 if can_act:
@@ -85,9 +108,10 @@ def render() -> None:
                                                f"{v.reference} 不予采信")[1])
     with t3:
         if not objs:
-            st.caption("没有待答复的异议。")
+            st.caption("没有符合查找条件的异议。" if all_objs else "没有待答复的异议。")
         for o in objs:
-            with st.expander(f"{o.credit_code}　{o.subject}", expanded=len(objs) == 1):
+            with st.expander(f"{common.md(common.enterprise_name(o.credit_code))}（{o.credit_code}）　{common.md(o.subject)}",
+                             expanded=len(objs) == 1):
                 st.write(o.text)
                 _attachments(p, me, "objection", o.id)
                 if can_act:

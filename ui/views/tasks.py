@@ -38,7 +38,7 @@ def render(code: str, cu: CheckUp) -> None:
         st.success(msg)
     if msg := st.session_state.pop("task_err", None):
         st.error(msg)
-    st.subheader("我的办理事项")
+    st.subheader("我的办理事项", anchor="banli")
     invs = [i for i in tiers.invitations(p, me, code)]
     open_invs = [i for i in invs if i.status == "open"]
     st.markdown("**即申即享：待确认的政策**")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -13,6 +16,50 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "ui" / "app.py")
 QIYE01, QIYE02 = "91340124MA7112976A", "91340102000395962B"
 PASSWORDS = {"guanyuan": "guanyuan-demo", "shenji": "shenji-demo", "qiye01": "qiye01-demo", "qiye02": "qiye02-demo"}
+
+
+class _Table(HTMLParser):
+    """The cells of one common.show_frame table, as the browser would show them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head: list[str] = []
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr" and self.head:
+            self.rows.append([])
+        if tag in ("th", "td"):
+            self._cell = []
+        if tag == "br" and self._cell is not None:
+            self._cell.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("th", "td") and self._cell is not None:
+            (self.head if tag == "th" else self.rows[-1]).append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@dataclass
+class Frame:
+    value: pd.DataFrame
+
+
+def frames(at: AppTest) -> list[Frame]:
+    """Every table on the page (common.show_frame draws HTML, not Streamlit's grid)."""
+    out = []
+    for h in at.get("html"):
+        body = h.proto.body
+        if 'class="mx-table"' in body:
+            t = _Table()
+            t.feed(body)
+            out.append(Frame(pd.DataFrame(t.rows, columns=t.head)))
+    return out
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +94,7 @@ def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [m.value for m in at.caption] + [m.value for m in at.subheader]
     parts += [str(m.value) for m in at.metric] + [m.label for m in at.metric] + [m.value for m in at.success]
     parts += [m.value for m in at.error] + [m.value for m in at.info] + [m.value for m in at.warning]
-    for df in at.dataframe:
+    for df in frames(at):
         parts.append(df.value.to_csv())
     return "\n".join(str(p) for p in parts)
 
@@ -167,7 +214,7 @@ def test_sandbox_form_edits_the_yaml_and_a_second_official_publishes_it(isolated
 
     reviewer = goto(signed_in("fuhe"), "policies")
     # the diff is a static table whose cells wrap (#37 item 2: grid cells cut the changed condition)
-    assert not [df for df in reviewer.dataframe if "原版本" in df.value.columns]
+    assert not [df for df in frames(reviewer) if "原版本" in df.value.columns]
     diff = next(t.value for t in reviewer.table if "原版本" in t.value.columns)
     assert set(diff.index) == {"版本号", "政策名称"}
     assert "测试用例" in texts(reviewer) and "测算总金额" in texts(reviewer)
@@ -176,7 +223,7 @@ def test_sandbox_form_edits_the_yaml_and_a_second_official_publishes_it(isolated
         [e.value for e in reviewer.error]
     assert "version: 2" in source.read_text(encoding="utf-8")
     reviewer.selectbox(key="lib_pick").set_value("canji-jiuye@2").run()
-    history = next(df.value for df in reviewer.dataframe if "发布人" in df.value.columns)
+    history = next(df.value for df in frames(reviewer) if "发布人" in df.value.columns)
     assert list(history["版本"]) == ["v1", "v2"]
     assert any(b.label == "以此版本内容起草新版本（回退）" for b in reviewer.button)
 
@@ -279,17 +326,17 @@ def test_the_auditor_reads_filters_and_verifies_the_audit_log_itself(isolated: P
     service.run_batch(sf, Actor("张三", "official"), load_dataset(SAMPLE_MANIFEST, d).frame,
                       [lib.get("faming-zhuanli")], __import__("datetime").date(2026, 6, 30), d)
     at = goto(signed_in("shenji"), "batch")
-    log = next(df.value for df in at.dataframe if "核验" in df.value.columns)
+    log = next(df.value for df in frames(at) if "核验" in df.value.columns)
     assert {"运行批次", "登录"} <= set(log["动作"]) and set(log["核验"]) == {"通过"}
     at.text_input(key="al_who").input("张三").run()
-    log = next(df.value for df in at.dataframe if "核验" in df.value.columns)
+    log = next(df.value for df in frames(at) if "核验" in df.value.columns)
     assert set(log["操作人"]) == {"张三"}
     assert any(d.label == "导出审计日志（Excel）" for d in at.get("download_button"))
     engine = sa.create_engine(f"sqlite:///{isolated / 'ledger.db'}")
     with engine.begin() as conn:  # a database administrator edits an entry
         conn.execute(sa.text("UPDATE audit_log SET details = '{}' WHERE action = 'batch_run'"))
     at.run()
-    log = next(df.value for df in at.dataframe if "核验" in df.value.columns)
+    log = next(df.value for df in frames(at) if "核验" in df.value.columns)
     assert "内容与其哈希不符" in " ".join(log["核验"])
 
 
@@ -309,7 +356,7 @@ def user_facing_words(at: AppTest, cells: bool = False) -> list[str]:
                  "text_area", "toggle"):
         parts += [getattr(w, "label", "") for w in getattr(at, kind)]
     parts += [t.label for t in at.tabs]
-    for df in at.dataframe:
+    for df in frames(at):
         parts += [str(c) for c in df.value.columns]
         if cells:
             parts += [v for col in df.value.columns for v in df.value[col] if isinstance(v, str)]
@@ -338,7 +385,7 @@ def test_an_enterprise_sees_its_applications_by_policy_name() -> None:
     tiers.submit_application(p, Actor("qiye01", "enterprise", code), code, "jishu-gaizao", {},
                              "本单位承诺所填内容真实、准确", [])
     at = signed_in("qiye01")
-    (table,) = [df.value for df in at.dataframe if "审核意见" in df.value.columns]
+    (table,) = [df.value for df in frames(at) if "审核意见" in df.value.columns]
     assert list(table["政策"]) == [p.library.get("jishu-gaizao").title] and table["政策"][0] != "jishu-gaizao"
 
 
@@ -357,7 +404,7 @@ def test_the_ledger_is_filtered_by_region_and_policy_names_not_codes() -> None:
     assert "jishu-gaizao" not in policy.format_func("jishu-gaizao")
     assert region.format_func("340100") == "合肥市"
     region.set_value("340100").run()
-    ledger = next(df.value for df in at.dataframe if "批次" in df.value.columns)
+    ledger = next(df.value for df in frames(at) if "批次" in df.value.columns)
     assert len(ledger) and ledger["地区"].str.startswith("合肥市").all(), ledger["地区"].unique()
 
 
@@ -377,7 +424,7 @@ def test_every_money_column_has_one_format(user: str) -> None:
     seen = 0
     for page in at.sidebar.radio[0].options:
         goto(at, page)
-        for df in at.dataframe:
+        for df in frames(at):
             for col in df.value.columns:
                 if "金额" not in str(col) and "预算" not in str(col) and "可得" not in str(col):
                     continue
@@ -482,7 +529,7 @@ def test_no_page_draws_an_empty_grid(user: str) -> None:
     said = 0
     for page in at.sidebar.radio[0].options:
         goto(at, page)
-        assert all(len(df.value) for df in at.dataframe), (page, [list(df.value.columns) for df in at.dataframe])
+        assert all(len(df.value) for df in frames(at)), (page, [list(df.value.columns) for df in frames(at)])
         said += sum(c.value == "（暂无记录）" for c in at.caption)
     assert said > 0 or user != "guanyuan"  # an official's queues are empty on a fresh ledger
 

@@ -54,7 +54,20 @@ st.html("<style>[data-testid='stMetricValue'], [data-testid='stMetricValue'] * {
         # CSV, Search, Fullscreen) and Vega's menu (Save as PNG, Open in Vega Editor: the data sent
         # to another site). Both bypass the audited, neutralised download path: hidden; every table
         # a user may take away has its own 导出 button.
-        " [data-testid='stElementToolbar'], .vega-embed details, .vega-actions {display: none !important;}</style>")
+        " [data-testid='stElementToolbar'], .vega-embed details, .vega-actions {display: none !important;}"
+        # Tables (common.show_frame): cells wrap so every column shows; with less than 600 px of
+        # room (a phone, a narrow column) each row becomes a card of 「列名：值」 lines.
+        " .mx-wrap {container-type: inline-size; width: 100%;}"
+        " .mx-table {width: 100%; border-collapse: collapse; font-size: 0.875rem; line-height: 1.45;}"
+        " .mx-table th, .mx-table td {border-bottom: 1px solid rgba(49, 51, 63, 0.12); padding: 0.35rem 0.5rem;"
+        " text-align: left; vertical-align: top; overflow-wrap: anywhere;}"
+        " .mx-table th {font-weight: 600; background: rgba(49, 51, 63, 0.04);}"
+        " @container (max-width: 600px) {"
+        " .mx-table thead {display: none;}"
+        " .mx-table tr {display: block; border: 1px solid rgba(49, 51, 63, 0.15); border-radius: 0.5rem;"
+        " margin-bottom: 0.5rem; padding: 0.3rem 0.6rem;}"
+        " .mx-table td {display: block; border: none; padding: 0.1rem 0;}"
+        " .mx-table td::before {content: attr(data-label) \"：\"; color: rgba(49, 51, 63, 0.65);}}</style>")
 st.html(zh.SCRIPT, unsafe_allow_javascript=True, width="content")  # Streamlit's own words in Chinese
 
 

@@ -3,6 +3,8 @@ account, and small display helpers. Only the library's public API is used."""
 
 from __future__ import annotations
 
+import html
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -204,11 +206,41 @@ def masked_frame(df: pd.DataFrame) -> pd.DataFrame:
     return masked(df, dictionary())
 
 
-def show_frame(df: pd.DataFrame, **kw: Any) -> None:
-    if df.empty:  # the grid would draw 「empty」 on its canvas, out of reach of any translation
+PAGE_ROWS = 50
+
+
+def show_frame(df: pd.DataFrame, key: str | None = None) -> None:
+    """A table that is never cut: an HTML table whose cells wrap, so every column shows at any
+    width, and below 600 px of room each row is a card of 「列名：值」 lines (the CSS is in
+    app.py). Streamlit's grid draws on a canvas with one-line cells, so at 1,400 px key columns
+    fell off the right edge and a phone showed two or three columns. Long tables are paged.
+    Every cell is escaped: department data is text, never markup."""
+    if df.empty:
         st.caption("（暂无记录）")
         return
-    st.dataframe(df, hide_index=True, width="stretch", **kw)
+    rows = df
+    if len(df) > PAGE_ROWS:
+        pages = -(-len(df) // PAGE_ROWS)
+        at = st.selectbox(f"共 {len(df)} 条，每页 {PAGE_ROWS} 条", range(pages),
+                          key=key or f"page_{'|'.join(map(str, df.columns))}",
+                          format_func=lambda i: f"第 {i + 1}/{pages} 页（第 {i * PAGE_ROWS + 1}–"
+                                                f"{min(len(df), (i + 1) * PAGE_ROWS)} 条）")
+        rows = df.iloc[at * PAGE_ROWS:(at + 1) * PAGE_ROWS]
+    st.html(frame_html(rows))
+
+
+def frame_html(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    head = "".join(f"<th>{_cell(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f'<td data-label="{_cell(c)}">{_cell(v)}</td>' for c, v in zip(cols, row))
+                   + "</tr>" for row in df.itertuples(index=False, name=None))
+    return f'<div class="mx-wrap"><table class="mx-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _cell(v: object) -> str:
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return html.escape(str(v), quote=True).replace("\n", "<br>")
 
 
 def explanation_block(e: Explanation) -> None:
@@ -241,14 +273,14 @@ def explanation_block(e: Explanation) -> None:
             st.caption("按记录的数据以该版本政策重算，结果与记录、兑现金额一致。")
 
 
-def payouts_with_explanation(df: pd.DataFrame, labels: dict[str, str], key: str, **kw: Any) -> None:
+def payouts_with_explanation(df: pd.DataFrame, labels: dict[str, str], key: str) -> None:
     """A table of payouts, and below it the explanation of the one picked (`labels`: each
     payout's reference and how the picker names it)."""
     from rules_engine.errors import EngineError
     from rules_engine.service import explain_payout
     from rules_engine.service.portal import timeline
 
-    show_frame(df, **kw)
+    show_frame(df, key=f"{key}_page")
     ref = st.selectbox("查看一笔兑现的说明（为什么兑现、金额怎么算）", ["", *labels], key=key,
                        format_func=lambda r: labels.get(r, "请选择兑现记录"))
     if not ref:
@@ -273,22 +305,35 @@ def payout_timeline(steps: list[Step]) -> None:
         col.markdown(f"{STEP_MARK.get(x.state, '')} **{x.name}**  \n{x.state}" + (f"  \n{md(x.detail)}" if x.detail else ""))
 
 
-def amount_bars(df: pd.DataFrame, by: str, title: str, top: int, horizontal: bool = True) -> None:
-    """Bars of money by `by`, stacked by the column 类别: the `top` largest by name, the rest as
-    其他; full names; amounts in 万元 on the axis, exact yuan in the tooltip."""
+# A category's name wrapped every 9 characters (Vega draws an array as lines): the label column
+# stays narrow enough to leave the bars room on a phone or in a third of the page, and no name
+# is cut with 「…」 (labelLimit 0).
+WRAP = ("length(datum.label) <= 9 ? datum.label : length(datum.label) <= 18 ? "
+        "[substring(datum.label, 0, 9), substring(datum.label, 9, 18)] : "
+        "[substring(datum.label, 0, 9), substring(datum.label, 9, 18), substring(datum.label, 18, 99)]")
+
+
+def amount_bars(df: pd.DataFrame, by: str, title: str, top: int, chronological: bool = False) -> None:
+    """Horizontal bars of money by `by`, stacked by the column 类别: the `top` largest by name,
+    the rest as 其他 (`chronological`: every name, in order); full names; amounts in 万元 on the
+    axis, exact yuan in the tooltip; the legend below, and none for a single 类别."""
     g = df.groupby([by, "类别"], as_index=False)["fen"].sum()
     totals = g.groupby(by)["fen"].sum().sort_values(ascending=False)
-    keep = set(totals.index[:top]) if horizontal else set(totals.index)
+    keep = set(totals.index) if chronological else set(totals.index[:top])
     g[by] = [x if x in keep else "其他" for x in g[by]]
     g = g.groupby([by, "类别"], as_index=False)["fen"].sum()
     g["金额（万元）"] = [int(f) / 1_000_000 for f in g["fen"]]  # display scale only; the tooltip is exact
     g["金额"] = [yuan(int(f)) for f in g["fen"]]
-    order = [x for x in totals.index if x in keep] + (["其他"] if "其他" in set(g[by]) else [])
-    if not horizontal:
-        order = sorted(order)
-    cat = alt.Y(f"{by}:N", sort=order, title=title, axis=alt.Axis(labelLimit=400)) if horizontal else \
-        alt.X(f"{by}:N", sort=order, title=title)
-    val = alt.X("金额（万元）:Q", title="金额（万元）") if horizontal else alt.Y("金额（万元）:Q", title="金额（万元）")
-    chart = alt.Chart(g).mark_bar().encode(cat, val, color=alt.Color("类别:N", title="类别"),
-                                           tooltip=[alt.Tooltip(f"{by}:N", title=title), "类别:N", "金额:N"])
-    st.altair_chart(chart.properties(height=max(220, 26 * len(order)) if horizontal else 300), width="stretch")
+    order = sorted(keep) if chronological else \
+        [x for x in totals.index if x in keep] + (["其他"] if "其他" in set(g[by]) else [])
+    lines = max((min(3, -(-len(str(x)) // 9)) for x in order), default=1)
+    cat = alt.Y(f"{by}:N", sort=order, title=None, axis=alt.Axis(labelExpr=WRAP, labelLimit=0, labelOverlap=False))
+    val = alt.X("金额（万元）:Q", title="金额（万元）", axis=alt.Axis(tickCount=4))
+    several = g["类别"].nunique() > 1
+    color = alt.Color("类别:N", title="类别", legend=alt.Legend(orient="bottom", direction="horizontal")
+                      if several else None)
+    chart = alt.Chart(g, title=title).mark_bar().encode(
+        cat, val, color=color, tooltip=[alt.Tooltip(f"{by}:N", title=title), "类别:N", "金额:N"])
+    # The height is the whole chart's (title, axis and legend included), so they are added to the rows'.
+    rows = (14 * lines + 10) * len(order)
+    st.altair_chart(chart.properties(height=rows + 110 + (50 if several else 0)), width="stretch")

@@ -532,6 +532,9 @@ def audit_days(sf: sessionmaker[Session], actor: Actor) -> tuple[dt.date, dt.dat
     return dt.date.fromisoformat(first[:10]), dt.date.fromisoformat(last[:10])
 
 
+ACTOR_ZH = {"system": "系统"}  # entries the platform writes itself (a migration, the ledger's mode)
+
+
 def audit_entries(sf: sessionmaker[Session], actor: Actor, who: str = "", action: str = "", subject: str = "",
                   since: dt.date | None = None, until: dt.date | None = None, limit: int = 5000,
                   titles: dict[str, str] | None = None) -> pd.DataFrame:
@@ -579,6 +582,6 @@ def audit_entries(sf: sessionmaker[Session], actor: Actor, who: str = "", action
     if ids:  # a bulk entry belongs to the enterprise if it lists one of its payouts
         rows = [e for e in rows if not e.action.endswith("_many") or _lists_any(e.details, ids)]
     columns = ["序号", "时间", "操作人", "动作", "对象", "变更前", "变更后", "详情", "核验"]
-    return pd.DataFrame([[e.seq, e.at[:19].replace("T", " "), e.actor, ACTION_ZH.get(e.action, e.action),
+    return pd.DataFrame([[e.seq, e.at[:19].replace("T", " "), ACTOR_ZH.get(e.actor, e.actor), ACTION_ZH.get(e.action, e.action),
                           *describe(e.action, e.subject, e.details[:20000], titles),
                           "；".join(problems.get(e.seq, [])) or "通过"] for e in rows], columns=columns)

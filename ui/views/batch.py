@@ -122,7 +122,7 @@ def render() -> None:
     labels = {r: f"{r} {t} {n or c} {a} 元" for r, t, n, c, a in zip(
         df.get("编号", []), df.get("政策", []), df.get("企业名称", []), df.get("统一社会信用代码", []),
         df.get("金额（元）", []))}
-    common.payouts_with_explanation(df, labels, "ledger_pick", height=320)
+    common.payouts_with_explanation(df, labels, "ledger_pick")
     st.subheader("审计核验")
     # a callback, not the button's own value: the value lives for one run only, and a click that
     # lands while the page is still rerunning (after a download) was lost with that run
@@ -176,6 +176,6 @@ def _audit_log() -> None:
     df = audit_entries(common.ledger(), common.actor(), who, action, subject, since, until, titles=titles)
     bad = int((df["核验"] != "通过").sum())
     st.caption(f"{len(df)} 条（最多显示 5000 条）" + (f"；其中 {bad} 条核验未通过" if bad else "；逐条核验通过"))
-    common.show_frame(df, height=320)
+    common.show_frame(df)
     if len(df):
         common.offer_download("导出审计日志（Excel）", "审计日志.xlsx", table_bytes(df, "xlsx"), "audit_log")

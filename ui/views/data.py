@@ -31,8 +31,7 @@ def _report(ds, as_of: dt.date) -> None:  # type: ignore[no-untyped-def]
     st.markdown("**标签覆盖率**")
     cov = rep.coverage.rename(columns={"tag": "标签", "label": "名称", "source": "部门", "filled": "有值",
                                        "coverage": "覆盖率"})
-    common.show_frame(cov, column_config={"覆盖率": st.column_config.ProgressColumn(min_value=0, max_value=1,
-                                                                                 format="percent")}, height=300)
+    common.show_frame(cov.assign(覆盖率=[f"{float(v):.1%}" for v in cov["覆盖率"]]))
     if len(rep.by_column):
         st.markdown("**按列统计**：按最接近的分读取（浮点导出造成的尾差）、拒收与冲突的单元格")
         common.show_frame(rep.by_column.rename(columns={"file": "文件", "column": "列", "normalised": "按分归一",

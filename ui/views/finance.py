@@ -86,4 +86,4 @@ def render() -> None:
         common.show_frame(pd.DataFrame([{
             "编号": i.reference, "企业名称": i.enterprise_name, "统一社会信用代码": i.credit_code, "政策": i.title,
             "金额（元）": common.amount(i.amount_fen), "审批时间": i.since.strftime("%Y-%m-%d %H:%M")}
-            for i in no_account]), height=320)
+            for i in no_account]))

@@ -38,7 +38,7 @@ def render() -> None:
              "地区（区县）", top=12)
     with right:
         st.subheader("按月份（已支付按支付月，待兑现按生成月）")
-        common.amount_bars(shown.assign(名称=shown["month"]), "名称", "月份", top=24, horizontal=False)
+        common.amount_bars(shown.assign(名称=shown["month"]), "名称", "月份", top=24, chronological=True)
 
     claims = contracts.claims(common.ledger(), common.actor())
     if claims:

@@ -155,7 +155,7 @@ def _impact(draft: ir.Policy, published: ir.Policy | None) -> None:
                              "变化（元）": new_fen[changed] - old_fen[changed]}).sort_values("变化（元）")
         for money in ("原金额（元）", "新金额（元）", "变化（元）"):
             diff[money] = [common.amount(int(v)) for v in diff[money]]
-        common.show_frame(diff, height=300)
+        common.show_frame(diff)
     else:
         st.caption("草稿与已发布版本对当前数据的结果相同。")
 
@@ -376,7 +376,7 @@ def render() -> None:
     if msg := st.session_state.pop("publish_err", None):
         st.error(msg)
     query = st.text_input("搜索政策（编号、名称、部门）", key="lib_query")
-    common.show_frame(_library_table(lib.policies, query), height=260)
+    common.show_frame(_library_table(lib.policies, query))
     if lib.problems:
         st.warning(f"政策库中有 {len(lib.problems)} 个文件未能加载")
     # the versions in force first: the page opens on one (a retired version was once the default)

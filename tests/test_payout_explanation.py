@@ -122,9 +122,9 @@ def test_an_event_payout_names_its_trigger_and_its_source(platform: Platform, tm
          "source": "science"})) + "\n", encoding="utf-8")
     stats = Worker(platform.ledger, D, LIB.policies, f, DATA.as_of).run(FileSource(events))
     assert stats.created >= 1
-    pay = service.list_payouts(platform.ledger, OFFICIAL, service.PayoutFilter(credit_code=code))[0]
-    assert pay.source == "event" and tuple(pay.explanation) == grant.KEYS
-    _, e = explain_payout(platform, OFFICIAL, pay.reference)
+    listed = service.list_payouts(platform.ledger, OFFICIAL, service.PayoutFilter(credit_code=code))[0]
+    pay, e = explain_payout(platform, OFFICIAL, listed.reference)
+    assert pay.source == "event" and tuple(pay.explanation) == grant.KEYS and listed.title == pay.explanation["title"]
     assert e.grant is not None and e.grant.discrepancies == ()
     science = D.sources["science"].label
     assert e.grant.origin.startswith("数据更新触发") and f"来源 {science}，截至 2026-06-20" in e.grant.origin
@@ -155,7 +155,7 @@ def test_a_record_or_amount_edited_in_the_database_shows_in_the_explanation(plat
     a, b = pays[0], pays[1]
     with platform.ledger.begin() as s:
         s.execute(update(Payout).where(Payout.id == a.id).values(amount_fen=a.amount_fen + 100_000_00))
-        rec = dict(b.explanation)
+        rec = dict(s.get_one(Payout, b.id).explanation)
         rec["inputs"] = {t: None for t in rec["inputs"]}  # as if the data had never been read
         rec["granted_fen"] = rec["formula_fen"] + 1
         s.execute(update(Payout).where(Payout.id == b.id).values(explanation=rec))

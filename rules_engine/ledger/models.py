@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression
 
 
 class Base(DeclarativeBase):
@@ -102,6 +102,8 @@ class Payout(Base):
     region: Mapped[str | None] = mapped_column(String(6))
     bank_account: Mapped[str | None] = mapped_column(String(40))
     explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The policy's title as the explanation recorded it, read by lists without loading the record.
+    title: Mapped[str | None] = query_expression()
     notice_start: Mapped[dt.date | None] = mapped_column(Date)
     notice_end: Mapped[dt.date | None] = mapped_column(Date)
     payment_file: Mapped[str | None] = mapped_column(String(200))

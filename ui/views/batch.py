@@ -39,7 +39,7 @@ def _ledger_frame(status: list[str], policy: str, region: str) -> pd.DataFrame:
     rows = service.list_payouts(common.ledger(), common.actor(),
                                 service.PayoutFilter(tuple(status), policy or None, region or None))
     return pd.DataFrame([{
-        "编号": p.reference, "政策": (p.explanation or {}).get("title", p.policy_id), "版本": p.policy_version,
+        "编号": p.reference, "政策": p.title or p.policy_id, "版本": p.policy_version,
         "统一社会信用代码": p.credit_code, "企业名称": p.enterprise_name,
         "地区": common.region_names().get(p.region or "", p.region or ""),
         "金额（元）": common.amount(p.amount_fen), "状态": common.PAYOUT_ZH.get(p.status, p.status),

@@ -167,13 +167,13 @@ def html_report(title: str, cu: CheckUp) -> bytes:
 
 def _own_payouts(code: str) -> None:
     rows = service.list_payouts(common.ledger(), common.actor(), service.PayoutFilter(credit_code=code))
-    data = [{"政策": (p.explanation or {}).get("title", p.policy_id), "金额（元）": common.amount(p.amount_fen),
+    data = [{"政策": p.title or p.policy_id, "金额（元）": common.amount(p.amount_fen),
              "状态": common.PAYOUT_ZH.get(p.status, p.status),
              "公示期": f"{p.notice_start} 至 {p.notice_end}" if p.notice_start else ""} for p in rows]
     st.subheader("兑现记录", anchor="duixian")
     if data:
         common.payouts_with_explanation(pd.DataFrame(data), {
-            p.reference: f"{p.reference} {(p.explanation or {}).get('title', p.policy_id)} {common.yuan(p.amount_fen)}"
+            p.reference: f"{p.reference} {p.title or p.policy_id} {common.yuan(p.amount_fen)}"
             for p in rows}, "own_payout")
     else:
         st.caption("暂无兑现记录。")

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import random
 from decimal import Decimal
+from pathlib import Path
 
 from rules_engine import ir
 from rules_engine.data.codes import industries, regions
@@ -195,19 +196,33 @@ def distinct_policy_text(i: int, r: random.Random, scopes: list[str], period_sha
     return "\n".join(lines) + "\n"
 
 
-def distinct_policy_set(n: int, dictionary: TagDictionary, seed: int = 2025,
-                        period_share: float = 0.3) -> list[ir.Policy]:
-    """n seeded policies that share no region scope+condition set; each is loaded (type-checked)
-    by the loader from its YAML text. `period_share` of them (about) add a condition over several
-    years (sum, min, max, each year, growth)."""
-    r = random.Random(seed)
+def distinct_policy_texts(n: int, seed: int = 2025, period_share: float = 0.3) -> list[str]:
+    """n seeded policy texts that share no region scope+condition set; `period_share` of them
+    (about) add a condition over several years (sum, min, max, each year, growth)."""
+    r = random.Random(seed)  # noqa: S311 - seeded benchmark data, not secrets
     codes = list(regions())
     cities = [c for c in codes if c.endswith("00") and c != "340000"]
     counties = [c for c in codes if not c.endswith("00")]
     # a provincial platform's library: ~30 % province-wide, ~55 % one city, ~15 % one county
     scopes = ["340000"] * 30 + cities * (55 // len(cities) + 1) + counties[:15]
-    return [load_policy_text(distinct_policy_text(i, r, scopes, period_share), dictionary, f"<gen-{i:04d}>")
-            for i in range(n)]
+    return [distinct_policy_text(i, r, scopes, period_share) for i in range(n)]
+
+
+def distinct_policy_set(n: int, dictionary: TagDictionary, seed: int = 2025,
+                        period_share: float = 0.3) -> list[ir.Policy]:
+    """distinct_policy_texts, each loaded (type-checked) by the loader."""
+    return [load_policy_text(text, dictionary, f"<gen-{i:04d}>")
+            for i, text in enumerate(distinct_policy_texts(n, seed, period_share))]
+
+
+def write_distinct_policies(n: int, folder: Path, seed: int = 2025) -> Path:
+    """The same n policies as distinct_policy_set, as YAML files in `folder`: what the commands read."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("gen-*.yaml"):
+        old.unlink()
+    for i, text in enumerate(distinct_policy_texts(n, seed)):
+        (folder / f"gen-{i:04d}.yaml").write_text(text, encoding="utf-8")
+    return folder
 
 
 def shape_counts(policies: list[ir.Policy]) -> tuple[int, int]:

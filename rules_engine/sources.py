@@ -31,7 +31,6 @@ from .backends import vectorized
 from .data.frame import KEY, conform
 from .data.tags import TagDictionary
 from .errors import EngineError
-from .results import conform as conform_results
 
 PAIRS = ["credit_code", "policy", "amount_fen"]
 BACKENDS = ("vectorized", "sql", "spark")
@@ -125,11 +124,9 @@ class FrameSource:
 
     def results(self, policies: list[ir.Policy], as_of: dt.date,
                 statuses: Sequence[ir.Status] | None = None) -> pd.DataFrame:
-        res = vectorized.match(self.frame, policies, as_of).to_frame(
-            include_not_eligible=statuses is None or ir.Status.NOT_ELIGIBLE in statuses)
-        if statuses is not None:
-            res = res[res["status"].isin([s.label for s in statuses])]
-        return conform_results(res)
+        # which conditions failed is asked only when not-eligible rows are returned
+        failures = statuses is None or ir.Status.NOT_ELIGIBLE in statuses
+        return vectorized.match(self.frame, policies, as_of, explain_failures=failures).to_frame(statuses, sort=True)
 
 
 class SqlSource:

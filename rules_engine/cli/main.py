@@ -241,16 +241,18 @@ def match(
     as_of: AsOfOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="写出结果：.csv、.parquet 或 .xlsx")] = None,
     all_rows: Annotated[bool, typer.Option("--all", help="同时写出不符合的企业与政策组合。")] = False,
-    chunk: Annotated[int, typer.Option(help="每块处理的企业数。")] = 100_000,
+    chunk: Annotated[int, typer.Option(help="每块处理的企业数（写出的行按块留在内存中）。")] = 1_000_000,
     backend: BackendOpt = None,
     table: TableOpt = "enterprises",
     out_table: Annotated[str | None, typer.Option(
         "--out-table", help="sql 方式：把结果写入同一数据库的该表（不存在则创建；同一评估日期的行被替换），数据不出数据库。")] = None,
     partitions: PartitionsOpt = None,
 ) -> None:
-    """将全部企业与全部生效政策匹配；显示汇总，可写出结果文件。"""
-    from ..results import conform as conform_results
+    """将全部企业与全部生效政策匹配；显示汇总，可写出结果文件。
+
+不写出文件时只计算符合与否和金额；写出时（-o），只为写出的行列出待补充的数据和不符合的条件。"""
     from ..results import result_frame
+    from ..service import matching
     from ..sources import FrameSource, SqlSource, backend_of
 
     with domain_errors():
@@ -267,6 +269,7 @@ def match(
             load_s = time.perf_counter() - t0
             console.print(f"后端：{source.description}", highlight=False)
             t1 = time.perf_counter()
+            result = None
             if out_table is not None:
                 assert isinstance(source, SqlSource)  # refused above for other backends
                 n_written = source.results_into(active, when, out_table, _statuses(all_rows))
@@ -275,9 +278,12 @@ def match(
                 _summary(counts, active, source.count, when, load_s, time.perf_counter() - t1)
                 console.print(f"已写出 {n_written} 行到表 {out_table}")
                 result = source.read_results(out_table, active, when) if out is not None else None
+            elif out is not None:
+                result = matching.results(source, active, when, _statuses(all_rows))
+                _summary(matching.counts_of(result), active, source.count, when, load_s, time.perf_counter() - t1)
             else:
-                result = source.results(active, when, _statuses(all_rows))
-                _summary(_counts(result), active, source.count, when, load_s, time.perf_counter() - t1)
+                _summary(matching.summary(source, active, when), active, source.count, when, load_s,
+                         time.perf_counter() - t1)
             if out is not None and result is not None:
                 write_results(result, out)
                 console.print(f"已写出 {len(result)} 行到 {out}")
@@ -292,17 +298,21 @@ def match(
         with Progress(TextColumn("matching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, disable=not sys.stderr.isatty()) as bar:
             task = bar.add_task("match", total=n)
-            for start in range(0, max(n, 1), chunk):  # the same contract as every backend, a chunk at a time
-                part = ds.frame.iloc[start : start + chunk]
-                frames.append(FrameSource(part).results(active, when, _statuses(all_rows)))
-                bar.advance(task, len(part))
-        result = conform_results(pd.concat(frames, ignore_index=True)) if frames else result_frame([])
+            for start in range(0, max(n, 1), chunk):  # a chunk at a time: rows written are held in memory
+                part = FrameSource(ds.frame.iloc[start : start + chunk])
+                frames.append(matching.results(part, active, when, _statuses(all_rows)) if out is not None
+                              else matching.summary(part, active, when))
+                bar.advance(task, len(part.frame))
         match_s = time.perf_counter() - t1
-    _summary(_counts(result), active, n, when, load_s, match_s)
-    if out is not None:
-        with domain_errors():
-            write_results(result, out)
-        console.print(f"已写出 {len(result)} 行到 {out}")
+    if out is None:
+        counts = pd.concat(frames, ignore_index=True).groupby(["policy", "status"], sort=False).sum().reset_index()
+        _summary(counts, active, n, when, load_s, match_s)
+        return
+    result = pd.concat(frames, ignore_index=True) if frames else result_frame([])
+    _summary(matching.counts_of(result), active, n, when, load_s, match_s)
+    with domain_errors():
+        write_results(result, out)
+    console.print(f"已写出 {len(result)} 行到 {out}")
 
 
 accounts_app = typer.Typer(help="网页端的本地账户（ui/accounts.yaml 或 $MIANSHEN_ACCOUNTS）。",
@@ -382,14 +392,6 @@ def data_export(
             write_storage_parquet(ds.frame, to)
             where = to
     console.print(f"已写出 {len(ds.frame)} 家企业（{len(ds.frame.columns)} 列）到 {where}", highlight=False)
-
-
-def _counts(result: pd.DataFrame) -> pd.DataFrame:
-    """Tidy results → (policy, status, n, amount_fen): what the summary shows."""
-    if result.empty:
-        return pd.DataFrame(columns=["policy", "status", "n", "amount_fen"])
-    g = result.groupby(["policy", "status"], sort=False)
-    return g.size().rename("n").to_frame().join(g["amount_fen"].sum()).reset_index()
 
 
 def _summary(counts: pd.DataFrame, policies: list[ir.Policy], n: int, when: dt.date,

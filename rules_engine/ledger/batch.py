@@ -49,10 +49,11 @@ from .allocation import (
 from .db import JsonText, insert_columns
 from .lifecycle import ACTIVE
 from .models import BatchLock, BatchRun, Invitation, Payout, PayoutEvent
-from .verify import payout_line, payouts_digest
+from .verify import payout_line
 from .workdays import add_working_days
 
 INVITATION_WORKING_DAYS = 60  # 即申即享: how long an invitation waits for the enterprise
+WRITE_ROWS = 100_000  # payouts built and written at a time
 
 
 class BatchLocked(EngineError):
@@ -228,46 +229,54 @@ class CellSources:
 
 
 class Inputs:
-    """The values each policy read, per row, taken from the frame one column at a time."""
+    """The values each policy read, per row, taken from the frame one column at a time.
+
+    Each column is factorized once: a code per row (-1 where missing) and its distinct values
+    formatted and JSON-encoded once each. A payout's cells are then an index into those, so
+    nothing is done per cell of the frame (encoding every cell of 10^6 rows x 67 tags took
+    10 s of a batch and 2 GB of strings)."""
 
     def __init__(self, frame: pd.DataFrame, dictionary: TagDictionary, as_of: dt.date,
                  sources: CellSources | None = None) -> None:
         self.frame = frame
         self.as_of = as_of
         self.d = dictionary
-        self.columns: dict[str, np.ndarray] = {}
-        self.cells: dict[str, np.ndarray] = {}
+        self.coded: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        self.members: dict[str, np.ndarray] = {}
         self.tags: dict[str, tuple[str, ...]] = {}
         self.sources = sources
-        self.source_cells: dict[str, np.ndarray] = {}
+        self.source_cells: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._codes: pd.Index | None = None
         self._rows: np.ndarray | None = None
 
-    def column(self, tag: str) -> np.ndarray | None:
-        """The column as text in natural units (str of the natural value), None where missing:
-        formatted once for the whole column with numpy, not once per cell."""
-        if tag not in self.columns:
+    def _coded(self, tag: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(code per row, the distinct values as text followed by None): text[code] is the
+        column in natural units as text, str of the natural value (grant.input_text)."""
+        if tag not in self.coded:
             if tag not in self.frame or tag not in self.d:
+                self.coded[tag] = None
                 return None
             s = self.frame[tag]
             t = self.d[tag].type
-            null = s.isna().to_numpy()
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
             if t.kind in ir.NUMERIC_KINDS:
-                # each distinct value formatted once (numpy's int-to-str astype: 0.35 s per 10^5)
-                distinct, at = np.unique(s.to_numpy(dtype=np.int64, na_value=0), return_inverse=True)
                 d, w = 10**t.scale, t.scale
-                text = np.array([str(x) if w == 0 else f"{'-' if x < 0 else ''}{abs(x) // d}.{abs(x) % d:0{w}d}"
-                                 for x in distinct.tolist()], dtype=object)[at]
+                text = [str(x) if w == 0 else f"{'-' if x < 0 else ''}{abs(x) // d}.{abs(x) % d:0{w}d}"
+                        for x in np.asarray(uniques, dtype=np.int64).tolist()]
             elif t.kind is ir.Kind.DATE:
-                text = s.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+                text = list(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"))
             elif t.kind is ir.Kind.BOOL:
-                text = np.where(s.to_numpy(dtype=bool, na_value=False), "True", "False")
+                text = ["True" if bool(x) else "False" for x in np.asarray(uniques, dtype=object).tolist()]
             else:
-                text = s.astype(object).to_numpy()
-            col = np.array(text, dtype=object)  # a writable copy
-            col[null] = None
-            self.columns[tag] = col
-        return self.columns[tag]
+                text = np.asarray(uniques, dtype=object).tolist()
+            codes = np.where(codes < 0, len(text), codes).astype(np.int32)  # missing → the trailing None
+            self.coded[tag] = (codes, np.array([*text, None], dtype=object))
+        return self.coded[tag]
+
+    def column(self, tag: str) -> np.ndarray | None:
+        """The column as text in natural units, None where missing."""
+        coded = self._coded(tag)
+        return None if coded is None else coded[1][coded[0]]
 
     def tags_of(self, policy: ir.Policy) -> tuple[str, ...]:
         if policy.key not in self.tags:
@@ -275,43 +284,40 @@ class Inputs:
         return self.tags[policy.key]
 
     def of(self, policy: ir.Policy, idx: Sequence[int]) -> list[dict[str, Any]]:
-        """The inputs of `policy` at each row of idx: one fancy index per tag, then dicts
-        (per cell it cost 0.6 s for 10^5 payouts)."""
+        """The inputs of `policy` at each row of idx, as dicts."""
         where = np.asarray(idx, dtype=np.int64)
-        cols = [(t, col[where]) for t in self.tags_of(policy) if (col := self.column(t)) is not None]
+        cols = [(t, c[1][c[0][where]]) for t in self.tags_of(policy) if (c := self._coded(t)) is not None]
         names = [t for t, _ in cols]
         if not names:
             return [{} for _ in range(len(where))]
         return [dict(zip(names, values, strict=True)) for values in zip(*(c for _, c in cols), strict=True)]
 
-    def cell(self, tag: str) -> np.ndarray | None:
-        """The column as JSON object members, `"tag": "value"` or `"tag": null`, for the whole
-        frame at once, each distinct value encoded once."""
-        if tag not in self.cells:
-            col = self.column(tag)
-            if col is None:
-                return None
+    def cell(self, tag: str, where: np.ndarray) -> np.ndarray | None:
+        """The column at rows `where` as JSON object members, `"tag": "value"` or `"tag": null`,
+        each distinct value encoded once."""
+        coded = self._coded(tag)
+        if coded is None:
+            return None
+        if tag not in self.members:
             key = json_str(tag) + ": "
-            seen: dict[Any, str] = {None: key + "null"}
-            self.cells[tag] = np.array([seen[v] if v in seen else seen.setdefault(
-                v, key + (json_str(v) if type(v) is str else json.dumps(v, ensure_ascii=False))) for v in col.tolist()],
-                dtype=object)
-        return self.cells[tag]
+            self.members[tag] = np.array([key + ("null" if v is None else json_str(v) if type(v) is str
+                                                 else json.dumps(v, ensure_ascii=False)) for v in coded[1].tolist()],
+                                         dtype=object)
+        return self.members[tag][coded[0][where]]
 
     def json_of(self, policy: ir.Policy, idx: Sequence[int] | np.ndarray) -> list[str]:
         """The same inputs as JSON object text, one per row, as json.dumps(ensure_ascii=False)
-        writes them: from `cell`, one join per row, no dict built (1.7 s for 10^5 payouts when
-        each cell was encoded on its own)."""
+        writes them: from `cell`, one join per row, no dict built."""
         where = np.asarray(idx, dtype=np.int64)
-        cols = [c[where].tolist() for t in self.tags_of(policy) if (c := self.cell(t)) is not None]
+        cols = [c.tolist() for t in self.tags_of(policy) if (c := self.cell(t, where)) is not None]
         if not cols:
             return ["{}"] * len(where)
         return ["{" + ", ".join(cells) + "}" for cells in zip(*cols, strict=True)]
 
-    def source_cell(self, tag: str) -> np.ndarray | None:
-        """The column's sources as JSON object members with a trailing comma,
-        `"tag": ["部门", "2026-06-30"], `, or "" where none is known, for every row of the frame,
-        each file's member encoded once."""
+    def source_cell(self, tag: str, where: np.ndarray) -> np.ndarray | None:
+        """The column's sources at rows `where` as JSON object members with a trailing comma,
+        `"tag": ["部门", "2026-06-30"], `, or "" where none is known, each file's member
+        encoded once."""
         if self.sources is None:
             return None
         if tag not in self.source_cells:
@@ -322,23 +328,24 @@ class Inputs:
             assert self._rows is not None
             key = json_str(tag) + ": "
             members = np.array([key + json.dumps([label, when.isoformat() if when else None], ensure_ascii=False)
-                                + ", " for label, when in cs.files] + [""], dtype=object)
+                                + ", " for label, when in cs.files]
+                               + [key + json.dumps([cs.declared_label, None], ensure_ascii=False) + ", ", ""],
+                               dtype=object)
             idx = cs.index.get(tag)
             at = np.full(len(self.frame), -1, dtype=np.int64) if idx is None else np.where(
-                self._rows >= 0, idx[np.maximum(self._rows, 0)].astype(np.int64), -1)
-            col = members[at]  # -1 picks the last member: ""
+                self._rows >= 0, idx[np.maximum(self._rows, 0)].astype(np.int64), -1)  # -1 picks the last: ""
             declared = cs.declared.get(tag)
             if declared:
-                mine = np.flatnonzero(self._codes.isin(declared) & (at < 0))
-                col[mine] = key + json.dumps([cs.declared_label, None], ensure_ascii=False) + ", "
-            self.source_cells[tag] = col
-        return self.source_cells[tag]
+                at[np.flatnonzero(self._codes.isin(declared) & (at < 0))] = len(cs.files)
+            self.source_cells[tag] = (members, at)
+        members, at = self.source_cells[tag]
+        return members[at[where]]
 
     def sources_json(self, policy: ir.Policy, idx: Sequence[int] | np.ndarray) -> list[str]:
         """The sources of the inputs of `policy` at each row as JSON object text ("{}" without
         CellSources): one join per row, the last member's comma cut."""
         where = np.asarray(idx, dtype=np.int64)
-        cols = [c[where].tolist() for t in self.tags_of(policy) if (c := self.source_cell(t)) is not None]
+        cols = [c.tolist() for t in self.tags_of(policy) if (c := self.source_cell(t, where)) is not None]
         if not cols:
             return ["{}"] * len(where)
         return ["{" + "".join(cells)[:-2] + "}" for cells in zip(*cols, strict=True)]
@@ -405,74 +412,82 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
 
         granted = outcome.granted
         at = np.array([rows[(c.policy.id, c.credit_code)] for c in granted], dtype=np.int64)
-        explained: list[JsonText] = [JsonText()] * len(granted)
-        by_policy_rows: dict[tuple[str, int], list[int]] = {}
-        for n, c in enumerate(granted):
-            by_policy_rows.setdefault((c.policy.id, c.policy.version), []).append(n)
-        for ns in by_policy_rows.values():
-            policy = granted[ns[0]].policy
-            texts = grant.record_texts(grant.policy_part(policy, as_of), inputs.json_of(policy, at[ns]),
-                                       [(granted[n].amount_fen, granted[n].granted_fen, granted[n].note) for n in ns],
-                                       inputs.sources_json(policy, at[ns]))
-            for n, t in zip(ns, texts, strict=True):
-                explained[n] = JsonText(t)
         periods = {(p.id, p.version): period(p, as_of) for p in policies}
         confirm = np.array([c.policy.tier is ir.Tier3.CONFIRM for c in granted], dtype=bool)
 
         def columns(which: np.ndarray) -> dict[str, list[Any]]:
             """The table columns of the granted candidates at `which`, built column by column
-            (10^5 dicts of 16 keys, then read back per column, cost 1.5 s)."""
+            (10^5 dicts of 16 keys, then read back per column, cost 1.5 s), with their records."""
             cs = [granted[n] for n in which.tolist()]
             n_rows = len(cs)
+            explained: list[JsonText] = [JsonText()] * n_rows
+            by_policy_rows: dict[tuple[str, int], list[int]] = {}
+            for k, c in enumerate(cs):
+                by_policy_rows.setdefault((c.policy.id, c.policy.version), []).append(k)
+            for ks in by_policy_rows.values():
+                policy = cs[ks[0]].policy
+                rows_at = at[which[ks]]
+                texts = grant.record_texts(grant.policy_part(policy, as_of), inputs.json_of(policy, rows_at),
+                                           [(cs[k].amount_fen, cs[k].granted_fen, cs[k].note) for k in ks],
+                                           inputs.sources_json(policy, rows_at))
+                for k, t in zip(ks, texts, strict=True):
+                    explained[k] = JsonText(t)
             return {
                 "policy_id": [c.policy.id for c in cs], "policy_version": [c.policy.version for c in cs],
                 "credit_code": [c.credit_code for c in cs], "period": [periods[(c.policy.id, c.policy.version)] for c in cs],
                 "benefit_year": [as_of.year] * n_rows, "exclusive_group": [c.group for c in cs],
                 "amount_fen": [c.granted_fen for c in cs], "batch_id": [run.id] * n_rows,
                 "enterprise_name": _texts(names, at[which]), "region": _texts(regions, at[which]),
-                "bank_account": _texts(accounts, at[which]), "explanation": [explained[n] for n in which.tolist()],
+                "bank_account": _texts(accounts, at[which]), "explanation": explained,
                 "created_at": [now] * n_rows,
             }
 
-        pay = columns(np.flatnonzero(~confirm))
-        n_pay = len(pay["policy_id"])
-        pay.update(status=["candidate"] * n_pay, source=["batch"] * n_pay, updated_at=[now] * n_pay)
-        inv = columns(np.flatnonzero(confirm))  # 即申即享: invitations, paid only once confirmed
-        n_inv = len(inv["policy_id"])
-        inv.update(status=["open"] * n_inv, expires_on=[add_working_days(now.date(), INVITATION_WORKING_DAYS)] * n_inv,
-                   decided_at=[None] * n_inv, decided_by=[None] * n_inv, payout_id=[None] * n_inv)
-        # One COPY or driver executemany (db.insert_columns), then the creation events in one
-        # INSERT ... SELECT. Not the ORM's bulk insert: it compiled and executed per page of rows (3.7 s
-        # of 6.1 s for 10^5 payouts on SQLite); RETURNING ids over executemany is quadratic in
-        # SQLAlchemy 2.1 (measured: 10^5 rows, 90 s).
-        if n_pay:
-            insert_columns(s.connection(), cast(Table, Payout.__table__), pay)
+        # Written WRITE_ROWS at a time, so a province's batch holds one slice of records in memory,
+        # not all of them (10^6 payouts: 5.3 GB peak written at once). Still one transaction.
+        pay_lines, inv_lines = hashlib.sha256(), hashlib.sha256()
+        n_pay = n_inv = created_fen = invited_fen = 0
+        by_policy: dict[str, dict[str, int]] = {}
+        for tier_rows, lines in ((np.flatnonzero(~confirm), pay_lines), (np.flatnonzero(confirm), inv_lines)):
+            for start in range(0, len(tier_rows), WRITE_ROWS):
+                cols = columns(tier_rows[start:start + WRITE_ROWS])
+                n_rows = len(cols["policy_id"])
+                if lines is pay_lines:
+                    cols.update(status=["candidate"] * n_rows, source=["batch"] * n_rows, updated_at=[now] * n_rows)
+                    # One COPY or driver executemany (db.insert_columns). Not the ORM's bulk insert: it
+                    # compiled and executed per page of rows (3.7 s of 6.1 s for 10^5 payouts on SQLite);
+                    # RETURNING ids over executemany is quadratic in SQLAlchemy 2.1 (10^5 rows, 90 s).
+                    insert_columns(s.connection(), cast(Table, Payout.__table__), cols)
+                    for pid, fen in zip(cols["policy_id"], cols["amount_fen"], strict=True):
+                        d = by_policy.setdefault(pid, {"count": 0, "fen": 0})
+                        d["count"] += 1
+                        d["fen"] += fen
+                    n_pay, created_fen = n_pay + n_rows, created_fen + sum(cols["amount_fen"])
+                else:  # 即申即享: invitations, paid only once confirmed
+                    cols.update(status=["open"] * n_rows,
+                                expires_on=[add_working_days(now.date(), INVITATION_WORKING_DAYS)] * n_rows,
+                                decided_at=[None] * n_rows, decided_by=[None] * n_rows, payout_id=[None] * n_rows)
+                    insert_columns(s.connection(), cast(Table, Invitation.__table__), cols)
+                    n_inv, invited_fen = n_inv + n_rows, invited_fen + sum(cols["amount_fen"])
+                # in id order (the insertion order), so that `audit verify` can recompute it from the table
+                lines.update((b"\n" if start else b"") + "\n".join(payout_line(*line) for line in zip(
+                    cols["policy_id"], cols["policy_version"], cols["credit_code"], cols["period"],
+                    cols["amount_fen"], cols["bank_account"], cols["enterprise_name"], strict=True)).encode())
+        if n_pay:  # the creation events in one INSERT ... SELECT
             created = select(Payout.id, sa_null(), literal("candidate"), literal(actor),
                              literal(f"batch run {run.id}"), literal(now)).where(Payout.batch_id == run.id)
             s.execute(insert(PayoutEvent).from_select(
                 ["payout_id", "from_status", "to_status", "actor", "reason", "at"], created))
-        # in id order (the insertion order), so that `audit verify` can recompute it from the table
-        if n_inv:
-            insert_columns(s.connection(), cast(Table, Invitation.__table__), inv)
-        digest, inv_digest = (payouts_digest([payout_line(*line) for line in zip(
-            cols["policy_id"], cols["policy_version"], cols["credit_code"], cols["period"], cols["amount_fen"],
-            cols["bank_account"], cols["enterprise_name"], strict=True)]) for cols in (pay, inv))
+        digest, inv_digest = pay_lines.hexdigest(), inv_lines.hexdigest()
         skipped: dict[str, int] = {}
         for _, why in outcome.skipped:
             key = skip_reason(why)
             skipped[key] = skipped.get(key, 0) + 1
         if outcome.superseded:
             skipped["被更高奖补替换而撤回的候选"] = len(outcome.superseded)
-        by_policy: dict[str, dict[str, int]] = {}
-        for pid, fen in zip(pay["policy_id"], pay["amount_fen"], strict=True):
-            d = by_policy.setdefault(pid, {"count": 0, "fen": 0})
-            d["count"] += 1
-            d["fen"] += fen
-        created_fen = sum(pay["amount_fen"])
         entry = audit.append(s, actor, "batch_run", f"batch {run.id}", {
             "as_of": as_of.isoformat(), "data_hash": data_hash, "policies": run.policies,
             "created": n_pay, "created_fen": created_fen, "payouts_digest": digest,
-            "invited": n_inv, "invited_fen": sum(inv["amount_fen"]), "invitations_digest": inv_digest,
+            "invited": n_inv, "invited_fen": invited_fen, "invitations_digest": inv_digest,
             "eligible": len(cands), "decisions_digest": decisions, "data_version": run.data_version_id,
         }, at=now)
         run.status = "completed"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as _json_str
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,9 +25,11 @@ from .models import AuditEntry, Clawback, Invitation, PaymentFile, PaymentLine, 
 
 def payout_line(policy_id: str, version: int, credit_code: str, period: str, amount_fen: int, account: str | None,
                 name: str | None) -> str:
-    """One payout (or invitation) as a batch's digest covers it: who is paid, how much, where."""
-    return json.dumps([policy_id, version, credit_code, period, amount_fen, account or "", name or ""],
-                      ensure_ascii=False)
+    """One payout (or invitation) as a batch's digest covers it: who is paid, how much, where.
+    The text json.dumps([...], ensure_ascii=False) writes, put together without it (2.5 s of a
+    batch of 10^6 payouts)."""
+    return (f"[{_json_str(policy_id)}, {int(version)}, {_json_str(credit_code)}, {_json_str(period)}, "
+            f"{int(amount_fen)}, {_json_str(account or '')}, {_json_str(name or '')}]")
 
 
 def payouts_digest(lines: list[str]) -> str:

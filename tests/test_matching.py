@@ -1,0 +1,66 @@
+"""`mianshen match` (service.matching): the summary asks the engine for decisions and amounts
+only; explanations are computed only for rows that are written, and are those of every row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from rules_engine import ir
+from rules_engine.backends import vectorized
+from rules_engine.cli import DEFAULT_POLICIES
+from rules_engine.data.datasets import SAMPLE_MANIFEST, load_dataset
+from rules_engine.data.tags import load_dictionary
+from rules_engine.library.loader import load_library
+from rules_engine.results import conform
+from rules_engine.service import matching
+from rules_engine.sources import FrameSource
+
+D = load_dictionary()
+LIB = load_library(DEFAULT_POLICIES, D)
+DS = load_dataset(SAMPLE_MANIFEST, D)
+AS_OF = dt.date(2026, 6, 30)
+WRITTEN = (ir.Status.ELIGIBLE, ir.Status.UNDETERMINED)
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """What each call of the engine asked for."""
+    calls: list[dict] = []
+    real = vectorized.match
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append({"explain_failures": kwargs.get("explain_failures", True), "missing": kwargs.get("missing", True)})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vectorized, "match", spy)
+    return calls
+
+
+def test_the_summary_is_the_count_of_the_written_rows_without_explaining_them(asked: list[dict]) -> None:
+    source = FrameSource(DS.frame)
+    summary = matching.summary(source, LIB.active(), AS_OF)
+    assert asked == [{"explain_failures": False, "missing": False}]
+    rows = matching.results(source, LIB.active(), AS_OF, WRITTEN)
+    assert asked[1] == {"explain_failures": False, "missing": True}  # no failed lists: no not-eligible row is written
+    counted = matching.counts_of(rows)
+    got = {(p, str(st)): (int(n), int(f)) for p, st, n, f in summary.itertuples(index=False) if n}
+    want = {(p, str(st)): (int(n), int(f)) for p, st, n, f in counted.itertuples(index=False) if n}
+    assert got == want and sum(n for n, _ in got.values()) > 1000
+    assert rows["missing"].ne("").sum() == (rows["status"] == "undetermined").sum()  # every undetermined row says what
+
+
+def test_written_rows_are_the_contract_and_name_what_is_missing_like_the_whole_frame(asked: list[dict]) -> None:
+    """The rows are in the contract's order and dtypes (results.conform is the identity on them);
+    undetermined rows name the same tags, and not-eligible rows (--all) the same failed conditions,
+    as computing every list over every row and filtering afterwards."""
+    source = FrameSource(DS.frame)
+    every = vectorized.match(DS.frame, LIB.active(), AS_OF).to_frame(sort=True)
+    for statuses in (WRITTEN, None):
+        rows = matching.results(source, LIB.active(), AS_OF, statuses)
+        assert conform(rows).equals(rows)
+        want = every if statuses is None else every[every["status"].isin([s.label for s in statuses])]
+        assert rows.equals(want.reset_index(drop=True))
+    assert asked[-1] == {"explain_failures": True, "missing": True}
+    assert (every["failed"] != "").sum() > 1000 and (every["missing"] != "").sum() > 100

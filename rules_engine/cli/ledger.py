@@ -78,12 +78,18 @@ def batch_run(
         "--backend", help="vectorized、sql 或 spark（默认：数据库地址用 sql，否则 vectorized）。")] = None,
     table: Annotated[str, typer.Option("--table", help="企业数据表（sql 方式）。")] = "enterprises",
     partitions: Annotated[int | None, typer.Option("--partitions", help="Spark：local[N]。")] = None,
+    changes: Annotated[Path | None, typer.Option(
+        "--changes", help="增量运行：只匹配变更集（mianshen data-changes 生成）中的企业与读取变化标签的政策。")] = None,
 ) -> None:
     """将全部企业与全部有效政策匹配，写入兑现候选，显示合计。
 
-匹配在数据所在处运行：本进程、数据库内（sql）或 Spark；只有候选所在的行取回写入台账。"""
+匹配在数据所在处运行：本进程、数据库内（sql）或 Spark；只有候选所在的行取回写入台账。
+--changes：只重新匹配一次数据交付改变的企业；台账结果与全量批次相同（变更集须以上一批次的数据为基准）。"""
+    from ..data.changes import ChangeSet, read_changes
     from ..data.datasets import SAMPLE_MANIFEST, Dataset
     from ..data.tags import load_dictionary
+    from ..errors import EngineError
+    from ..service.ledger import batch_runs
     from ..sources import MatchSource, backend_of
     from .common import DEFAULT_POLICIES, _as_of, _dataset, _library, domain_errors, open_source
 
@@ -92,14 +98,22 @@ def batch_run(
         d = load_dictionary()
         lib = _library(policies or DEFAULT_POLICIES, d, strict=True)
         kind = backend_of(where, backend)
-        if kind == "vectorized":
+        sf = _sf(db, create=True)
+        source: Dataset | MatchSource | ChangeSet
+        if changes is not None:
+            if data is not None or backend not in (None, "vectorized"):
+                raise EngineError("--changes 与 --data、--backend 不能同用：变更集本身就是要匹配的数据")
+            source, kind = read_changes(changes, d), "增量"
+            last = batch_runs(sf, Actor(actor, "official"), 1)
+            # the date of the batch it continues, unless given (a different one is refused, with why)
+            when = _as_of(as_of, changes) if as_of or not last else last[0].as_of
+        elif kind == "vectorized":
             path = Path(where)
-            source: Dataset | MatchSource = _dataset(path, d)
+            source = _dataset(path, d)
             when = _as_of(as_of, path)
         else:
             source = open_source(kind, where, table, partitions, d)
             when = _as_of(as_of, Path(where) if kind == "spark" else Path("-"))
-        sf = _sf(db, create=True)
         with console.status(f"正在匹配（{kind}）并分配预算…"):
             r = service.run_batch(sf, Actor(actor, "official"), source, lib.policies, when, d)
         rows = service.summary(sf, Actor(actor, "official"), ("policy",), service.PayoutFilter(batch_id=r.batch_id))

@@ -144,17 +144,30 @@ def load_existing(s: Session, policies: list[ir.Policy] | None = None,
                   Payout.benefit_year, Payout.amount_fen, Payout.id)
     invitations = select(Invitation.policy_id, Invitation.credit_code, Invitation.period, Invitation.status,
                          Invitation.exclusive_group, Invitation.benefit_year, Invitation.amount_fen, literal(None))
-    if codes is not None:
-        rows = rows.where(Payout.credit_code.in_(codes))
-        invitations = invitations.where(Invitation.credit_code.in_(codes))
-    for pid, code, per, status, group, year, fen, payout_id in [*s.execute(rows), *s.execute(invitations)]:
+    found = []
+    if codes is None:
+        found = [*s.execute(rows), *s.execute(invitations)]
+    else:
+        wanted = sorted(set(codes))
+        for i in range(0, len(wanted), 5000):  # bound parameters per statement (SQLite allows 32,766)
+            part = wanted[i:i + 5000]
+            found += [*s.execute(rows.where(Payout.credit_code.in_(part))),
+                      *s.execute(invitations.where(Invitation.credit_code.in_(part)))]
+    for pid, code, per, status, group, year, fen, payout_id in found:
         ex.keys.add((pid, code, per))
         if status in ACTIVE or status == "open":
             if group and status == "candidate" and payout_id is not None and pid in by_id:
                 ex.replaceable[(group, code, year)] = (payout_id, Candidate(by_id[pid], code, fen))
             elif group:
                 ex.group_years.add((group, code, year))
-            ex.committed_fen[pid] = ex.committed_fen.get(pid, 0) + fen
+            if codes is None:
+                ex.committed_fen[pid] = ex.committed_fen.get(pid, 0) + fen
+    if codes is not None:  # a budget is shared by every enterprise: its committed total is the whole ledger's
+        for pid, fen in [*s.execute(select(Payout.policy_id, func.sum(Payout.amount_fen))
+                                    .where(Payout.status.in_(ACTIVE)).group_by(Payout.policy_id)),
+                         *s.execute(select(Invitation.policy_id, func.sum(Invitation.amount_fen))
+                                    .where(Invitation.status == "open").group_by(Invitation.policy_id))]:
+            ex.committed_fen[pid] = ex.committed_fen.get(pid, 0) + int(fen or 0)
     for key in ex.group_years & set(ex.replaceable):
         del ex.replaceable[key]  # the group is already paid this year: its candidate is no contest
     return ex
@@ -370,10 +383,14 @@ def paused_gc() -> Iterator[None]:
 def run_batch(sf: sessionmaker[Session], data: pd.DataFrame | MatchSource, policies: list[ir.Policy],
               as_of: dt.date, actor: str, dictionary: TagDictionary, data_hash: str | None = None,
               now: dt.datetime | None = None, sources: CellSources | None = None,
-              data_files: list[dict[str, Any]] | None = None) -> BatchResult:
+              data_files: list[dict[str, Any]] | None = None, input_hash: str | None = None,
+              changes: Incremental | None = None) -> BatchResult:
     """Run one batch over a storage frame or any match source (a database table, a Spark
     data source). Raises BatchLocked if another run is in progress. `data_files`: the department
-    files the frame was loaded from (history.file_entries), kept so the run can be replayed."""
+    files the frame was loaded from (history.file_entries), kept so the run can be replayed.
+    `input_hash`: the digest of the data as delivered, where `data` has more (self-declared
+    values filled in); what a change set's base is compared with. `changes`: `data` holds only
+    the enterprises a delivery changed (an incremental batch, see data/changes.py)."""
     if not actor.strip():
         raise EngineError("运行批次须写明操作人")
     source = FrameSource(data) if isinstance(data, pd.DataFrame) else data
@@ -383,25 +400,33 @@ def run_batch(sf: sessionmaker[Session], data: pd.DataFrame | MatchSource, polic
     try:
         with paused_gc():
             return _run(sf, source, in_force, as_of, actor, dictionary, data_hash or source.digest(),
-                        now or dt.datetime.now(), sources, data_files)
+                        now or dt.datetime.now(), sources, data_files, input_hash, changes)
     finally:
         release_lock(sf)
 
 
 def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Policy], as_of: dt.date, actor: str,
          dictionary: TagDictionary, data_hash: str, now: dt.datetime, sources: CellSources | None,
-         data_files: list[dict[str, Any]] | None) -> BatchResult:
+         data_files: list[dict[str, Any]] | None, input_hash: str | None = None,
+         changes: Incremental | None = None) -> BatchResult:
+    recorded = {p.id: {"version": p.version, "hash": policy_digest(p)} for p in policies}
     with sf.begin() as s:
+        evaluated, codes = policies, None
+        if changes is not None:
+            _check_base(s, changes, as_of, recorded)
+            # only the policies that read a tag the delivery changed can decide differently
+            evaluated = [p for p in policies if not changes.tags.isdisjoint(ir.policy_tags(p, as_of))]
+            frame_of = getattr(source, "frame", None)
+            codes = [] if frame_of is None else frame_of[KEY].astype(str).tolist()
         # what a replay needs: the files as they are now (by hash) and the policy texts
         dv = history.record_data_version(s, data_files, "batch", actor, now) if data_files else None
         history.record_policy_texts(s, policies, now)
         run = BatchRun(started_at=now, started_by=actor, as_of=as_of, status="running", data_hash=data_hash,
-                       policies={p.id: {"version": p.version, "hash": policy_digest(p)} for p in policies},
-                       data_version_id=dv.id if dv else None)
+                       policies=recorded, data_version_id=dv.id if dv else None)
         s.add(run)
         s.flush()
-        existing = load_existing(s, policies)
-        cands, frame, rows = candidates(source, policies, as_of)
+        existing = load_existing(s, policies, codes)
+        cands, frame, rows = candidates(source, evaluated, as_of)
         decisions = history.decisions_digest((c.credit_code, c.policy.id, c.policy.version, c.amount_fen)
                                              for c in cands)
         outcome = allocate(cands, existing, as_of)
@@ -489,13 +514,45 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
             "created": n_pay, "created_fen": created_fen, "payouts_digest": digest,
             "invited": n_inv, "invited_fen": invited_fen, "invitations_digest": inv_digest,
             "eligible": len(cands), "decisions_digest": decisions, "data_version": run.data_version_id,
+            **({"incremental_base": changes.base, "incremental_new": changes.new, "changed_enterprises": len(codes or ()),
+                "policies_evaluated": len(evaluated)} if changes is not None else {}),
         }, at=now)
         run.status = "completed"
         run.finished_at = dt.datetime.now()
         run.summary = {"created": n_pay, "created_fen": created_fen, "invited": n_inv, "skipped": skipped,
                        "by_policy": by_policy, "payouts_digest": digest, "audit_head": [entry.seq, entry.hash],
-                       "eligible": len(cands), "decisions_digest": decisions}
+                       "eligible": len(cands), "decisions_digest": decisions,
+                       # the data the ledger now reflects: what the next change set must start from
+                       "input_hash": changes.new if changes is not None else input_hash or data_hash}
+        if changes is not None:
+            run.summary["incremental"] = {"base": changes.base, "enterprises": len(codes or ()),
+                                          "tags": sorted(changes.tags), "policies": [p.id for p in evaluated]}
         return BatchResult(run.id, n_pay, created_fen, skipped, by_policy, n_inv)
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """What a batch over a change set needs to know of it (data/changes.py: ChangeSet)."""
+
+    base: str
+    new: str
+    tags: frozenset[str]
+
+
+def _check_base(s: Session, changes: Incremental, as_of: dt.date, policies: dict[str, Any]) -> None:
+    """An incremental batch leaves the ledger as a full batch would only on top of the batch whose
+    data, date and policies it starts from; anything else is refused with what to do instead."""
+    last = s.scalars(select(BatchRun).where(BatchRun.status == "completed").order_by(BatchRun.id.desc()).limit(1)).first()
+    if last is None:
+        raise EngineError("台账中还没有批次：请先运行一次全量批次，再按变更集增量运行")
+    if (last.summary or {}).get("input_hash", last.data_hash) != changes.base:
+        raise EngineError(f"变更集的基准数据不是上一批次（批次 {last.id}）所用的数据：请用该批次的数据生成变更集，"
+                          "或运行全量批次")
+    if last.as_of != as_of:
+        raise EngineError(f"评估日期 {as_of} 与上一批次（批次 {last.id}）的 {last.as_of} 不同：与时间有关的条件可能变化，"
+                          "请运行全量批次")
+    if last.policies != policies:
+        raise EngineError(f"生效政策与上一批次（批次 {last.id}）不同：未变更的企业也可能受影响，请运行全量批次")
 
 
 def ledger_counts(s: Session) -> dict[str, int]:

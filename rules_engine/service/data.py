@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..data import legacy
+from ..data.changes import ChangeSet, changes, write_changes
 from ..data.datasets import Dataset, SourceFile, load_dataset, load_manifest
 from ..data.exporting import write_atomic
 from ..data.tags import TagDictionary
@@ -145,3 +146,10 @@ def upgrade_manifest(sf: sessionmaker[Session], actor: Actor, manifest: Path,
         write_atomic(backup, manifest.read_bytes())
         write_atomic(manifest, text)
     return changes
+
+
+def changes_between(before: Dataset, after: Dataset, out: Path) -> ChangeSet:
+    """The change set from one delivery to the next (data/changes.py), written to `out`."""
+    cs = changes(before.frame, after.frame)
+    write_changes(cs, out)
+    return cs

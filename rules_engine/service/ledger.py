@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, defer, sessionmaker, with_expression
 
 from .. import grant, ir
 from ..data import legacy
+from ..data.changes import ChangeSet
 from ..data.datasets import Dataset
 from ..data.frame import KEY
 from ..data.tags import TagDictionary
@@ -29,7 +30,7 @@ from ..ledger import db as ledger_db
 from ..ledger.models import BatchRun, PaymentFile, Payout, PolicyVersion, payout_id
 from ..ledger.verify import Report, ledger_name, verify_ledger
 from ..library.loader import load_policy_text
-from ..sources import MatchSource
+from ..sources import MatchSource, frame_digest
 from . import clock
 from .actors import Actor, require
 
@@ -65,11 +66,16 @@ def _payout(s: Session, ref: str) -> Payout:
 # ------------------------------------------------------------------ batch
 
 
-def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFrame | MatchSource,
+def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFrame | MatchSource | ChangeSet,
               policies: list[ir.Policy], as_of: dt.date, dictionary: TagDictionary) -> batch_mod.BatchResult:
     """A batch over loaded data (a Dataset: every payout's record names the department and date of
-    each value it read), a bare frame, or a source where the data lives (a database, Spark)."""
+    each value it read), a bare frame, or a source where the data lives (a database, Spark); or an
+    incremental batch over a change set (data/changes.py), only the enterprises a delivery changed."""
     require(actor, "batch.run")
+    changes = None
+    if isinstance(data, ChangeSet):
+        changes = batch_mod.Incremental(data.base, data.new, data.tags)
+        data = data.frame
     anchor.signing_key()
     dataset = data if isinstance(data, Dataset) else None
     from .budget import sync_from_policies
@@ -79,15 +85,21 @@ def run_batch(sf: sessionmaker[Session], actor: Actor, data: Dataset | pd.DataFr
         sync_from_policies(s, [p for p in policies if p.status == "active"], actor.name)
     sources = None
     data_files = data.files if isinstance(data, Dataset) and data.files else None
+    delivered_frame = None
     if isinstance(data, (Dataset, pd.DataFrame)):  # verified self-declared values fill what departments did not
-        frame, declared = overlay_frame(data.frame if isinstance(data, Dataset) else data, sf, dictionary)
+        delivered_frame = data.frame if isinstance(data, Dataset) else data
+        frame, declared = overlay_frame(delivered_frame, sf, dictionary)
         if isinstance(data, Dataset):
             sources = batch_mod.CellSources(
                 pd.Index(data.frame[KEY].astype(str)), data.provenance,
                 [(dictionary.sources[f.source].label, f.as_of) for f in data.files], declared, SELF_DECLARED)
         data = frame
     files = history.file_entries(data_files) if data_files is not None else None
-    r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary, sources=sources, data_files=files)
+    delivered = None  # the digest of the data as delivered, where self-declared values changed it
+    if isinstance(data, pd.DataFrame) and delivered_frame is not None and data is not delivered_frame:
+        delivered = frame_digest(delivered_frame)
+    r = batch_mod.run_batch(sf, data, policies, as_of, actor.name, dictionary, sources=sources, data_files=files,
+                            input_hash=delivered, changes=changes)
     with sf() as s:
         seq, head = audit.head(s)
         name = ledger_name(s)

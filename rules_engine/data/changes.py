@@ -43,8 +43,12 @@ def _changed(before: pd.Series, after: pd.Series) -> np.ndarray:
     nb, na = _null(before), _null(after)
     kind = before.dtype.kind
     if before.dtype == after.dtype and kind in "iubM" and not isinstance(before.dtype, pd.CategoricalDtype):
-        as_ = {"b": (bool, False), "M": ("datetime64[ns]", None)}.get(kind, (np.int64, 0))
-        differs = before.to_numpy(dtype=as_[0], na_value=as_[1]) != after.to_numpy(dtype=as_[0], na_value=as_[1])
+        if kind == "M":  # NaT where missing, masked below
+            differs = before.to_numpy(dtype="datetime64[ns]") != after.to_numpy(dtype="datetime64[ns]")
+        elif kind == "b":
+            differs = before.to_numpy(dtype=bool, na_value=False) != after.to_numpy(dtype=bool, na_value=False)
+        else:
+            differs = before.to_numpy(dtype=np.int64, na_value=0) != after.to_numpy(dtype=np.int64, na_value=0)
     else:  # categories, texts and nullable types compare as Python values where both are present
         b, a = before.to_numpy(dtype=object, copy=True), after.to_numpy(dtype=object, copy=True)
         b[nb], a[na] = None, None  # NA would not compare to a bool

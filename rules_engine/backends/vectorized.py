@@ -688,7 +688,13 @@ class MatchResult:
         one rank per enterprise (ints), not by sorting the strings of every pair."""
         wanted = frozenset(Status) if statuses is None else frozenset(statuses)
         keys = self.keys
-        order = np.argsort(keys, kind="stable") if sort else np.arange(self.n)
+        order: np.ndarray
+        if not sort:
+            order = np.arange(self.n)
+        elif self.key_column is not None:  # pandas sorts Arrow strings 4x faster than numpy sorts str objects
+            order = self.key_column.argsort(kind="stable").to_numpy()
+        else:
+            order = np.argsort(keys, kind="stable")
         rank = np.empty(self.n, np.int64)
         rank[order] = np.arange(self.n)
         cols: dict[str, list[np.ndarray]] = {k: [] for k in ("row", "policy", "version", "status", "fen",

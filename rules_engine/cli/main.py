@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .. import errors, ir
@@ -251,6 +252,7 @@ def match(
     """将全部企业与全部生效政策匹配；显示汇总，可写出结果文件。
 
 不写出文件时只计算符合与否和金额；写出时（-o），只为写出的行列出待补充的数据和不符合的条件。"""
+    from ..data.datasets import is_storage_parquet, iter_storage_parquet
     from ..results import result_frame
     from ..service import matching
     from ..sources import FrameSource, SqlSource, backend_of
@@ -288,15 +290,30 @@ def match(
                 write_results(result, out)
                 console.print(f"已写出 {len(result)} 行到 {out}")
             return
-        ds = _dataset(Path(data), d)
+        path = Path(data)
+        parquet = (path.is_dir() or path.suffix == ".parquet") and path.exists() and is_storage_parquet(path)
+        if parquet and (out is None or out.suffix.lower() == ".parquet"):
+            # a slice at a time from the file to the file: memory is one slice's, whatever the size
+            sink = matching.ParquetResults(out) if out is not None else None
+            with _progress() as bar:
+                task = bar.add_task("match", total=None)
+                done = matching.stream(_advancing(iter_storage_parquet(path, d, chunk), bar, task), active, when,
+                                       _statuses(all_rows), sink)
+                if sink is not None:
+                    sink.close()
+            _summary(done.summary(), active, done.enterprises, when, time.perf_counter() - t0 - done.match_s
+                     - done.write_s, done.match_s)
+            if sink is not None:
+                console.print(f"已写出 {done.written} 行到 {out}（写出 {done.write_s:.2f} 秒）", highlight=False)
+            return
+        ds = _dataset(path, d)
         load_s = time.perf_counter() - t0
         if ds.rejects:
             err.print(f"[yellow]拒收 {len(ds.rejects)} 处（行或单元格，见 mianshen data-report）[/]")
         frames = []
         t1 = time.perf_counter()
         n = len(ds.frame)
-        with Progress(TextColumn("matching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, disable=not sys.stderr.isatty()) as bar:
+        with _progress() as bar:
             task = bar.add_task("match", total=n)
             for start in range(0, max(n, 1), chunk):  # a chunk at a time: rows written are held in memory
                 part = FrameSource(ds.frame.iloc[start : start + chunk])
@@ -313,6 +330,17 @@ def match(
     with domain_errors():
         write_results(result, out)
     console.print(f"已写出 {len(result)} 行到 {out}")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("matching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, disable=not sys.stderr.isatty())
+
+
+def _advancing(parts: Iterator[pd.DataFrame], bar: Progress, task: TaskID) -> Iterator[pd.DataFrame]:
+    for part in parts:
+        yield part
+        bar.advance(task, len(part))
 
 
 accounts_app = typer.Typer(help="网页端的本地账户（ui/accounts.yaml 或 $MIANSHEN_ACCOUNTS）。",
@@ -480,7 +508,7 @@ def data_changes(
     tags: TagsOpt = DEFAULT_DICTIONARY,
 ) -> None:
     """计算两次数据交付之间的变更集：记录有变化或新增的企业（变更后的完整记录）及变化的标签，
-    供 mianshen batch run --changes 只重新匹配这些企业。"""
+    供批次增量运行（batch run --changes）只重新匹配这些企业。"""
     from ..service.data import changes_between
 
     with domain_errors():

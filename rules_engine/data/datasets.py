@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -692,6 +692,20 @@ def load_storage_parquet(path: Path | str, dictionary: TagDictionary) -> Dataset
     path = Path(path)
     frame = conform(pd.read_parquet(path), dictionary)
     return Dataset(frame, [], {}, read_rows={str(path): len(frame)})
+
+
+def iter_storage_parquet(path: Path | str, dictionary: TagDictionary, rows: int) -> Iterator[pd.DataFrame]:
+    """Storage-format Parquet `rows` enterprises at a time (at most; a part file's remainder is a
+    smaller frame), each conformed as load_storage_parquet conforms the whole: what a province's
+    data is matched in, so memory holds one slice, not the data."""
+    import pyarrow.parquet as pq
+
+    from .frame import conform
+
+    path = Path(path)
+    for f in sorted(path.glob("*.parquet")) if path.is_dir() else [path]:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=rows):
+            yield conform(batch.to_pandas(), dictionary)
 
 
 # ------------------------------------------------------------------ privacy

@@ -8,7 +8,11 @@ written (`statuses`)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,3 +55,103 @@ def results(source: MatchSource, policies: list[ir.Policy], as_of: dt.date,
     """The result rows with these statuses (None: all), explained: missing tags of undetermined
     rows, failed conditions of not-eligible ones."""
     return source.results(policies, as_of, statuses)
+
+
+def yuan_column(fen: np.ndarray) -> np.ndarray:
+    """Fen as yuan text, 1234.56 (fmt_yuan(grouped=False)), for a column at once."""
+    fen = np.asarray(fen, dtype=np.int64)
+    whole, cents = np.divmod(np.abs(fen), 100)
+    sign = np.where(fen < 0, "-", "")
+    return np.char.add(np.char.add(np.char.add(sign, whole.astype(str)), "."),
+                       np.char.zfill(cents.astype(str), 2)).astype(object)
+
+
+class ParquetResults:
+    """Result rows appended to one Parquet file a slice at a time (the columns `write_results`
+    writes), so a province's rows never sit in memory together."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.rows = out, 0
+        self.writer: Any = None
+
+    def write(self, result: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = result.copy()
+        frame.insert(int(frame.columns.get_loc("amount_fen")), "amount_yuan",  # type: ignore[arg-type]
+                     yuan_column(frame["amount_fen"].to_numpy()))
+        frame["status"] = frame["status"].astype(str).astype(object)
+        table = pa.Table.from_pandas(frame, preserve_index=False, schema=SCHEMA)
+        if self.writer is None:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.out, SCHEMA)
+        self.writer.write_table(table)
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        if self.writer is None:  # nothing matched: still a file with the columns
+            self.write(pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+                ("credit_code", object), ("policy", object), ("version", "int64"), ("status", object),
+                ("amount_fen", "int64"), ("missing", object), ("failed", object))}))
+        assert self.writer is not None
+        self.writer.close()
+
+
+def _schema():  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    return pa.schema([("credit_code", pa.string()), ("policy", pa.string()), ("version", pa.int64()),
+                      ("status", pa.string()), ("amount_yuan", pa.string()), ("amount_fen", pa.int64()),
+                      ("missing", pa.string()), ("failed", pa.string())])
+
+
+SCHEMA = _schema()
+
+
+@dataclass
+class Streamed:
+    """What a streamed match did: enterprises, counts per policy and status, rows written, and
+    the seconds spent reading the data and matching it."""
+
+    enterprises: int = 0
+    counts: list[pd.DataFrame] = field(default_factory=list)
+    written: int = 0
+    read_s: float = 0.0
+    match_s: float = 0.0
+    write_s: float = 0.0
+
+    def summary(self) -> pd.DataFrame:
+        if not self.counts:
+            return pd.DataFrame(columns=COUNTS)
+        return pd.concat(self.counts, ignore_index=True).groupby(["policy", "status"], sort=False,
+                                                                 observed=True)[["n", "amount_fen"]].sum().reset_index()
+
+
+def stream(parts: Iterable[pd.DataFrame], policies: list[ir.Policy], as_of: dt.date,
+           statuses: Sequence[ir.Status] | None, out: ParquetResults | None) -> Streamed:
+    """Match slice by slice: the summary only (out None), or the rows with `statuses` appended to
+    a Parquet file. Memory holds one slice and its results, whatever the number of enterprises."""
+    done = Streamed()
+    it = iter(parts)
+    while True:
+        t = time.perf_counter()
+        part = next(it, None)
+        done.read_s += time.perf_counter() - t
+        if part is None:
+            return done
+        t = time.perf_counter()
+        source = FrameSource(part)
+        if out is None:
+            done.counts.append(summary(source, policies, as_of))
+        else:
+            rows = results(source, policies, as_of, statuses)
+            done.counts.append(counts_of(rows).astype({"status": str}))
+            done.match_s += time.perf_counter() - t
+            t = time.perf_counter()
+            out.write(rows)
+            done.written += len(rows)
+            done.write_s += time.perf_counter() - t
+            t = time.perf_counter()
+        done.enterprises += len(part)
+        done.match_s += time.perf_counter() - t

@@ -246,6 +246,12 @@ class SparkSource:
 
         return spark_backend.results(self.df, policies, as_of, statuses)
 
+    def write_results(self, policies: list[ir.Policy], as_of: dt.date, path: str) -> None:
+        """Eligible and undetermined rows written as Parquet by the executors (a directory)."""
+        from .backends import spark as spark_backend
+
+        spark_backend.write_results(self.df, policies, as_of, path)
+
 
 def backend_of(data: str, backend: str | None) -> str:
     """The backend a --data value implies: a database URL means sql; else the flag, else vectorized."""

@@ -42,6 +42,9 @@ class SparkCompiler(KleeneCompiler):
         self.columns = set(df.columns)
 
     def col(self, tag: ir.Tag) -> Column:
+        return self._once("col", tag, self._col)
+
+    def _col(self, tag: ir.Tag) -> Column:
         F = _F()
         if tag.name not in self.columns:
             return F.lit(None)
@@ -49,10 +52,10 @@ class SparkCompiler(KleeneCompiler):
         return c.cast("date") if tag.type is not None and tag.type.kind is Kind.DATE else c
 
     def long(self, v: int) -> Column:
-        return _F().lit(v).cast("long")
+        return self._once("long", v, lambda x: _F().lit(x).cast("long"))
 
     def lit(self, v: str | bool | dt.date) -> Column:
-        return _F().lit(v)
+        return self._once("lit", (type(v), v), lambda x: _F().lit(x[1]))
 
     def null_long(self) -> Column:
         return _F().lit(None).cast("long")
@@ -177,6 +180,27 @@ def results(df: DataFrame, policies: list[ir.Policy], as_of: dt.date, statuses: 
                           decode_failed(int(r[6]), by_key[r[1], int(r[2])], as_of)) for r in out_df.collect()])
 
 
+def write_results(df: DataFrame, policies: list[ir.Policy], as_of: dt.date, path: str,
+                  key: str = "credit_code") -> None:
+    """The eligible and undetermined rows, in the columns `mianshen match -o` writes, written as
+    Parquet by the executors (a directory of part files): nothing reaches the driver, so the
+    job runs at any size. Missing tags are named on the cluster from the run's bits."""
+    F = _F()
+    out_df, tags = match_frame(df, policies, as_of, key)
+    out_df = out_df.where(F.col("status").isin([int(Status.ELIGIBLE), int(Status.UNDETERMINED)]))
+    fen = F.col("amount_fen")
+    named = [F.when(F.col("missing").bitwiseAND(F.lit(1 << i).cast("long")) != 0, F.lit(t)) for i, t in enumerate(tags)]
+    out_df.select(
+        "credit_code", "policy", F.col("version").cast("long").alias("version"),
+        F.when(F.col("status") == int(Status.ELIGIBLE), F.lit(Status.ELIGIBLE.label))
+        .otherwise(F.lit(Status.UNDETERMINED.label)).alias("status"),
+        F.format_string("%d.%02d", F.floor(fen / 100).cast("long"), (fen % 100).cast("long")).alias("amount_yuan"),
+        fen.cast("long").alias("amount_fen"),
+        (F.concat_ws(",", *named) if named else F.lit("")).alias("missing"),
+        F.lit("").alias("failed"),
+    ).write.mode("overwrite").parquet(path)
+
+
 def local_session(partitions: int = 2, app: str = "mianshen") -> SparkSession:
     """A local-mode session for tests, the CLI and benchmarks: UTC, no UI, quiet."""
     from pyspark.sql import SparkSession
@@ -190,6 +214,10 @@ def local_session(partitions: int = 2, app: str = "mianshen") -> SparkSession:
              # task); with the current one it compiles but is no faster (19.8 s against 17.9 s,
              # 10^6 × 29 on one core), and a bigger library would approach the limit again
              .config("spark.sql.codegen.wholeStage", "false")
+             # PySpark 4 records the Python call site of every Column operation for error
+             # messages: five JVM round trips per operation, most of the time of building a large
+             # library's plan (1,000 policies: minutes). Errors keep the JVM's message.
+             .config("spark.python.sql.dataFrameDebugging.enabled", "false")
              .config("spark.driver.memory", "2g").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     return spark

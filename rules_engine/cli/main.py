@@ -255,7 +255,7 @@ def match(
     from ..data.datasets import is_storage_parquet, iter_storage_parquet
     from ..results import result_frame
     from ..service import matching
-    from ..sources import FrameSource, SqlSource, backend_of
+    from ..sources import FrameSource, SparkSource, SqlSource, backend_of
 
     with domain_errors():
         d = load_dictionary(tags)
@@ -280,6 +280,12 @@ def match(
                 _summary(counts, active, source.count, when, load_s, time.perf_counter() - t1)
                 console.print(f"已写出 {n_written} 行到表 {out_table}")
                 result = source.read_results(out_table, active, when) if out is not None else None
+            elif out is not None and isinstance(source, SparkSource) and out.suffix.lower() == ".parquet" \
+                    and not all_rows:  # written by the executors, a directory of parts: any size
+                source.write_results(active, when, str(out))
+                _summary(matching.parquet_counts(out), active, source.count, when, load_s, time.perf_counter() - t1)
+                console.print(f"已写出到 {out}（Spark 写出的目录）", highlight=False)
+                return
             elif out is not None:
                 result = matching.results(source, active, when, _statuses(all_rows))
                 _summary(matching.counts_of(result), active, source.count, when, load_s, time.perf_counter() - t1)

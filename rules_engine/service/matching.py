@@ -155,3 +155,14 @@ def stream(parts: Iterable[pd.DataFrame], policies: list[ir.Policy], as_of: dt.d
             t = time.perf_counter()
         done.enterprises += len(part)
         done.match_s += time.perf_counter() - t
+
+
+def parquet_counts(path: Path) -> pd.DataFrame:
+    """(policy, status, n, amount_fen) of result rows written as Parquet (a file or a directory
+    of parts), read column-wise."""
+    import pyarrow.dataset as pads
+
+    table = pads.dataset(str(path), format="parquet").to_table(columns=["policy", "status", "amount_fen"])
+    got = table.group_by(["policy", "status"]).aggregate([("amount_fen", "count"), ("amount_fen", "sum")])
+    return pd.DataFrame({"policy": got["policy"].to_pylist(), "status": got["status"].to_pylist(),
+                         "n": got["amount_fen_count"].to_numpy(), "amount_fen": got["amount_fen_sum"].to_numpy()})

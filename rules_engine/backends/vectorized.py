@@ -708,7 +708,7 @@ class MatchResult:
                 o = np.argsort(rank[r.idx], kind="stable") if sort else np.arange(len(r.idx))
                 rows, status, fen = r.idx[o], r.status_sparse[o], r.amount_sparse[o]
                 missing = None if r.missing_sparse is None else r.missing_sparse[o]
-            if len(wanted) < len(Status):
+            if len(wanted) < len(Status) and not wanted >= {Status.ELIGIBLE, Status.UNDETERMINED}:
                 keep = np.isin(status, [int(s) for s in wanted])
                 rows, status, fen = rows[keep], status[keep], fen[keep]
                 missing = None if missing is None else missing[keep]
@@ -744,11 +744,15 @@ def _decode(mask: np.ndarray | None, names: tuple[str, ...], idx: np.ndarray, de
     if mask is None:
         return np.full(len(idx), default, dtype=object)
     m = mask[idx]
-    uniq, inverse = np.unique(m, return_inverse=True)
-    labels = np.array(
-        [",".join(n for i, n in enumerate(names) if int(u) >> i & 1) or default for u in uniq], dtype=object
-    )
-    return labels[inverse]
+    out = np.full(len(m), default, dtype=object)
+    set_ = np.flatnonzero(m)  # most rows name nothing (eligible rows, conditions that held): left as is
+    if len(set_):
+        uniq, inverse = np.unique(m[set_], return_inverse=True)
+        labels = np.array(
+            [",".join(n for i, n in enumerate(names) if int(u) >> i & 1) or default for u in uniq], dtype=object
+        )
+        out[set_] = labels[inverse]
+    return out
 
 
 BLOCK_ROWS = 1 << 17  # rows per block: measured best of 2^15..2^18 (2^15 +40 % time; 2^18 same, more memory)

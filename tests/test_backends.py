@@ -201,6 +201,22 @@ def test_the_library_on_the_sample_on_spark(spark: Any, tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ constructs, stated by hand
+    # the province job (#34 item 4): the executors write the eligible and undetermined rows as
+    # Parquet, the same rows, in the same columns, as the vectorized engine streams into its file
+    from rules_engine.service import matching
+    from rules_engine.sources import FrameSource
+
+    spark_backend.write_results(sdf, lib.active(), as_of, str(tmp_path / "spark-rows.parquet"))
+    sink = matching.ParquetResults(tmp_path / "rows.parquet")
+    matching.stream([df.iloc[:1234], df.iloc[1234:]], lib.active(), as_of,
+                    (ir.Status.ELIGIBLE, ir.Status.UNDETERMINED), sink)
+    sink.close()
+    on_spark, here = (pd.read_parquet(tmp_path / f).sort_values(["policy", "credit_code"], ignore_index=True)
+                      for f in ("spark-rows.parquet", "rows.parquet"))
+    assert len(here) > 1000 and list(on_spark.columns) == list(here.columns)
+    assert on_spark.astype(str).equals(here.astype(str))
+    assert matching.parquet_counts(tmp_path / "spark-rows.parquet").sort_values(["policy", "status"], ignore_index=True) \
+        .equals(matching.parquet_counts(tmp_path / "rows.parquet").sort_values(["policy", "status"], ignore_index=True))
 
 def _statuses(pred: ir.Pred, data: list[dict[str, object]], spark: Any, tmp_path: Path) -> list[tuple[str, str]]:
     """(status, missing) per row, the same on every backend (durable-rules: the status)."""
@@ -262,19 +278,3 @@ def test_within_counts_back_from_the_evaluation_date_only(unit: ir.ElapsedUnit, 
 def test_true_and_false_are_conditions(value: bool, spark: Any, tmp_path: Path) -> None:
     got = _statuses(ir.Const(value), [{"n0": Decimal(1)}, {}], spark, tmp_path)
     assert got == [("eligible" if value else "not_eligible", "")] * 2
-    # the province job (#34 item 4): the executors write the eligible and undetermined rows as
-    # Parquet, the same rows, in the same columns, as the vectorized engine streams into its file
-    from rules_engine.service import matching
-    from rules_engine.sources import FrameSource
-
-    spark_backend.write_results(sdf, lib.active(), as_of, str(tmp_path / "spark-rows.parquet"))
-    sink = matching.ParquetResults(tmp_path / "rows.parquet")
-    matching.stream([df.iloc[:1234], df.iloc[1234:]], lib.active(), as_of,
-                    (ir.Status.ELIGIBLE, ir.Status.UNDETERMINED), sink)
-    sink.close()
-    on_spark, here = (pd.read_parquet(tmp_path / f).sort_values(["policy", "credit_code"], ignore_index=True)
-                      for f in ("spark-rows.parquet", "rows.parquet"))
-    assert len(here) > 1000 and list(on_spark.columns) == list(here.columns)
-    assert on_spark.astype(str).equals(here.astype(str))
-    assert matching.parquet_counts(tmp_path / "spark-rows.parquet").sort_values(["policy", "status"], ignore_index=True) \
-        .equals(matching.parquet_counts(tmp_path / "rows.parquet").sort_values(["policy", "status"], ignore_index=True))

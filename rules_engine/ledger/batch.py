@@ -162,11 +162,14 @@ def load_existing(s: Session, policies: list[ir.Policy] | None = None,
                 ex.group_years.add((group, code, year))
             if codes is None:
                 ex.committed_fen[pid] = ex.committed_fen.get(pid, 0) + fen
-    if codes is not None:  # a budget is shared by every enterprise: its committed total is the whole ledger's
+    budgeted = sorted({p.id for p in policies or () if p.budget is not None})
+    if codes is not None and budgeted:  # a budget is shared by every enterprise: its total is the whole ledger's
         for pid, fen in [*s.execute(select(Payout.policy_id, func.sum(Payout.amount_fen))
-                                    .where(Payout.status.in_(ACTIVE)).group_by(Payout.policy_id)),
+                                    .where(Payout.status.in_(ACTIVE), Payout.policy_id.in_(budgeted))
+                                    .group_by(Payout.policy_id)),
                          *s.execute(select(Invitation.policy_id, func.sum(Invitation.amount_fen))
-                                    .where(Invitation.status == "open").group_by(Invitation.policy_id))]:
+                                    .where(Invitation.status == "open", Invitation.policy_id.in_(budgeted))
+                                    .group_by(Invitation.policy_id))]:
             ex.committed_fen[pid] = ex.committed_fen.get(pid, 0) + int(fen or 0)
     for key in ex.group_years & set(ex.replaceable):
         del ex.replaceable[key]  # the group is already paid this year: its candidate is no contest

@@ -218,6 +218,10 @@ def local_session(partitions: int = 2, app: str = "mianshen") -> SparkSession:
              # messages: five JVM round trips per operation, most of the time of building a large
              # library's plan (1,000 policies: minutes). Errors keep the JVM's message.
              .config("spark.python.sql.dataFrameDebugging.enabled", "false")
+             # constraint propagation infers filters from every expression of a projection: on
+             # 1,000 policies (4,000 columns) the optimizer ran for more than 12 minutes in it
+             # (InferFiltersFromConstraints) before a row was read. The plan has no filter to infer.
+             .config("spark.sql.constraintPropagation.enabled", "false")
              .config("spark.driver.memory", "2g").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -682,23 +682,63 @@ class MatchResult:
         """The columns of the results contract (results.py): credit_code, policy, version,
         status, amount_fen, missing, failed, with `statuses` only (default all). Rows follow
         the policies and the frame's rows; `sort` orders them as the contract does, by policy
-        then credit code.
+        then credit code."""
+        c = self._columns(statuses, sort)
 
-        Built from the sparse results column by column: rows are put in credit-code order by
-        one rank per enterprise (ints), not by sorting the strings of every pair."""
+        def text(codes: np.ndarray, labels: list[str]) -> pd.Series:
+            return pd.Series(np.array(labels, dtype=object)[codes], dtype=object, copy=False)  # not pandas 3's "str"
+
+        return pd.DataFrame({
+            "credit_code": pd.Series(self.keys[c.rows], dtype=object, copy=False),
+            "policy": text(c.policy, c.policy_ids),
+            "version": c.version,
+            "status": pd.Categorical.from_codes(c.status, categories=STATUS_LABELS),
+            "amount_fen": c.fen,
+            "missing": text(c.missing, c.missing_labels),
+            "failed": text(c.failed, c.failed_labels),
+        })
+
+    def to_arrow(self, statuses: Iterable[Status] | None = None) -> Any:
+        """The same rows as to_frame(statuses, sort=True), as an Arrow table: texts are built by
+        Arrow from each distinct label and the key column, no Python string per row (what a
+        province's file is written from)."""
+        import pyarrow as pa
+
+        c = self._columns(statuses, True)
+        keys = pa.array(self.key_column) if self.key_column is not None else pa.array(self.keys.astype(str))
+
+        def text(codes: np.ndarray, labels: list[str]) -> Any:
+            return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(labels, pa.string())) \
+                .cast(pa.string())
+
+        return pa.table({
+            "credit_code": keys.take(pa.array(c.rows)).cast(pa.string()),
+            "policy": text(c.policy, c.policy_ids),
+            "version": pa.array(c.version, pa.int64()),
+            "status": text(c.status.astype(np.int32), list(STATUS_LABELS)),
+            "amount_fen": pa.array(c.fen, pa.int64()),
+            "missing": text(c.missing, c.missing_labels),
+            "failed": text(c.failed, c.failed_labels),
+        })
+
+    def _columns(self, statuses: Iterable[Status] | None, sort: bool) -> _Columns:
+        """The rows of to_frame as integer columns; texts as codes into label lists. Rows are put
+        in credit-code order by one rank per enterprise (ints), not by sorting strings per pair."""
         wanted = frozenset(Status) if statuses is None else frozenset(statuses)
-        keys = self.keys
         order: np.ndarray
         if not sort:
             order = np.arange(self.n)
         elif self.key_column is not None:  # pandas sorts Arrow strings 4x faster than numpy sorts str objects
             order = self.key_column.argsort(kind="stable").to_numpy()
         else:
-            order = np.argsort(keys, kind="stable")
+            order = np.argsort(self.keys, kind="stable")
         rank = np.empty(self.n, np.int64)
         rank[order] = np.arange(self.n)
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("row", "policy", "version", "status", "fen",
-                                                              "missing", "failed")}
+        out = _Columns()
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("rows", "policy", "version", "status", "fen",
+                                                               "missing", "failed")}
+        missing_at: dict[str, int] = {}
+        failed_at: dict[str, int] = {}
         for r in sorted(self.results, key=lambda r: r.policy.id) if sort else self.results:
             if Status.NOT_ELIGIBLE in wanted:
                 rows = order
@@ -712,46 +752,57 @@ class MatchResult:
                 keep = np.isin(status, [int(s) for s in wanted])
                 rows, status, fen = rows[keep], status[keep], fen[keep]
                 missing = None if missing is None else missing[keep]
-            sel = np.arange(len(rows))
-            cols["row"].append(rows)
-            cols["policy"].append(np.full(len(rows), r.policy.id, dtype=object))
-            cols["version"].append(np.full(len(rows), r.policy.version, dtype=np.int64))
-            cols["status"].append(status)
-            cols["fen"].append(fen)
-            cols["missing"].append(_decode(missing, r.tags, sel))
-            cols["failed"].append(_decode(r.failed_mask, tuple(c.id for c in r.policy.conditions), rows,
-                                          default=ir.NOT_IN_FORCE if not r.policy.in_force(self.as_of) else ""))
-
-        def joined(name: str, dtype: Any) -> np.ndarray:
-            return np.concatenate(cols[name]) if cols[name] else np.zeros(0, dtype)
-
-        def text(values: np.ndarray) -> pd.Series:
-            return pd.Series(values, dtype=object, copy=False)  # pandas 3 would infer "str"
-
-        return pd.DataFrame({
-            "credit_code": text(keys[joined("row", np.int64)]),
-            "policy": text(joined("policy", object)),
-            "version": joined("version", np.int64),
-            "status": pd.Categorical.from_codes(joined("status", np.int8), categories=STATUS_LABELS),
-            "amount_fen": joined("fen", np.int64).astype(np.int64),
-            "missing": text(joined("missing", object)),
-            "failed": text(joined("failed", object)),
-        })
+            parts["rows"].append(rows)
+            parts["policy"].append(np.full(len(rows), len(out.policy_ids), dtype=np.int32))
+            out.policy_ids.append(r.policy.id)
+            parts["version"].append(np.full(len(rows), r.policy.version, dtype=np.int64))
+            parts["status"].append(status)
+            parts["fen"].append(fen)
+            parts["missing"].append(_codes(missing, r.tags, np.arange(len(rows)), "", missing_at, out.missing_labels))
+            parts["failed"].append(_codes(r.failed_mask, tuple(c.id for c in r.policy.conditions), rows,
+                                          ir.NOT_IN_FORCE if not r.policy.in_force(self.as_of) else "",
+                                          failed_at, out.failed_labels))
+        for name, dtype in (("rows", np.int64), ("policy", np.int32), ("version", np.int64), ("status", np.int8),
+                            ("fen", np.int64), ("missing", np.int32), ("failed", np.int32)):
+            setattr(out, name, np.concatenate(parts[name]).astype(dtype, copy=False) if parts[name]
+                    else np.zeros(0, dtype))
+        return out
 
 
-def _decode(mask: np.ndarray | None, names: tuple[str, ...], idx: np.ndarray, default: str = "") -> np.ndarray:
-    """Bit masks to comma-joined names, decoding each distinct mask once."""
+@dataclass
+class _Columns:
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    policy: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    version: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    status: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    fen: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    missing: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    failed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    policy_ids: list[str] = field(default_factory=list)
+    missing_labels: list[str] = field(default_factory=list)
+    failed_labels: list[str] = field(default_factory=list)
+
+
+def _codes(mask: np.ndarray | None, names: tuple[str, ...], idx: np.ndarray, default: str,
+           seen: dict[str, int], labels: list[str]) -> np.ndarray:
+    """Bit masks at idx as codes into `labels` (comma-joined names; `default` for no bit), each
+    distinct mask decoded once and each label stored once (`seen`: label -> code)."""
+    def code(label: str) -> int:
+        if label not in seen:
+            seen[label] = len(labels)
+            labels.append(label)
+        return seen[label]
+
+    out = np.full(len(idx), code(default), dtype=np.int32)
     if mask is None:
-        return np.full(len(idx), default, dtype=object)
+        return out
     m = mask[idx]
-    out = np.full(len(m), default, dtype=object)
     set_ = np.flatnonzero(m)  # most rows name nothing (eligible rows, conditions that held): left as is
     if len(set_):
         uniq, inverse = np.unique(m[set_], return_inverse=True)
-        labels = np.array(
-            [",".join(n for i, n in enumerate(names) if int(u) >> i & 1) or default for u in uniq], dtype=object
-        )
-        out[set_] = labels[inverse]
+        at = np.array([code(",".join(n for i, n in enumerate(names) if int(u) >> i & 1) or default)
+                       for u in uniq.tolist()], dtype=np.int32)
+        out[set_] = at[inverse]
     return out
 
 

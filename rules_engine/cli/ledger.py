@@ -116,7 +116,7 @@ def batch_run(
             when = _as_of(as_of, Path(where) if kind == "spark" else Path("-"))
         with console.status(f"正在匹配（{kind}）并分配预算…"):
             r = service.run_batch(sf, Actor(actor, "official"), source, lib.policies, when, d)
-        rows = [(pid, d["count"], d["fen"]) for pid, d in sorted(r.by_policy.items())]  # what it wrote, as it wrote it
+        rows: list[tuple[object, ...]] = [(pid, x["count"], x["fen"]) for pid, x in sorted(r.by_policy.items())]
         console.print(summary_table(rows, f"批次 {r.batch_id}：按政策的待公示记录", ("policy",)))
     console.print(f"批次 {r.batch_id}：新增待公示 {r.created} 笔，合计 {fmt_yuan(r.created_fen)} 元；"
                   f"即申即享邀约 {r.invited} 笔；未生成：" + ("，".join(f"{k} {v}" for k, v in r.skipped.items()) or "无"),

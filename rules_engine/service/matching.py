@@ -57,13 +57,19 @@ def results(source: MatchSource, policies: list[ir.Policy], as_of: dt.date,
     return source.results(policies, as_of, statuses)
 
 
-def yuan_column(fen: np.ndarray) -> np.ndarray:
-    """Fen as yuan text, 1234.56 (fmt_yuan(grouped=False)), for a column at once."""
-    fen = np.asarray(fen, dtype=np.int64)
-    whole, cents = np.divmod(np.abs(fen), 100)
-    sign = np.where(fen < 0, "-", "")
-    return np.char.add(np.char.add(np.char.add(sign, whole.astype(str)), "."),
-                       np.char.zfill(cents.astype(str), 2)).astype(object)
+def yuan_column(fen: Any) -> Any:
+    """Fen (an Arrow or numpy integer column) as yuan text, 1234.56 (fmt_yuan(grouped=False)),
+    computed by Arrow for the whole column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fen = pa.array(fen, pa.int64())
+    magnitude = pc.abs(fen)
+    whole = pc.cast(pc.divide(magnitude, 100), pa.string())  # integer division of non-negative ints
+    cents = pc.utf8_lpad(pc.cast(pc.subtract(magnitude, pc.multiply(pc.divide(magnitude, 100), 100)), pa.string()),
+                         width=2, padding="0")
+    sign = pc.if_else(pc.less(fen, 0), "-", "")
+    return pc.binary_join_element_wise(sign, whole, ".", cents, "")
 
 
 class ParquetResults:
@@ -74,27 +80,28 @@ class ParquetResults:
         self.out, self.rows = out, 0
         self.writer: Any = None
 
-    def write(self, result: pd.DataFrame) -> None:
+    def write(self, rows: Any) -> None:
+        """Rows as an Arrow table (MatchResult.to_arrow) or a contract frame."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frame = result.copy()
-        frame.insert(int(frame.columns.get_loc("amount_fen")), "amount_yuan",  # type: ignore[arg-type]
-                     yuan_column(frame["amount_fen"].to_numpy()))
-        frame["status"] = frame["status"].astype(str).astype(object)
-        table = pa.Table.from_pandas(frame, preserve_index=False, schema=SCHEMA)
+        if isinstance(rows, pd.DataFrame):
+            rows = pa.Table.from_pandas(rows.assign(status=rows["status"].astype(str).astype(object)),
+                                        preserve_index=False)
+        at = rows.column_names.index("amount_fen")
+        table = rows.add_column(at, "amount_yuan", yuan_column(rows["amount_fen"])).select(SCHEMA.names).cast(SCHEMA)
         if self.writer is None:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.out, SCHEMA)
         self.writer.write_table(table)
-        self.rows += len(frame)
+        self.rows += table.num_rows
 
     def close(self) -> None:
         if self.writer is None:  # nothing matched: still a file with the columns
-            self.write(pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
-                ("credit_code", object), ("policy", object), ("version", "int64"), ("status", object),
-                ("amount_fen", "int64"), ("missing", object), ("failed", object))}))
-        assert self.writer is not None
+            import pyarrow.parquet as pq
+
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.out, SCHEMA)
         self.writer.close()
 
 
@@ -107,6 +114,12 @@ def _schema():  # type: ignore[no-untyped-def]
 
 
 SCHEMA = _schema()
+
+
+def _arrow_counts(table: Any) -> pd.DataFrame:
+    got = table.group_by(["policy", "status"]).aggregate([("amount_fen", "count"), ("amount_fen", "sum")])
+    return pd.DataFrame({"policy": got["policy"].to_pylist(), "status": got["status"].to_pylist(),
+                         "n": got["amount_fen_count"].to_numpy(), "amount_fen": got["amount_fen_sum"].to_numpy()})
 
 
 @dataclass
@@ -145,8 +158,9 @@ def stream(parts: Iterable[pd.DataFrame], policies: list[ir.Policy], as_of: dt.d
         if out is None:
             done.counts.append(summary(source, policies, as_of))
         else:
-            rows = results(source, policies, as_of, statuses)
-            done.counts.append(counts_of(rows).astype({"status": str}))
+            failures = statuses is None or ir.Status.NOT_ELIGIBLE in statuses  # as FrameSource.results
+            rows = vectorized.match(part, policies, as_of, explain_failures=failures).to_arrow(statuses)
+            done.counts.append(_arrow_counts(rows))
             done.match_s += time.perf_counter() - t
             t = time.perf_counter()
             out.write(rows)
@@ -162,7 +176,4 @@ def parquet_counts(path: Path) -> pd.DataFrame:
     of parts), read column-wise."""
     import pyarrow.dataset as pads
 
-    table = pads.dataset(str(path), format="parquet").to_table(columns=["policy", "status", "amount_fen"])
-    got = table.group_by(["policy", "status"]).aggregate([("amount_fen", "count"), ("amount_fen", "sum")])
-    return pd.DataFrame({"policy": got["policy"].to_pylist(), "status": got["status"].to_pylist(),
-                         "n": got["amount_fen_count"].to_numpy(), "amount_fen": got["amount_fen_sum"].to_numpy()})
+    return _arrow_counts(pads.dataset(str(path), format="parquet").to_table(columns=["policy", "status", "amount_fen"]))

@@ -204,7 +204,6 @@ def test_the_library_on_the_sample_on_spark(spark: Any, tmp_path: Path) -> None:
     # the province job (#34 item 4): the executors write the eligible and undetermined rows as
     # Parquet, the same rows, in the same columns, as the vectorized engine streams into its file
     from rules_engine.service import matching
-    from rules_engine.sources import FrameSource
 
     spark_backend.write_results(sdf, lib.active(), as_of, str(tmp_path / "spark-rows.parquet"))
     sink = matching.ParquetResults(tmp_path / "rows.parquet")

@@ -24,50 +24,15 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from . import ir
 from .backends import vectorized
-from .data.frame import KEY, conform
+from .data.frame import KEY, conform, frame_digest
 from .data.tags import TagDictionary
 from .errors import EngineError
 
 PAIRS = ["credit_code", "policy", "amount_fen"]
 BACKENDS = ("vectorized", "sql", "spark")
-
-
-def frame_digest(frame: pd.DataFrame) -> str:
-    """SHA-256 of a frame's content: column names, each column's missing-value mask and its
-    values as fixed-width bytes (numbers, dates) or length-prefixed UTF-8 text (everything
-    else). Five times faster than hashing pandas' per-cell hashes (0.5 s for 1.85×10^5 rows)."""
-    h = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
-    for name in frame.columns:
-        s = frame[name]
-        null = s.isna().to_numpy()
-        h.update(np.packbits(null).tobytes())
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            h.update(s.cat.codes.to_numpy(dtype=np.int64).tobytes())
-            s = pd.Series(s.cat.categories)
-            null = np.zeros(len(s), dtype=bool)
-        kind = s.dtype.kind
-        arrow = getattr(s.array, "_pa_array", None)
-        if arrow is not None and (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
-            for chunk in arrow.chunks:  # offsets and bytes of the chunk's own slice
-                width = np.int32 if pa.types.is_string(chunk.type) else np.int64
-                offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
-                h.update(np.diff(offsets).astype(np.int64).tobytes())
-                h.update(memoryview(chunk.buffers()[2])[offsets[0]:offsets[-1]])
-        elif kind in "iub":
-            h.update(s.to_numpy(dtype=np.int64, na_value=0).tobytes())
-        elif kind == "f":
-            h.update(s.to_numpy(dtype=np.float64, na_value=0.0).tobytes())
-        elif kind == "M":
-            h.update(s.to_numpy(dtype="datetime64[ns]").view(np.int64).tobytes())
-        else:
-            text = ["" if n else str(v) for v, n in zip(s.tolist(), null.tolist(), strict=True)]
-            h.update(np.fromiter(map(len, text), dtype=np.int64, count=len(text)).tobytes())
-            h.update("".join(text).encode())
-    return h.hexdigest()
 
 
 class MatchSource(Protocol):

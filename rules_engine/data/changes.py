@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EngineError
-from ..sources import frame_digest
-from .frame import KEY
+from .frame import KEY, frame_digest
 
 CHANGES_KEY = b"mianshen.changes"
 

@@ -5,6 +5,7 @@ the ledger exactly as a full batch over the new data would."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,21 @@ def test_the_commands_compute_a_change_set_and_run_on_it(tmp_path: Path, monkeyp
     assert r.exit_code == 1 and "基准数据不是上一批次" in r.output, r.output
     r = runner.invoke(app, ["batch", "run", "--actor", "张三", "--db", dbs["inc"], "--changes", str(tmp_path / "new.parquet")])
     assert r.exit_code == 1 and "不是变更集" in r.output, r.output
+    r = runner.invoke(app, ["batch", "list", "--db", dbs["inc"]], terminal_width=250)
+    assert r.exit_code == 0 and "全量" in r.output and "增量" in r.output, r.output
+
+
+def test_the_audit_shows_an_incremental_batch_in_chinese(ledger_url: str) -> None:
+    from rules_engine.ledger.models import AuditEntry
+    from rules_engine.service.auditview import describe
+
+    sf = service.open_ledger(ledger_url)
+    service.run_batch(sf, OFFICIAL, DS.frame, LIB.policies, AS_OF, D)
+    cs = changes(DS.frame, delivered(DS.frame))
+    service.run_batch(sf, OFFICIAL, cs, LIB.policies, AS_OF, D)
+    with sf() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "batch_run").order_by(AuditEntry.seq.desc())).first()
+        assert entry is not None
+        shown = describe(entry.action, entry.subject, entry.details)[3]
+    assert "变更前数据摘要：" + cs.base[:16] in shown and f"变更的企业数：{len(cs.frame)}" in shown
+    assert not re.search(r"[a-z]+_[a-z]+", shown), shown  # no key left in English

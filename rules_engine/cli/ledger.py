@@ -126,14 +126,14 @@ def batch_run(
 @batch_app.command("list")
 def batch_list(db: DbOpt = None) -> None:
     """历次批次及其输入与结果。"""
-    from ..service.ledger import batch_runs
+    from ..service.ledger import batch_kind, batch_runs
 
     t = Table(title="批次记录")
-    for c in ("批次", "开始", "操作人", "评估日期", "状态", "新增", "金额（元）", "邀约", "数据哈希"):
+    for c in ("批次", "开始", "操作人", "评估日期", "方式", "状态", "新增", "金额（元）", "邀约", "数据哈希"):
         t.add_column(c)
     for b in sorted(batch_runs(_sf(db), Actor("命令行", "official"), 10_000), key=lambda b: b.id):
         sm = b.summary or {}
-        t.add_row(str(b.id), f"{b.started_at:%Y-%m-%d %H:%M}", b.started_by, str(b.as_of),
+        t.add_row(str(b.id), f"{b.started_at:%Y-%m-%d %H:%M}", b.started_by, str(b.as_of), batch_kind(sm),
                   {"completed": "已完成", "running": "运行中"}.get(b.status, b.status), str(sm.get("created", "")),
                   fmt_yuan(int(sm.get("created_fen", 0))), str(sm.get("invited", 0)), b.data_hash[:12])
     console.print(t)

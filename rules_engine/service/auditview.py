@@ -36,6 +36,8 @@ KEY_ZH = {
     "payout": "兑现记录", "paid_fen": "已拨付", "claimed_before_fen": "此前已追回", "kind": "方式", "fen": "金额",
     "reference": "凭证", "settled_fen": "已结算", "requested_by": "申请人", "remaining_fen": "待追回",
     "offset_claim": "抵扣的追回记录",
+    "incremental_base": "变更前数据摘要", "incremental_new": "变更后数据摘要", "changed_enterprises": "变更的企业数",
+    "policies_evaluated": "重新匹配的政策数",
 }
 SUBJECT_ZH = [
     (re.compile(r"^batch (\d+)$"), "批次 {0}"),
@@ -86,7 +88,7 @@ def _value(key: str, v: Any, titles: dict[str, str] | None = None) -> str:
     if key == "party" and isinstance(v, str):
         return PARTY_ZH.get(v, v)
     if key in ("sha256", "signature", "public_key", "data_hash", "payouts_digest", "invitations_digest", "lines_digest", "name_digest", "decisions_digest",
-               "result_sha256", "account") \
+               "result_sha256", "account", "incremental_base", "incremental_new") \
             and isinstance(v, str):
         return v[:16] + "…" if len(v) > 16 else v
     if key == "ids" and isinstance(v, list):

@@ -208,6 +208,12 @@ def status_counts(sf: sessionmaker[Session], actor: Actor) -> dict[str, int]:
     return {status: n for status, n, _ in summary(sf, actor, ("status",))}
 
 
+def batch_kind(summary: dict[str, Any] | None) -> str:
+    """全量, or 增量 with the number of enterprises a change set re-matched."""
+    done = (summary or {}).get("incremental")
+    return f"增量（{done.get('enterprises', 0)} 家企业）" if isinstance(done, dict) else "全量"
+
+
 def batch_runs(sf: sessionmaker[Session], actor: Actor, limit: int = 50) -> list[BatchRun]:
     require(actor, "payout.read")
     with sf() as s:

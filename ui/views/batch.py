@@ -13,7 +13,7 @@ from rules_engine import ir, service
 from rules_engine.data.datasets import mask_text
 from rules_engine.errors import EngineError
 from rules_engine.service import clock
-from rules_engine.service.ledger import batch_runs
+from rules_engine.service.ledger import batch_kind, batch_runs
 from ui import common
 
 
@@ -143,6 +143,7 @@ def render() -> None:
         common.show_frame(pd.DataFrame([{
             "批次": r.id, "开始": r.started_at.strftime("%Y-%m-%d %H:%M"), "操作人": r.started_by,
             "评估日期": r.as_of, "状态": {"completed": "已完成", "running": "运行中"}.get(r.status, r.status),
+            "方式": batch_kind(r.summary),
             "新增": (r.summary or {}).get("created", 0),
             "金额（元）": common.amount((r.summary or {}).get("created_fen", 0))} for r in runs]))
 

@@ -29,7 +29,7 @@ BATCH = {"kind": "batch"}
 
 
 def input_text(value: object) -> str | None:
-    """The one text form of an input value (the batch's `Inputs.column` writes the same:
+    """The one text form of an input value (the batch's `Inputs` writes the same:
     decimals as written, dates ISO, booleans True/False)."""
     return None if value is None else str(value)
 

@@ -298,48 +298,45 @@ def match(
             return
         path = Path(data)
         parquet = (path.is_dir() or path.suffix == ".parquet") and path.exists() and is_storage_parquet(path)
-        if parquet and (out is None or out.suffix.lower() == ".parquet"):
-            # a slice at a time from the file to the file: memory is one slice's, whatever the size
+        to_parquet = out is None or out.suffix.lower() == ".parquet"
+        ds = None
+        if not (parquet and to_parquet):  # storage Parquet to Parquet is streamed from the files themselves
+            ds = _dataset(path, d)
+            if ds.rejects:
+                err.print(f"[yellow]拒收 {len(ds.rejects)} 处（行或单元格，见 mianshen data-report）[/]")
+        load_s = time.perf_counter() - t0
+        parts = iter_storage_parquet(path, d, chunk) if ds is None else \
+            (ds.frame.iloc[start : start + chunk] for start in range(0, max(len(ds.frame), 1), chunk))
+        if to_parquet:
+            # a slice at a time, appended to the file: memory is one slice's, whatever the size
             sink = matching.ParquetResults(out) if out is not None else None
             with _progress() as bar:
-                task = bar.add_task("match", total=None)
-                done = matching.stream(_advancing(iter_storage_parquet(path, d, chunk), bar, task), active, when,
-                                       _statuses(all_rows), sink)
+                task = bar.add_task("match", total=None if ds is None else len(ds.frame))
+                done = matching.stream(_advancing(parts, bar, task), active, when, _statuses(all_rows), sink)
                 if sink is not None:
                     sink.close()
-            _summary(done.summary(), active, done.enterprises, when, time.perf_counter() - t0 - done.match_s
-                     - done.write_s, done.match_s)
+            _summary(done.summary(), active, done.enterprises, when, load_s + done.read_s, done.match_s)
             if sink is not None:
                 console.print(f"已写出 {done.written} 行到 {out}（写出 {done.write_s:.2f} 秒）", highlight=False)
             return
-        ds = _dataset(path, d)
-        load_s = time.perf_counter() - t0
-        if ds.rejects:
-            err.print(f"[yellow]拒收 {len(ds.rejects)} 处（行或单元格，见 mianshen data-report）[/]")
+        # .csv and .xlsx are written at the end: the rows are held in memory
+        assert ds is not None and out is not None
         frames = []
         t1 = time.perf_counter()
-        n = len(ds.frame)
         with _progress() as bar:
-            task = bar.add_task("match", total=n)
-            for start in range(0, max(n, 1), chunk):  # a chunk at a time: rows written are held in memory
-                part = FrameSource(ds.frame.iloc[start : start + chunk])
-                frames.append(matching.results(part, active, when, _statuses(all_rows)) if out is not None
-                              else matching.summary(part, active, when))
-                bar.advance(task, len(part.frame))
+            task = bar.add_task("match", total=len(ds.frame))
+            for part in _advancing(parts, bar, task):
+                frames.append(matching.results(FrameSource(part), active, when, _statuses(all_rows)))
         match_s = time.perf_counter() - t1
-    if out is None:
-        counts = pd.concat(frames, ignore_index=True).groupby(["policy", "status"], sort=False).sum().reset_index()
-        _summary(counts, active, n, when, load_s, match_s)
-        return
     result = pd.concat(frames, ignore_index=True) if frames else result_frame([])
-    _summary(matching.counts_of(result), active, n, when, load_s, match_s)
+    _summary(matching.counts_of(result), active, len(ds.frame), when, load_s, match_s)
     with domain_errors():
         write_results(result, out)
     console.print(f"已写出 {len(result)} 行到 {out}")
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("matching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    return Progress(TextColumn("匹配中"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=err, disable=not sys.stderr.isatty())
 
 
@@ -451,11 +448,13 @@ def _summary(counts: pd.DataFrame, policies: list[ir.Policy], n: int, when: dt.d
 
 
 def write_results(result: pd.DataFrame, out: Path) -> None:
+    from ..service.matching import yuan_column
+
     out.parent.mkdir(parents=True, exist_ok=True)
     frame = result.copy()
-    fen = frame["amount_fen"].to_numpy(dtype=np.int64) if len(frame) else np.array([], np.int64)
     at = int(frame.columns.get_loc("amount_fen"))  # type: ignore[arg-type]
-    frame.insert(at, "amount_yuan", [fmt_yuan(int(f), grouped=False) for f in fen])
+    frame.insert(at, "amount_yuan", pd.Series(yuan_column(frame["amount_fen"].to_numpy(dtype=np.int64))
+                                              .to_pylist(), index=frame.index, dtype=object))
     frame["status"] = frame["status"].astype(str)
     suffix = out.suffix.lower()
     if suffix in (".csv", ".xlsx"):

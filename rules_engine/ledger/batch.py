@@ -289,11 +289,6 @@ class Inputs:
             self.coded[tag] = (codes, np.array([*text, None], dtype=object))
         return self.coded[tag]
 
-    def column(self, tag: str) -> np.ndarray | None:
-        """The column as text in natural units, None where missing."""
-        coded = self._coded(tag)
-        return None if coded is None else coded[1][coded[0]]
-
     def tags_of(self, policy: ir.Policy) -> tuple[str, ...]:
         if policy.key not in self.tags:
             self.tags[policy.key] = ir.policy_tags(policy, self.as_of)
@@ -419,8 +414,8 @@ def _run(sf: sessionmaker[Session], source: MatchSource, policies: list[ir.Polic
             _check_base(s, changes, as_of, recorded)
             # only the policies that read a tag the delivery changed can decide differently
             evaluated = [p for p in policies if not changes.tags.isdisjoint(ir.policy_tags(p, as_of))]
-            frame_of = getattr(source, "frame", None)
-            codes = [] if frame_of is None else frame_of[KEY].astype(str).tolist()
+            assert isinstance(source, FrameSource)  # a change set is a frame (service.run_batch)
+            codes = source.frame[KEY].astype(str).tolist()
         # what a replay needs: the files as they are now (by hash) and the policy texts
         dv = history.record_data_version(s, data_files, "batch", actor, now) if data_files else None
         history.record_policy_texts(s, policies, now)

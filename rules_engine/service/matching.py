@@ -81,13 +81,9 @@ class ParquetResults:
         self.writer: Any = None
 
     def write(self, rows: Any) -> None:
-        """Rows as an Arrow table (MatchResult.to_arrow) or a contract frame."""
-        import pyarrow as pa
+        """Rows as an Arrow table (FrameSource.arrow_results)."""
         import pyarrow.parquet as pq
 
-        if isinstance(rows, pd.DataFrame):
-            rows = pa.Table.from_pandas(rows.assign(status=rows["status"].astype(str).astype(object)),
-                                        preserve_index=False)
         at = rows.column_names.index("amount_fen")
         table = rows.add_column(at, "amount_yuan", yuan_column(rows["amount_fen"])).select(SCHEMA.names).cast(SCHEMA)
         if self.writer is None:
@@ -157,18 +153,16 @@ def stream(parts: Iterable[pd.DataFrame], policies: list[ir.Policy], as_of: dt.d
         source = FrameSource(part)
         if out is None:
             done.counts.append(summary(source, policies, as_of))
+            done.match_s += time.perf_counter() - t
         else:
-            failures = statuses is None or ir.Status.NOT_ELIGIBLE in statuses  # as FrameSource.results
-            rows = vectorized.match(part, policies, as_of, explain_failures=failures).to_arrow(statuses)
+            rows = source.arrow_results(policies, as_of, statuses)
             done.counts.append(_arrow_counts(rows))
             done.match_s += time.perf_counter() - t
             t = time.perf_counter()
             out.write(rows)
-            done.written += len(rows)
+            done.written += rows.num_rows
             done.write_s += time.perf_counter() - t
-            t = time.perf_counter()
         done.enterprises += len(part)
-        done.match_s += time.perf_counter() - t
 
 
 def parquet_counts(path: Path) -> pd.DataFrame:

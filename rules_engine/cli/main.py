@@ -570,7 +570,7 @@ def generate(
         console.print(f"已写出 {n} 家企业的部门数据文件；清单 {m}", highlight=False, markup=False)
         return
     out.mkdir(parents=True, exist_ok=True)
-    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn("生成中"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("gen", total=n)
         for i, df in enumerate(chunks(n, chunk, seed, when)):
